@@ -1,0 +1,356 @@
+//! An appointment and its life: scheduled, perhaps moved, perhaps canceled (which is final).
+
+use std::{fmt, str::FromStr};
+
+use chrono::{DateTime, SubsecRound, Utc};
+use thiserror::Error;
+use uuid::Uuid;
+
+use crate::{
+    client::{ClientName, Notes},
+    schedule::Slot,
+};
+
+/// An appointment's identifier: a random (version 4) UUID, so that knowing one id tells nothing
+/// about any other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct AppointmentId(Uuid);
+
+/// Text that is not an appointment id.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error(
+    "'{0}' is not an appointment id; ids are UUIDs such as 67e55044-10b1-426f-9247-bb680e5fe0c8"
+)]
+pub struct AppointmentIdError(pub String);
+
+impl AppointmentId {
+    /// A new random id.
+    pub fn random() -> Self {
+        Self(Uuid::new_v4())
+    }
+
+    /// The id as a UUID.
+    pub fn as_uuid(&self) -> Uuid {
+        self.0
+    }
+}
+
+impl From<Uuid> for AppointmentId {
+    fn from(uuid: Uuid) -> Self {
+        Self(uuid)
+    }
+}
+
+impl FromStr for AppointmentId {
+    type Err = AppointmentIdError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Uuid::try_parse(text)
+            .map(Self)
+            .map_err(|_| AppointmentIdError(text.to_owned()))
+    }
+}
+
+impl fmt::Display for AppointmentId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.hyphenated().fmt(f)
+    }
+}
+
+/// Where an appointment is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Status {
+    /// Holds its slot.
+    Scheduled,
+    /// Gave its slot back; final.
+    Canceled,
+}
+
+/// Text that is not a status.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("'{0}' is not an appointment status")]
+pub struct StatusError(pub String);
+
+impl Status {
+    /// The status as stored and shown: `scheduled` or `canceled`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Scheduled => "scheduled",
+            Self::Canceled => "canceled",
+        }
+    }
+}
+
+impl FromStr for Status {
+    type Err = StatusError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text {
+            "scheduled" => Ok(Self::Scheduled),
+            "canceled" => Ok(Self::Canceled),
+            other => Err(StatusError(other.to_owned())),
+        }
+    }
+}
+
+/// Why an appointment cannot be canceled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+pub enum CancelRefusal {
+    /// It was canceled before.
+    #[error("the appointment is already canceled")]
+    AlreadyCanceled,
+    /// It has already begun.
+    #[error("the appointment has already started")]
+    AlreadyStarted,
+}
+
+/// Why an appointment cannot be moved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+pub enum RescheduleRefusal {
+    /// Canceled appointments stay canceled.
+    #[error("a canceled appointment cannot be rescheduled")]
+    Canceled,
+    /// It has already begun.
+    #[error("the appointment has already started")]
+    AlreadyStarted,
+}
+
+/// What a reschedule did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Move {
+    /// The appointment already held the requested slot; nothing changed.
+    Unchanged,
+    /// The appointment left `from` for its new slot.
+    Moved {
+        /// The slot it gave back.
+        from: Slot,
+    },
+}
+
+/// A booking of one slot by one client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Appointment {
+    id: AppointmentId,
+    client_name: ClientName,
+    notes: Option<Notes>,
+    slot: Slot,
+    status: Status,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl Appointment {
+    /// A new scheduled appointment, made at `now`. Timestamps keep whole seconds, which is what
+    /// every store keeps.
+    pub fn schedule(
+        id: AppointmentId,
+        client_name: ClientName,
+        notes: Option<Notes>,
+        slot: Slot,
+        now: DateTime<Utc>,
+    ) -> Self {
+        let now = now.trunc_subsecs(0);
+        Self {
+            id,
+            client_name,
+            notes,
+            slot,
+            status: Status::Scheduled,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    /// An appointment as a store kept it.
+    pub fn restore(
+        id: AppointmentId,
+        client_name: ClientName,
+        notes: Option<Notes>,
+        slot: Slot,
+        status: Status,
+        created_at: DateTime<Utc>,
+        updated_at: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            id,
+            client_name,
+            notes,
+            slot,
+            status,
+            created_at,
+            updated_at,
+        }
+    }
+
+    /// Cancels a scheduled appointment that has not started yet.
+    pub fn cancel(&mut self, now: DateTime<Utc>) -> Result<(), CancelRefusal> {
+        match self.status {
+            Status::Canceled => Err(CancelRefusal::AlreadyCanceled),
+            Status::Scheduled if self.slot.start() <= now => Err(CancelRefusal::AlreadyStarted),
+            Status::Scheduled => {
+                self.status = Status::Canceled;
+                self.updated_at = now.trunc_subsecs(0);
+                Ok(())
+            }
+        }
+    }
+
+    /// Moves a scheduled appointment that has not started yet to `to`. Whether `to` has room is
+    /// the caller's to check, in the same step as the write.
+    pub fn reschedule(&mut self, to: Slot, now: DateTime<Utc>) -> Result<Move, RescheduleRefusal> {
+        match self.status {
+            Status::Canceled => Err(RescheduleRefusal::Canceled),
+            Status::Scheduled if self.slot.start() <= now => Err(RescheduleRefusal::AlreadyStarted),
+            Status::Scheduled if self.slot == to => Ok(Move::Unchanged),
+            Status::Scheduled => {
+                let from = std::mem::replace(&mut self.slot, to);
+                self.updated_at = now.trunc_subsecs(0);
+                Ok(Move::Moved { from })
+            }
+        }
+    }
+
+    /// The id.
+    pub fn id(&self) -> AppointmentId {
+        self.id
+    }
+
+    /// The client's name.
+    pub fn client_name(&self) -> &ClientName {
+        &self.client_name
+    }
+
+    /// The client's notes, if any.
+    pub fn notes(&self) -> Option<&Notes> {
+        self.notes.as_ref()
+    }
+
+    /// The slot it holds (or held, once canceled).
+    pub fn slot(&self) -> Slot {
+        self.slot
+    }
+
+    /// Where it is in its life.
+    pub fn status(&self) -> Status {
+        self.status
+    }
+
+    /// When it was booked.
+    pub fn created_at(&self) -> DateTime<Utc> {
+        self.created_at
+    }
+
+    /// When it last changed.
+    pub fn updated_at(&self) -> DateTime<Utc> {
+        self.updated_at
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Duration;
+
+    use super::*;
+
+    fn at(text: &str) -> DateTime<Utc> {
+        text.parse().unwrap()
+    }
+
+    fn slot(start: &str) -> Slot {
+        Slot::new(at(start), at(start) + Duration::minutes(30)).unwrap()
+    }
+
+    fn appointment() -> Appointment {
+        Appointment::schedule(
+            AppointmentId::random(),
+            ClientName::parse("Ada").unwrap(),
+            None,
+            slot("2030-01-07T10:00:00Z"),
+            at("2030-01-01T08:00:00.750Z"),
+        )
+    }
+
+    #[test]
+    fn a_new_appointment_is_scheduled_with_whole_second_timestamps() {
+        let a = appointment();
+        assert_eq!(a.status(), Status::Scheduled);
+        assert_eq!(a.created_at(), at("2030-01-01T08:00:00Z"));
+        assert_eq!(a.updated_at(), a.created_at());
+    }
+
+    #[test]
+    fn canceling_is_final() {
+        let mut a = appointment();
+        a.cancel(at("2030-01-02T00:00:00Z")).unwrap();
+        assert_eq!(a.status(), Status::Canceled);
+        assert_eq!(a.updated_at(), at("2030-01-02T00:00:00Z"));
+        assert_eq!(
+            a.cancel(at("2030-01-02T00:00:01Z")),
+            Err(CancelRefusal::AlreadyCanceled)
+        );
+        assert_eq!(
+            a.reschedule(slot("2030-01-08T10:00:00Z"), at("2030-01-02T00:00:01Z")),
+            Err(RescheduleRefusal::Canceled)
+        );
+        assert_eq!(a.status(), Status::Canceled);
+        assert_eq!(a.slot(), slot("2030-01-07T10:00:00Z"));
+    }
+
+    #[test]
+    fn started_appointments_cannot_be_canceled_or_moved() {
+        let mut a = appointment();
+        let started = at("2030-01-07T10:00:00Z");
+        assert_eq!(a.cancel(started), Err(CancelRefusal::AlreadyStarted));
+        assert_eq!(
+            a.reschedule(slot("2030-01-08T10:00:00Z"), started),
+            Err(RescheduleRefusal::AlreadyStarted)
+        );
+        assert_eq!(a.status(), Status::Scheduled);
+    }
+
+    #[test]
+    fn rescheduling_moves_and_reports_the_old_slot() {
+        let mut a = appointment();
+        let now = at("2030-01-03T00:00:00Z");
+        assert_eq!(
+            a.reschedule(slot("2030-01-08T10:00:00Z"), now),
+            Ok(Move::Moved {
+                from: slot("2030-01-07T10:00:00Z")
+            })
+        );
+        assert_eq!(a.slot(), slot("2030-01-08T10:00:00Z"));
+        assert_eq!(a.updated_at(), now);
+        assert_eq!(a.status(), Status::Scheduled);
+    }
+
+    #[test]
+    fn rescheduling_to_the_same_slot_changes_nothing() {
+        let mut a = appointment();
+        let before = a.clone();
+        assert_eq!(
+            a.reschedule(slot("2030-01-07T10:00:00Z"), at("2030-01-03T00:00:00Z")),
+            Ok(Move::Unchanged)
+        );
+        assert_eq!(a, before);
+    }
+
+    #[test]
+    fn ids_are_random_uuids_that_round_trip() {
+        let id = AppointmentId::random();
+        assert_eq!(id.as_uuid().get_version_num(), 4);
+        assert_eq!(id.to_string().parse::<AppointmentId>(), Ok(id));
+        assert_ne!(AppointmentId::random(), id);
+        assert_eq!(
+            "42".parse::<AppointmentId>(),
+            Err(AppointmentIdError("42".to_owned()))
+        );
+    }
+
+    #[test]
+    fn statuses_round_trip_as_text() {
+        for status in [Status::Scheduled, Status::Canceled] {
+            assert_eq!(status.as_str().parse(), Ok(status));
+        }
+        assert!("cancelled".parse::<Status>().is_err());
+    }
+}

@@ -1,0 +1,35 @@
+//! The appointment booking domain, free of I/O: a business's schedule, which slots exist and
+//! which can be booked, the appointment state machine, and the storage port that stores
+//! implement.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use booking_core::{
+//!     clock::ManualClock, memory::InMemoryRepository, schedule::Schedule,
+//!     service::{BookRequest, BookingService}, client::ClientName,
+//! };
+//!
+//! let clock = Arc::new(ManualClock::new("2030-01-01T00:00:00Z".parse().unwrap()));
+//! let service = BookingService::new(Arc::new(InMemoryRepository::new()), clock, Schedule::default());
+//! let appointment = service.book(BookRequest {
+//!     client_name: ClientName::parse("Ada Lovelace").unwrap(),
+//!     notes: None,
+//!     date: "2030-01-02".parse().unwrap(),
+//!     time: "10:00:00".parse().unwrap(),
+//! }).unwrap();
+//! assert_eq!(service.appointment(appointment.id()).unwrap(), Some(appointment));
+//! ```
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod appointment;
+pub mod availability;
+pub mod client;
+pub mod clock;
+#[cfg(any(test, feature = "contract"))]
+pub mod contract;
+pub mod hours;
+pub mod memory;
+pub mod repository;
+pub mod schedule;
+pub mod service;
