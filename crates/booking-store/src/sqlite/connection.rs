@@ -1,0 +1,100 @@
+//! Setting up SQLite connections and the schema.
+
+use std::{error::Error, time::Duration};
+
+use diesel::{
+    connection::SimpleConnection,
+    r2d2::{self, CustomizeConnection},
+    sqlite::SqliteConnection,
+};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+use super::DEFAULT_CONNECTION_TIMEOUT;
+
+const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
+
+/// How the SQLite store uses its database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SqliteOptions {
+    /// Connections kept open (readers; writers share one at a time).
+    pub pool_size: u32,
+    /// How long a writer from another process waits for SQLite's lock before failing.
+    pub busy_timeout: Duration,
+    /// How long a request waits for a free connection before the store reports itself
+    /// unavailable.
+    pub connection_timeout: Duration,
+}
+
+impl Default for SqliteOptions {
+    fn default() -> Self {
+        Self {
+            pool_size: 8,
+            busy_timeout: Duration::from_secs(5),
+            connection_timeout: DEFAULT_CONNECTION_TIMEOUT,
+        }
+    }
+}
+
+/// The per-connection settings, applied to every connection when it is opened.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct ConnectionOptions {
+    busy_timeout: Duration,
+}
+
+impl From<&SqliteOptions> for ConnectionOptions {
+    fn from(options: &SqliteOptions) -> Self {
+        Self {
+            busy_timeout: options.busy_timeout,
+        }
+    }
+}
+
+impl ConnectionOptions {
+    pub(super) fn apply(&self, connection: &mut SqliteConnection) -> diesel::QueryResult<()> {
+        // busy_timeout first: switching to WAL itself needs the lock.
+        connection.batch_execute(&format!(
+            "PRAGMA busy_timeout = {}; PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
+            self.busy_timeout.as_millis()
+        ))
+    }
+}
+
+impl CustomizeConnection<SqliteConnection, r2d2::Error> for ConnectionOptions {
+    fn on_acquire(&self, connection: &mut SqliteConnection) -> Result<(), r2d2::Error> {
+        self.apply(connection).map_err(r2d2::Error::QueryError)
+    }
+}
+
+/// Applies pending migrations inside one immediate transaction, so that when several processes
+/// start on one file, one migrates and the others wait, then find nothing left to do.
+pub(super) fn migrate(
+    connection: &mut SqliteConnection,
+) -> Result<(), Box<dyn Error + Send + Sync>> {
+    enum Failure {
+        Database(diesel::result::Error),
+        Migration(Box<dyn Error + Send + Sync>),
+    }
+    impl From<diesel::result::Error> for Failure {
+        fn from(error: diesel::result::Error) -> Self {
+            Self::Database(error)
+        }
+    }
+    connection
+        .immediate_transaction(|connection| {
+            connection
+                .run_pending_migrations(MIGRATIONS)
+                .map(drop)
+                .map_err(Failure::Migration)
+        })
+        .map_err(|failure| match failure {
+            Failure::Database(error) => error.into(),
+            Failure::Migration(error) => error,
+        })
+}
+
+#[cfg(test)]
+pub(super) fn revert_all(
+    connection: &mut SqliteConnection,
+) -> Result<(), Box<dyn Error + Send + Sync>> {
+    connection.revert_all_migrations(MIGRATIONS).map(drop)
+}
