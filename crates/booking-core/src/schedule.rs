@@ -280,7 +280,7 @@ impl Schedule {
             .ok_or_else(closed)?;
         let length = self.slot_length.minutes();
         let offset = minute.get() - range.start().get();
-        if offset % length != 0 {
+        if !offset.is_multiple_of(length) {
             let before = range.start().get() + offset / length * length;
             return Err(SlotError::OffBoundary {
                 time,
