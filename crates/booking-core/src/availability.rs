@@ -31,7 +31,10 @@ pub enum Unavailable {
         latest: DateTime<Utc>,
     },
     /// Every place in it is taken.
-    #[error("all {capacity} places in this slot are taken", capacity = capacity.get())]
+    #[error("{}", match capacity.get() {
+        1 => "the slot is already booked".to_owned(),
+        n => format!("all {n} places in this slot are booked"),
+    })]
     Full {
         /// The slot's capacity.
         capacity: Capacity,

@@ -156,6 +156,11 @@ impl WeeklyHours {
         Ok(Self { days })
     }
 
+    /// Each weekday from Monday with its ranges.
+    pub fn days(&self) -> impl Iterator<Item = (Weekday, &[TimeRange])> {
+        WEEKDAYS.into_iter().zip(self.days.iter().map(Vec::as_slice))
+    }
+
     /// The ranges of one weekday, sorted.
     pub fn on(&self, day: Weekday) -> &[TimeRange] {
         &self.days[day.num_days_from_monday() as usize]

@@ -1,0 +1,362 @@
+//! The one place where failures become HTTP responses: RFC 9457 problem documents
+//! (`application/problem+json`) that also carry the original service's `message` sentence.
+//! Server-side failures get an opaque body; their cause chain goes to the log.
+
+use std::fmt;
+
+use actix_web::{
+    HttpResponse, ResponseError,
+    body::MessageBody,
+    dev::ServiceResponse,
+    error::{JsonPayloadError, QueryPayloadError},
+    http::{StatusCode, header},
+    middleware::ErrorHandlerResponse,
+};
+use booking_core::{
+    appointment::{CancelRefusal, RescheduleRefusal},
+    availability::{DateRangeError, Unavailable},
+    client::{ClientNameError, NotesError},
+    repository::{CancelFailure, StorageError, StorageErrorKind, WriteError},
+    schedule::SlotError,
+    service::{BookError, CancelError, RescheduleError},
+};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// The media type of every error body.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// An RFC 9457 problem document.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Problem {
+    /// A URI reference naming the kind of problem; see docs/api.md.
+    #[serde(rename = "type")]
+    #[schema(example = "/problems/slot-unavailable")]
+    pub kind: String,
+    /// A short, fixed summary of the kind of problem.
+    #[schema(example = "Slot unavailable")]
+    pub title: &'static str,
+    /// The HTTP status code.
+    #[schema(example = 409)]
+    pub status: u16,
+    /// What exactly went wrong with this request, and how to fix it.
+    #[schema(example = "the slot is already booked")]
+    pub detail: String,
+    /// The sentence the original service answered with, kept for its clients.
+    #[schema(example = "Time slot is not available.")]
+    pub message: String,
+    /// Why a slot cannot be booked: past, too_soon, beyond_horizon, full or outside_hours.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "full")]
+    pub reason: Option<&'static str>,
+}
+
+/// A failed request.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    slug: &'static str,
+    title: &'static str,
+    message: String,
+    detail: String,
+    reason: Option<&'static str>,
+    /// For server faults: the cause, logged and never sent.
+    cause: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, slug: &'static str, title: &'static str, message: impl Into<String>, detail: impl Into<String>) -> Self {
+        Self { status, slug, title, message: message.into(), detail: detail.into(), reason: None, cause: None }
+    }
+
+    fn with_reason(mut self, reason: &'static str) -> Self {
+        self.reason = Some(reason);
+        self
+    }
+
+    /// A request field that is not in the expected format.
+    pub fn invalid_format(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid-date-or-time", "Invalid date or time format", "Invalid date or time format.", detail)
+    }
+
+    /// A body or query that could not be read.
+    pub fn invalid_request(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid-request", "Invalid request", "Invalid request.", detail)
+    }
+
+    /// No appointment has the id (or the id is not an id at all).
+    pub fn appointment_not_found() -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "appointment-not-found",
+            "Appointment not found",
+            "Appointment not found.",
+            "no appointment has this id; ids are the appointment_id values returned by POST /schedule",
+        )
+    }
+
+    /// No route matches the path.
+    pub fn route_not_found(method: &str, path: &str) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            "Not found",
+            "Not found.",
+            format!("there is no endpoint {method} {path}; GET /openapi.json lists every endpoint"),
+        )
+    }
+
+    /// A server-side failure: the body says nothing of the cause, the log says everything.
+    pub fn internal(cause: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        let mut error = Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal-error",
+            "Internal server error",
+            "Internal server error.",
+            "the server failed to handle this request; the failure has been logged",
+        );
+        error.cause = Some(cause.into());
+        error
+    }
+
+    /// A problem for a response a framework produced without a body (for example 405).
+    pub fn from_status(status: StatusCode, method: &str, path: &str) -> Self {
+        let title = status.canonical_reason().unwrap_or("Error");
+        let detail = match status {
+            StatusCode::METHOD_NOT_ALLOWED => format!("{path} does not take {method}; the Allow header lists what it takes"),
+            StatusCode::NOT_FOUND => return Self::route_not_found(method, path),
+            _ => format!("{method} {path} failed with status {}", status.as_u16()),
+        };
+        let slug = if status.is_server_error() { "internal-error" } else { "http-error" };
+        Self::new(status, slug, title, format!("{title}."), detail)
+    }
+
+    /// The problem document sent for this error.
+    pub fn problem(&self) -> Problem {
+        Problem {
+            kind: format!("/problems/{}", self.slug),
+            title: self.title,
+            status: self.status.as_u16(),
+            detail: self.detail.clone(),
+            message: self.message.clone(),
+            reason: self.reason,
+        }
+    }
+
+    fn slot(error: &SlotError) -> Self {
+        let (slug, title, message, reason) = match error {
+            SlotError::Closed { .. } => ("outside-opening-hours", "Outside opening hours", "The requested time is outside opening hours.", Some("outside_hours")),
+            SlotError::OffBoundary { .. } => ("off-slot-boundary", "Not a slot start", "The requested time is not the start of a slot.", None),
+            SlotError::NonexistentLocalTime { .. } => ("nonexistent-local-time", "Nonexistent local time", "The requested local time does not exist.", None),
+        };
+        let problem = Self::new(StatusCode::BAD_REQUEST, slug, title, message, error.to_string());
+        match reason {
+            Some(reason) => problem.with_reason(reason),
+            None => problem,
+        }
+    }
+
+    /// A slot that cannot take a booking; `taken` is the sentence for a full slot.
+    fn unavailable(why: Unavailable, taken: &'static str) -> Self {
+        let (status, slug, title, message) = match why {
+            Unavailable::Past => (StatusCode::BAD_REQUEST, "slot-in-past", "Slot in the past", "The requested time is in the past."),
+            Unavailable::TooSoon { .. } => (StatusCode::BAD_REQUEST, "too-soon", "Too little notice", "The requested time is too soon to book."),
+            Unavailable::BeyondHorizon { .. } => (StatusCode::BAD_REQUEST, "beyond-horizon", "Beyond the booking horizon", "The requested time is too far ahead to book."),
+            Unavailable::Full { .. } => (StatusCode::CONFLICT, "slot-unavailable", "Slot unavailable", taken),
+        };
+        Self::new(status, slug, title, message, why.to_string()).with_reason(why.reason())
+    }
+
+    fn storage(error: StorageError) -> Self {
+        match error.kind() {
+            StorageErrorKind::Unavailable => {
+                let mut problem = Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "service-unavailable",
+                    "Service unavailable",
+                    "Service temporarily unavailable.",
+                    "the database is busy or unreachable; nothing was changed, so the request can be retried",
+                );
+                problem.cause = Some(Box::new(error));
+                problem
+            }
+            StorageErrorKind::Fault => Self::internal(error),
+        }
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}: {}", self.status.as_u16(), self.title, self.detail)
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if let Some(cause) = &self.cause {
+            tracing::error!(status = self.status.as_u16(), cause = %ErrorChain(&**cause), "request failed");
+        }
+        let mut response = HttpResponse::build(self.status);
+        response.content_type(PROBLEM_JSON);
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            response.insert_header((header::RETRY_AFTER, "1"));
+        }
+        response.json(self.problem())
+    }
+}
+
+/// An error and its sources on one line.
+struct ErrorChain<'a>(&'a (dyn std::error::Error + 'static));
+
+impl fmt::Display for ErrorChain<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut source = self.0.source();
+        while let Some(error) = source {
+            write!(f, ": {error}")?;
+            source = error.source();
+        }
+        Ok(())
+    }
+}
+
+impl From<StorageError> for ApiError {
+    fn from(error: StorageError) -> Self {
+        Self::storage(error)
+    }
+}
+
+impl From<ClientNameError> for ApiError {
+    fn from(error: ClientNameError) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid-client-name", "Invalid client name", "Invalid client name.", error.to_string())
+    }
+}
+
+impl From<NotesError> for ApiError {
+    fn from(error: NotesError) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid-notes", "Invalid notes", "Invalid notes.", error.to_string())
+    }
+}
+
+impl From<DateRangeError> for ApiError {
+    fn from(error: DateRangeError) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid-date-range", "Invalid date range", "Invalid date range.", error.to_string())
+    }
+}
+
+impl From<BookError> for ApiError {
+    fn from(error: BookError) -> Self {
+        match error {
+            BookError::InvalidSlot(error) => Self::slot(&error),
+            BookError::Unavailable(why) => Self::unavailable(why, "Time slot is not available."),
+            BookError::Storage(error) => Self::storage(error),
+        }
+    }
+}
+
+impl From<CancelError> for ApiError {
+    fn from(error: CancelError) -> Self {
+        match error {
+            WriteError::Refused(CancelFailure::NotFound) => Self::appointment_not_found(),
+            WriteError::Refused(CancelFailure::Refused(CancelRefusal::AlreadyCanceled)) => Self::new(
+                StatusCode::BAD_REQUEST,
+                "already-canceled",
+                "Already canceled",
+                "Appointment is already canceled.",
+                "the appointment was canceled before; canceling is final",
+            ),
+            WriteError::Refused(CancelFailure::Refused(CancelRefusal::AlreadyStarted)) => Self::new(
+                StatusCode::BAD_REQUEST,
+                "appointment-started",
+                "Appointment started",
+                "Appointment has already started.",
+                "an appointment can be canceled only before its start time",
+            ),
+            WriteError::Storage(error) => Self::storage(error),
+        }
+    }
+}
+
+impl From<RescheduleError> for ApiError {
+    fn from(error: RescheduleError) -> Self {
+        match error {
+            RescheduleError::InvalidSlot(error) => Self::slot(&error),
+            RescheduleError::NotFound => Self::appointment_not_found(),
+            RescheduleError::Refused(RescheduleRefusal::Canceled) => Self::new(
+                StatusCode::BAD_REQUEST,
+                "appointment-canceled",
+                "Appointment canceled",
+                "Cannot reschedule a canceled appointment.",
+                "the appointment was canceled; book a new one with POST /schedule",
+            ),
+            RescheduleError::Refused(RescheduleRefusal::AlreadyStarted) => Self::new(
+                StatusCode::BAD_REQUEST,
+                "appointment-started",
+                "Appointment started",
+                "Cannot reschedule an appointment that has already started.",
+                "an appointment can be moved only before its start time",
+            ),
+            RescheduleError::Unavailable(why) => Self::unavailable(why, "New time slot is not available."),
+            RescheduleError::Storage(error) => Self::storage(error),
+        }
+    }
+}
+
+/// Turns body-parsing failures into problems: wrong content type 415, too large 413,
+/// anything else 400 with serde's explanation.
+pub fn json_error(error: JsonPayloadError, _: &actix_web::HttpRequest) -> actix_web::Error {
+    let problem = match &error {
+        JsonPayloadError::ContentType => ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported-media-type",
+            "Unsupported media type",
+            "Content-Type must be application/json.",
+            "send the body as JSON with the header Content-Type: application/json",
+        ),
+        JsonPayloadError::Overflow { limit } | JsonPayloadError::OverflowKnownLength { limit, .. } => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload-too-large",
+            "Payload too large",
+            "Request body is too large.",
+            format!("request bodies are limited to {limit} bytes"),
+        ),
+        JsonPayloadError::Deserialize(error) if error.is_data() => {
+            ApiError::invalid_request(format!("the JSON body does not have the expected fields: {error}"))
+        }
+        JsonPayloadError::Deserialize(error) => ApiError::invalid_request(format!("the body is not valid JSON: {error}")),
+        other => ApiError::invalid_request(format!("the body could not be read: {other}")),
+    };
+    problem.into()
+}
+
+/// Turns query-string failures into 400 problems.
+pub fn query_error(error: QueryPayloadError, _: &actix_web::HttpRequest) -> actix_web::Error {
+    ApiError::invalid_request(format!("the query string could not be read: {error}")).into()
+}
+
+/// Gives every error response that left its handler without a problem body (a 405 from the
+/// router, say) one, so that clients see one error format.
+pub fn problem_for_bare_errors<B: MessageBody + 'static>(
+    response: ServiceResponse<B>,
+) -> actix_web::Result<ErrorHandlerResponse<B>> {
+    let has_problem = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|value| value.as_bytes().starts_with(PROBLEM_JSON.as_bytes()));
+    if has_problem {
+        return Ok(ErrorHandlerResponse::Response(response.map_into_left_body()));
+    }
+    let (request, bare) = response.into_parts();
+    let problem = ApiError::from_status(bare.status(), request.method().as_str(), request.path());
+    let mut replaced = problem.error_response();
+    for name in [header::ALLOW, header::RETRY_AFTER] {
+        if let Some(value) = bare.headers().get(&name) {
+            replaced.headers_mut().insert(name, value.clone());
+        }
+    }
+    Ok(ErrorHandlerResponse::Response(ServiceResponse::new(request, replaced).map_into_right_body()))
+}

@@ -1,0 +1,11 @@
+//! The booking service's HTTP API: configuration, the actix-web application and its handlers.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod openapi;
+pub mod routes;
+pub mod startup;
+pub mod telemetry;

@@ -1,0 +1,174 @@
+//! Booking, canceling, moving and reading appointments: the original service's endpoints.
+
+use actix_web::{HttpResponse, http::header, web};
+use booking_core::{
+    appointment::AppointmentId,
+    client::{ClientName, Notes},
+    service::{BookRequest, BookingService},
+};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::{
+    blocking, fields,
+    views::{AppointmentChanged, AppointmentView},
+};
+use crate::error::{ApiError, Problem};
+
+/// A request for an appointment.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ScheduleRequest {
+    /// The client's name: letters of any script, spaces, apostrophes, hyphens, periods and commas; 1-100 characters.
+    #[schema(example = "José Ñúñez")]
+    pub client_name: String,
+    /// Local date in the business's time zone, YYYY-MM-DD.
+    #[schema(format = Date, example = "2030-01-07")]
+    pub date: String,
+    /// Local start time, HH:MM (24-hour), on a slot boundary inside opening hours.
+    #[schema(example = "09:30")]
+    pub time: String,
+    /// Optional notes for the business, at most 1000 characters.
+    #[serde(default)]
+    #[schema(example = "First visit")]
+    pub notes: Option<String>,
+}
+
+impl TryFrom<ScheduleRequest> for BookRequest {
+    type Error = ApiError;
+
+    fn try_from(body: ScheduleRequest) -> Result<Self, ApiError> {
+        Ok(Self {
+            date: fields::date("date", &body.date)?,
+            time: fields::time("time", &body.time)?,
+            client_name: ClientName::parse(&body.client_name)?,
+            notes: body.notes.as_deref().map(Notes::parse).transpose()?.flatten(),
+        })
+    }
+}
+
+/// A request to move an appointment.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct RescheduleRequest {
+    /// New local date, YYYY-MM-DD.
+    #[schema(format = Date, example = "2030-01-08")]
+    pub date: String,
+    /// New local start time, HH:MM (24-hour).
+    #[schema(example = "10:00")]
+    pub time: String,
+}
+
+/// A booking that was made.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Scheduled {
+    /// Always "Appointment scheduled successfully."
+    #[schema(example = "Appointment scheduled successfully.")]
+    pub message: &'static str,
+    /// The new appointment's id.
+    #[schema(format = Uuid)]
+    pub appointment_id: String,
+    /// The new appointment.
+    pub appointment: AppointmentView,
+}
+
+fn appointment_id(text: &str) -> Result<AppointmentId, ApiError> {
+    // Text that is not an id names no appointment.
+    text.parse().map_err(|_| ApiError::appointment_not_found())
+}
+
+/// Book a slot.
+#[utoipa::path(
+    post, path = "/schedule", tag = "appointments",
+    request_body = ScheduleRequest,
+    responses(
+        (status = 201, description = "Booked", body = Scheduled,
+            headers(("Location" = String, description = "/appointment/{id} of the new appointment"))),
+        (status = 400, description = "Bad date/time format, name or notes; a time in the past, too soon, too far ahead, outside opening hours, off a slot boundary or skipped by a DST change", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Time slot is not available.", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body over 16 KiB", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database busy or unreachable; retry", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn schedule(
+    service: web::Data<BookingService>,
+    body: web::Json<ScheduleRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let request = BookRequest::try_from(body.into_inner())?;
+    let booking = service.clone();
+    let appointment = blocking("book", move || booking.book(request)).await?;
+    let id = appointment.id().to_string();
+    Ok(HttpResponse::Created().insert_header((header::LOCATION, format!("/appointment/{id}"))).json(Scheduled {
+        message: "Appointment scheduled successfully.",
+        appointment_id: id,
+        appointment: AppointmentView::new(&appointment, service.schedule()),
+    }))
+}
+
+/// Cancel an appointment.
+#[utoipa::path(
+    post, path = "/cancel/{id}", tag = "appointments",
+    params(("id" = String, Path, description = "The appointment's id")),
+    responses(
+        (status = 200, description = "Appointment canceled successfully.", body = AppointmentChanged),
+        (status = 400, description = "Appointment is already canceled, or has already started", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Appointment not found.", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database busy or unreachable; retry", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn cancel(service: web::Data<BookingService>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    let id = appointment_id(&id)?;
+    let canceling = service.clone();
+    let appointment = blocking("cancel", move || canceling.cancel(id)).await?;
+    Ok(HttpResponse::Ok().json(AppointmentChanged {
+        message: "Appointment canceled successfully.",
+        appointment: AppointmentView::new(&appointment, service.schedule()),
+    }))
+}
+
+/// Move an appointment to another slot.
+#[utoipa::path(
+    post, path = "/reschedule/{id}", tag = "appointments",
+    params(("id" = String, Path, description = "The appointment's id")),
+    request_body = RescheduleRequest,
+    responses(
+        (status = 200, description = "Appointment rescheduled successfully. (also when the slot is the one it holds)", body = AppointmentChanged),
+        (status = 400, description = "Bad format; canceled or started appointment; a new time in the past, too soon, too far ahead or not a slot", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Appointment not found.", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "New time slot is not available.", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body over 16 KiB", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database busy or unreachable; retry", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn reschedule(
+    service: web::Data<BookingService>,
+    id: web::Path<String>,
+    body: web::Json<RescheduleRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let date = fields::date("date", &body.date)?;
+    let time = fields::time("time", &body.time)?;
+    let id = appointment_id(&id)?;
+    let moving = service.clone();
+    let appointment = blocking("reschedule", move || moving.reschedule(id, date, time)).await?;
+    Ok(HttpResponse::Ok().json(AppointmentChanged {
+        message: "Appointment rescheduled successfully.",
+        appointment: AppointmentView::new(&appointment, service.schedule()),
+    }))
+}
+
+/// Read an appointment.
+#[utoipa::path(
+    get, path = "/appointment/{id}", tag = "appointments",
+    params(("id" = String, Path, description = "The appointment's id")),
+    responses(
+        (status = 200, description = "The appointment", body = AppointmentView),
+        (status = 404, description = "Appointment not found.", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database busy or unreachable; retry", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn get(service: web::Data<BookingService>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    let id = appointment_id(&id)?;
+    let reading = service.clone();
+    let appointment = blocking("get", move || reading.appointment(id)).await?.ok_or_else(ApiError::appointment_not_found)?;
+    Ok(HttpResponse::Ok().json(AppointmentView::new(&appointment, service.schedule())))
+}

@@ -1,0 +1,136 @@
+//! Which slots are free.
+
+use actix_web::{HttpResponse, web};
+use booking_core::{
+    availability::{Availability, DateRange},
+    service::BookingService,
+};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::{blocking, fields, views::SlotTimes};
+use crate::error::{ApiError, Problem};
+
+/// The days to list: `date` for one day, or `from` and `to` (both included, at most 31 days).
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct AvailabilityQuery {
+    /// One local date, YYYY-MM-DD.
+    #[param(format = Date, example = "2030-01-07")]
+    pub date: Option<String>,
+    /// First local date, YYYY-MM-DD.
+    #[param(format = Date)]
+    pub from: Option<String>,
+    /// Last local date, YYYY-MM-DD (default: `from`).
+    #[param(format = Date)]
+    pub to: Option<String>,
+}
+
+impl TryFrom<&AvailabilityQuery> for DateRange {
+    type Error = ApiError;
+
+    fn try_from(query: &AvailabilityQuery) -> Result<Self, ApiError> {
+        match (&query.date, &query.from, &query.to) {
+            (Some(date), None, None) => Ok(Self::day(fields::date("date", date)?)),
+            (None, Some(from), to) => {
+                let from = fields::date("from", from)?;
+                let to = to.as_deref().map(|to| fields::date("to", to)).transpose()?.unwrap_or(from);
+                Ok(Self::new(from, to)?)
+            }
+            _ => Err(ApiError::invalid_request(
+                "give either date=YYYY-MM-DD, or from=YYYY-MM-DD with an optional to=YYYY-MM-DD",
+            )),
+        }
+    }
+}
+
+/// The slots of a range of days.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AvailabilityView {
+    /// The business's IANA time zone; dates and times are local to it.
+    #[schema(example = "Europe/Berlin")]
+    pub time_zone: String,
+    /// First date listed.
+    #[schema(format = Date)]
+    pub from: String,
+    /// Last date listed.
+    #[schema(format = Date)]
+    pub to: String,
+    /// Length of each slot in minutes.
+    pub slot_minutes: u16,
+    /// Every slot of those days, in time order.
+    pub slots: Vec<SlotView>,
+}
+
+/// One slot.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SlotView {
+    /// Local date.
+    #[schema(format = Date, example = "2030-01-07")]
+    pub date: String,
+    /// Local start time, HH:MM.
+    #[schema(example = "09:30")]
+    pub time: String,
+    /// Start instant (RFC 3339).
+    #[schema(format = DateTime)]
+    pub start: String,
+    /// End instant (RFC 3339).
+    #[schema(format = DateTime)]
+    pub end: String,
+    /// Appointments the slot holds.
+    pub capacity: u32,
+    /// Appointments scheduled in it.
+    pub booked: u32,
+    /// Whether POST /schedule would take it now.
+    pub available: bool,
+    /// Why not, when not: past, too_soon, beyond_horizon or full.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "full")]
+    pub reason: Option<&'static str>,
+}
+
+impl AvailabilityView {
+    fn new(availability: &Availability, service: &BookingService) -> Self {
+        let schedule = service.schedule();
+        let slots = availability
+            .slots
+            .iter()
+            .map(|slot| {
+                let SlotTimes { date, time, start, end } = SlotTimes::of(slot.slot, schedule);
+                SlotView {
+                    date,
+                    time,
+                    start,
+                    end,
+                    capacity: slot.capacity.get(),
+                    booked: slot.booked,
+                    available: slot.status.is_ok(),
+                    reason: slot.status.err().map(|why| why.reason()),
+                }
+            })
+            .collect();
+        Self {
+            time_zone: schedule.time_zone().name().to_owned(),
+            from: availability.range.from().to_string(),
+            to: availability.range.to().to_string(),
+            slot_minutes: schedule.slot_length().minutes(),
+            slots,
+        }
+    }
+}
+
+/// List slots with their counts and whether they can be booked now.
+#[utoipa::path(
+    get, path = "/availability", tag = "availability",
+    params(AvailabilityQuery),
+    responses(
+        (status = 200, description = "Every slot of the days asked for", body = AvailabilityView),
+        (status = 400, description = "Bad date format, reversed range or over 31 days", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database busy or unreachable; retry", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn list(service: web::Data<BookingService>, query: web::Query<AvailabilityQuery>) -> Result<HttpResponse, ApiError> {
+    let range = DateRange::try_from(&*query)?;
+    let listing = service.clone();
+    let availability = blocking("availability", move || listing.availability(range)).await?;
+    Ok(HttpResponse::Ok().json(AvailabilityView::new(&availability, &service)))
+}

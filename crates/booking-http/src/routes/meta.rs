@@ -1,0 +1,103 @@
+//! The service describing itself: welcome, liveness, readiness and the OpenAPI document.
+
+use actix_web::{HttpResponse, http::header::ContentType, web};
+use booking_core::service::BookingService;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::blocking;
+use crate::{
+    error::{ApiError, Problem},
+    openapi::OpenApiJson,
+};
+
+/// What the service is and where to start.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Welcome {
+    /// The service's name.
+    #[schema(example = "booking-service")]
+    pub name: &'static str,
+    /// Its version.
+    #[schema(example = "0.1.0")]
+    pub version: &'static str,
+    /// The business's time zone.
+    pub time_zone: String,
+    /// Opening hours, in the BOOKING_OPENING_HOURS format.
+    #[schema(example = "09:00-17:00")]
+    pub opening_hours: String,
+    /// Length of each slot in minutes.
+    pub slot_minutes: u16,
+    /// Appointments per slot.
+    pub capacity: u32,
+    /// Where to go next.
+    pub links: Links,
+}
+
+/// Starting points.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Links {
+    /// Book an appointment.
+    pub schedule: &'static str,
+    /// List free slots.
+    pub availability: &'static str,
+    /// The OpenAPI document.
+    pub openapi: &'static str,
+    /// Liveness.
+    pub health: &'static str,
+    /// Readiness.
+    pub ready: &'static str,
+}
+
+/// A health check's answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    /// `ok` or `ready`.
+    #[schema(example = "ok")]
+    pub status: &'static str,
+}
+
+/// Welcome.
+#[utoipa::path(get, path = "/", tag = "service", responses((status = 200, body = Welcome)))]
+pub async fn index(service: web::Data<BookingService>) -> HttpResponse {
+    let schedule = service.schedule();
+    HttpResponse::Ok().json(Welcome {
+        name: "booking-service",
+        version: env!("CARGO_PKG_VERSION"),
+        time_zone: schedule.time_zone().name().to_owned(),
+        opening_hours: schedule.hours().to_string(),
+        slot_minutes: schedule.slot_length().minutes(),
+        capacity: schedule.capacity().get(),
+        links: Links {
+            schedule: "/schedule",
+            availability: "/availability?date=YYYY-MM-DD",
+            openapi: "/openapi.json",
+            health: "/healthz",
+            ready: "/readyz",
+        },
+    })
+}
+
+/// Liveness: the process serves HTTP.
+#[utoipa::path(get, path = "/healthz", tag = "service", responses((status = 200, body = Health)))]
+pub async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(Health { status: "ok" })
+}
+
+/// Readiness: the database answers.
+#[utoipa::path(
+    get, path = "/readyz", tag = "service",
+    responses(
+        (status = 200, body = Health),
+        (status = 503, description = "The database does not answer", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn readyz(service: web::Data<BookingService>) -> Result<HttpResponse, ApiError> {
+    blocking("check_health", move || service.check_health()).await?;
+    Ok(HttpResponse::Ok().json(Health { status: "ready" }))
+}
+
+/// This API's OpenAPI 3.1 document.
+#[utoipa::path(get, path = "/openapi.json", tag = "service", responses((status = 200, description = "OpenAPI 3.1 document", content_type = "application/json")))]
+pub async fn openapi(document: web::Data<OpenApiJson>) -> HttpResponse {
+    HttpResponse::Ok().content_type(ContentType::json()).body(document.0.clone())
+}

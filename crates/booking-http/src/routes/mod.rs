@@ -1,0 +1,48 @@
+//! The HTTP endpoints. Each handler reads its request into a domain value, makes one call to the
+//! booking service on the blocking pool, and maps the result.
+
+pub mod appointments;
+pub mod availability;
+mod fields;
+pub mod meta;
+pub mod views;
+
+use actix_web::{HttpResponse, Resource, http::header, web};
+
+use crate::error::ApiError;
+
+/// Routes every endpoint.
+pub fn configure(config: &mut web::ServiceConfig) {
+    config
+        .service(resource("/", "GET").route(web::get().to(meta::index)))
+        .service(resource("/healthz", "GET").route(web::get().to(meta::healthz)))
+        .service(resource("/readyz", "GET").route(web::get().to(meta::readyz)))
+        .service(resource("/openapi.json", "GET").route(web::get().to(meta::openapi)))
+        .service(resource("/schedule", "POST").route(web::post().to(appointments::schedule)))
+        .service(resource("/cancel/{id}", "POST").route(web::post().to(appointments::cancel)))
+        .service(resource("/reschedule/{id}", "POST").route(web::post().to(appointments::reschedule)))
+        .service(resource("/appointment/{id}", "GET").route(web::get().to(appointments::get)))
+        .service(resource("/availability", "GET").route(web::get().to(availability::list)));
+}
+
+/// A resource that answers other methods with 405 and the methods it allows.
+fn resource(path: &str, allow: &'static str) -> Resource {
+    web::resource(path).default_service(web::to(move || async move {
+        HttpResponse::MethodNotAllowed().insert_header((header::ALLOW, allow)).finish()
+    }))
+}
+
+/// Runs blocking work (database calls) off the async workers, inside a span that is a child of
+/// the request's. The work runs to its end even if the client goes away, so a transaction
+/// always commits or rolls back.
+async fn blocking<T, E>(
+    operation: &'static str,
+    work: impl FnOnce() -> Result<T, E> + Send + 'static,
+) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    E: Into<ApiError> + Send + 'static,
+{
+    let span = tracing::info_span!("service", operation);
+    web::block(move || span.in_scope(work)).await.map_err(ApiError::internal)?.map_err(Into::into)
+}

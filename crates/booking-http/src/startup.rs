@@ -1,0 +1,79 @@
+//! Building the server as a value: opened store, bound listener, routes and middleware.
+
+use std::{net::SocketAddr, sync::Arc};
+
+use actix_web::{
+    App, HttpRequest, HttpServer,
+    dev::Server,
+    middleware::{DefaultHeaders, ErrorHandlers, from_fn},
+    web,
+};
+use anyhow::Context;
+use booking_core::{clock::Clock, repository::AppointmentRepository, service::BookingService};
+use booking_store::{DatabaseUrl, SqliteRepository};
+
+use crate::{
+    config::Settings,
+    error::{ApiError, json_error, problem_for_bare_errors, query_error},
+    openapi::OpenApiJson,
+    routes, telemetry,
+};
+
+/// The largest request body accepted.
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
+
+/// A server bound to its address, ready to run.
+pub struct Application {
+    server: Server,
+    address: SocketAddr,
+}
+
+impl std::fmt::Debug for Application {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Application").field("address", &self.address).finish_non_exhaustive()
+    }
+}
+
+impl Application {
+    /// Opens the store (applying migrations), binds the listener and builds the server.
+    pub fn build(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+        let repository: Arc<dyn AppointmentRepository> = match &settings.database {
+            DatabaseUrl::Sqlite(path) => Arc::new(SqliteRepository::open(path, settings.store)?),
+        };
+        let service = web::Data::new(BookingService::new(repository, clock, settings.schedule));
+        let openapi = web::Data::new(OpenApiJson::build().context("cannot build the OpenAPI document")?);
+        let listener = std::net::TcpListener::bind(settings.address)
+            .with_context(|| format!("cannot listen on {}", settings.address))?;
+        let address = listener.local_addr()?;
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .app_data(service.clone())
+                .app_data(openapi.clone())
+                .app_data(web::JsonConfig::default().limit(MAX_BODY_BYTES).error_handler(json_error))
+                .app_data(web::QueryConfig::default().error_handler(query_error))
+                .configure(routes::configure)
+                .default_service(web::to(|request: HttpRequest| async move {
+                    Err::<actix_web::HttpResponse, _>(ApiError::route_not_found(request.method().as_str(), request.path()))
+                }))
+                .wrap(ErrorHandlers::new().default_handler(problem_for_bare_errors))
+                .wrap(DefaultHeaders::new().add(("X-Content-Type-Options", "nosniff")))
+                .wrap(from_fn(telemetry::log_request))
+        })
+        .shutdown_timeout(30);
+        if let Some(workers) = settings.workers {
+            server = server.workers(workers);
+        }
+        let server = server.listen(listener)?.run();
+        Ok(Self { server, address })
+    }
+
+    /// Where the server listens.
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// Serves until SIGINT or SIGTERM, then finishes the requests in flight and returns.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
