@@ -360,3 +360,38 @@ pub fn problem_for_bare_errors<B: MessageBody + 'static>(
     }
     Ok(ErrorHandlerResponse::Response(ServiceResponse::new(request, replaced).map_into_right_body()))
 }
+
+#[cfg(test)]
+mod tests {
+    use actix_web::body::to_bytes;
+
+    use super::*;
+
+    async fn body_of(error: ApiError) -> (StatusCode, Option<String>, serde_json::Value) {
+        let response = error.error_response();
+        let retry_after = response.headers().get(header::RETRY_AFTER).map(|v| v.to_str().unwrap().to_owned());
+        let status = response.status();
+        let bytes = to_bytes(response.into_body()).await.unwrap();
+        (status, retry_after, serde_json::from_slice(&bytes).unwrap())
+    }
+
+    #[actix_web::test]
+    async fn an_unavailable_store_is_503_with_retry_after() {
+        let error = ApiError::from(StorageError::unavailable("pool timed out"));
+        let (status, retry_after, body) = body_of(error).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(retry_after.as_deref(), Some("1"));
+        assert_eq!(body["message"], "Service temporarily unavailable.");
+        assert!(!body.to_string().contains("pool timed out"), "{body}");
+    }
+
+    #[actix_web::test]
+    async fn a_store_fault_is_an_opaque_500() {
+        let error = ApiError::from(BookError::Storage(StorageError::fault("disk I/O error at page 7")));
+        let (status, retry_after, body) = body_of(error).await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(retry_after, None);
+        assert_eq!(body["type"], "/problems/internal-error");
+        assert!(!body.to_string().contains("disk"), "{body}");
+    }
+}

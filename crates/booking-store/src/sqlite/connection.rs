@@ -1,8 +1,12 @@
 //! Setting up SQLite connections and the schema.
 
-use std::{error::Error, time::Duration};
+use std::{
+    error::Error,
+    time::{Duration, Instant},
+};
 
 use diesel::{
+    Connection,
     connection::SimpleConnection,
     r2d2::{self, CustomizeConnection},
     sqlite::SqliteConnection,
@@ -51,9 +55,8 @@ impl From<&SqliteOptions> for ConnectionOptions {
 
 impl ConnectionOptions {
     pub(super) fn apply(&self, connection: &mut SqliteConnection) -> diesel::QueryResult<()> {
-        // busy_timeout first: switching to WAL itself needs the lock.
         connection.batch_execute(&format!(
-            "PRAGMA busy_timeout = {}; PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
+            "PRAGMA busy_timeout = {}; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
             self.busy_timeout.as_millis()
         ))
     }
@@ -65,9 +68,35 @@ impl CustomizeConnection<SqliteConnection, r2d2::Error> for ConnectionOptions {
     }
 }
 
+/// Opens the file once to put it in WAL mode (a setting the file keeps) and apply pending
+/// migrations. While another process does the same, SQLite may answer "locked" without waiting
+/// (switching journal modes does not use the busy handler), so this retries until
+/// `busy_timeout` has passed.
+pub(super) fn prepare(path: &str, options: &ConnectionOptions) -> Result<(), Box<dyn Error + Send + Sync>> {
+    let deadline = Instant::now() + options.busy_timeout.max(Duration::from_secs(1));
+    loop {
+        let attempt = SqliteConnection::establish(path).map_err(Into::into).and_then(|mut connection| {
+            options.apply(&mut connection)?;
+            connection.batch_execute("PRAGMA journal_mode = WAL;")?;
+            migrate(&mut connection)
+        });
+        match attempt {
+            Err(error) if is_locked(&error.to_string()) && Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            result => return result,
+        }
+    }
+}
+
+/// Whether SQLite refused because another connection holds a lock.
+pub(super) fn is_locked(message: &str) -> bool {
+    message.contains("database is locked") || message.contains("database table is locked")
+}
+
 /// Applies pending migrations inside one immediate transaction, so that when several processes
 /// start on one file, one migrates and the others wait, then find nothing left to do.
-pub(super) fn migrate(
+fn migrate(
     connection: &mut SqliteConnection,
 ) -> Result<(), Box<dyn Error + Send + Sync>> {
     enum Failure {
@@ -90,6 +119,11 @@ pub(super) fn migrate(
             Failure::Database(error) => error.into(),
             Failure::Migration(error) => error,
         })
+}
+
+#[cfg(test)]
+pub(super) fn reapply(connection: &mut SqliteConnection) -> Result<(), Box<dyn Error + Send + Sync>> {
+    migrate(connection)
 }
 
 #[cfg(test)]

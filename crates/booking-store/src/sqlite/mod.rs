@@ -33,7 +33,7 @@ use thiserror::Error;
 
 pub use self::connection::SqliteOptions;
 use self::{
-    connection::{ConnectionOptions, migrate},
+    connection::{ConnectionOptions, is_locked, prepare},
     rows::{AppointmentRow, seconds},
     schema::{appointments, slot_usage},
 };
@@ -51,16 +51,8 @@ pub struct SqliteRepository {
 /// Why a database could not be opened.
 #[derive(Debug, Error)]
 pub enum OpenError {
-    /// The file could not be opened or created.
-    #[error("cannot open the SQLite database {path}: {source}")]
-    Connect {
-        /// The database file.
-        path: String,
-        /// What SQLite said.
-        source: ConnectionError,
-    },
-    /// A connection could not be set up or migrated.
-    #[error("cannot prepare the SQLite database {path}: {source}")]
+    /// The file could not be opened, set up or migrated.
+    #[error("cannot open the SQLite database {path}")]
     Prepare {
         /// The database file.
         path: String,
@@ -68,7 +60,7 @@ pub enum OpenError {
         source: Box<dyn std::error::Error + Send + Sync>,
     },
     /// The pool could not be built.
-    #[error("cannot open a connection pool to {path}: {source}")]
+    #[error("cannot open a connection pool to {path}")]
     Pool {
         /// The database file.
         path: String,
@@ -83,19 +75,8 @@ impl SqliteRepository {
     pub fn open(path: &Path, options: SqliteOptions) -> Result<Self, OpenError> {
         let name = path.display().to_string();
         let connection_options = ConnectionOptions::from(&options);
-        let mut connection =
-            SqliteConnection::establish(&name).map_err(|source| OpenError::Connect {
-                path: name.clone(),
-                source,
-            })?;
-        connection_options
-            .apply(&mut connection)
-            .map_err(Into::into)
-            .and_then(|()| migrate(&mut connection))
-            .map_err(|source| OpenError::Prepare {
-                path: name.clone(),
-                source,
-            })?;
+        prepare(&name, &connection_options)
+            .map_err(|source| OpenError::Prepare { path: name.clone(), source })?;
         let pool = Pool::builder()
             .max_size(options.pool_size)
             .min_idle(Some(1))
@@ -157,10 +138,7 @@ impl<R> From<StorageError> for TxError<R> {
 /// A busy or locked database is a passing state; anything else is a fault.
 fn storage_error(error: diesel::result::Error) -> StorageError {
     let transient = match &error {
-        diesel::result::Error::DatabaseError(_, info) => {
-            let message = info.message();
-            message.contains("database is locked") || message.contains("database table is locked")
-        }
+        diesel::result::Error::DatabaseError(_, info) => is_locked(info.message()),
         _ => false,
     };
     if transient {

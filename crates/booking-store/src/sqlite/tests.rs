@@ -100,7 +100,7 @@ fn migrations_revert_cleanly_and_reapply() {
     connection::revert_all(&mut connection).unwrap();
     assert!(columns_in_database(&mut connection, "appointments").is_empty());
     assert!(columns_in_database(&mut connection, "slot_usage").is_empty());
-    migrate(&mut connection).unwrap();
+    connection::reapply(&mut connection).unwrap();
     assert_eq!(
         columns_in_database(&mut connection, "appointments").len(),
         8

@@ -1,0 +1,122 @@
+use std::sync::Arc;
+
+use booking_core::{
+    clock::ManualClock,
+    schedule::{Capacity, Schedule, SlotLength},
+};
+use booking_http::{config::Settings, startup::Application, telemetry};
+use booking_store::DatabaseUrl;
+use chrono::{DateTime, Utc};
+use reqwest::{Response, StatusCode};
+use serde_json::{Value, json};
+use tempfile::TempDir;
+
+/// The moment tests start at: Tuesday 2030-01-01, 08:00 UTC.
+pub const NOW: &str = "2030-01-01T08:00:00Z";
+/// A Monday after [`NOW`], open 09:00-17:00 by default.
+pub const DAY: &str = "2030-01-07";
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub clock: Arc<ManualClock>,
+
+    _directory: TempDir,
+}
+
+/// A schedule of 30-minute slots.
+pub fn schedule(zone: chrono_tz::Tz, hours: &str, capacity: u32) -> Schedule {
+    Schedule::new(zone, hours.parse().unwrap(), SlotLength::from_minutes(30).unwrap(), Capacity::new(capacity).unwrap())
+}
+
+/// Starts the application with the default settings.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// Starts the application after `configure` has changed its settings.
+pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
+    if std::env::var_os("TEST_LOG").is_some() {
+        telemetry::init();
+    }
+    let directory = tempfile::tempdir().unwrap();
+    let database = directory.path().join("appointments.db");
+    let mut settings = Settings {
+        address: "127.0.0.1:0".parse().unwrap(),
+        database: DatabaseUrl::Sqlite(database.clone()),
+        workers: Some(1),
+        ..Settings::default()
+    };
+    configure(&mut settings);
+    let clock = Arc::new(ManualClock::new(NOW.parse().unwrap()));
+    let application = Application::build(settings, clock.clone()).unwrap();
+    let address = format!("http://{}", application.address());
+    actix_web::rt::spawn(application.run_until_stopped());
+    TestApp { address, client: reqwest::Client::new(), clock, _directory: directory }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.client.get(self.url(path)).send().await.unwrap()
+    }
+
+    pub async fn post_json(&self, path: &str, body: &Value) -> Response {
+        self.client.post(self.url(path)).json(body).send().await.unwrap()
+    }
+
+    pub async fn post_raw(&self, path: &str, content_type: &str, body: impl Into<reqwest::Body>) -> Response {
+        self.client.post(self.url(path)).header("content-type", content_type).body(body).send().await.unwrap()
+    }
+
+    pub async fn schedule(&self, client_name: &str, date: &str, time: &str) -> Response {
+        self.post_json("/schedule", &json!({ "client_name": client_name, "date": date, "time": time })).await
+    }
+
+    /// Books a slot that must be free and returns the new appointment's id.
+    pub async fn book(&self, date: &str, time: &str) -> String {
+        let response = self.schedule("Ada Lovelace", date, time).await;
+        assert_eq!(response.status(), StatusCode::CREATED, "booking {date} {time}");
+        let body: Value = response.json().await.unwrap();
+        body["appointment_id"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn appointment(&self, id: &str) -> Value {
+        let response = self.get(&format!("/appointment/{id}")).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        response.json().await.unwrap()
+    }
+
+    /// `(booked, available, reason)` of the slot at `date` `time`.
+    pub async fn slot(&self, date: &str, time: &str) -> (u64, bool, Option<String>) {
+        let listing: Value = self.get(&format!("/availability?date={date}")).await.json().await.unwrap();
+        let slot = listing["slots"].as_array().unwrap().iter().find(|s| s["time"] == time).unwrap();
+        (
+            slot["booked"].as_u64().unwrap(),
+            slot["available"].as_bool().unwrap(),
+            slot["reason"].as_str().map(str::to_owned),
+        )
+    }
+
+    pub fn set_time(&self, now: &str) {
+        self.clock.set(now.parse::<DateTime<Utc>>().unwrap());
+    }
+}
+
+/// Asserts a problem response: status, content type, the seed-compatible message, and the
+/// RFC 9457 members. Returns the body for further checks.
+pub async fn assert_problem(response: Response, status: StatusCode, message: &str) -> Value {
+    assert_eq!(response.status(), status);
+    let content_type = response.headers()["content-type"].to_str().unwrap().to_owned();
+    assert_eq!(content_type, "application/problem+json");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["message"], message, "{body}");
+    assert_eq!(body["status"], status.as_u16(), "{body}");
+    assert!(body["type"].as_str().unwrap().starts_with("/problems/"), "{body}");
+    assert!(!body["title"].as_str().unwrap().is_empty(), "{body}");
+    assert!(!body["detail"].as_str().unwrap().is_empty(), "{body}");
+    body
+}

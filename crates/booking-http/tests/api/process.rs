@@ -1,0 +1,194 @@
+//! The real binary, started as a process: concurrency across connections and processes,
+//! configuration errors and shutdown.
+
+use std::{
+    io::{BufRead, BufReader},
+    path::Path,
+    process::{Child, Command, Output, Stdio},
+    sync::mpsc,
+    thread,
+    time::{Duration, Instant},
+};
+
+use chrono::Utc;
+use futures_util::future::join_all;
+use reqwest::StatusCode;
+use serde_json::json;
+
+const BINARY: &str = env!("CARGO_BIN_EXE_booking-http");
+
+/// A running server process, killed when dropped.
+struct Server {
+    child: Child,
+    address: String,
+}
+
+impl Server {
+    /// Starts the binary on a free port with `database`; returns once it listens.
+    fn start(database: &Path) -> Self {
+        Self::starting(database).ready()
+    }
+
+    fn starting(database: &Path) -> Starting {
+        let mut child = Command::new(BINARY)
+            .env_clear()
+            .env("PORT", "0")
+            .env("DATABASE_URL", format!("sqlite://{}", database.display()))
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdout = BufReader::new(child.stdout.take().unwrap());
+        let (sender, receiver) = mpsc::channel();
+        // Reads the log until the listening line, then keeps draining so the server never
+        // blocks on a full pipe.
+        thread::spawn(move || {
+            for line in stdout.lines().map_while(Result::ok) {
+                if let Some(rest) = line.split("listening on ").nth(1) {
+                    let _receiver_gone = sender.send(rest.split_whitespace().next().unwrap_or_default().to_owned());
+                }
+            }
+        });
+        Starting { child, receiver }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+}
+
+struct Starting {
+    child: Child,
+    receiver: mpsc::Receiver<String>,
+}
+
+impl Starting {
+    fn ready(mut self) -> Server {
+        match self.receiver.recv_timeout(Duration::from_secs(30)) {
+            Ok(address) => Server { child: self.child, address },
+            Err(_) => {
+                let _ = self.child.kill();
+                let output = self.child.wait_with_output().unwrap();
+                panic!("server did not start: {}", String::from_utf8_lossy(&output.stderr));
+            }
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _already_gone = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A date a month from today, so that its slots are in the future by the real clock.
+fn next_month() -> String {
+    (Utc::now() + chrono::Duration::days(30)).format("%Y-%m-%d").to_string()
+}
+
+/// Fires `count` bookings of one slot at once, spread over `servers`; returns the statuses.
+async fn book_simultaneously(servers: &[&Server], count: usize, date: &str) -> Vec<StatusCode> {
+    let client = reqwest::Client::new();
+    let requests = (0..count).map(|i| {
+        let request = client
+            .post(servers[i % servers.len()].url("/schedule"))
+            .json(&json!({"client_name": format!("Client {}", "x".repeat(i % 7 + 1)), "date": date, "time": "10:00"}));
+        async move { request.send().await.unwrap().status() }
+    });
+    join_all(requests).await
+}
+
+fn count(statuses: &[StatusCode], status: StatusCode) -> usize {
+    statuses.iter().filter(|s| **s == status).count()
+}
+
+#[actix_web::test]
+async fn sixty_four_simultaneous_bookings_of_one_slot_give_exactly_one_201() {
+    let directory = tempfile::tempdir().unwrap();
+    let server = Server::start(&directory.path().join("one.db"));
+    let date = next_month();
+    let statuses = book_simultaneously(&[&server], 64, &date).await;
+    assert_eq!(count(&statuses, StatusCode::CREATED), 1, "{statuses:?}");
+    assert_eq!(count(&statuses, StatusCode::CONFLICT), 63, "{statuses:?}");
+    let listing: serde_json::Value =
+        reqwest::get(server.url(&format!("/availability?date={date}"))).await.unwrap().json().await.unwrap();
+    let slot = listing["slots"].as_array().unwrap().iter().find(|s| s["time"] == "10:00").unwrap().clone();
+    assert_eq!(slot["booked"], 1);
+}
+
+#[actix_web::test]
+async fn two_processes_on_one_database_file_never_double_book() {
+    let directory = tempfile::tempdir().unwrap();
+    let database = directory.path().join("shared.db");
+    // Both start at once, so both race to create the schema too.
+    let (first, second) = (Server::starting(&database), Server::starting(&database));
+    let (first, second) = (first.ready(), second.ready());
+    let date = next_month();
+    let statuses = book_simultaneously(&[&first, &second], 64, &date).await;
+    assert_eq!(count(&statuses, StatusCode::CREATED), 1, "{statuses:?}");
+    assert_eq!(count(&statuses, StatusCode::CONFLICT), 63, "{statuses:?}");
+    for server in [&first, &second] {
+        let listing: serde_json::Value =
+            reqwest::get(server.url(&format!("/availability?date={date}"))).await.unwrap().json().await.unwrap();
+        let slot = listing["slots"].as_array().unwrap().iter().find(|s| s["time"] == "10:00").unwrap().clone();
+        assert_eq!((slot["booked"].as_u64(), slot["available"].as_bool()), (Some(1), Some(false)));
+    }
+}
+
+#[actix_web::test]
+async fn sigterm_stops_the_server_cleanly() {
+    let directory = tempfile::tempdir().unwrap();
+    let mut server = Server::start(&directory.path().join("stop.db"));
+    let booked = reqwest::Client::new()
+        .post(server.url("/schedule"))
+        .json(&json!({"client_name": "Ada", "date": next_month(), "time": "11:00"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(booked.status(), StatusCode::CREATED);
+    let status = Command::new("kill").args(["-TERM", &server.child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let exit = loop {
+        if let Some(exit) = server.child.try_wait().unwrap() {
+            break exit;
+        }
+        assert!(Instant::now() < deadline, "server still running 20 s after SIGTERM");
+        thread::sleep(Duration::from_millis(50));
+    };
+    assert!(exit.success(), "{exit:?}");
+}
+
+fn run_with(env: &[(&str, &str)], database: &Path) -> Output {
+    Command::new(BINARY)
+        .env_clear()
+        .env("PORT", "0")
+        .env("DATABASE_URL", format!("sqlite://{}", database.display()))
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn invalid_configuration_stops_start_up_with_one_clear_line() {
+    let directory = tempfile::tempdir().unwrap();
+    let database = directory.path().join("config.db");
+    for (env, expected) in [
+        (&[("BOOKING_SLOT_MINUTES", "0")][..], "slot length must be between 1 and 1440 minutes"),
+        (&[("BOOKING_TIME_ZONE", "Mars/Olympus")], "--time-zone"),
+        (&[("BOOKING_OPENING_HOURS", "nine to five")], "is not a time range"),
+        (&[("BOOKING_CAPACITY", "-1")], "--capacity"),
+        (&[("PORT", "http")], "--port"),
+        (&[("BOOKING_OPENING_HOURS", "09:00-10:00"), ("BOOKING_SLOT_MINUTES", "90")], "BOOKING_SLOT_MINUTES=90 is longer than every range"),
+        (&[("DATABASE_URL", "sqlite:///nonexistent-dir/x/y.db")], "cannot open the SQLite database /nonexistent-dir/x/y.db"),
+    ] {
+        let output = run_with(env, &database);
+        assert!(!output.status.success(), "{env:?} started");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let first_line = stderr.lines().next().unwrap_or_default();
+        assert!(first_line.starts_with("error: ") && first_line.contains(expected), "{env:?}: {stderr}");
+    }
+}
