@@ -45,9 +45,7 @@ impl FromStr for AppointmentId {
     type Err = AppointmentIdError;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        Uuid::try_parse(text)
-            .map(Self)
-            .map_err(|_| AppointmentIdError(text.to_owned()))
+        Uuid::try_parse(text).map(Self).map_err(|_| AppointmentIdError(text.to_owned()))
     }
 }
 
@@ -171,15 +169,7 @@ impl Appointment {
         created_at: DateTime<Utc>,
         updated_at: DateTime<Utc>,
     ) -> Self {
-        Self {
-            id,
-            client_name,
-            notes,
-            slot,
-            status,
-            created_at,
-            updated_at,
-        }
+        Self { id, client_name, notes, slot, status, created_at, updated_at }
     }
 
     /// Cancels a scheduled appointment that has not started yet.
@@ -284,10 +274,7 @@ mod tests {
         a.cancel(at("2030-01-02T00:00:00Z")).unwrap();
         assert_eq!(a.status(), Status::Canceled);
         assert_eq!(a.updated_at(), at("2030-01-02T00:00:00Z"));
-        assert_eq!(
-            a.cancel(at("2030-01-02T00:00:01Z")),
-            Err(CancelRefusal::AlreadyCanceled)
-        );
+        assert_eq!(a.cancel(at("2030-01-02T00:00:01Z")), Err(CancelRefusal::AlreadyCanceled));
         assert_eq!(
             a.reschedule(slot("2030-01-08T10:00:00Z"), at("2030-01-02T00:00:01Z")),
             Err(RescheduleRefusal::Canceled)
@@ -314,9 +301,7 @@ mod tests {
         let now = at("2030-01-03T00:00:00Z");
         assert_eq!(
             a.reschedule(slot("2030-01-08T10:00:00Z"), now),
-            Ok(Move::Moved {
-                from: slot("2030-01-07T10:00:00Z")
-            })
+            Ok(Move::Moved { from: slot("2030-01-07T10:00:00Z") })
         );
         assert_eq!(a.slot(), slot("2030-01-08T10:00:00Z"));
         assert_eq!(a.updated_at(), now);
@@ -340,10 +325,7 @@ mod tests {
         assert_eq!(id.as_uuid().get_version_num(), 4);
         assert_eq!(id.to_string().parse::<AppointmentId>(), Ok(id));
         assert_ne!(AppointmentId::random(), id);
-        assert_eq!(
-            "42".parse::<AppointmentId>(),
-            Err(AppointmentIdError("42".to_owned()))
-        );
+        assert_eq!("42".parse::<AppointmentId>(), Err(AppointmentIdError("42".to_owned())));
     }
 
     #[test]

@@ -69,12 +69,7 @@ impl Admission {
         latest: Option<DateTime<Utc>>,
         capacity: Capacity,
     ) -> Self {
-        Self {
-            now,
-            earliest,
-            latest,
-            capacity,
-        }
+        Self { now, earliest, latest, capacity }
     }
 
     /// The moment the rule was fixed at.
@@ -91,9 +86,7 @@ impl Admission {
     pub fn check(&self, start: DateTime<Utc>, booked: u32) -> Result<(), Unavailable> {
         self.check_time(start)?;
         if !self.capacity.admits(booked) {
-            return Err(Unavailable::Full {
-                capacity: self.capacity,
-            });
+            return Err(Unavailable::Full { capacity: self.capacity });
         }
         Ok(())
     }
@@ -105,9 +98,7 @@ impl Admission {
             return Err(Unavailable::Past);
         }
         if start < self.earliest {
-            return Err(Unavailable::TooSoon {
-                earliest: self.earliest,
-            });
+            return Err(Unavailable::TooSoon { earliest: self.earliest });
         }
         if let Some(latest) = self.latest.filter(|latest| start > *latest) {
             return Err(Unavailable::BeyondHorizon { latest });
@@ -160,10 +151,7 @@ impl DateRange {
 
     /// One day.
     pub fn day(date: NaiveDate) -> Self {
-        Self {
-            from: date,
-            to: date,
-        }
+        Self { from: date, to: date }
     }
 
     /// The first date.
@@ -208,10 +196,7 @@ pub struct Availability {
 impl Availability {
     /// The slots the range holds under `schedule`, without counts: what a store must count.
     pub fn slots_of(schedule: &Schedule, range: DateRange) -> Vec<Slot> {
-        range
-            .dates()
-            .flat_map(|date| schedule.slots_on(date))
-            .collect()
+        range.dates().flat_map(|date| schedule.slots_on(date)).collect()
     }
 
     /// The instants a store must count bookings between, both included; `None` when the range
@@ -274,55 +259,35 @@ mod tests {
             .with_min_notice(Duration::hours(1))
             .with_horizon(Some(Duration::days(7)))
             .admission(now);
-        assert_eq!(
-            admission.check(at("2030-01-07T09:00:00Z"), 0),
-            Err(Unavailable::Past)
-        );
-        assert_eq!(
-            admission.check(at("2030-01-07T09:10:00Z"), 0),
-            Err(Unavailable::Past)
-        );
+        assert_eq!(admission.check(at("2030-01-07T09:00:00Z"), 0), Err(Unavailable::Past));
+        assert_eq!(admission.check(at("2030-01-07T09:10:00Z"), 0), Err(Unavailable::Past));
         assert_eq!(
             admission.check(at("2030-01-07T10:00:00Z"), 0),
-            Err(Unavailable::TooSoon {
-                earliest: at("2030-01-07T10:10:00Z")
-            })
+            Err(Unavailable::TooSoon { earliest: at("2030-01-07T10:10:00Z") })
         );
         assert_eq!(admission.check(at("2030-01-07T10:30:00Z"), 1), Ok(()));
         assert_eq!(
             admission.check(at("2030-01-07T10:30:00Z"), 2),
-            Err(Unavailable::Full {
-                capacity: Capacity::new(2).unwrap()
-            })
+            Err(Unavailable::Full { capacity: Capacity::new(2).unwrap() })
         );
         assert_eq!(admission.check(at("2030-01-14T09:10:00Z"), 0), Ok(()));
         assert_eq!(
             admission.check(at("2030-01-14T09:30:00Z"), 0),
-            Err(Unavailable::BeyondHorizon {
-                latest: at("2030-01-14T09:10:00Z")
-            })
+            Err(Unavailable::BeyondHorizon { latest: at("2030-01-14T09:10:00Z") })
         );
     }
 
     #[test]
     fn reasons_are_stable_names() {
-        let full = Unavailable::Full {
-            capacity: Capacity::new(1).unwrap(),
-        };
+        let full = Unavailable::Full { capacity: Capacity::new(1).unwrap() };
         assert_eq!(full.reason(), "full");
         assert_eq!(Unavailable::Past.reason(), "past");
         assert_eq!(
-            Unavailable::TooSoon {
-                earliest: at("2030-01-01T00:00:00Z")
-            }
-            .reason(),
+            Unavailable::TooSoon { earliest: at("2030-01-01T00:00:00Z") }.reason(),
             "too_soon"
         );
         assert_eq!(
-            Unavailable::BeyondHorizon {
-                latest: at("2030-01-01T00:00:00Z")
-            }
-            .reason(),
+            Unavailable::BeyondHorizon { latest: at("2030-01-01T00:00:00Z") }.reason(),
             "beyond_horizon"
         );
     }
@@ -337,10 +302,8 @@ mod tests {
             Availability::span(&slots),
             Some((at("2030-01-07T09:00:00Z"), at("2030-01-08T10:30:00Z")))
         );
-        let booked = BookedCounts::from([
-            (at("2030-01-07T09:30:00Z"), 1),
-            (at("2030-01-07T10:00:00Z"), 2),
-        ]);
+        let booked =
+            BookedCounts::from([(at("2030-01-07T09:30:00Z"), 1), (at("2030-01-07T10:00:00Z"), 2)]);
         let listing = Availability::compute(
             range,
             slots,
@@ -353,10 +316,7 @@ mod tests {
             .take(4)
             .map(|s| (s.booked, s.status.map_err(Unavailable::reason)))
             .collect();
-        assert_eq!(
-            summary,
-            [(0, Err("past")), (1, Ok(())), (2, Err("full")), (0, Ok(()))]
-        );
+        assert_eq!(summary, [(0, Err("past")), (1, Ok(())), (2, Err("full")), (0, Ok(()))]);
     }
 
     #[test]

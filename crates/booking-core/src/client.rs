@@ -57,15 +57,10 @@ impl ClientName {
         if length > MAX_CLIENT_NAME_CHARS {
             return Err(ClientNameError::TooLong { length });
         }
-        if let Some((index, character)) = name
-            .chars()
-            .enumerate()
-            .find(|(_, c)| !is_name_character(*c))
+        if let Some((index, character)) =
+            name.chars().enumerate().find(|(_, c)| !is_name_character(*c))
         {
-            return Err(ClientNameError::InvalidCharacter {
-                character,
-                position: index + 1,
-            });
+            return Err(ClientNameError::InvalidCharacter { character, position: index + 1 });
         }
         if !name.chars().any(char::is_alphabetic) {
             return Err(ClientNameError::NoLetter);
@@ -90,10 +85,7 @@ impl fmt::Display for ClientName {
 fn is_name_character(c: char) -> bool {
     c.is_alphabetic()
         || c.general_category_group() == GeneralCategoryGroup::Mark
-        || matches!(
-            c,
-            ' ' | '\'' | '\u{2019}' | '-' | '\u{2010}' | '\u{2011}' | '.' | ','
-        )
+        || matches!(c, ' ' | '\'' | '\u{2019}' | '-' | '\u{2010}' | '\u{2011}' | '.' | ',')
 }
 
 /// A character as a person can read it in an error message, even when it is invisible.
@@ -149,10 +141,7 @@ impl Notes {
             .enumerate()
             .find(|(_, c)| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
         {
-            return Err(NotesError::ControlCharacter {
-                character,
-                position: index + 1,
-            });
+            return Err(NotesError::ControlCharacter { character, position: index + 1 });
         }
         Ok(Some(Self(notes.to_owned())))
     }
@@ -195,10 +184,7 @@ mod tests {
 
     #[test]
     fn names_are_trimmed() {
-        assert_eq!(
-            ClientName::parse("  Ada Lovelace \t").unwrap().as_str(),
-            "Ada Lovelace"
-        );
+        assert_eq!(ClientName::parse("  Ada Lovelace \t").unwrap().as_str(), "Ada Lovelace");
     }
 
     #[test]
@@ -228,10 +214,7 @@ mod tests {
         ] {
             assert_eq!(
                 ClientName::parse(name),
-                Err(ClientNameError::InvalidCharacter {
-                    character,
-                    position
-                }),
+                Err(ClientNameError::InvalidCharacter { character, position }),
                 "{name:?}"
             );
         }
@@ -246,10 +229,7 @@ mod tests {
              apostrophes, hyphens, periods and commas"
         );
         let err = ClientName::parse("A<b").unwrap_err();
-        assert!(
-            err.to_string().contains("'<' (U+003C) at position 2"),
-            "{err}"
-        );
+        assert!(err.to_string().contains("'<' (U+003C) at position 2"), "{err}");
     }
 
     #[test]
@@ -260,21 +240,12 @@ mod tests {
     #[test]
     fn notes_are_optional_and_limited() {
         assert_eq!(Notes::parse("  "), Ok(None));
-        assert_eq!(
-            Notes::parse(" bring x-rays\n ").unwrap().unwrap().as_str(),
-            "bring x-rays"
-        );
+        assert_eq!(Notes::parse(" bring x-rays\n ").unwrap().unwrap().as_str(), "bring x-rays");
         assert!(Notes::parse(&"n".repeat(1000)).unwrap().is_some());
-        assert_eq!(
-            Notes::parse(&"n".repeat(1001)),
-            Err(NotesError::TooLong { length: 1001 })
-        );
+        assert_eq!(Notes::parse(&"n".repeat(1001)), Err(NotesError::TooLong { length: 1001 }));
         assert_eq!(
             Notes::parse("line\u{1b}[31m"),
-            Err(NotesError::ControlCharacter {
-                character: '\u{1b}',
-                position: 5
-            })
+            Err(NotesError::ControlCharacter { character: '\u{1b}', position: 5 })
         );
         assert!(Notes::parse("first line\nsecond\tline").unwrap().is_some());
     }

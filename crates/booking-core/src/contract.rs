@@ -61,9 +61,7 @@ fn now() -> DateTime<Utc> {
 }
 
 fn slot(day: u32, hour: u32) -> Slot {
-    let start: DateTime<Utc> = format!("2030-01-{day:02}T{hour:02}:00:00Z")
-        .parse()
-        .unwrap();
+    let start: DateTime<Utc> = format!("2030-01-{day:02}T{hour:02}:00:00Z").parse().unwrap();
     Slot::new(start, start + Duration::minutes(30)).unwrap()
 }
 
@@ -101,9 +99,7 @@ fn book(
 }
 
 fn count_at(repository: &dyn AppointmentRepository, slot: Slot) -> u32 {
-    let counts = repository
-        .booked_counts(slot.start(), slot.start())
-        .unwrap();
+    let counts = repository.booked_counts(slot.start(), slot.start()).unwrap();
     counts.get(&slot.start()).copied().unwrap_or(0)
 }
 
@@ -119,10 +115,7 @@ pub fn a_booking_reads_back_with_every_field(repository: &dyn AppointmentReposit
     let without_notes = appointment("李小龍", slot(7, 10));
     for appointment in [&with_notes, &without_notes] {
         repository.book(appointment, &admission(1)).unwrap();
-        assert_eq!(
-            repository.get(appointment.id()).unwrap().as_ref(),
-            Some(appointment)
-        );
+        assert_eq!(repository.get(appointment.id()).unwrap().as_ref(), Some(appointment));
     }
 }
 
@@ -136,12 +129,7 @@ pub fn a_slot_takes_no_more_than_its_capacity(repository: &dyn AppointmentReposi
     book(repository, slot(7, 9), 2).unwrap();
     book(repository, slot(7, 9), 2).unwrap();
     let full = book(repository, slot(7, 9), 2);
-    assert_eq!(
-        full,
-        Err(Unavailable::Full {
-            capacity: Capacity::new(2).unwrap()
-        })
-    );
+    assert_eq!(full, Err(Unavailable::Full { capacity: Capacity::new(2).unwrap() }));
     assert_eq!(count_at(repository, slot(7, 9)), 2);
 }
 
@@ -171,9 +159,7 @@ pub fn canceling_twice_or_unknown_is_refused(repository: &dyn AppointmentReposit
     let canceled = repository.cancel(appointment.id(), now()).unwrap();
     assert!(matches!(
         repository.cancel(appointment.id(), now()),
-        Err(WriteError::Refused(CancelFailure::Refused(
-            CancelRefusal::AlreadyCanceled
-        )))
+        Err(WriteError::Refused(CancelFailure::Refused(CancelRefusal::AlreadyCanceled)))
     ));
     assert_eq!(repository.get(appointment.id()).unwrap(), Some(canceled));
     assert!(matches!(
@@ -187,9 +173,7 @@ pub fn a_started_appointment_cannot_be_canceled(repository: &dyn AppointmentRepo
     let appointment = book(repository, slot(7, 9), 1).unwrap();
     assert!(matches!(
         repository.cancel(appointment.id(), slot(7, 9).start()),
-        Err(WriteError::Refused(CancelFailure::Refused(
-            CancelRefusal::AlreadyStarted
-        )))
+        Err(WriteError::Refused(CancelFailure::Refused(CancelRefusal::AlreadyStarted)))
     ));
     assert_eq!(repository.get(appointment.id()).unwrap(), Some(appointment));
     assert_eq!(count_at(repository, slot(7, 9)), 1);
@@ -198,9 +182,7 @@ pub fn a_started_appointment_cannot_be_canceled(repository: &dyn AppointmentRepo
 /// Moving an appointment frees the old slot and takes the new one.
 pub fn rescheduling_moves_the_place(repository: &dyn AppointmentRepository) {
     let appointment = book(repository, slot(7, 9), 1).unwrap();
-    let moved = repository
-        .reschedule(appointment.id(), slot(8, 11), &admission(1))
-        .unwrap();
+    let moved = repository.reschedule(appointment.id(), slot(8, 11), &admission(1)).unwrap();
     assert_eq!(moved.slot(), slot(8, 11));
     assert_eq!(moved.status(), Status::Scheduled);
     assert_eq!(moved.created_at(), appointment.created_at());
@@ -216,16 +198,12 @@ pub fn rescheduling_into_a_full_slot_changes_nothing(repository: &dyn Appointmen
     book(repository, slot(7, 10), 1).unwrap();
     assert!(matches!(
         repository.reschedule(mover.id(), slot(7, 10), &admission(1)),
-        Err(WriteError::Refused(RescheduleFailure::Unavailable(
-            Unavailable::Full { .. }
-        )))
+        Err(WriteError::Refused(RescheduleFailure::Unavailable(Unavailable::Full { .. })))
     ));
     let past = Slot::new(now() - Duration::hours(1), now() - Duration::minutes(30)).unwrap();
     assert!(matches!(
         repository.reschedule(mover.id(), past, &admission(1)),
-        Err(WriteError::Refused(RescheduleFailure::Unavailable(
-            Unavailable::Past
-        )))
+        Err(WriteError::Refused(RescheduleFailure::Unavailable(Unavailable::Past)))
     ));
     assert_eq!(repository.get(mover.id()).unwrap(), Some(mover));
     assert_eq!(count_at(repository, slot(7, 9)), 1);
@@ -237,9 +215,7 @@ pub fn rescheduling_to_the_same_slot_is_a_no_op_even_when_full(
     repository: &dyn AppointmentRepository,
 ) {
     let appointment = book(repository, slot(7, 9), 1).unwrap();
-    let same = repository
-        .reschedule(appointment.id(), slot(7, 9), &admission(1))
-        .unwrap();
+    let same = repository.reschedule(appointment.id(), slot(7, 9), &admission(1)).unwrap();
     assert_eq!(same, appointment);
     assert_eq!(repository.get(appointment.id()).unwrap(), Some(appointment));
     assert_eq!(count_at(repository, slot(7, 9)), 1);
@@ -251,9 +227,7 @@ pub fn a_canceled_appointment_cannot_be_rescheduled(repository: &dyn Appointment
     let canceled = repository.cancel(appointment.id(), now()).unwrap();
     assert!(matches!(
         repository.reschedule(appointment.id(), slot(7, 10), &admission(1)),
-        Err(WriteError::Refused(RescheduleFailure::Refused(
-            RescheduleRefusal::Canceled
-        )))
+        Err(WriteError::Refused(RescheduleFailure::Refused(RescheduleRefusal::Canceled)))
     ));
     assert_eq!(repository.get(appointment.id()).unwrap(), Some(canceled));
     assert_eq!(count_at(repository, slot(7, 10)), 0);
@@ -272,9 +246,7 @@ pub fn counts_cover_an_inclusive_range_of_scheduled_appointments(
     }
     let canceled = book(repository, slot(7, 12), 5).unwrap();
     repository.cancel(canceled.id(), now()).unwrap();
-    let counts = repository
-        .booked_counts(slot(7, 9).start(), slot(8, 9).start())
-        .unwrap();
+    let counts = repository.booked_counts(slot(7, 9).start(), slot(8, 9).start()).unwrap();
     let nonzero: BTreeMap<_, _> = counts.into_iter().filter(|(_, n)| *n > 0).collect();
     let expected = BTreeMap::from([
         (slot(7, 9).start(), 2),
@@ -310,27 +282,18 @@ pub fn counts_always_match_the_scheduled_appointments(repository: &dyn Appointme
             *expected.entry(appointment.slot().start()).or_default() += 1;
         }
     }
-    let counts = repository
-        .booked_counts(slot(1, 0).start(), slot(31, 23).start())
-        .unwrap();
+    let counts = repository.booked_counts(slot(1, 0).start(), slot(31, 23).start()).unwrap();
     let nonzero: BTreeMap<_, _> = counts.into_iter().filter(|(_, n)| *n > 0).collect();
     assert_eq!(nonzero, expected);
-    assert!(
-        expected.values().all(|n| *n <= 2),
-        "capacity exceeded: {expected:?}"
-    );
+    assert!(expected.values().all(|n| *n <= 2), "capacity exceeded: {expected:?}");
 }
 
 /// Many threads booking one slot at once: exactly `capacity` succeed.
 pub fn concurrent_bookings_never_overfill_a_slot(repository: &dyn AppointmentRepository) {
     let outcomes: Vec<bool> = thread::scope(|scope| {
-        let handles: Vec<_> = (0..16)
-            .map(|_| scope.spawn(|| book(repository, slot(7, 9), 3).is_ok()))
-            .collect();
-        handles
-            .into_iter()
-            .map(|handle| handle.join().expect("booking thread panicked"))
-            .collect()
+        let handles: Vec<_> =
+            (0..16).map(|_| scope.spawn(|| book(repository, slot(7, 9), 3).is_ok())).collect();
+        handles.into_iter().map(|handle| handle.join().expect("booking thread panicked")).collect()
     });
     assert_eq!(outcomes.iter().filter(|booked| **booked).count(), 3);
     assert_eq!(count_at(repository, slot(7, 9)), 3);

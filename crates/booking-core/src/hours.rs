@@ -143,11 +143,7 @@ impl WeeklyHours {
         for (day, ranges) in WEEKDAYS.iter().zip(days.iter_mut()) {
             ranges.sort_by_key(|range| range.start);
             if let Some(pair) = ranges.windows(2).find(|pair| pair[1].start < pair[0].end) {
-                return Err(HoursError::Overlap {
-                    day: *day,
-                    first: pair[0],
-                    second: pair[1],
-                });
+                return Err(HoursError::Overlap { day: *day, first: pair[0], second: pair[1] });
             }
         }
         if days.iter().all(Vec::is_empty) {
@@ -170,13 +166,8 @@ impl WeeklyHours {
 impl Default for WeeklyHours {
     /// Every day, 09:00 to 17:00.
     fn default() -> Self {
-        let nine_to_five = TimeRange {
-            start: DayMinute(9 * 60),
-            end: DayMinute(17 * 60),
-        };
-        Self {
-            days: std::array::from_fn(|_| vec![nine_to_five]),
-        }
+        let nine_to_five = TimeRange { start: DayMinute(9 * 60), end: DayMinute(17 * 60) };
+        Self { days: std::array::from_fn(|_| vec![nine_to_five]) }
     }
 }
 
@@ -192,11 +183,7 @@ impl FromStr for WeeklyHours {
             return Self::every_day(parse_ranges(text)?);
         }
         let mut days: [Vec<TimeRange>; 7] = Default::default();
-        for group in text
-            .split(';')
-            .map(str::trim)
-            .filter(|group| !group.is_empty())
-        {
+        for group in text.split(';').map(str::trim).filter(|group| !group.is_empty()) {
             let (day_list, ranges) = group
                 .split_once(char::is_whitespace)
                 .ok_or_else(|| HoursError::MissingHours(group.to_owned()))?;
@@ -212,11 +199,7 @@ impl FromStr for WeeklyHours {
 impl fmt::Display for WeeklyHours {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let ranges_of = |ranges: &[TimeRange]| {
-            ranges
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join(",")
+            ranges.iter().map(ToString::to_string).collect::<Vec<_>>().join(",")
         };
         if self.days.iter().all(|day| *day == self.days[0]) {
             return f.write_str(&ranges_of(&self.days[0]));
@@ -238,10 +221,7 @@ fn parse_ranges(text: &str) -> Result<Vec<TimeRange>, HoursError> {
             range
                 .split_once('-')
                 .and_then(|(start, end)| {
-                    TimeRange::new(
-                        DayMinute::parse(start.trim())?,
-                        DayMinute::parse(end.trim())?,
-                    )
+                    TimeRange::new(DayMinute::parse(start.trim())?, DayMinute::parse(end.trim())?)
                 })
                 .ok_or_else(|| HoursError::InvalidRange(range.to_owned()))
         })
@@ -304,13 +284,9 @@ mod tests {
 
     #[test]
     fn day_groups_with_breaks_and_closed_days() {
-        let hours: WeeklyHours = "mon-fri 13:00-17:00, 09:00-12:00; sat 10:00-14:00"
-            .parse()
-            .unwrap();
-        assert_eq!(
-            hours.on(Weekday::Wed),
-            &[range("09:00-12:00"), range("13:00-17:00")]
-        );
+        let hours: WeeklyHours =
+            "mon-fri 13:00-17:00, 09:00-12:00; sat 10:00-14:00".parse().unwrap();
+        assert_eq!(hours.on(Weekday::Wed), &[range("09:00-12:00"), range("13:00-17:00")]);
         assert_eq!(hours.on(Weekday::Sat), &[range("10:00-14:00")]);
         assert!(hours.on(Weekday::Sun).is_empty());
         assert_eq!(
@@ -323,20 +299,9 @@ mod tests {
     #[test]
     fn day_ranges_wrap_around_the_week_and_lists_work() {
         let hours: WeeklyHours = "sat-mon 10:00-11:00; wed,FRI 12:00-24:00".parse().unwrap();
-        let open: Vec<Weekday> = WEEKDAYS
-            .into_iter()
-            .filter(|d| !hours.on(*d).is_empty())
-            .collect();
-        assert_eq!(
-            open,
-            [
-                Weekday::Mon,
-                Weekday::Wed,
-                Weekday::Fri,
-                Weekday::Sat,
-                Weekday::Sun
-            ]
-        );
+        let open: Vec<Weekday> =
+            WEEKDAYS.into_iter().filter(|d| !hours.on(*d).is_empty()).collect();
+        assert_eq!(open, [Weekday::Mon, Weekday::Wed, Weekday::Fri, Weekday::Sat, Weekday::Sun]);
         assert_eq!(hours.on(Weekday::Fri)[0].end().to_time(), None);
     }
 
@@ -346,10 +311,7 @@ mod tests {
             "17:00-09:00".parse::<WeeklyHours>(),
             Err(HoursError::InvalidRange("17:00-09:00".into()))
         );
-        assert_eq!(
-            "9-17".parse::<WeeklyHours>(),
-            Err(HoursError::InvalidRange("9-17".into()))
-        );
+        assert_eq!("9-17".parse::<WeeklyHours>(), Err(HoursError::InvalidRange("9-17".into())));
         assert_eq!(
             "09:00-24:01".parse::<WeeklyHours>(),
             Err(HoursError::InvalidRange("09:00-24:01".into()))
@@ -358,21 +320,12 @@ mod tests {
             "mon-fry 09:00-10:00".parse::<WeeklyHours>(),
             Err(HoursError::InvalidDay("fry".into()))
         );
-        assert_eq!(
-            "mon".parse::<WeeklyHours>(),
-            Err(HoursError::MissingHours("mon".into()))
-        );
+        assert_eq!("mon".parse::<WeeklyHours>(), Err(HoursError::MissingHours("mon".into())));
         assert!(matches!(
             "09:00-12:00,11:00-13:00".parse::<WeeklyHours>(),
-            Err(HoursError::Overlap {
-                day: Weekday::Mon,
-                ..
-            })
+            Err(HoursError::Overlap { day: Weekday::Mon, .. })
         ));
-        assert_eq!(
-            "".parse::<WeeklyHours>(),
-            Err(HoursError::InvalidRange(String::new()))
-        );
+        assert_eq!("".parse::<WeeklyHours>(), Err(HoursError::InvalidRange(String::new())));
     }
 
     #[test]

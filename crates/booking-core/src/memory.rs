@@ -58,9 +58,7 @@ impl InMemoryRepository {
     fn state(&self) -> Result<MutexGuard<'_, State>, StorageError> {
         // Every method finishes its checks before it changes anything, so a panic while the lock
         // was held cannot have left a half-done change; still, refuse to guess.
-        self.state
-            .lock()
-            .map_err(|_| StorageError::fault("the in-memory store's lock is poisoned"))
+        self.state.lock().map_err(|_| StorageError::fault("the in-memory store's lock is poisoned"))
     }
 }
 
@@ -72,13 +70,9 @@ impl AppointmentRepository for InMemoryRepository {
     ) -> Result<(), WriteError<Unavailable>> {
         let mut state = self.state()?;
         let start = appointment.slot().start();
-        admission
-            .check(start, state.booked_at(start))
-            .map_err(WriteError::Refused)?;
+        admission.check(start, state.booked_at(start)).map_err(WriteError::Refused)?;
         state.take_place(start);
-        state
-            .appointments
-            .insert(appointment.id(), appointment.clone());
+        state.appointments.insert(appointment.id(), appointment.clone());
         Ok(())
     }
 
@@ -93,9 +87,7 @@ impl AppointmentRepository for InMemoryRepository {
             .get(&id)
             .cloned()
             .ok_or(WriteError::Refused(CancelFailure::NotFound))?;
-        appointment
-            .cancel(now)
-            .map_err(|refusal| WriteError::Refused(refusal.into()))?;
+        appointment.cancel(now).map_err(|refusal| WriteError::Refused(refusal.into()))?;
         state.give_back_place(appointment.slot().start());
         state.appointments.insert(id, appointment.clone());
         Ok(appointment)
@@ -114,10 +106,7 @@ impl AppointmentRepository for InMemoryRepository {
             .cloned()
             .ok_or(WriteError::Refused(RescheduleFailure::NotFound))?;
         let refused = |failure: RescheduleFailure| WriteError::Refused(failure);
-        match appointment
-            .reschedule(to, admission.now())
-            .map_err(|r| refused(r.into()))?
-        {
+        match appointment.reschedule(to, admission.now()).map_err(|r| refused(r.into()))? {
             Move::Unchanged => {}
             Move::Moved { from } => {
                 admission
@@ -141,11 +130,7 @@ impl AppointmentRepository for InMemoryRepository {
         to: DateTime<Utc>,
     ) -> Result<BookedCounts, StorageError> {
         let state = self.state()?;
-        Ok(state
-            .booked
-            .range(from..=to)
-            .map(|(start, count)| (*start, *count))
-            .collect())
+        Ok(state.booked.range(from..=to).map(|(start, count)| (*start, *count)).collect())
     }
 
     fn check_health(&self) -> Result<(), StorageError> {

@@ -110,18 +110,12 @@ pub struct StorageError {
 impl StorageError {
     /// A failure that may pass if retried later.
     pub fn unavailable(source: impl Into<Box<dyn Error + Send + Sync>>) -> Self {
-        Self {
-            kind: StorageErrorKind::Unavailable,
-            source: source.into(),
-        }
+        Self { kind: StorageErrorKind::Unavailable, source: source.into() }
     }
 
     /// A failure that will not pass by itself.
     pub fn fault(source: impl Into<Box<dyn Error + Send + Sync>>) -> Self {
-        Self {
-            kind: StorageErrorKind::Fault,
-            source: source.into(),
-        }
+        Self { kind: StorageErrorKind::Fault, source: source.into() }
     }
 
     /// Which kind of failure this is.

@@ -57,10 +57,7 @@ impl Capacity {
 
     /// A capacity of `n` appointments per slot.
     pub fn new(n: u32) -> Result<Self, CapacityError> {
-        NonZeroU32::new(n)
-            .filter(|n| n.get() <= Self::MAX)
-            .map(Self)
-            .ok_or(CapacityError(n))
+        NonZeroU32::new(n).filter(|n| n.get() <= Self::MAX).map(Self).ok_or(CapacityError(n))
     }
 
     /// The number of appointments a slot holds.
@@ -157,12 +154,7 @@ impl fmt::Display for OpeningHoursOfDay {
             return write!(f, "closed all day on {}", self.weekday);
         }
         let ranges: Vec<String> = self.ranges.iter().map(ToString::to_string).collect();
-        write!(
-            f,
-            "opening hours on {}: {}",
-            self.weekday,
-            ranges.join(", ")
-        )
+        write!(f, "opening hours on {}: {}", self.weekday, ranges.join(", "))
     }
 }
 
@@ -253,12 +245,7 @@ impl Schedule {
 
     /// The rule that decides, at `now`, whether a slot can take one more booking.
     pub fn admission(&self, now: DateTime<Utc>) -> Admission {
-        Admission::new(
-            now,
-            now + self.min_notice,
-            self.horizon.map(|h| now + h),
-            self.capacity,
-        )
+        Admission::new(now, now + self.min_notice, self.horizon.map(|h| now + h), self.capacity)
     }
 
     /// The slot that starts at a local date and time. A time in a daylight-saving overlap means
@@ -269,15 +256,9 @@ impl Schedule {
         let closed = || SlotError::Closed {
             date,
             time,
-            hours: OpeningHoursOfDay {
-                weekday: date.weekday(),
-                ranges: ranges.to_vec(),
-            },
+            hours: OpeningHoursOfDay { weekday: date.weekday(), ranges: ranges.to_vec() },
         };
-        let range = ranges
-            .iter()
-            .find(|range| range.contains(minute))
-            .ok_or_else(closed)?;
+        let range = ranges.iter().find(|range| range.contains(minute)).ok_or_else(closed)?;
         let length = self.slot_length.minutes();
         let offset = minute.get() - range.start().get();
         if !offset.is_multiple_of(length) {
@@ -292,17 +273,12 @@ impl Schedule {
         if minute.get() + length > range.end().get() {
             return Err(closed());
         }
-        let start = self
-            .instant(date, time)
-            .ok_or(SlotError::NonexistentLocalTime {
-                date,
-                time,
-                zone: self.time_zone,
-            })?;
-        Ok(Slot {
-            start,
-            end: start + self.slot_length.duration(),
-        })
+        let start = self.instant(date, time).ok_or(SlotError::NonexistentLocalTime {
+            date,
+            time,
+            zone: self.time_zone,
+        })?;
+        Ok(Slot { start, end: start + self.slot_length.duration() })
     }
 
     /// Every slot of a local date, in order. Local times skipped by a daylight-saving change
@@ -311,15 +287,10 @@ impl Schedule {
         let length = self.slot_length.minutes();
         self.hours.on(date.weekday()).iter().flat_map(move |range| {
             let starts = range.start().get()..=range.end().get().saturating_sub(length);
-            starts
-                .step_by(usize::from(length))
-                .filter_map(move |minute| {
-                    let start = self.instant(date, minute_of(minute).to_time()?)?;
-                    Some(Slot {
-                        start,
-                        end: start + self.slot_length.duration(),
-                    })
-                })
+            starts.step_by(usize::from(length)).filter_map(move |minute| {
+                let start = self.instant(date, minute_of(minute).to_time()?)?;
+                Some(Slot { start, end: start + self.slot_length.duration() })
+            })
         })
     }
 
@@ -390,9 +361,7 @@ mod tests {
                 "{t}"
             );
         }
-        let err = schedule
-            .slot_at(date("2030-01-07"), time("17:00"))
-            .unwrap_err();
+        let err = schedule.slot_at(date("2030-01-07"), time("17:00")).unwrap_err();
         assert_eq!(
             err.to_string(),
             "the business is closed at 2030-01-07 17:00 (opening hours on Mon: 09:00-17:00)"
@@ -412,25 +381,16 @@ mod tests {
             schedule.slot_at(date("2030-01-07"), time("10:30")),
             Err(SlotError::Closed { .. })
         ));
-        let starts: Vec<_> = schedule
-            .slots_on(date("2030-01-07"))
-            .map(|s| s.start())
-            .collect();
+        let starts: Vec<_> = schedule.slots_on(date("2030-01-07")).map(|s| s.start()).collect();
         assert_eq!(
             starts,
-            [
-                utc("2030-01-07T09:00:00Z"),
-                utc("2030-01-07T09:30:00Z"),
-                utc("2030-01-07T10:00:00Z")
-            ]
+            [utc("2030-01-07T09:00:00Z"), utc("2030-01-07T09:30:00Z"), utc("2030-01-07T10:00:00Z")]
         );
     }
 
     #[test]
     fn off_boundary_times_name_the_nearest_starts() {
-        let err = Schedule::default()
-            .slot_at(date("2030-01-07"), time("09:15"))
-            .unwrap_err();
+        let err = Schedule::default().slot_at(date("2030-01-07"), time("09:15")).unwrap_err();
         assert_eq!(
             err.to_string(),
             "09:15 is not the start of a slot: slots are 30 minutes long, so the nearest starts are 09:00 and 09:30"
@@ -446,16 +406,11 @@ mod tests {
             schedule.slot_length(),
             schedule.capacity(),
         );
-        let err = weekdays_only
-            .slot_at(date("2030-01-06"), time("10:00"))
-            .unwrap_err();
+        let err = weekdays_only.slot_at(date("2030-01-06"), time("10:00")).unwrap_err();
         assert!(
             matches!(&err, SlotError::Closed { hours, .. } if hours.weekday == Weekday::Sun && hours.ranges.is_empty())
         );
-        assert!(
-            err.to_string().ends_with("(closed all day on Sun)"),
-            "{err}"
-        );
+        assert!(err.to_string().ends_with("(closed all day on Sun)"), "{err}");
         assert_eq!(weekdays_only.slots_on(date("2030-01-06")).count(), 0);
     }
 
@@ -477,9 +432,7 @@ mod tests {
     #[test]
     fn a_local_time_in_the_spring_gap_does_not_exist() {
         // Berlin skips 02:00-03:00 on 2030-03-31.
-        let err = berlin()
-            .slot_at(date("2030-03-31"), time("02:30"))
-            .unwrap_err();
+        let err = berlin().slot_at(date("2030-03-31"), time("02:30")).unwrap_err();
         assert_eq!(
             err,
             SlotError::NonexistentLocalTime {
@@ -502,10 +455,7 @@ mod tests {
         let slot = berlin().slot_at(date("2030-10-27"), time("02:30")).unwrap();
         assert_eq!(slot.start(), utc("2030-10-27T00:30:00Z"));
         assert_eq!(slot.end(), utc("2030-10-27T01:00:00Z"));
-        assert_eq!(
-            berlin().local(slot.start()),
-            date("2030-10-27").and_time(time("02:30"))
-        );
+        assert_eq!(berlin().local(slot.start()), date("2030-10-27").and_time(time("02:30")));
         assert_eq!(berlin().slots_on(date("2030-10-27")).count(), 48);
     }
 

@@ -92,11 +92,7 @@ impl BookingService {
         clock: Arc<dyn Clock>,
         schedule: Schedule,
     ) -> Self {
-        Self {
-            repository,
-            clock,
-            schedule,
-        }
+        Self { repository, clock, schedule }
     }
 
     /// The schedule the service follows.
@@ -117,12 +113,10 @@ impl BookingService {
             slot,
             now,
         );
-        self.repository
-            .book(&appointment, &admission)
-            .map_err(|error| match error {
-                WriteError::Refused(why) => BookError::Unavailable(why),
-                WriteError::Storage(error) => BookError::Storage(error),
-            })?;
+        self.repository.book(&appointment, &admission).map_err(|error| match error {
+            WriteError::Refused(why) => BookError::Unavailable(why),
+            WriteError::Storage(error) => BookError::Storage(error),
+        })?;
         Ok(appointment)
     }
 

@@ -46,12 +46,7 @@ fn service(
 }
 
 fn request(date: NaiveDate, time: NaiveTime) -> BookRequest {
-    BookRequest {
-        client_name: ClientName::parse("Prop Tester").unwrap(),
-        notes: None,
-        date,
-        time,
-    }
+    BookRequest { client_name: ClientName::parse("Prop Tester").unwrap(), notes: None, date, time }
 }
 
 #[derive(Debug, Clone)]

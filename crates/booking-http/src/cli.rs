@@ -58,7 +58,8 @@ pub struct Cli {
 }
 
 fn parse_slot_length(text: &str) -> Result<SlotLength, String> {
-    let minutes: u32 = text.parse().map_err(|_| format!("'{text}' is not a whole number of minutes"))?;
+    let minutes: u32 =
+        text.parse().map_err(|_| format!("'{text}' is not a whole number of minutes"))?;
     SlotLength::from_minutes(minutes).map_err(|e| e.to_string())
 }
 
@@ -88,9 +89,10 @@ impl Cli {
                 self.opening_hours
             )));
         }
-        let schedule = Schedule::new(self.time_zone, self.opening_hours, self.slot_minutes, self.capacity)
-            .with_horizon(self.horizon_days.map(|days| chrono::Duration::days(i64::from(days))))
-            .with_min_notice(chrono::Duration::minutes(i64::from(self.min_notice_minutes)));
+        let schedule =
+            Schedule::new(self.time_zone, self.opening_hours, self.slot_minutes, self.capacity)
+                .with_horizon(self.horizon_days.map(|days| chrono::Duration::days(i64::from(days))))
+                .with_min_notice(chrono::Duration::minutes(i64::from(self.min_notice_minutes)));
         Ok(Settings {
             address: SocketAddr::new(self.host, self.port),
             database: self.database_url,
@@ -154,7 +156,13 @@ mod tests {
 
     #[test]
     fn slots_longer_than_every_opening_range_are_refused() {
-        let error = parse(&["--opening-hours=09:00-10:00", "--slot-minutes=90"]).unwrap().settings().unwrap_err();
-        assert!(error.to_string().contains("BOOKING_SLOT_MINUTES=90 is longer than every range"), "{error}");
+        let error = parse(&["--opening-hours=09:00-10:00", "--slot-minutes=90"])
+            .unwrap()
+            .settings()
+            .unwrap_err();
+        assert!(
+            error.to_string().contains("BOOKING_SLOT_MINUTES=90 is longer than every range"),
+            "{error}"
+        );
     }
 }

@@ -65,8 +65,22 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    fn new(status: StatusCode, slug: &'static str, title: &'static str, message: impl Into<String>, detail: impl Into<String>) -> Self {
-        Self { status, slug, title, message: message.into(), detail: detail.into(), reason: None, cause: None }
+    fn new(
+        status: StatusCode,
+        slug: &'static str,
+        title: &'static str,
+        message: impl Into<String>,
+        detail: impl Into<String>,
+    ) -> Self {
+        Self {
+            status,
+            slug,
+            title,
+            message: message.into(),
+            detail: detail.into(),
+            reason: None,
+            cause: None,
+        }
     }
 
     fn with_reason(mut self, reason: &'static str) -> Self {
@@ -76,12 +90,24 @@ impl ApiError {
 
     /// A request field that is not in the expected format.
     pub fn invalid_format(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "invalid-date-or-time", "Invalid date or time format", "Invalid date or time format.", detail)
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid-date-or-time",
+            "Invalid date or time format",
+            "Invalid date or time format.",
+            detail,
+        )
     }
 
     /// A body or query that could not be read.
     pub fn invalid_request(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "invalid-request", "Invalid request", "Invalid request.", detail)
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid-request",
+            "Invalid request",
+            "Invalid request.",
+            detail,
+        )
     }
 
     /// No appointment has the id (or the id is not an id at all).
@@ -123,7 +149,9 @@ impl ApiError {
     pub fn from_status(status: StatusCode, method: &str, path: &str) -> Self {
         let title = status.canonical_reason().unwrap_or("Error");
         let detail = match status {
-            StatusCode::METHOD_NOT_ALLOWED => format!("{path} does not take {method}; the Allow header lists what it takes"),
+            StatusCode::METHOD_NOT_ALLOWED => {
+                format!("{path} does not take {method}; the Allow header lists what it takes")
+            }
             StatusCode::NOT_FOUND => return Self::route_not_found(method, path),
             _ => format!("{method} {path} failed with status {}", status.as_u16()),
         };
@@ -145,9 +173,24 @@ impl ApiError {
 
     fn slot(error: &SlotError) -> Self {
         let (slug, title, message, reason) = match error {
-            SlotError::Closed { .. } => ("outside-opening-hours", "Outside opening hours", "The requested time is outside opening hours.", Some("outside_hours")),
-            SlotError::OffBoundary { .. } => ("off-slot-boundary", "Not a slot start", "The requested time is not the start of a slot.", None),
-            SlotError::NonexistentLocalTime { .. } => ("nonexistent-local-time", "Nonexistent local time", "The requested local time does not exist.", None),
+            SlotError::Closed { .. } => (
+                "outside-opening-hours",
+                "Outside opening hours",
+                "The requested time is outside opening hours.",
+                Some("outside_hours"),
+            ),
+            SlotError::OffBoundary { .. } => (
+                "off-slot-boundary",
+                "Not a slot start",
+                "The requested time is not the start of a slot.",
+                None,
+            ),
+            SlotError::NonexistentLocalTime { .. } => (
+                "nonexistent-local-time",
+                "Nonexistent local time",
+                "The requested local time does not exist.",
+                None,
+            ),
         };
         let problem = Self::new(StatusCode::BAD_REQUEST, slug, title, message, error.to_string());
         match reason {
@@ -159,10 +202,27 @@ impl ApiError {
     /// A slot that cannot take a booking; `taken` is the sentence for a full slot.
     fn unavailable(why: Unavailable, taken: &'static str) -> Self {
         let (status, slug, title, message) = match why {
-            Unavailable::Past => (StatusCode::BAD_REQUEST, "slot-in-past", "Slot in the past", "The requested time is in the past."),
-            Unavailable::TooSoon { .. } => (StatusCode::BAD_REQUEST, "too-soon", "Too little notice", "The requested time is too soon to book."),
-            Unavailable::BeyondHorizon { .. } => (StatusCode::BAD_REQUEST, "beyond-horizon", "Beyond the booking horizon", "The requested time is too far ahead to book."),
-            Unavailable::Full { .. } => (StatusCode::CONFLICT, "slot-unavailable", "Slot unavailable", taken),
+            Unavailable::Past => (
+                StatusCode::BAD_REQUEST,
+                "slot-in-past",
+                "Slot in the past",
+                "The requested time is in the past.",
+            ),
+            Unavailable::TooSoon { .. } => (
+                StatusCode::BAD_REQUEST,
+                "too-soon",
+                "Too little notice",
+                "The requested time is too soon to book.",
+            ),
+            Unavailable::BeyondHorizon { .. } => (
+                StatusCode::BAD_REQUEST,
+                "beyond-horizon",
+                "Beyond the booking horizon",
+                "The requested time is too far ahead to book.",
+            ),
+            Unavailable::Full { .. } => {
+                (StatusCode::CONFLICT, "slot-unavailable", "Slot unavailable", taken)
+            }
         };
         Self::new(status, slug, title, message, why.to_string()).with_reason(why.reason())
     }
@@ -232,19 +292,37 @@ impl From<StorageError> for ApiError {
 
 impl From<ClientNameError> for ApiError {
     fn from(error: ClientNameError) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "invalid-client-name", "Invalid client name", "Invalid client name.", error.to_string())
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid-client-name",
+            "Invalid client name",
+            "Invalid client name.",
+            error.to_string(),
+        )
     }
 }
 
 impl From<NotesError> for ApiError {
     fn from(error: NotesError) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "invalid-notes", "Invalid notes", "Invalid notes.", error.to_string())
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid-notes",
+            "Invalid notes",
+            "Invalid notes.",
+            error.to_string(),
+        )
     }
 }
 
 impl From<DateRangeError> for ApiError {
     fn from(error: DateRangeError) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "invalid-date-range", "Invalid date range", "Invalid date range.", error.to_string())
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid-date-range",
+            "Invalid date range",
+            "Invalid date range.",
+            error.to_string(),
+        )
     }
 }
 
@@ -262,20 +340,24 @@ impl From<CancelError> for ApiError {
     fn from(error: CancelError) -> Self {
         match error {
             WriteError::Refused(CancelFailure::NotFound) => Self::appointment_not_found(),
-            WriteError::Refused(CancelFailure::Refused(CancelRefusal::AlreadyCanceled)) => Self::new(
-                StatusCode::BAD_REQUEST,
-                "already-canceled",
-                "Already canceled",
-                "Appointment is already canceled.",
-                "the appointment was canceled before; canceling is final",
-            ),
-            WriteError::Refused(CancelFailure::Refused(CancelRefusal::AlreadyStarted)) => Self::new(
-                StatusCode::BAD_REQUEST,
-                "appointment-started",
-                "Appointment started",
-                "Appointment has already started.",
-                "an appointment can be canceled only before its start time",
-            ),
+            WriteError::Refused(CancelFailure::Refused(CancelRefusal::AlreadyCanceled)) => {
+                Self::new(
+                    StatusCode::BAD_REQUEST,
+                    "already-canceled",
+                    "Already canceled",
+                    "Appointment is already canceled.",
+                    "the appointment was canceled before; canceling is final",
+                )
+            }
+            WriteError::Refused(CancelFailure::Refused(CancelRefusal::AlreadyStarted)) => {
+                Self::new(
+                    StatusCode::BAD_REQUEST,
+                    "appointment-started",
+                    "Appointment started",
+                    "Appointment has already started.",
+                    "an appointment can be canceled only before its start time",
+                )
+            }
             WriteError::Storage(error) => Self::storage(error),
         }
     }
@@ -300,7 +382,9 @@ impl From<RescheduleError> for ApiError {
                 "Cannot reschedule an appointment that has already started.",
                 "an appointment can be moved only before its start time",
             ),
-            RescheduleError::Unavailable(why) => Self::unavailable(why, "New time slot is not available."),
+            RescheduleError::Unavailable(why) => {
+                Self::unavailable(why, "New time slot is not available.")
+            }
             RescheduleError::Storage(error) => Self::storage(error),
         }
     }
@@ -317,17 +401,20 @@ pub fn json_error(error: JsonPayloadError, _: &actix_web::HttpRequest) -> actix_
             "Content-Type must be application/json.",
             "send the body as JSON with the header Content-Type: application/json",
         ),
-        JsonPayloadError::Overflow { limit } | JsonPayloadError::OverflowKnownLength { limit, .. } => ApiError::new(
+        JsonPayloadError::Overflow { limit }
+        | JsonPayloadError::OverflowKnownLength { limit, .. } => ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "payload-too-large",
             "Payload too large",
             "Request body is too large.",
             format!("request bodies are limited to {limit} bytes"),
         ),
-        JsonPayloadError::Deserialize(error) if error.is_data() => {
-            ApiError::invalid_request(format!("the JSON body does not have the expected fields: {error}"))
+        JsonPayloadError::Deserialize(error) if error.is_data() => ApiError::invalid_request(
+            format!("the JSON body does not have the expected fields: {error}"),
+        ),
+        JsonPayloadError::Deserialize(error) => {
+            ApiError::invalid_request(format!("the body is not valid JSON: {error}"))
         }
-        JsonPayloadError::Deserialize(error) => ApiError::invalid_request(format!("the body is not valid JSON: {error}")),
         other => ApiError::invalid_request(format!("the body could not be read: {other}")),
     };
     problem.into()
@@ -358,7 +445,9 @@ pub fn problem_for_bare_errors<B: MessageBody + 'static>(
             replaced.headers_mut().insert(name, value.clone());
         }
     }
-    Ok(ErrorHandlerResponse::Response(ServiceResponse::new(request, replaced).map_into_right_body()))
+    Ok(ErrorHandlerResponse::Response(
+        ServiceResponse::new(request, replaced).map_into_right_body(),
+    ))
 }
 
 #[cfg(test)]
@@ -369,7 +458,8 @@ mod tests {
 
     async fn body_of(error: ApiError) -> (StatusCode, Option<String>, serde_json::Value) {
         let response = error.error_response();
-        let retry_after = response.headers().get(header::RETRY_AFTER).map(|v| v.to_str().unwrap().to_owned());
+        let retry_after =
+            response.headers().get(header::RETRY_AFTER).map(|v| v.to_str().unwrap().to_owned());
         let status = response.status();
         let bytes = to_bytes(response.into_body()).await.unwrap();
         (status, retry_after, serde_json::from_slice(&bytes).unwrap())
@@ -387,7 +477,8 @@ mod tests {
 
     #[actix_web::test]
     async fn a_store_fault_is_an_opaque_500() {
-        let error = ApiError::from(BookError::Storage(StorageError::fault("disk I/O error at page 7")));
+        let error =
+            ApiError::from(BookError::Storage(StorageError::fault("disk I/O error at page 7")));
         let (status, retry_after, body) = body_of(error).await;
         assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
         assert_eq!(retry_after, None);

@@ -41,7 +41,8 @@ impl Application {
             DatabaseUrl::Sqlite(path) => Arc::new(SqliteRepository::open(path, settings.store)?),
         };
         let service = web::Data::new(BookingService::new(repository, clock, settings.schedule));
-        let openapi = web::Data::new(OpenApiJson::build().context("cannot build the OpenAPI document")?);
+        let openapi =
+            web::Data::new(OpenApiJson::build().context("cannot build the OpenAPI document")?);
         let listener = std::net::TcpListener::bind(settings.address)
             .with_context(|| format!("cannot listen on {}", settings.address))?;
         let address = listener.local_addr()?;
@@ -49,11 +50,16 @@ impl Application {
             App::new()
                 .app_data(service.clone())
                 .app_data(openapi.clone())
-                .app_data(web::JsonConfig::default().limit(MAX_BODY_BYTES).error_handler(json_error))
+                .app_data(
+                    web::JsonConfig::default().limit(MAX_BODY_BYTES).error_handler(json_error),
+                )
                 .app_data(web::QueryConfig::default().error_handler(query_error))
                 .configure(routes::configure)
                 .default_service(web::to(|request: HttpRequest| async move {
-                    Err::<actix_web::HttpResponse, _>(ApiError::route_not_found(request.method().as_str(), request.path()))
+                    Err::<actix_web::HttpResponse, _>(ApiError::route_not_found(
+                        request.method().as_str(),
+                        request.path(),
+                    ))
                 }))
                 .wrap(ErrorHandlers::new().default_handler(problem_for_bare_errors))
                 .wrap(DefaultHeaders::new().add(("X-Content-Type-Options", "nosniff")))

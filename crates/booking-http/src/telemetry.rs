@@ -38,7 +38,11 @@ pub async fn log_request(
     };
     let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
     span.in_scope(|| {
-        tracing::info!(status = status.as_u16(), latency_ms = format_args!("{latency_ms:.2}"), "served");
+        tracing::info!(
+            status = status.as_u16(),
+            latency_ms = format_args!("{latency_ms:.2}"),
+            "served"
+        );
     });
     response
 }

@@ -40,9 +40,7 @@ impl FromStr for DatabaseUrl {
             Some(("sqlite", rest)) => rest.strip_prefix("//").unwrap_or(rest),
             Some((scheme, _))
                 if scheme.len() > 1
-                    && scheme
-                        .chars()
-                        .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c)) =>
+                    && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c)) =>
             {
                 return Err(DatabaseUrlError::UnsupportedScheme(scheme.to_owned()));
             }
@@ -80,10 +78,7 @@ mod tests {
     #[test]
     fn sqlite_urls_and_paths() {
         let path = |url: &str| url.parse::<DatabaseUrl>().map(|DatabaseUrl::Sqlite(p)| p);
-        assert_eq!(
-            path("sqlite://appointments.db"),
-            Ok("appointments.db".into())
-        );
+        assert_eq!(path("sqlite://appointments.db"), Ok("appointments.db".into()));
         assert_eq!(path("sqlite:///var/lib/b.db"), Ok("/var/lib/b.db".into()));
         assert_eq!(path("sqlite:data/b.db"), Ok("data/b.db".into()));
         assert_eq!(path("/tmp/b.db"), Ok("/tmp/b.db".into()));
@@ -92,18 +87,9 @@ mod tests {
 
     #[test]
     fn unusable_urls_say_why() {
-        assert_eq!(
-            "sqlite://:memory:".parse::<DatabaseUrl>(),
-            Err(DatabaseUrlError::InMemory)
-        );
-        assert_eq!(
-            ":memory:".parse::<DatabaseUrl>(),
-            Err(DatabaseUrlError::InMemory)
-        );
-        assert_eq!(
-            "sqlite://".parse::<DatabaseUrl>(),
-            Err(DatabaseUrlError::MissingPath)
-        );
+        assert_eq!("sqlite://:memory:".parse::<DatabaseUrl>(), Err(DatabaseUrlError::InMemory));
+        assert_eq!(":memory:".parse::<DatabaseUrl>(), Err(DatabaseUrlError::InMemory));
+        assert_eq!("sqlite://".parse::<DatabaseUrl>(), Err(DatabaseUrlError::MissingPath));
         assert_eq!(
             "mysql://root@localhost/b".parse::<DatabaseUrl>(),
             Err(DatabaseUrlError::UnsupportedScheme("mysql".into()))

@@ -97,11 +97,13 @@ pub async fn schedule(
     let booking = service.clone();
     let appointment = blocking("book", move || booking.book(request)).await?;
     let id = appointment.id().to_string();
-    Ok(HttpResponse::Created().insert_header((header::LOCATION, format!("/appointment/{id}"))).json(Scheduled {
-        message: "Appointment scheduled successfully.",
-        appointment_id: id,
-        appointment: AppointmentView::new(&appointment, service.schedule()),
-    }))
+    Ok(HttpResponse::Created()
+        .insert_header((header::LOCATION, format!("/appointment/{id}")))
+        .json(Scheduled {
+            message: "Appointment scheduled successfully.",
+            appointment_id: id,
+            appointment: AppointmentView::new(&appointment, service.schedule()),
+        }))
 }
 
 /// Cancel an appointment.
@@ -115,7 +117,10 @@ pub async fn schedule(
         (status = 503, description = "Database busy or unreachable; retry", body = Problem, content_type = "application/problem+json"),
     )
 )]
-pub async fn cancel(service: web::Data<BookingService>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+pub async fn cancel(
+    service: web::Data<BookingService>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     let id = appointment_id(&id)?;
     let canceling = service.clone();
     let appointment = blocking("cancel", move || canceling.cancel(id)).await?;
@@ -166,9 +171,14 @@ pub async fn reschedule(
         (status = 503, description = "Database busy or unreachable; retry", body = Problem, content_type = "application/problem+json"),
     )
 )]
-pub async fn get(service: web::Data<BookingService>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+pub async fn get(
+    service: web::Data<BookingService>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     let id = appointment_id(&id)?;
     let reading = service.clone();
-    let appointment = blocking("get", move || reading.appointment(id)).await?.ok_or_else(ApiError::appointment_not_found)?;
+    let appointment = blocking("get", move || reading.appointment(id))
+        .await?
+        .ok_or_else(ApiError::appointment_not_found)?;
     Ok(HttpResponse::Ok().json(AppointmentView::new(&appointment, service.schedule())))
 }

@@ -33,7 +33,8 @@ impl TryFrom<&AvailabilityQuery> for DateRange {
             (Some(date), None, None) => Ok(Self::day(fields::date("date", date)?)),
             (None, Some(from), to) => {
                 let from = fields::date("from", from)?;
-                let to = to.as_deref().map(|to| fields::date("to", to)).transpose()?.unwrap_or(from);
+                let to =
+                    to.as_deref().map(|to| fields::date("to", to)).transpose()?.unwrap_or(from);
                 Ok(Self::new(from, to)?)
             }
             _ => Err(ApiError::invalid_request(
@@ -128,7 +129,10 @@ impl AvailabilityView {
         (status = 503, description = "Database busy or unreachable; retry", body = Problem, content_type = "application/problem+json"),
     )
 )]
-pub async fn list(service: web::Data<BookingService>, query: web::Query<AvailabilityQuery>) -> Result<HttpResponse, ApiError> {
+pub async fn list(
+    service: web::Data<BookingService>,
+    query: web::Query<AvailabilityQuery>,
+) -> Result<HttpResponse, ApiError> {
     let range = DateRange::try_from(&*query)?;
     let listing = service.clone();
     let availability = blocking("availability", move || listing.availability(range)).await?;

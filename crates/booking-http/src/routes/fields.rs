@@ -7,11 +7,15 @@ use crate::error::ApiError;
 /// A date written `YYYY-MM-DD`.
 pub fn date(field: &str, text: &str) -> Result<NaiveDate, ApiError> {
     let shaped = text.len() == 10
-        && text.bytes().enumerate().all(|(i, b)| if i == 4 || i == 7 { b == b'-' } else { b.is_ascii_digit() });
-    shaped
-        .then(|| NaiveDate::parse_from_str(text, "%Y-%m-%d").ok())
-        .flatten()
-        .ok_or_else(|| ApiError::invalid_format(format!("{field} must be a calendar date written YYYY-MM-DD, got {text:?}")))
+        && text
+            .bytes()
+            .enumerate()
+            .all(|(i, b)| if i == 4 || i == 7 { b == b'-' } else { b.is_ascii_digit() });
+    shaped.then(|| NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()).flatten().ok_or_else(|| {
+        ApiError::invalid_format(format!(
+            "{field} must be a calendar date written YYYY-MM-DD, got {text:?}"
+        ))
+    })
 }
 
 /// A time of day written `HH:MM`, 24-hour.
@@ -23,7 +27,11 @@ pub fn time(field: &str, text: &str) -> Result<NaiveTime, ApiError> {
         }
         _ => None,
     };
-    parsed.ok_or_else(|| ApiError::invalid_format(format!("{field} must be a 24-hour time written HH:MM, got {text:?}")))
+    parsed.ok_or_else(|| {
+        ApiError::invalid_format(format!(
+            "{field} must be a 24-hour time written HH:MM, got {text:?}"
+        ))
+    })
 }
 
 #[cfg(test)]
@@ -32,10 +40,21 @@ mod tests {
 
     #[test]
     fn dates_are_strict_iso_calendar_dates() {
-        assert_eq!(date("date", "2030-01-07").unwrap(), NaiveDate::from_ymd_opt(2030, 1, 7).unwrap());
-        for bad in ["2030-1-7", "07/01/2030", "2030-02-30", "2030-01-07T00:00", "", "２０３０-01-07"] {
+        assert_eq!(
+            date("date", "2030-01-07").unwrap(),
+            NaiveDate::from_ymd_opt(2030, 1, 7).unwrap()
+        );
+        for bad in
+            ["2030-1-7", "07/01/2030", "2030-02-30", "2030-01-07T00:00", "", "２０３０-01-07"]
+        {
             let error = date("date", bad).unwrap_err();
-            assert!(error.problem().detail.starts_with("date must be a calendar date written YYYY-MM-DD"), "{bad}");
+            assert!(
+                error
+                    .problem()
+                    .detail
+                    .starts_with("date must be a calendar date written YYYY-MM-DD"),
+                "{bad}"
+            );
         }
     }
 

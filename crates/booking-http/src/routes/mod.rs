@@ -20,7 +20,9 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .service(resource("/openapi.json", "GET").route(web::get().to(meta::openapi)))
         .service(resource("/schedule", "POST").route(web::post().to(appointments::schedule)))
         .service(resource("/cancel/{id}", "POST").route(web::post().to(appointments::cancel)))
-        .service(resource("/reschedule/{id}", "POST").route(web::post().to(appointments::reschedule)))
+        .service(
+            resource("/reschedule/{id}", "POST").route(web::post().to(appointments::reschedule)),
+        )
         .service(resource("/appointment/{id}", "GET").route(web::get().to(appointments::get)))
         .service(resource("/availability", "GET").route(web::get().to(availability::list)));
 }

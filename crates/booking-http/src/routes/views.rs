@@ -1,7 +1,10 @@
 //! What the API sends back: appointments and slots as JSON, in the business's local time and as
 //! RFC 3339 instants.
 
-use booking_core::{appointment::Appointment, schedule::{Schedule, Slot}};
+use booking_core::{
+    appointment::Appointment,
+    schedule::{Schedule, Slot},
+};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -53,7 +56,8 @@ impl SlotTimes {
     pub(crate) fn of(slot: Slot, schedule: &Schedule) -> Self {
         let zone = schedule.time_zone();
         let local = schedule.local(slot.start());
-        let instant = |at: DateTime<Utc>| at.with_timezone(&zone).to_rfc3339_opts(SecondsFormat::Secs, false);
+        let instant =
+            |at: DateTime<Utc>| at.with_timezone(&zone).to_rfc3339_opts(SecondsFormat::Secs, false);
         Self {
             date: local.format("%Y-%m-%d").to_string(),
             time: local.format("%H:%M").to_string(),

@@ -10,7 +10,21 @@ async fn an_appointment_reads_back_with_every_field() {
     let appointment = app.appointment(&id).await;
     let mut keys: Vec<&str> = appointment.as_object().unwrap().keys().map(String::as_str).collect();
     keys.sort_unstable();
-    assert_eq!(keys, ["client_name", "created_at", "date", "end", "id", "notes", "start", "status", "time", "updated_at"]);
+    assert_eq!(
+        keys,
+        [
+            "client_name",
+            "created_at",
+            "date",
+            "end",
+            "id",
+            "notes",
+            "start",
+            "status",
+            "time",
+            "updated_at"
+        ]
+    );
     assert_eq!(appointment["id"], id);
     assert_eq!(appointment["end"], "2030-01-07T17:00:00+00:00");
     assert_eq!(appointment["notes"], Value::Null);
@@ -20,7 +34,12 @@ async fn an_appointment_reads_back_with_every_field() {
 async fn unknown_and_malformed_ids_are_404() {
     let app = spawn_app().await;
     for id in ["6f9619ff-8b86-4d11-b42d-00c04fc964ff", "1", "' OR 1=1 --", "%FF%FE", "ü"] {
-        assert_problem(app.get(&format!("/appointment/{id}")).await, StatusCode::NOT_FOUND, "Appointment not found.").await;
+        assert_problem(
+            app.get(&format!("/appointment/{id}")).await,
+            StatusCode::NOT_FOUND,
+            "Appointment not found.",
+        )
+        .await;
     }
 }
 

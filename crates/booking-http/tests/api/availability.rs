@@ -39,7 +39,8 @@ async fn the_listing_never_shows_names_or_ids() {
 #[actix_web::test]
 async fn a_range_lists_each_day_and_reflects_every_write_at_once() {
     let app = spawn_app().await;
-    let listing: Value = app.get("/availability?from=2030-01-07&to=2030-01-09").await.json().await.unwrap();
+    let listing: Value =
+        app.get("/availability?from=2030-01-07&to=2030-01-09").await.json().await.unwrap();
     assert_eq!(listing["slots"].as_array().unwrap().len(), 48);
     let id = app.book("2030-01-09", "16:30").await;
     assert_eq!(app.slot("2030-01-09", "16:30").await, (1, false, Some("full".into())));
@@ -52,21 +53,53 @@ async fn from_alone_is_one_day_and_31_days_is_the_most() {
     let app = spawn_app().await;
     let listing: Value = app.get("/availability?from=2030-01-07").await.json().await.unwrap();
     assert_eq!(listing["slots"].as_array().unwrap().len(), 16);
-    let month: Value = app.get("/availability?from=2030-01-01&to=2030-01-31").await.json().await.unwrap();
+    let month: Value =
+        app.get("/availability?from=2030-01-01&to=2030-01-31").await.json().await.unwrap();
     assert_eq!(month["slots"].as_array().unwrap().len(), 31 * 16);
-    let body = assert_problem(app.get("/availability?from=2030-01-01&to=2030-02-01").await, StatusCode::BAD_REQUEST, "Invalid date range.").await;
+    let body = assert_problem(
+        app.get("/availability?from=2030-01-01&to=2030-02-01").await,
+        StatusCode::BAD_REQUEST,
+        "Invalid date range.",
+    )
+    .await;
     assert!(body["detail"].as_str().unwrap().contains("32 days"), "{body}");
-    assert_problem(app.get("/availability?from=2030-01-02&to=2030-01-01").await, StatusCode::BAD_REQUEST, "Invalid date range.").await;
+    assert_problem(
+        app.get("/availability?from=2030-01-02&to=2030-01-01").await,
+        StatusCode::BAD_REQUEST,
+        "Invalid date range.",
+    )
+    .await;
 }
 
 #[actix_web::test]
 async fn bad_queries_are_400() {
     let app = spawn_app().await;
-    assert_problem(app.get("/availability?date=2030-1-7").await, StatusCode::BAD_REQUEST, "Invalid date or time format.").await;
-    assert_problem(app.get("/availability?from=2030-01-07&to=soon").await, StatusCode::BAD_REQUEST, "Invalid date or time format.").await;
-    assert_problem(app.get("/availability").await, StatusCode::BAD_REQUEST, "Invalid request.").await;
-    assert_problem(app.get(&format!("/availability?date={DAY}&from={DAY}")).await, StatusCode::BAD_REQUEST, "Invalid request.").await;
-    assert_problem(app.get("/availability?to=2030-01-07").await, StatusCode::BAD_REQUEST, "Invalid request.").await;
+    assert_problem(
+        app.get("/availability?date=2030-1-7").await,
+        StatusCode::BAD_REQUEST,
+        "Invalid date or time format.",
+    )
+    .await;
+    assert_problem(
+        app.get("/availability?from=2030-01-07&to=soon").await,
+        StatusCode::BAD_REQUEST,
+        "Invalid date or time format.",
+    )
+    .await;
+    assert_problem(app.get("/availability").await, StatusCode::BAD_REQUEST, "Invalid request.")
+        .await;
+    assert_problem(
+        app.get(&format!("/availability?date={DAY}&from={DAY}")).await,
+        StatusCode::BAD_REQUEST,
+        "Invalid request.",
+    )
+    .await;
+    assert_problem(
+        app.get("/availability?to=2030-01-07").await,
+        StatusCode::BAD_REQUEST,
+        "Invalid request.",
+    )
+    .await;
 }
 
 #[actix_web::test]

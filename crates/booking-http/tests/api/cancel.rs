@@ -25,7 +25,12 @@ async fn canceling_twice_is_400() {
     let id = app.book(DAY, "09:00").await;
     let cancel = || app.client.post(app.url(&format!("/cancel/{id}"))).send();
     assert_eq!(cancel().await.unwrap().status(), StatusCode::OK);
-    assert_problem(cancel().await.unwrap(), StatusCode::BAD_REQUEST, "Appointment is already canceled.").await;
+    assert_problem(
+        cancel().await.unwrap(),
+        StatusCode::BAD_REQUEST,
+        "Appointment is already canceled.",
+    )
+    .await;
     assert_eq!(app.appointment(&id).await["status"], "canceled");
 }
 

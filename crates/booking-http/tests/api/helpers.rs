@@ -26,7 +26,12 @@ pub struct TestApp {
 
 /// A schedule of 30-minute slots.
 pub fn schedule(zone: chrono_tz::Tz, hours: &str, capacity: u32) -> Schedule {
-    Schedule::new(zone, hours.parse().unwrap(), SlotLength::from_minutes(30).unwrap(), Capacity::new(capacity).unwrap())
+    Schedule::new(
+        zone,
+        hours.parse().unwrap(),
+        SlotLength::from_minutes(30).unwrap(),
+        Capacity::new(capacity).unwrap(),
+    )
 }
 
 /// Starts the application with the default settings.
@@ -68,12 +73,27 @@ impl TestApp {
         self.client.post(self.url(path)).json(body).send().await.unwrap()
     }
 
-    pub async fn post_raw(&self, path: &str, content_type: &str, body: impl Into<reqwest::Body>) -> Response {
-        self.client.post(self.url(path)).header("content-type", content_type).body(body).send().await.unwrap()
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> Response {
+        self.client
+            .post(self.url(path))
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap()
     }
 
     pub async fn schedule(&self, client_name: &str, date: &str, time: &str) -> Response {
-        self.post_json("/schedule", &json!({ "client_name": client_name, "date": date, "time": time })).await
+        self.post_json(
+            "/schedule",
+            &json!({ "client_name": client_name, "date": date, "time": time }),
+        )
+        .await
     }
 
     /// Books a slot that must be free and returns the new appointment's id.
@@ -92,7 +112,8 @@ impl TestApp {
 
     /// `(booked, available, reason)` of the slot at `date` `time`.
     pub async fn slot(&self, date: &str, time: &str) -> (u64, bool, Option<String>) {
-        let listing: Value = self.get(&format!("/availability?date={date}")).await.json().await.unwrap();
+        let listing: Value =
+            self.get(&format!("/availability?date={date}")).await.json().await.unwrap();
         let slot = listing["slots"].as_array().unwrap().iter().find(|s| s["time"] == time).unwrap();
         (
             slot["booked"].as_u64().unwrap(),

@@ -39,7 +39,17 @@ async fn the_openapi_document_covers_every_endpoint_and_error() {
     listed.sort_unstable();
     assert_eq!(
         listed,
-        ["/", "/appointment/{id}", "/availability", "/cancel/{id}", "/healthz", "/openapi.json", "/readyz", "/reschedule/{id}", "/schedule"]
+        [
+            "/",
+            "/appointment/{id}",
+            "/availability",
+            "/cancel/{id}",
+            "/healthz",
+            "/openapi.json",
+            "/readyz",
+            "/reschedule/{id}",
+            "/schedule"
+        ]
     );
     for (path, method, statuses) in [
         ("/schedule", "post", &["201", "400", "409", "413", "415", "503"][..]),
@@ -52,12 +62,24 @@ async fn the_openapi_document_covers_every_endpoint_and_error() {
         for status in statuses {
             assert!(responses.get(status).is_some(), "{method} {path} documents no {status}");
             if status.starts_with('4') || status.starts_with('5') {
-                assert!(responses[status]["content"]["application/problem+json"].is_object(), "{method} {path} {status}");
+                assert!(
+                    responses[status]["content"]["application/problem+json"].is_object(),
+                    "{method} {path} {status}"
+                );
             }
         }
     }
     let schemas = document["components"]["schemas"].as_object().unwrap();
-    for schema in ["Problem", "ScheduleRequest", "RescheduleRequest", "Scheduled", "AppointmentView", "AppointmentChanged", "AvailabilityView", "SlotView"] {
+    for schema in [
+        "Problem",
+        "ScheduleRequest",
+        "RescheduleRequest",
+        "Scheduled",
+        "AppointmentView",
+        "AppointmentChanged",
+        "AvailabilityView",
+        "SlotView",
+    ] {
         assert!(schemas.contains_key(schema), "missing schema {schema}");
     }
 }

@@ -46,7 +46,8 @@ impl Server {
         thread::spawn(move || {
             for line in stdout.lines().map_while(Result::ok) {
                 if let Some(rest) = line.split("listening on ").nth(1) {
-                    let _receiver_gone = sender.send(rest.split_whitespace().next().unwrap_or_default().to_owned());
+                    let _receiver_gone =
+                        sender.send(rest.split_whitespace().next().unwrap_or_default().to_owned());
                 }
             }
         });
@@ -113,8 +114,14 @@ async fn sixty_four_simultaneous_bookings_of_one_slot_give_exactly_one_201() {
     assert_eq!(count(&statuses, StatusCode::CREATED), 1, "{statuses:?}");
     assert_eq!(count(&statuses, StatusCode::CONFLICT), 63, "{statuses:?}");
     let listing: serde_json::Value =
-        reqwest::get(server.url(&format!("/availability?date={date}"))).await.unwrap().json().await.unwrap();
-    let slot = listing["slots"].as_array().unwrap().iter().find(|s| s["time"] == "10:00").unwrap().clone();
+        reqwest::get(server.url(&format!("/availability?date={date}")))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+    let slot =
+        listing["slots"].as_array().unwrap().iter().find(|s| s["time"] == "10:00").unwrap().clone();
     assert_eq!(slot["booked"], 1);
 }
 
@@ -131,8 +138,19 @@ async fn two_processes_on_one_database_file_never_double_book() {
     assert_eq!(count(&statuses, StatusCode::CONFLICT), 63, "{statuses:?}");
     for server in [&first, &second] {
         let listing: serde_json::Value =
-            reqwest::get(server.url(&format!("/availability?date={date}"))).await.unwrap().json().await.unwrap();
-        let slot = listing["slots"].as_array().unwrap().iter().find(|s| s["time"] == "10:00").unwrap().clone();
+            reqwest::get(server.url(&format!("/availability?date={date}")))
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+        let slot = listing["slots"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["time"] == "10:00")
+            .unwrap()
+            .clone();
         assert_eq!((slot["booked"].as_u64(), slot["available"].as_bool()), (Some(1), Some(false)));
     }
 }
@@ -148,7 +166,8 @@ async fn sigterm_stops_the_server_cleanly() {
         .await
         .unwrap();
     assert_eq!(booked.status(), StatusCode::CREATED);
-    let status = Command::new("kill").args(["-TERM", &server.child.id().to_string()]).status().unwrap();
+    let status =
+        Command::new("kill").args(["-TERM", &server.child.id().to_string()]).status().unwrap();
     assert!(status.success());
     let deadline = Instant::now() + Duration::from_secs(20);
     let exit = loop {
@@ -182,13 +201,76 @@ fn invalid_configuration_stops_start_up_with_one_clear_line() {
         (&[("BOOKING_OPENING_HOURS", "nine to five")], "is not a time range"),
         (&[("BOOKING_CAPACITY", "-1")], "--capacity"),
         (&[("PORT", "http")], "--port"),
-        (&[("BOOKING_OPENING_HOURS", "09:00-10:00"), ("BOOKING_SLOT_MINUTES", "90")], "BOOKING_SLOT_MINUTES=90 is longer than every range"),
-        (&[("DATABASE_URL", "sqlite:///nonexistent-dir/x/y.db")], "cannot open the SQLite database /nonexistent-dir/x/y.db"),
+        (
+            &[("BOOKING_OPENING_HOURS", "09:00-10:00"), ("BOOKING_SLOT_MINUTES", "90")],
+            "BOOKING_SLOT_MINUTES=90 is longer than every range",
+        ),
+        (
+            &[("DATABASE_URL", "sqlite:///nonexistent-dir/x/y.db")],
+            "cannot open the SQLite database /nonexistent-dir/x/y.db",
+        ),
     ] {
         let output = run_with(env, &database);
         assert!(!output.status.success(), "{env:?} started");
         let stderr = String::from_utf8_lossy(&output.stderr);
         let first_line = stderr.lines().next().unwrap_or_default();
-        assert!(first_line.starts_with("error: ") && first_line.contains(expected), "{env:?}: {stderr}");
+        assert!(
+            first_line.starts_with("error: ") && first_line.contains(expected),
+            "{env:?}: {stderr}"
+        );
+    }
+}
+
+/// The shell block under "## Try it" in the README.
+fn readme_examples() -> String {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
+    let section = readme.split("## Try it").nth(1).unwrap();
+    let block = section.split("```sh\n").nth(1).unwrap();
+    block.split("```").next().unwrap().to_owned()
+}
+
+#[test]
+fn readme_examples_work() {
+    if Command::new("curl").arg("--version").output().is_err() {
+        println!("readme_examples_work skipped: curl is not installed");
+        return;
+    }
+    let directory = tempfile::tempdir().unwrap();
+    let server = Server::start(&directory.path().join("readme.db"));
+    let script = readme_examples().replace("http://localhost:5000", &server.address);
+    let output = Command::new("bash").args(["-euo", "pipefail", "-c", &script]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    // Every command printed one answer; their messages, in order:
+    let messages: Vec<&str> = stdout
+        .match_indices("\"message\":\"")
+        .map(|(i, _)| {
+            let rest = &stdout[i + 11..];
+            &rest[..rest.find('"').unwrap()]
+        })
+        .collect();
+    assert_eq!(
+        messages,
+        [
+            "Appointment scheduled successfully.",
+            "Time slot is not available.",
+            "The requested time is not the start of a slot.",
+            "Appointment rescheduled successfully.",
+            "Appointment canceled successfully.",
+            "Appointment is already canceled.",
+        ],
+        "{stdout}"
+    );
+    for expected in [
+        "\"time_zone\":\"UTC\"",
+        "\"client_name\":\"Grace Hopper\"",
+        "\"status\":\"canceled\"",
+        "\"name\":\"booking-service\"",
+        "\"status\":\"ok\"",
+        "\"status\":\"ready\"",
+        "\"openapi\":\"3.1.0\"",
+    ] {
+        assert!(stdout.contains(expected), "missing {expected} in {stdout}");
     }
 }

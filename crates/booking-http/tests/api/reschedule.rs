@@ -17,7 +17,10 @@ async fn rescheduling_moves_the_appointment_and_frees_the_old_slot() {
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["message"], "Appointment rescheduled successfully.");
     let appointment = &body["appointment"];
-    assert_eq!((appointment["date"].as_str(), appointment["time"].as_str()), (Some("2030-01-08"), Some("14:30")));
+    assert_eq!(
+        (appointment["date"].as_str(), appointment["time"].as_str()),
+        (Some("2030-01-08"), Some("14:30"))
+    );
     assert_eq!(appointment["start"], "2030-01-08T14:30:00+00:00");
     assert_eq!(appointment["status"], "scheduled");
     assert_eq!(appointment["created_at"], "2030-01-01T08:00:00Z");
@@ -47,7 +50,12 @@ async fn rescheduling_into_a_taken_slot_is_409_and_changes_nothing() {
     let mover = app.book(DAY, "09:00").await;
     app.book(DAY, "09:30").await;
     let before = app.appointment(&mover).await;
-    let body = assert_problem(reschedule(&app, &mover, DAY, "09:30").await, StatusCode::CONFLICT, "New time slot is not available.").await;
+    let body = assert_problem(
+        reschedule(&app, &mover, DAY, "09:30").await,
+        StatusCode::CONFLICT,
+        "New time slot is not available.",
+    )
+    .await;
     assert_eq!(body["reason"], "full");
     assert_eq!(app.appointment(&mover).await, before);
     assert_eq!(app.slot(DAY, "09:00").await.0, 1);
@@ -59,7 +67,12 @@ async fn a_canceled_appointment_cannot_be_rescheduled() {
     let app = spawn_app().await;
     let id = app.book(DAY, "09:00").await;
     app.client.post(app.url(&format!("/cancel/{id}"))).send().await.unwrap();
-    assert_problem(reschedule(&app, &id, DAY, "10:00").await, StatusCode::BAD_REQUEST, "Cannot reschedule a canceled appointment.").await;
+    assert_problem(
+        reschedule(&app, &id, DAY, "10:00").await,
+        StatusCode::BAD_REQUEST,
+        "Cannot reschedule a canceled appointment.",
+    )
+    .await;
     assert_eq!(app.appointment(&id).await["status"], "canceled");
     assert_eq!(app.slot(DAY, "10:00").await, (0, true, None));
 }
@@ -69,7 +82,12 @@ async fn rescheduling_an_unknown_appointment_is_404() {
     let app = spawn_app().await;
     let response = reschedule(&app, "6f9619ff-8b86-4d11-b42d-00c04fc964ff", DAY, "10:00").await;
     assert_problem(response, StatusCode::NOT_FOUND, "Appointment not found.").await;
-    assert_problem(reschedule(&app, "nope", DAY, "10:00").await, StatusCode::NOT_FOUND, "Appointment not found.").await;
+    assert_problem(
+        reschedule(&app, "nope", DAY, "10:00").await,
+        StatusCode::NOT_FOUND,
+        "Appointment not found.",
+    )
+    .await;
 }
 
 #[actix_web::test]
@@ -77,10 +95,30 @@ async fn bad_new_times_are_400_and_change_nothing() {
     let app = spawn_app().await;
     let id = app.book(DAY, "09:00").await;
     let before = app.appointment(&id).await;
-    assert_problem(reschedule(&app, &id, "tomorrow", "10:00").await, StatusCode::BAD_REQUEST, "Invalid date or time format.").await;
-    assert_problem(reschedule(&app, &id, DAY, "10").await, StatusCode::BAD_REQUEST, "Invalid date or time format.").await;
-    assert_problem(reschedule(&app, &id, DAY, "18:00").await, StatusCode::BAD_REQUEST, "The requested time is outside opening hours.").await;
-    assert_problem(reschedule(&app, &id, "2029-12-31", "10:00").await, StatusCode::BAD_REQUEST, "The requested time is in the past.").await;
+    assert_problem(
+        reschedule(&app, &id, "tomorrow", "10:00").await,
+        StatusCode::BAD_REQUEST,
+        "Invalid date or time format.",
+    )
+    .await;
+    assert_problem(
+        reschedule(&app, &id, DAY, "10").await,
+        StatusCode::BAD_REQUEST,
+        "Invalid date or time format.",
+    )
+    .await;
+    assert_problem(
+        reschedule(&app, &id, DAY, "18:00").await,
+        StatusCode::BAD_REQUEST,
+        "The requested time is outside opening hours.",
+    )
+    .await;
+    assert_problem(
+        reschedule(&app, &id, "2029-12-31", "10:00").await,
+        StatusCode::BAD_REQUEST,
+        "The requested time is in the past.",
+    )
+    .await;
     app.set_time("2030-01-07T09:10:00Z");
     assert_problem(
         reschedule(&app, &id, DAY, "15:00").await,

@@ -34,7 +34,12 @@ async fn booking_a_free_slot_returns_201_the_appointment_and_its_location() {
 async fn a_taken_slot_is_409_and_the_listing_agrees() {
     let app = spawn_app().await;
     app.book(DAY, "10:00").await;
-    let body = assert_problem(app.schedule("Grace Hopper", DAY, "10:00").await, StatusCode::CONFLICT, "Time slot is not available.").await;
+    let body = assert_problem(
+        app.schedule("Grace Hopper", DAY, "10:00").await,
+        StatusCode::CONFLICT,
+        "Time slot is not available.",
+    )
+    .await;
     assert_eq!(body["reason"], "full");
     assert_eq!(app.slot(DAY, "10:00").await, (1, false, Some("full".into())));
 }
@@ -48,7 +53,12 @@ async fn a_slot_takes_as_many_bookings_as_its_capacity() {
     for _ in 0..3 {
         app.book(DAY, "11:00").await;
     }
-    assert_problem(app.schedule("Late Comer", DAY, "11:00").await, StatusCode::CONFLICT, "Time slot is not available.").await;
+    assert_problem(
+        app.schedule("Late Comer", DAY, "11:00").await,
+        StatusCode::CONFLICT,
+        "Time slot is not available.",
+    )
+    .await;
     assert_eq!(app.slot(DAY, "11:00").await, (3, false, Some("full".into())));
 }
 
@@ -61,7 +71,12 @@ async fn a_badly_written_date_or_time_is_400_naming_the_field_and_format() {
         (DAY, "9am", "time", "HH:MM"),
         (DAY, "25:00", "time", "HH:MM"),
     ] {
-        let body = assert_problem(app.schedule("Ada", date, time).await, StatusCode::BAD_REQUEST, "Invalid date or time format.").await;
+        let body = assert_problem(
+            app.schedule("Ada", date, time).await,
+            StatusCode::BAD_REQUEST,
+            "Invalid date or time format.",
+        )
+        .await;
         let detail = body["detail"].as_str().unwrap();
         assert!(detail.starts_with(field) && detail.contains(format), "{detail}");
     }
@@ -71,7 +86,12 @@ async fn a_badly_written_date_or_time_is_400_naming_the_field_and_format() {
 async fn a_time_in_the_past_is_400() {
     let app = spawn_app().await;
     app.set_time("2030-01-07T12:10:00Z");
-    let body = assert_problem(app.schedule("Ada", DAY, "12:00").await, StatusCode::BAD_REQUEST, "The requested time is in the past.").await;
+    let body = assert_problem(
+        app.schedule("Ada", DAY, "12:00").await,
+        StatusCode::BAD_REQUEST,
+        "The requested time is in the past.",
+    )
+    .await;
     assert_eq!(body["reason"], "past");
     assert_eq!(app.slot(DAY, "12:00").await, (0, false, Some("past".into())));
 }
@@ -80,7 +100,12 @@ async fn a_time_in_the_past_is_400() {
 async fn times_outside_opening_hours_are_400() {
     let app = spawn_app().await;
     for time in ["08:30", "17:00", "22:00"] {
-        let body = assert_problem(app.schedule("Ada", DAY, time).await, StatusCode::BAD_REQUEST, "The requested time is outside opening hours.").await;
+        let body = assert_problem(
+            app.schedule("Ada", DAY, time).await,
+            StatusCode::BAD_REQUEST,
+            "The requested time is outside opening hours.",
+        )
+        .await;
         assert_eq!(body["reason"], "outside_hours");
         assert!(body["detail"].as_str().unwrap().contains("09:00-17:00"), "{body}");
     }
@@ -89,7 +114,12 @@ async fn times_outside_opening_hours_are_400() {
 #[actix_web::test]
 async fn a_time_off_a_slot_boundary_is_400_naming_the_nearest_starts() {
     let app = spawn_app().await;
-    let body = assert_problem(app.schedule("Ada", DAY, "09:40").await, StatusCode::BAD_REQUEST, "The requested time is not the start of a slot.").await;
+    let body = assert_problem(
+        app.schedule("Ada", DAY, "09:40").await,
+        StatusCode::BAD_REQUEST,
+        "The requested time is not the start of a slot.",
+    )
+    .await;
     assert!(body["detail"].as_str().unwrap().contains("09:30 and 10:00"), "{body}");
 }
 
@@ -99,7 +129,12 @@ async fn daylight_saving_gaps_are_refused_and_overlaps_take_the_earlier_instant(
         settings.schedule = schedule(chrono_tz::Europe::Berlin, "00:00-24:00", 1);
     })
     .await;
-    let body = assert_problem(app.schedule("Ada", "2030-03-31", "02:30").await, StatusCode::BAD_REQUEST, "The requested local time does not exist.").await;
+    let body = assert_problem(
+        app.schedule("Ada", "2030-03-31", "02:30").await,
+        StatusCode::BAD_REQUEST,
+        "The requested local time does not exist.",
+    )
+    .await;
     assert!(body["detail"].as_str().unwrap().contains("Europe/Berlin"), "{body}");
     let response = app.schedule("Ada", "2030-10-27", "02:30").await;
     assert_eq!(response.status(), StatusCode::CREATED);
@@ -112,7 +147,12 @@ async fn daylight_saving_gaps_are_refused_and_overlaps_take_the_earlier_instant(
 #[actix_web::test]
 async fn names_of_every_script_are_welcome() {
     let app = spawn_app().await;
-    for (name, time) in [("José Ñúñez", "09:00"), ("李小龍", "09:30"), ("O'Brien-Smith", "10:00"), ("Dr. Ana María", "10:30")] {
+    for (name, time) in [
+        ("José Ñúñez", "09:00"),
+        ("李小龍", "09:30"),
+        ("O'Brien-Smith", "10:00"),
+        ("Dr. Ana María", "10:30"),
+    ] {
         let response = app.schedule(name, DAY, time).await;
         assert_eq!(response.status(), StatusCode::CREATED, "{name}");
         let body: Value = response.json().await.unwrap();
@@ -131,7 +171,12 @@ async fn bad_names_are_400_naming_the_offending_character() {
         ("   ", "must not be empty"),
         (&"a".repeat(101), "101 characters long"),
     ] {
-        let body = assert_problem(app.schedule(name, DAY, "09:00").await, StatusCode::BAD_REQUEST, "Invalid client name.").await;
+        let body = assert_problem(
+            app.schedule(name, DAY, "09:00").await,
+            StatusCode::BAD_REQUEST,
+            "Invalid client name.",
+        )
+        .await;
         assert!(body["detail"].as_str().unwrap().contains(expected), "{name:?}: {body}");
     }
     assert_eq!(app.slot(DAY, "09:00").await, (0, true, None));
@@ -140,11 +185,22 @@ async fn bad_names_are_400_naming_the_offending_character() {
 #[actix_web::test]
 async fn notes_are_optional_and_limited_to_1000_characters() {
     let app = spawn_app().await;
-    let without = app.post_json("/schedule", &json!({"client_name": "Ada", "date": DAY, "time": "09:00", "notes": null})).await;
+    let without = app
+        .post_json(
+            "/schedule",
+            &json!({"client_name": "Ada", "date": DAY, "time": "09:00", "notes": null}),
+        )
+        .await;
     assert_eq!(without.status(), StatusCode::CREATED);
     assert_eq!(without.json::<Value>().await.unwrap()["appointment"]["notes"], Value::Null);
-    let long = json!({"client_name": "Ada", "date": DAY, "time": "09:30", "notes": "n".repeat(1001)});
-    let body = assert_problem(app.post_json("/schedule", &long).await, StatusCode::BAD_REQUEST, "Invalid notes.").await;
+    let long =
+        json!({"client_name": "Ada", "date": DAY, "time": "09:30", "notes": "n".repeat(1001)});
+    let body = assert_problem(
+        app.post_json("/schedule", &long).await,
+        StatusCode::BAD_REQUEST,
+        "Invalid notes.",
+    )
+    .await;
     assert!(body["detail"].as_str().unwrap().contains("1001 characters"), "{body}");
 }
 
@@ -159,10 +215,20 @@ async fn minimum_notice_and_horizon_are_enforced() {
     })
     .await;
     // Now is 2030-01-01 08:00.
-    let body = assert_problem(app.schedule("Ada", "2030-01-01", "09:30").await, StatusCode::BAD_REQUEST, "The requested time is too soon to book.").await;
+    let body = assert_problem(
+        app.schedule("Ada", "2030-01-01", "09:30").await,
+        StatusCode::BAD_REQUEST,
+        "The requested time is too soon to book.",
+    )
+    .await;
     assert_eq!(body["reason"], "too_soon");
     assert_eq!(app.schedule("Ada", "2030-01-01", "10:00").await.status(), StatusCode::CREATED);
-    let body = assert_problem(app.schedule("Ada", "2030-01-11", "09:00").await, StatusCode::BAD_REQUEST, "The requested time is too far ahead to book.").await;
+    let body = assert_problem(
+        app.schedule("Ada", "2030-01-11", "09:00").await,
+        StatusCode::BAD_REQUEST,
+        "The requested time is too far ahead to book.",
+    )
+    .await;
     assert_eq!(body["reason"], "beyond_horizon");
     assert_eq!(app.schedule("Ada", "2030-01-11", "08:00").await.status(), StatusCode::BAD_REQUEST);
     assert_eq!(app.slot("2030-01-11", "09:00").await, (0, false, Some("beyond_horizon".into())));

@@ -47,9 +47,7 @@ pub(super) struct ConnectionOptions {
 
 impl From<&SqliteOptions> for ConnectionOptions {
     fn from(options: &SqliteOptions) -> Self {
-        Self {
-            busy_timeout: options.busy_timeout,
-        }
+        Self { busy_timeout: options.busy_timeout }
     }
 }
 
@@ -72,14 +70,18 @@ impl CustomizeConnection<SqliteConnection, r2d2::Error> for ConnectionOptions {
 /// migrations. While another process does the same, SQLite may answer "locked" without waiting
 /// (switching journal modes does not use the busy handler), so this retries until
 /// `busy_timeout` has passed.
-pub(super) fn prepare(path: &str, options: &ConnectionOptions) -> Result<(), Box<dyn Error + Send + Sync>> {
+pub(super) fn prepare(
+    path: &str,
+    options: &ConnectionOptions,
+) -> Result<(), Box<dyn Error + Send + Sync>> {
     let deadline = Instant::now() + options.busy_timeout.max(Duration::from_secs(1));
     loop {
-        let attempt = SqliteConnection::establish(path).map_err(Into::into).and_then(|mut connection| {
-            options.apply(&mut connection)?;
-            connection.batch_execute("PRAGMA journal_mode = WAL;")?;
-            migrate(&mut connection)
-        });
+        let attempt =
+            SqliteConnection::establish(path).map_err(Into::into).and_then(|mut connection| {
+                options.apply(&mut connection)?;
+                connection.batch_execute("PRAGMA journal_mode = WAL;")?;
+                migrate(&mut connection)
+            });
         match attempt {
             Err(error) if is_locked(&error.to_string()) && Instant::now() < deadline => {
                 std::thread::sleep(Duration::from_millis(20));
@@ -96,9 +98,7 @@ pub(super) fn is_locked(message: &str) -> bool {
 
 /// Applies pending migrations inside one immediate transaction, so that when several processes
 /// start on one file, one migrates and the others wait, then find nothing left to do.
-fn migrate(
-    connection: &mut SqliteConnection,
-) -> Result<(), Box<dyn Error + Send + Sync>> {
+fn migrate(connection: &mut SqliteConnection) -> Result<(), Box<dyn Error + Send + Sync>> {
     enum Failure {
         Database(diesel::result::Error),
         Migration(Box<dyn Error + Send + Sync>),
@@ -110,10 +110,7 @@ fn migrate(
     }
     connection
         .immediate_transaction(|connection| {
-            connection
-                .run_pending_migrations(MIGRATIONS)
-                .map(drop)
-                .map_err(Failure::Migration)
+            connection.run_pending_migrations(MIGRATIONS).map(drop).map_err(Failure::Migration)
         })
         .map_err(|failure| match failure {
             Failure::Database(error) => error.into(),
@@ -122,7 +119,9 @@ fn migrate(
 }
 
 #[cfg(test)]
-pub(super) fn reapply(connection: &mut SqliteConnection) -> Result<(), Box<dyn Error + Send + Sync>> {
+pub(super) fn reapply(
+    connection: &mut SqliteConnection,
+) -> Result<(), Box<dyn Error + Send + Sync>> {
     migrate(connection)
 }
 

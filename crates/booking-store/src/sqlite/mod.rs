@@ -84,10 +84,7 @@ impl SqliteRepository {
             .connection_customizer(Box::new(connection_options))
             .build(ConnectionManager::new(&name))
             .map_err(|source| OpenError::Pool { path: name, source })?;
-        Ok(Self {
-            pool,
-            write_gate: Mutex::new(()),
-        })
+        Ok(Self { pool, write_gate: Mutex::new(()) })
     }
 
     fn connection(
@@ -103,17 +100,12 @@ impl SqliteRepository {
         work: impl FnOnce(&mut SqliteConnection) -> Result<T, TxError<R>>,
     ) -> Result<T, WriteError<R>> {
         // The gate holds no data, so a panic while it was held leaves nothing to distrust.
-        let _gate = self
-            .write_gate
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let _gate = self.write_gate.lock().unwrap_or_else(PoisonError::into_inner);
         let mut connection = self.connection()?;
-        connection
-            .immediate_transaction(work)
-            .map_err(|error| match error {
-                TxError::Refused(refusal) => WriteError::Refused(refusal),
-                TxError::Storage(error) => WriteError::Storage(error),
-            })
+        connection.immediate_transaction(work).map_err(|error| match error {
+            TxError::Refused(refusal) => WriteError::Refused(refusal),
+            TxError::Storage(error) => WriteError::Storage(error),
+        })
     }
 }
 
@@ -141,11 +133,7 @@ fn storage_error(error: diesel::result::Error) -> StorageError {
         diesel::result::Error::DatabaseError(_, info) => is_locked(info.message()),
         _ => false,
     };
-    if transient {
-        StorageError::unavailable(error)
-    } else {
-        StorageError::fault(error)
-    }
+    if transient { StorageError::unavailable(error) } else { StorageError::fault(error) }
 }
 
 fn load(
@@ -180,30 +168,21 @@ fn take_place<R: From<Unavailable>>(
     admission: &Admission,
 ) -> Result<(), TxError<R>> {
     let refuse = |why: Unavailable| TxError::Refused(R::from(why));
-    admission
-        .check(start, booked_at(connection, start)?)
-        .map_err(refuse)?;
+    admission.check(start, booked_at(connection, start)?).map_err(refuse)?;
     diesel::insert_into(slot_usage::table)
-        .values((
-            slot_usage::start_at.eq(seconds(start)),
-            slot_usage::booked.eq(0),
-        ))
+        .values((slot_usage::start_at.eq(seconds(start)), slot_usage::booked.eq(0)))
         .on_conflict_do_nothing()
         .execute(connection)?;
     let capacity = capacity_sql(admission.capacity());
     let taken = diesel::update(
-        slot_usage::table
-            .find(seconds(start))
-            .filter(slot_usage::booked.lt(capacity)),
+        slot_usage::table.find(seconds(start)).filter(slot_usage::booked.lt(capacity)),
     )
     .set(slot_usage::booked.eq(slot_usage::booked + 1))
     .execute(connection)?;
     if taken == 1 {
         Ok(())
     } else {
-        Err(refuse(Unavailable::Full {
-            capacity: admission.capacity(),
-        }))
+        Err(refuse(Unavailable::Full { capacity: admission.capacity() }))
     }
 }
 
@@ -245,9 +224,7 @@ impl AppointmentRepository for SqliteRepository {
         self.write(|connection| {
             let mut appointment =
                 load(connection, id)?.ok_or(TxError::Refused(CancelFailure::NotFound))?;
-            appointment
-                .cancel(now)
-                .map_err(|refusal| TxError::Refused(refusal.into()))?;
+            appointment.cancel(now).map_err(|refusal| TxError::Refused(refusal.into()))?;
             let row = AppointmentRow::from(&appointment);
             diesel::update(appointments::table.find(&row.id))
                 .set((

@@ -1,5 +1,3 @@
-#![expect(clippy::unwrap_used, reason = "test code")]
-
 use std::ops::Deref;
 
 use diesel::{debug_query, sqlite::Sqlite};
@@ -19,10 +17,7 @@ impl TestDatabase {
         let repository =
             SqliteRepository::open(&directory.path().join("test.db"), SqliteOptions::default())
                 .unwrap();
-        Self {
-            repository,
-            directory,
-        }
+        Self { repository, directory }
     }
 
     fn connection(&self) -> SqliteConnection {
@@ -48,34 +43,20 @@ struct Pragma {
 }
 
 fn columns_in_database(connection: &mut SqliteConnection, table: &str) -> Vec<String> {
-    diesel::sql_query(format!(
-        "SELECT name FROM pragma_table_info('{table}') ORDER BY cid"
-    ))
-    .load::<Pragma>(connection)
-    .unwrap()
-    .into_iter()
-    .map(|p| p.name)
-    .collect()
+    diesel::sql_query(format!("SELECT name FROM pragma_table_info('{table}') ORDER BY cid"))
+        .load::<Pragma>(connection)
+        .unwrap()
+        .into_iter()
+        .map(|p| p.name)
+        .collect()
 }
 
 /// The column names schema.rs declares, read from the SQL Diesel writes for `SELECT *`.
 fn columns_in_schema<T: diesel::query_builder::QueryFragment<Sqlite>>(query: T) -> Vec<String> {
     let sql = debug_query::<Sqlite, _>(&query).to_string();
-    let list = sql
-        .trim_start_matches("SELECT ")
-        .split(" FROM")
-        .next()
-        .unwrap()
-        .to_owned();
+    let list = sql.trim_start_matches("SELECT ").split(" FROM").next().unwrap().to_owned();
     list.split(", ")
-        .map(|column| {
-            column
-                .rsplit('.')
-                .next()
-                .unwrap()
-                .trim_matches('`')
-                .to_owned()
-        })
+        .map(|column| column.rsplit('.').next().unwrap().trim_matches('`').to_owned())
         .collect()
 }
 
@@ -101,10 +82,7 @@ fn migrations_revert_cleanly_and_reapply() {
     assert!(columns_in_database(&mut connection, "appointments").is_empty());
     assert!(columns_in_database(&mut connection, "slot_usage").is_empty());
     connection::reapply(&mut connection).unwrap();
-    assert_eq!(
-        columns_in_database(&mut connection, "appointments").len(),
-        8
-    );
+    assert_eq!(columns_in_database(&mut connection, "appointments").len(), 8);
 }
 
 #[test]
@@ -117,12 +95,10 @@ fn connections_use_wal_full_sync_and_a_busy_timeout() {
     let database = TestDatabase::new();
     let mut connection = database.repository.connection().unwrap();
     let mut read = |pragma: &str| {
-        diesel::sql_query(format!(
-            "SELECT CAST({pragma} AS TEXT) AS value FROM pragma_{pragma}"
-        ))
-        .get_result::<Setting>(&mut *connection)
-        .unwrap()
-        .value
+        diesel::sql_query(format!("SELECT CAST({pragma} AS TEXT) AS value FROM pragma_{pragma}"))
+            .get_result::<Setting>(&mut *connection)
+            .unwrap()
+            .value
     };
     assert_eq!(read("journal_mode"), "wal");
     assert_eq!(read("synchronous"), "2", "2 is FULL");
@@ -141,27 +117,17 @@ fn the_database_refuses_to_change_a_canceled_appointment() {
     let error = diesel::sql_query("UPDATE appointments SET status = 'scheduled'")
         .execute(&mut connection)
         .unwrap_err();
-    assert!(
-        error
-            .to_string()
-            .contains("a canceled appointment cannot change"),
-        "{error}"
-    );
+    assert!(error.to_string().contains("a canceled appointment cannot change"), "{error}");
 }
 
 #[test]
 fn the_database_refuses_a_negative_count() {
     let database = TestDatabase::new();
     let mut connection = database.connection();
-    diesel::sql_query("INSERT INTO slot_usage VALUES (100, 0)")
-        .execute(&mut connection)
-        .unwrap();
+    diesel::sql_query("INSERT INTO slot_usage VALUES (100, 0)").execute(&mut connection).unwrap();
     let error =
         give_back_place(&mut connection, DateTime::from_timestamp(100, 0).unwrap()).unwrap_err();
-    assert!(
-        error.to_string().contains("CHECK constraint failed"),
-        "{error}"
-    );
+    assert!(error.to_string().contains("CHECK constraint failed"), "{error}");
 }
 
 #[test]
@@ -179,11 +145,7 @@ fn two_stores_on_one_file_share_the_capacity() {
     let booked = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..16)
             .map(|i| {
-                let store = if i % 2 == 0 {
-                    &database.repository
-                } else {
-                    &second
-                };
+                let store = if i % 2 == 0 { &database.repository } else { &second };
                 scope.spawn(move || {
                     let appointment = Appointment::schedule(
                         AppointmentId::random(),
@@ -196,17 +158,10 @@ fn two_stores_on_one_file_share_the_capacity() {
                 })
             })
             .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap())
-            .filter(|ok| *ok)
-            .count()
+        handles.into_iter().map(|h| h.join().unwrap()).filter(|ok| *ok).count()
     });
     assert_eq!(booked, 1);
-    assert_eq!(
-        second.booked_counts(start, start).unwrap().get(&start),
-        Some(&1)
-    );
+    assert_eq!(second.booked_counts(start, start).unwrap().get(&start), Some(&1));
 }
 
 #[test]
@@ -217,10 +172,5 @@ fn an_unopenable_path_is_a_clear_error() {
         SqliteOptions::default(),
     )
     .unwrap_err();
-    assert!(
-        error
-            .to_string()
-            .starts_with("cannot open the SQLite database"),
-        "{error}"
-    );
+    assert!(error.to_string().starts_with("cannot open the SQLite database"), "{error}");
 }
