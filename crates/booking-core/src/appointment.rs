@@ -7,8 +7,9 @@ use thiserror::Error;
 use uuid::Uuid;
 
 use crate::{
+    catalog::Slug,
     client::{ClientName, Notes},
-    schedule::Slot,
+    schedule::{Placement, Slot},
 };
 
 /// An appointment's identifier: a random (version 4) UUID, so that knowing one id tells nothing
@@ -114,37 +115,82 @@ pub enum RescheduleRefusal {
 }
 
 /// What a reschedule did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Move {
     /// The appointment already held the requested slot; nothing changed.
     Unchanged,
-    /// The appointment left `from` for its new slot.
+    /// The appointment left its old slots, whose starts are listed.
     Moved {
-        /// The slot it gave back.
-        from: Slot,
+        /// The starts of the slots it gave back.
+        released: Vec<DateTime<Utc>>,
     },
 }
 
-/// A booking of one slot by one client.
+/// A booking of a resource by one client.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Appointment {
     id: AppointmentId,
     client_name: ClientName,
     notes: Option<Notes>,
+    resource: Slug,
+    service: Option<Slug>,
     slot: Slot,
+    occupied: Vec<DateTime<Utc>>,
     status: Status,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
 
+/// Every field of an appointment, as a store keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppointmentRecord {
+    /// The id.
+    pub id: AppointmentId,
+    /// The client's name.
+    pub client_name: ClientName,
+    /// The client's notes.
+    pub notes: Option<Notes>,
+    /// The resource booked.
+    pub resource: Slug,
+    /// The service booked, if any.
+    pub service: Option<Slug>,
+    /// The time the client sees.
+    pub slot: Slot,
+    /// The starts of every slot it takes on the resource, buffers included.
+    pub occupied: Vec<DateTime<Utc>>,
+    /// Where it is in its life.
+    pub status: Status,
+    /// When it was booked.
+    pub created_at: DateTime<Utc>,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<AppointmentRecord> for Appointment {
+    fn from(r: AppointmentRecord) -> Self {
+        Self {
+            id: r.id,
+            client_name: r.client_name,
+            notes: r.notes,
+            resource: r.resource,
+            service: r.service,
+            slot: r.slot,
+            occupied: r.occupied,
+            status: r.status,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
 impl Appointment {
-    /// A new scheduled appointment, made at `now`. Timestamps keep whole seconds, which is what
-    /// every store keeps.
+    /// A new scheduled appointment at `placement`, made at `now`. Timestamps keep whole
+    /// seconds, which is what every store keeps.
     pub fn schedule(
         id: AppointmentId,
         client_name: ClientName,
         notes: Option<Notes>,
-        slot: Slot,
+        placement: &Placement,
         now: DateTime<Utc>,
     ) -> Self {
         let now = now.trunc_subsecs(0);
@@ -152,24 +198,14 @@ impl Appointment {
             id,
             client_name,
             notes,
-            slot,
+            resource: placement.resource.clone(),
+            service: placement.service.clone(),
+            slot: placement.slot,
+            occupied: placement.occupied.clone(),
             status: Status::Scheduled,
             created_at: now,
             updated_at: now,
         }
-    }
-
-    /// An appointment as a store kept it.
-    pub fn restore(
-        id: AppointmentId,
-        client_name: ClientName,
-        notes: Option<Notes>,
-        slot: Slot,
-        status: Status,
-        created_at: DateTime<Utc>,
-        updated_at: DateTime<Utc>,
-    ) -> Self {
-        Self { id, client_name, notes, slot, status, created_at, updated_at }
     }
 
     /// Cancels a scheduled appointment that has not started yet.
@@ -185,17 +221,26 @@ impl Appointment {
         }
     }
 
-    /// Moves a scheduled appointment that has not started yet to `to`. Whether `to` has room is
-    /// the caller's to check, in the same step as the write.
-    pub fn reschedule(&mut self, to: Slot, now: DateTime<Utc>) -> Result<Move, RescheduleRefusal> {
+    /// Moves a scheduled appointment that has not started yet to `to` (on the same resource,
+    /// for the same service). Whether `to` has room is the caller's to check, in the same step
+    /// as the write.
+    pub fn reschedule(
+        &mut self,
+        to: &Placement,
+        now: DateTime<Utc>,
+    ) -> Result<Move, RescheduleRefusal> {
         match self.status {
             Status::Canceled => Err(RescheduleRefusal::Canceled),
             Status::Scheduled if self.slot.start() <= now => Err(RescheduleRefusal::AlreadyStarted),
-            Status::Scheduled if self.slot == to => Ok(Move::Unchanged),
+            Status::Scheduled if self.slot == to.slot && self.resource == to.resource => {
+                Ok(Move::Unchanged)
+            }
             Status::Scheduled => {
-                let from = std::mem::replace(&mut self.slot, to);
+                self.slot = to.slot;
+                self.resource = to.resource.clone();
+                let released = std::mem::replace(&mut self.occupied, to.occupied.clone());
                 self.updated_at = now.trunc_subsecs(0);
-                Ok(Move::Moved { from })
+                Ok(Move::Moved { released })
             }
         }
     }
@@ -215,9 +260,24 @@ impl Appointment {
         self.notes.as_ref()
     }
 
-    /// The slot it holds (or held, once canceled).
+    /// The resource booked.
+    pub fn resource(&self) -> &Slug {
+        &self.resource
+    }
+
+    /// The service booked, if any.
+    pub fn service(&self) -> Option<&Slug> {
+        self.service.as_ref()
+    }
+
+    /// The time the client sees (or saw, once canceled).
     pub fn slot(&self) -> Slot {
         self.slot
+    }
+
+    /// The starts of every slot it takes on its resource, buffers included.
+    pub fn occupied(&self) -> &[DateTime<Utc>] {
+        &self.occupied
     }
 
     /// Where it is in its life.
@@ -246,8 +306,15 @@ mod tests {
         text.parse().unwrap()
     }
 
-    fn slot(start: &str) -> Slot {
-        Slot::new(at(start), at(start) + Duration::minutes(30)).unwrap()
+    fn slot(start: &str) -> Placement {
+        let start = at(start);
+        Placement {
+            resource: "default".parse().unwrap(),
+            service: None,
+            slot: Slot::new(start, start + Duration::minutes(30)).unwrap(),
+            occupied: vec![start],
+            capacity: crate::schedule::Capacity::new(1).unwrap(),
+        }
     }
 
     fn appointment() -> Appointment {
@@ -255,7 +322,7 @@ mod tests {
             AppointmentId::random(),
             ClientName::parse("Ada").unwrap(),
             None,
-            slot("2030-01-07T10:00:00Z"),
+            &slot("2030-01-07T10:00:00Z"),
             at("2030-01-01T08:00:00.750Z"),
         )
     }
@@ -276,11 +343,11 @@ mod tests {
         assert_eq!(a.updated_at(), at("2030-01-02T00:00:00Z"));
         assert_eq!(a.cancel(at("2030-01-02T00:00:01Z")), Err(CancelRefusal::AlreadyCanceled));
         assert_eq!(
-            a.reschedule(slot("2030-01-08T10:00:00Z"), at("2030-01-02T00:00:01Z")),
+            a.reschedule(&slot("2030-01-08T10:00:00Z"), at("2030-01-02T00:00:01Z")),
             Err(RescheduleRefusal::Canceled)
         );
         assert_eq!(a.status(), Status::Canceled);
-        assert_eq!(a.slot(), slot("2030-01-07T10:00:00Z"));
+        assert_eq!(a.slot(), slot("2030-01-07T10:00:00Z").slot);
     }
 
     #[test]
@@ -289,7 +356,7 @@ mod tests {
         let started = at("2030-01-07T10:00:00Z");
         assert_eq!(a.cancel(started), Err(CancelRefusal::AlreadyStarted));
         assert_eq!(
-            a.reschedule(slot("2030-01-08T10:00:00Z"), started),
+            a.reschedule(&slot("2030-01-08T10:00:00Z"), started),
             Err(RescheduleRefusal::AlreadyStarted)
         );
         assert_eq!(a.status(), Status::Scheduled);
@@ -300,10 +367,11 @@ mod tests {
         let mut a = appointment();
         let now = at("2030-01-03T00:00:00Z");
         assert_eq!(
-            a.reschedule(slot("2030-01-08T10:00:00Z"), now),
-            Ok(Move::Moved { from: slot("2030-01-07T10:00:00Z") })
+            a.reschedule(&slot("2030-01-08T10:00:00Z"), now),
+            Ok(Move::Moved { released: vec![at("2030-01-07T10:00:00Z")] })
         );
-        assert_eq!(a.slot(), slot("2030-01-08T10:00:00Z"));
+        assert_eq!(a.slot(), slot("2030-01-08T10:00:00Z").slot);
+        assert_eq!(a.occupied(), [at("2030-01-08T10:00:00Z")]);
         assert_eq!(a.updated_at(), now);
         assert_eq!(a.status(), Status::Scheduled);
     }
@@ -313,7 +381,7 @@ mod tests {
         let mut a = appointment();
         let before = a.clone();
         assert_eq!(
-            a.reschedule(slot("2030-01-07T10:00:00Z"), at("2030-01-03T00:00:00Z")),
+            a.reschedule(&slot("2030-01-07T10:00:00Z"), at("2030-01-03T00:00:00Z")),
             Ok(Move::Unchanged)
         );
         assert_eq!(a, before);

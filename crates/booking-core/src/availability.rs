@@ -1,16 +1,29 @@
 //! Which slots can be booked. [`Admission::check`] is the one rule that decides it: the
 //! availability listing applies it to the counts it reads, and every store applies it to the
-//! count it reads inside the transaction that takes the slot, so the two cannot disagree.
+//! counts it reads inside the transaction that takes the slots, so the two cannot disagree.
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use thiserror::Error;
 
-use crate::schedule::{Capacity, Schedule, Slot};
+use crate::{
+    catalog::{Resource, Service, Slug},
+    closure::Closure,
+    schedule::{Capacity, Placement, Schedule, Slot, SlotError},
+};
 
-/// How many scheduled appointments start at each instant.
-pub type BookedCounts = BTreeMap<DateTime<Utc>, u32>;
+/// What takes up a slot of a resource.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Usage {
+    /// Scheduled appointments (buffers included).
+    pub booked: u32,
+    /// Holds that have not expired.
+    pub held: u32,
+}
+
+/// Usage of each slot of each resource; slots with none may be missing.
+pub type UsageMap = BTreeMap<(Slug, DateTime<Utc>), Usage>;
 
 /// Why a slot cannot take a booking now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
@@ -30,6 +43,15 @@ pub enum Unavailable {
         /// The latest start that can be booked now.
         latest: DateTime<Utc>,
     },
+    /// The service would not fit inside opening hours from this slot.
+    #[error("the appointment would not fit inside opening hours")]
+    OutsideHours,
+    /// The resource or the business is closed then.
+    #[error("the resource is closed at that time")]
+    Closed,
+    /// Every place is taken or held; held places come free if their holds expire.
+    #[error("every place in this slot is held for another client")]
+    Held,
     /// Every place in it is taken.
     #[error("{}", match capacity.get() {
         1 => "the slot is already booked".to_owned(),
@@ -42,24 +64,27 @@ pub enum Unavailable {
 }
 
 impl Unavailable {
-    /// A stable, machine-readable name: `past`, `too_soon`, `beyond_horizon` or `full`.
+    /// A stable, machine-readable name: `past`, `too_soon`, `beyond_horizon`, `outside_hours`,
+    /// `closed`, `held` or `full`.
     pub fn reason(self) -> &'static str {
         match self {
             Self::Past => "past",
             Self::TooSoon { .. } => "too_soon",
             Self::BeyondHorizon { .. } => "beyond_horizon",
+            Self::OutsideHours => "outside_hours",
+            Self::Closed => "closed",
+            Self::Held => "held",
             Self::Full { .. } => "full",
         }
     }
 }
 
-/// The rule, fixed at one moment, that decides whether a slot takes one more booking.
+/// The rule, fixed at one moment, that decides whether a placement can be booked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Admission {
     now: DateTime<Utc>,
     earliest: DateTime<Utc>,
     latest: Option<DateTime<Utc>>,
-    capacity: Capacity,
 }
 
 impl Admission {
@@ -67,9 +92,8 @@ impl Admission {
         now: DateTime<Utc>,
         earliest: DateTime<Utc>,
         latest: Option<DateTime<Utc>>,
-        capacity: Capacity,
     ) -> Self {
-        Self { now, earliest, latest, capacity }
+        Self { now, earliest, latest }
     }
 
     /// The moment the rule was fixed at.
@@ -77,22 +101,34 @@ impl Admission {
         self.now
     }
 
-    /// Appointments per slot.
-    pub fn capacity(&self) -> Capacity {
-        self.capacity
-    }
-
-    /// Whether a slot starting at `start`, already holding `booked` appointments, takes one more.
-    pub fn check(&self, start: DateTime<Utc>, booked: u32) -> Result<(), Unavailable> {
-        self.check_time(start)?;
-        if !self.capacity.admits(booked) {
-            return Err(Unavailable::Full { capacity: self.capacity });
+    /// Whether `placement` can be booked, given the closures that may cover it and the usage of
+    /// its resource's slots. Checks, in order: past, notice, horizon, closures, then every slot
+    /// it takes (buffers included) for a free place.
+    pub fn check(
+        &self,
+        placement: &Placement,
+        closures: &[Closure],
+        usage: &UsageMap,
+    ) -> Result<(), Unavailable> {
+        self.check_time(placement.slot.start())?;
+        if closures.iter().any(|c| c.blocks(&placement.resource, placement.slot)) {
+            return Err(Unavailable::Closed);
         }
-        Ok(())
+        let capacity = placement.capacity;
+        let mut held = false;
+        for start in &placement.occupied {
+            let usage =
+                usage.get(&(placement.resource.clone(), *start)).copied().unwrap_or_default();
+            if !capacity.admits(usage.booked) {
+                return Err(Unavailable::Full { capacity });
+            }
+            held |= !capacity.admits(usage.booked + usage.held);
+        }
+        if held { Err(Unavailable::Held) } else { Ok(()) }
     }
 
-    /// The part of [`Admission::check`] that does not depend on other bookings, so a request
-    /// that can never succeed is refused before any store is asked.
+    /// The part of [`Admission::check`] that depends on nothing stored, so a request that can
+    /// never succeed is refused before any store is asked.
     pub fn check_time(&self, start: DateTime<Utc>) -> Result<(), Unavailable> {
         if start <= self.now {
             return Err(Unavailable::Past);
@@ -171,69 +207,134 @@ impl DateRange {
     }
 }
 
-/// One slot in a listing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// One slot in a listing: whether the service can start there on the resource.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SlotAvailability {
-    /// The slot.
+    /// The resource.
+    pub resource: Slug,
+    /// The local date.
+    pub date: NaiveDate,
+    /// The local start time.
+    pub time: NaiveTime,
+    /// The slot (one slot long; see `placement` for the service's whole length).
     pub slot: Slot,
-    /// How many appointments it holds.
+    /// Appointments per slot on the resource.
     pub capacity: Capacity,
-    /// How many are scheduled in it.
-    pub booked: u32,
+    /// What takes up this slot now.
+    pub usage: Usage,
     /// `Ok` when a booking would be taken now, else why not.
     pub status: Result<(), Unavailable>,
 }
 
-/// Every slot of the range, each with its counts and whether it can be booked at `now`.
+/// What a listing must read from the store: the placements it will judge, and the span of
+/// instants their usage and closures cover.
+#[derive(Debug, Clone)]
+pub struct ListingPlan {
+    range: DateRange,
+    service: Option<Service>,
+    entries: Vec<(Slug, NaiveDate, NaiveTime, Slot, Capacity, Option<Placement>)>,
+}
+
+impl ListingPlan {
+    /// Every slot of `resources` in `range`, each with the placement of `service` (one slot when
+    /// `None`) starting there, if the service fits inside opening hours from it.
+    pub fn new(
+        schedule: &Schedule,
+        range: DateRange,
+        resources: &[&Resource],
+        service: Option<&Service>,
+    ) -> Self {
+        let mut entries = Vec::new();
+        for resource in resources {
+            for date in range.dates() {
+                for (time, slot) in schedule.slots_on(date, resource) {
+                    let placement = match schedule.place(date, time, resource, service) {
+                        Ok(placement) => Some(placement),
+                        Err(SlotError::DoesNotFit { .. } | SlotError::Closed { .. }) => None,
+                        Err(
+                            SlotError::OffBoundary { .. } | SlotError::NonexistentLocalTime { .. },
+                        ) => continue,
+                    };
+                    entries.push((
+                        resource.slug.clone(),
+                        date,
+                        time,
+                        slot,
+                        resource.capacity,
+                        placement,
+                    ));
+                }
+            }
+        }
+        entries.sort_by(|a, b| (a.3.start(), &a.0).cmp(&(b.3.start(), &b.0)));
+        Self { range, service: service.cloned(), entries }
+    }
+
+    /// The service whose starts the listing judges, if any.
+    pub fn service(&self) -> Option<&Service> {
+        self.service.as_ref()
+    }
+
+    /// The first and last instants whose usage and closures the listing needs; `None` when it
+    /// has no slot.
+    pub fn span(&self) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+        let instants = self.entries.iter().flat_map(|(_, _, _, slot, _, placement)| {
+            let occupied = placement.iter().flat_map(|p| p.occupied.iter().copied());
+            std::iter::once(slot.start()).chain(occupied)
+        });
+        let (first, last) =
+            instants.fold(None, |span: Option<(DateTime<Utc>, DateTime<Utc>)>, at| match span {
+                None => Some((at, at)),
+                Some((first, last)) => Some((first.min(at), last.max(at))),
+            })?;
+        Some((first, last))
+    }
+
+    /// Applies the admission rule to every slot.
+    pub fn judge(
+        self,
+        admission: &Admission,
+        closures: &[Closure],
+        usage: &UsageMap,
+    ) -> Availability {
+        let slots = self
+            .entries
+            .into_iter()
+            .map(|(resource, date, time, slot, capacity, placement)| {
+                let status = match &placement {
+                    Some(placement) => admission.check(placement, closures, usage),
+                    // Whatever the time, the service never fits here; booking says the same.
+                    None => Err(Unavailable::OutsideHours),
+                };
+                let usage =
+                    usage.get(&(resource.clone(), slot.start())).copied().unwrap_or_default();
+                SlotAvailability { resource, date, time, slot, capacity, usage, status }
+            })
+            .collect();
+        Availability { range: self.range, slots }
+    }
+}
+
+/// Every slot of a range, each with its usage and whether it can be booked at that moment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Availability {
     /// The dates covered.
     pub range: DateRange,
-    /// The slots, in time order.
+    /// The slots, in time order (then by resource).
     pub slots: Vec<SlotAvailability>,
-}
-
-impl Availability {
-    /// The slots the range holds under `schedule`, without counts: what a store must count.
-    pub fn slots_of(schedule: &Schedule, range: DateRange) -> Vec<Slot> {
-        range.dates().flat_map(|date| schedule.slots_on(date)).collect()
-    }
-
-    /// The instants a store must count bookings between, both included; `None` when the range
-    /// holds no slot.
-    pub fn span(slots: &[Slot]) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
-        Some((slots.first()?.start(), slots.last()?.start()))
-    }
-
-    /// Applies the admission rule to every slot.
-    pub fn compute(
-        range: DateRange,
-        slots: Vec<Slot>,
-        admission: &Admission,
-        booked: &BookedCounts,
-    ) -> Self {
-        let slots = slots
-            .into_iter()
-            .map(|slot| {
-                let booked = booked.get(&slot.start()).copied().unwrap_or(0);
-                SlotAvailability {
-                    slot,
-                    capacity: admission.capacity(),
-                    booked,
-                    status: admission.check(slot.start(), booked),
-                }
-            })
-            .collect();
-        Self { range, slots }
-    }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::num::NonZeroU16;
+
     use chrono::Duration;
 
     use super::*;
-    use crate::schedule::SlotLength;
+    use crate::{
+        closure::ClosureId,
+        schedule::{Capacity, SlotLength},
+    };
 
     fn at(text: &str) -> DateTime<Utc> {
         text.parse().unwrap()
@@ -243,52 +344,130 @@ mod tests {
         text.parse().unwrap()
     }
 
+    fn slug(text: &str) -> Slug {
+        text.parse().unwrap()
+    }
+
+    /// One resource, `default`, open 09:00-11:00 with capacity 2; service `long` of 2 slots.
     fn schedule() -> Schedule {
-        Schedule::new(
+        let base = Schedule::new(
             chrono_tz::UTC,
             "09:00-11:00".parse().unwrap(),
             SlotLength::from_minutes(30).unwrap(),
             Capacity::new(2).unwrap(),
-        )
+        );
+        let resources = base.resources().to_vec();
+        let long = Service {
+            slug: slug("long"),
+            name: "Long".into(),
+            slots: NonZeroU16::new(2).unwrap(),
+            resources: vec![slug("default")],
+            buffer_before: 0,
+            buffer_after: 0,
+            min_notice: Some(Duration::zero()),
+            horizon: None,
+        };
+        base.with_catalog(resources, vec![long]).unwrap()
+    }
+
+    fn placement(schedule: &Schedule, day: &str, time: &str, service: Option<&str>) -> Placement {
+        let service = service.map(|s| schedule.service(&slug(s)).unwrap());
+        let time = NaiveTime::parse_from_str(time, "%H:%M").unwrap();
+        schedule.place(date(day), time, &schedule.resources()[0], service).unwrap()
+    }
+
+    fn usage(entries: &[(&str, u32, u32)]) -> UsageMap {
+        entries
+            .iter()
+            .map(|(start, booked, held)| {
+                ((slug("default"), at(start)), Usage { booked: *booked, held: *held })
+            })
+            .collect()
     }
 
     #[test]
     fn the_rule_checks_past_notice_horizon_then_capacity() {
-        let now = at("2030-01-07T09:10:00Z");
-        let admission = schedule()
-            .with_min_notice(Duration::hours(1))
-            .with_horizon(Some(Duration::days(7)))
-            .admission(now);
-        assert_eq!(admission.check(at("2030-01-07T09:00:00Z"), 0), Err(Unavailable::Past));
-        assert_eq!(admission.check(at("2030-01-07T09:10:00Z"), 0), Err(Unavailable::Past));
+        let schedule =
+            schedule().with_min_notice(Duration::hours(1)).with_horizon(Some(Duration::days(7)));
+        let admission = schedule.admission(at("2030-01-07T09:10:00Z"), None);
+        let check = |day: &str, time: &str, usage: &UsageMap| {
+            admission.check(&placement(&schedule, day, time, None), &[], usage)
+        };
+        let none = UsageMap::new();
+        assert_eq!(check("2030-01-07", "09:00", &none), Err(Unavailable::Past));
         assert_eq!(
-            admission.check(at("2030-01-07T10:00:00Z"), 0),
+            check("2030-01-07", "10:00", &none),
             Err(Unavailable::TooSoon { earliest: at("2030-01-07T10:10:00Z") })
         );
-        assert_eq!(admission.check(at("2030-01-07T10:30:00Z"), 1), Ok(()));
+        assert_eq!(check("2030-01-07", "10:30", &usage(&[("2030-01-07T10:30:00Z", 1, 0)])), Ok(()));
         assert_eq!(
-            admission.check(at("2030-01-07T10:30:00Z"), 2),
+            check("2030-01-07", "10:30", &usage(&[("2030-01-07T10:30:00Z", 2, 0)])),
             Err(Unavailable::Full { capacity: Capacity::new(2).unwrap() })
         );
-        assert_eq!(admission.check(at("2030-01-14T09:10:00Z"), 0), Ok(()));
         assert_eq!(
-            admission.check(at("2030-01-14T09:30:00Z"), 0),
+            check("2030-01-07", "10:30", &usage(&[("2030-01-07T10:30:00Z", 1, 1)])),
+            Err(Unavailable::Held)
+        );
+        assert_eq!(
+            check("2030-01-14", "09:30", &none),
             Err(Unavailable::BeyondHorizon { latest: at("2030-01-14T09:10:00Z") })
+        );
+    }
+
+    #[test]
+    fn a_service_overrides_notice_and_needs_every_slot() {
+        let schedule = schedule().with_min_notice(Duration::hours(5));
+        let long = schedule.service(&slug("long")).unwrap();
+        let admission = schedule.admission(at("2030-01-07T08:00:00Z"), Some(long));
+        let placement = placement(&schedule, "2030-01-07", "09:00", Some("long"));
+        assert_eq!(placement.occupied, [at("2030-01-07T09:00:00Z"), at("2030-01-07T09:30:00Z")]);
+        assert_eq!(
+            admission.check(&placement, &[], &UsageMap::new()),
+            Ok(()),
+            "the service needs no notice"
+        );
+        assert_eq!(
+            admission.check(&placement, &[], &usage(&[("2030-01-07T09:30:00Z", 2, 0)])),
+            Err(Unavailable::Full { capacity: Capacity::new(2).unwrap() })
+        );
+    }
+
+    #[test]
+    fn closures_refuse_before_capacity_is_looked_at() {
+        let schedule = schedule();
+        let placement = placement(&schedule, "2030-01-07", "09:00", None);
+        let closure = Closure {
+            id: ClosureId::random(),
+            resource: None,
+            period: Slot::new(at("2030-01-07T09:15:00Z"), at("2030-01-07T12:00:00Z")).unwrap(),
+            reason: None,
+            created_at: at("2030-01-01T00:00:00Z"),
+        };
+        let admission = schedule.admission(at("2030-01-01T00:00:00Z"), None);
+        assert_eq!(
+            admission.check(&placement, &[closure], &usage(&[("2030-01-07T09:00:00Z", 2, 0)])),
+            Err(Unavailable::Closed)
         );
     }
 
     #[test]
     fn reasons_are_stable_names() {
         let full = Unavailable::Full { capacity: Capacity::new(1).unwrap() };
-        assert_eq!(full.reason(), "full");
-        assert_eq!(Unavailable::Past.reason(), "past");
+        let names: Vec<_> = [
+            Unavailable::Past,
+            Unavailable::TooSoon { earliest: at("2030-01-01T00:00:00Z") },
+            Unavailable::BeyondHorizon { latest: at("2030-01-01T00:00:00Z") },
+            Unavailable::OutsideHours,
+            Unavailable::Closed,
+            Unavailable::Held,
+            full,
+        ]
+        .into_iter()
+        .map(Unavailable::reason)
+        .collect();
         assert_eq!(
-            Unavailable::TooSoon { earliest: at("2030-01-01T00:00:00Z") }.reason(),
-            "too_soon"
-        );
-        assert_eq!(
-            Unavailable::BeyondHorizon { latest: at("2030-01-01T00:00:00Z") }.reason(),
-            "beyond_horizon"
+            names,
+            ["past", "too_soon", "beyond_horizon", "outside_hours", "closed", "held", "full"]
         );
     }
 
@@ -296,27 +475,37 @@ mod tests {
     fn a_listing_counts_each_slot_and_applies_the_rule() {
         let schedule = schedule();
         let range = DateRange::new(date("2030-01-07"), date("2030-01-08")).unwrap();
-        let slots = Availability::slots_of(&schedule, range);
-        assert_eq!(slots.len(), 8);
-        assert_eq!(
-            Availability::span(&slots),
-            Some((at("2030-01-07T09:00:00Z"), at("2030-01-08T10:30:00Z")))
-        );
-        let booked =
-            BookedCounts::from([(at("2030-01-07T09:30:00Z"), 1), (at("2030-01-07T10:00:00Z"), 2)]);
-        let listing = Availability::compute(
-            range,
-            slots,
-            &schedule.admission(at("2030-01-07T09:00:00Z")),
-            &booked,
-        );
+        let resources: Vec<&Resource> = schedule.resources().iter().collect();
+        let plan = ListingPlan::new(&schedule, range, &resources, None);
+        assert_eq!(plan.span(), Some((at("2030-01-07T09:00:00Z"), at("2030-01-08T10:30:00Z"))));
+        let usage = usage(&[("2030-01-07T09:30:00Z", 1, 0), ("2030-01-07T10:00:00Z", 2, 0)]);
+        let listing =
+            plan.judge(&schedule.admission(at("2030-01-07T09:00:00Z"), None), &[], &usage);
+        assert_eq!(listing.slots.len(), 8);
         let summary: Vec<_> = listing
             .slots
             .iter()
             .take(4)
-            .map(|s| (s.booked, s.status.map_err(Unavailable::reason)))
+            .map(|s| (s.usage.booked, s.status.map_err(Unavailable::reason)))
             .collect();
         assert_eq!(summary, [(0, Err("past")), (1, Ok(())), (2, Err("full")), (0, Ok(()))]);
+    }
+
+    #[test]
+    fn a_long_service_cannot_start_where_it_would_not_fit() {
+        let schedule = schedule();
+        let long = schedule.service(&slug("long")).unwrap();
+        let resources: Vec<&Resource> = schedule.resources().iter().collect();
+        let plan =
+            ListingPlan::new(&schedule, DateRange::day(date("2030-01-07")), &resources, Some(long));
+        let listing = plan.judge(
+            &schedule.admission(at("2030-01-01T00:00:00Z"), Some(long)),
+            &[],
+            &UsageMap::new(),
+        );
+        let reasons: Vec<_> =
+            listing.slots.iter().map(|s| s.status.map_err(Unavailable::reason)).collect();
+        assert_eq!(reasons, [Ok(()), Ok(()), Ok(()), Err("outside_hours")]);
     }
 
     #[test]

@@ -8,16 +8,22 @@
     reason = "test code: a panic is a failed check"
 )]
 
-use std::{collections::BTreeMap, thread};
+use std::{collections::BTreeMap, num::NonZeroU16, thread};
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 
 use crate::{
     appointment::{Appointment, AppointmentId, CancelRefusal, RescheduleRefusal, Status},
-    availability::{Admission, Unavailable},
+    availability::{Admission, Unavailable, Usage},
+    catalog::{Resource, Service, Slug},
     client::{ClientName, Notes},
-    repository::{AppointmentRepository, CancelFailure, RescheduleFailure, WriteError},
-    schedule::{Capacity, Schedule, Slot, SlotLength},
+    closure::{Closure, ClosureId},
+    hold::HoldToken,
+    repository::{
+        AppointmentQuery, AppointmentRepository, BookFailure, Booking, CancelFailure, HoldNotFound,
+        HoldRequest, RescheduleFailure, WriteError,
+    },
+    schedule::{Capacity, Placement, Schedule, Slot, SlotLength},
 };
 
 /// Generates one `#[test]` per contract check; `$make` builds a fresh, empty repository (or
@@ -30,15 +36,25 @@ macro_rules! repository_contract_tests {
             an_unknown_id_is_not_found,
             a_slot_takes_no_more_than_its_capacity,
             the_admission_rule_is_applied_in_the_write,
-            canceling_gives_the_place_back,
+            the_first_free_candidate_is_booked,
+            a_long_appointment_needs_every_slot_and_its_buffers,
+            canceling_gives_the_places_back,
             canceling_twice_or_unknown_is_refused,
             a_started_appointment_cannot_be_canceled,
-            rescheduling_moves_the_place,
+            rescheduling_moves_every_place,
+            rescheduling_may_overlap_its_own_places,
             rescheduling_into_a_full_slot_changes_nothing,
             rescheduling_to_the_same_slot_is_a_no_op_even_when_full,
             a_canceled_appointment_cannot_be_rescheduled,
-            counts_cover_an_inclusive_range_of_scheduled_appointments,
-            counts_always_match_the_scheduled_appointments,
+            usage_covers_an_inclusive_range_of_scheduled_appointments,
+            usage_always_matches_the_scheduled_appointments,
+            a_hold_takes_its_place_until_it_expires,
+            a_hold_converts_into_the_appointment_once,
+            a_hold_converts_only_into_its_own_placement,
+            a_released_hold_frees_its_place,
+            closures_block_bookings_and_list_what_they_cover,
+            closures_are_listed_by_overlap_and_removed,
+            appointments_are_listed_in_order_with_filters_and_cursor,
             concurrent_bookings_never_overfill_a_slot,
             a_healthy_store_says_so
         );
@@ -60,63 +76,115 @@ fn now() -> DateTime<Utc> {
     NOW.parse().unwrap()
 }
 
-fn slot(day: u32, hour: u32) -> Slot {
-    let start: DateTime<Utc> = format!("2030-01-{day:02}T{hour:02}:00:00Z").parse().unwrap();
-    Slot::new(start, start + Duration::minutes(30)).unwrap()
+fn slug(text: &str) -> Slug {
+    text.parse().unwrap()
 }
 
-fn admission(capacity: u32) -> Admission {
+/// Resources `alice` (capacity `capacity`) and `bob` (capacity 1), open all day in UTC, with
+/// 30-minute slots; services `cut` (1 slot), `colour` (3 slots, 1 slot of cleanup after).
+fn schedule(capacity: u32) -> Schedule {
+    let resource = |name: &str, capacity: u32| Resource {
+        slug: slug(name),
+        name: name.to_owned(),
+        hours: "00:00-24:00".parse().unwrap(),
+        capacity: Capacity::new(capacity).unwrap(),
+    };
+    let service = |name: &str, slots: u16, after: u16| Service {
+        slug: slug(name),
+        name: name.to_owned(),
+        slots: NonZeroU16::new(slots).unwrap(),
+        resources: vec![slug("alice"), slug("bob")],
+        buffer_before: 0,
+        buffer_after: after,
+        min_notice: None,
+        horizon: None,
+    };
     Schedule::new(
         chrono_tz::UTC,
         Default::default(),
         SlotLength::from_minutes(30).unwrap(),
-        Capacity::new(capacity).unwrap(),
+        Capacity::new(1).unwrap(),
     )
-    .admission(now())
+    .with_catalog(
+        vec![resource("alice", capacity), resource("bob", 1)],
+        vec![service("cut", 1, 0), service("colour", 3, 1)],
+    )
+    .unwrap()
 }
 
-fn appointment(name: &str, slot: Slot) -> Appointment {
-    Appointment::schedule(
-        AppointmentId::random(),
-        ClientName::parse(name).unwrap(),
-        None,
-        slot,
-        now(),
-    )
+fn at(day: u32, hour: u32, minute: u32) -> DateTime<Utc> {
+    format!("2030-01-{day:02}T{hour:02}:{minute:02}:00Z").parse().unwrap()
 }
 
-fn book(
+/// The placement of `service` (or one slot) on `resource` at the given UTC day and hour.
+fn place(resource: &str, service: Option<&str>, day: u32, hour: u32, capacity: u32) -> Placement {
+    let schedule = schedule(capacity);
+    let resource = schedule.resource(&slug(resource)).unwrap().clone();
+    let service = service.map(|s| schedule.service(&slug(s)).unwrap().clone());
+    let date = NaiveDate::from_ymd_opt(2030, 1, day).unwrap();
+    let time = NaiveTime::from_hms_opt(hour, 0, 0).unwrap();
+    schedule.place(date, time, &resource, service.as_ref()).unwrap()
+}
+
+fn admission() -> Admission {
+    schedule(1).admission(now(), None)
+}
+
+fn booking(candidates: Vec<Placement>) -> Booking {
+    Booking {
+        id: AppointmentId::random(),
+        client_name: ClientName::parse("Ada").unwrap(),
+        notes: None,
+        candidates,
+        hold: None,
+    }
+}
+
+fn try_book(
     repository: &dyn AppointmentRepository,
-    slot: Slot,
-    capacity: u32,
-) -> Result<Appointment, Unavailable> {
-    let appointment = appointment("Ada", slot);
-    match repository.book(&appointment, &admission(capacity)) {
-        Ok(()) => Ok(appointment),
+    placement: Placement,
+) -> Result<Appointment, BookFailure> {
+    match repository.book(&booking(vec![placement]), &admission()) {
+        Ok(appointment) => Ok(appointment),
         Err(WriteError::Refused(why)) => Err(why),
         Err(WriteError::Storage(error)) => panic!("storage failed: {error:?}"),
     }
 }
 
-fn count_at(repository: &dyn AppointmentRepository, slot: Slot) -> u32 {
-    let counts = repository.booked_counts(slot.start(), slot.start()).unwrap();
-    counts.get(&slot.start()).copied().unwrap_or(0)
+fn book(repository: &dyn AppointmentRepository, placement: Placement) -> Appointment {
+    try_book(repository, placement).unwrap()
+}
+
+fn usage_at(repository: &dyn AppointmentRepository, resource: &str, start: DateTime<Utc>) -> Usage {
+    let usage = repository.usage(start, start, now()).unwrap();
+    usage.get(&(slug(resource), start)).copied().unwrap_or_default()
+}
+
+fn booked_at(repository: &dyn AppointmentRepository, resource: &str, start: DateTime<Utc>) -> u32 {
+    usage_at(repository, resource, start).booked
+}
+
+fn full(capacity: u32) -> BookFailure {
+    BookFailure::Unavailable(Unavailable::Full { capacity: Capacity::new(capacity).unwrap() })
 }
 
 /// A stored appointment comes back exactly as it went in, and no field is invented.
 pub fn a_booking_reads_back_with_every_field(repository: &dyn AppointmentRepository) {
-    let with_notes = Appointment::schedule(
-        AppointmentId::random(),
-        ClientName::parse("José Ñúñez-O’Brien").unwrap(),
-        Notes::parse("First visit.\nBring the forms.").unwrap(),
-        slot(7, 9),
-        now() + Duration::milliseconds(1500),
-    );
-    let without_notes = appointment("李小龍", slot(7, 10));
-    for appointment in [&with_notes, &without_notes] {
-        repository.book(appointment, &admission(1)).unwrap();
-        assert_eq!(repository.get(appointment.id()).unwrap().as_ref(), Some(appointment));
-    }
+    let mut with_notes = booking(vec![place("bob", Some("colour"), 7, 9, 1)]);
+    with_notes.client_name = ClientName::parse("José Ñúñez-O’Brien").unwrap();
+    with_notes.notes = Notes::parse("First visit.\nBring the forms.").unwrap();
+    let later = schedule(1).admission(now() + Duration::milliseconds(1500), None);
+    let stored = repository.book(&with_notes, &later).unwrap();
+    assert_eq!(stored.client_name().as_str(), "José Ñúñez-O’Brien");
+    assert_eq!(stored.resource(), &slug("bob"));
+    assert_eq!(stored.service(), Some(&slug("colour")));
+    assert_eq!(stored.occupied().len(), 4);
+    assert_eq!(stored.created_at(), now() + Duration::seconds(1));
+    assert_eq!(repository.get(stored.id()).unwrap().as_ref(), Some(&stored));
+    let plain = book(repository, place("alice", None, 7, 10, 1));
+    assert_eq!(plain.service(), None);
+    assert_eq!(plain.notes(), None);
+    assert_eq!(repository.get(plain.id()).unwrap(), Some(plain));
 }
 
 /// `get` of an id never stored is `None`, not an error.
@@ -126,36 +194,71 @@ pub fn an_unknown_id_is_not_found(repository: &dyn AppointmentRepository) {
 
 /// A slot of capacity 2 takes two bookings and refuses the third as full.
 pub fn a_slot_takes_no_more_than_its_capacity(repository: &dyn AppointmentRepository) {
-    book(repository, slot(7, 9), 2).unwrap();
-    book(repository, slot(7, 9), 2).unwrap();
-    let full = book(repository, slot(7, 9), 2);
-    assert_eq!(full, Err(Unavailable::Full { capacity: Capacity::new(2).unwrap() }));
-    assert_eq!(count_at(repository, slot(7, 9)), 2);
+    book(repository, place("alice", None, 7, 9, 2));
+    book(repository, place("alice", None, 7, 9, 2));
+    assert_eq!(try_book(repository, place("alice", None, 7, 9, 2)), Err(full(2)));
+    assert_eq!(booked_at(repository, "alice", at(7, 9, 0)), 2);
+    assert_eq!(booked_at(repository, "bob", at(7, 9, 0)), 0);
 }
 
 /// The store applies the whole admission rule, not only capacity.
 pub fn the_admission_rule_is_applied_in_the_write(repository: &dyn AppointmentRepository) {
-    let past = Slot::new(now() - Duration::hours(1), now() - Duration::minutes(30)).unwrap();
-    assert_eq!(book(repository, past, 1), Err(Unavailable::Past));
-    assert_eq!(count_at(repository, past), 0);
+    let mut past = place("alice", None, 1, 7, 1);
+    past.occupied = vec![past.slot.start()];
+    assert_eq!(try_book(repository, past), Err(BookFailure::Unavailable(Unavailable::Past)));
+    assert_eq!(booked_at(repository, "alice", at(1, 7, 0)), 0);
 }
 
-/// A canceled appointment frees its place for someone else.
-pub fn canceling_gives_the_place_back(repository: &dyn AppointmentRepository) {
-    let first = book(repository, slot(7, 9), 1).unwrap();
+/// Candidates are tried in order; the first with room wins, and a full list says why the first
+/// was refused.
+pub fn the_first_free_candidate_is_booked(repository: &dyn AppointmentRepository) {
+    let both = || vec![place("alice", None, 7, 9, 1), place("bob", None, 7, 9, 1)];
+    let first = repository.book(&booking(both()), &admission()).unwrap();
+    let second = repository.book(&booking(both()), &admission()).unwrap();
+    assert_eq!((first.resource().as_str(), second.resource().as_str()), ("alice", "bob"));
+    assert!(matches!(
+        repository.book(&booking(both()), &admission()),
+        Err(WriteError::Refused(BookFailure::Unavailable(Unavailable::Full { .. })))
+    ));
+}
+
+/// An appointment of several slots takes every one, and its buffer, or none.
+pub fn a_long_appointment_needs_every_slot_and_its_buffers(repository: &dyn AppointmentRepository) {
+    // colour at 10:00 takes 10:00, 10:30, 11:00 and the cleanup slot 11:30.
+    book(repository, place("alice", None, 7, 11, 1));
+    let refused = try_book(repository, place("alice", Some("colour"), 7, 10, 1));
+    assert_eq!(refused, Err(full(1)));
+    assert_eq!(booked_at(repository, "alice", at(7, 10, 0)), 0, "nothing half-written");
+    let colour = book(repository, place("alice", Some("colour"), 7, 12, 1));
+    for minute in [12 * 60, 12 * 60 + 30, 13 * 60, 13 * 60 + 30] {
+        assert_eq!(booked_at(repository, "alice", at(7, minute / 60, minute % 60)), 1, "{minute}");
+    }
+    assert_eq!(booked_at(repository, "alice", at(7, 14, 0)), 0);
+    // The cleanup slot blocks a one-slot booking too.
+    let mut cleanup = place("alice", None, 7, 13, 1);
+    cleanup.slot = Slot::new(at(7, 13, 30), at(7, 14, 0)).unwrap();
+    cleanup.occupied = vec![at(7, 13, 30)];
+    assert_eq!(try_book(repository, cleanup), Err(full(1)));
+    assert_eq!(colour.slot(), Slot::new(at(7, 12, 0), at(7, 13, 30)).unwrap());
+}
+
+/// A canceled appointment frees every place it took.
+pub fn canceling_gives_the_places_back(repository: &dyn AppointmentRepository) {
+    let first = book(repository, place("alice", Some("colour"), 7, 9, 1));
     let later = now() + Duration::minutes(5);
     let canceled = repository.cancel(first.id(), later).unwrap();
     assert_eq!(canceled.status(), Status::Canceled);
     assert_eq!(canceled.updated_at(), later);
     assert_eq!(repository.get(first.id()).unwrap(), Some(canceled));
-    assert_eq!(count_at(repository, slot(7, 9)), 0);
-    book(repository, slot(7, 9), 1).unwrap();
-    assert_eq!(count_at(repository, slot(7, 9)), 1);
+    for start in first.occupied() {
+        assert_eq!(booked_at(repository, "alice", *start), 0);
+    }
+    book(repository, place("alice", Some("colour"), 7, 9, 1));
 }
 
 /// Canceling twice, or canceling what does not exist, is refused and changes nothing.
 pub fn canceling_twice_or_unknown_is_refused(repository: &dyn AppointmentRepository) {
-    let appointment = book(repository, slot(7, 9), 1).unwrap();
+    let appointment = book(repository, place("alice", None, 7, 9, 1));
     let canceled = repository.cancel(appointment.id(), now()).unwrap();
     assert!(matches!(
         repository.cancel(appointment.id(), now()),
@@ -170,99 +273,127 @@ pub fn canceling_twice_or_unknown_is_refused(repository: &dyn AppointmentReposit
 
 /// Once an appointment has started it stays as it is.
 pub fn a_started_appointment_cannot_be_canceled(repository: &dyn AppointmentRepository) {
-    let appointment = book(repository, slot(7, 9), 1).unwrap();
+    let appointment = book(repository, place("alice", None, 7, 9, 1));
     assert!(matches!(
-        repository.cancel(appointment.id(), slot(7, 9).start()),
+        repository.cancel(appointment.id(), at(7, 9, 0)),
         Err(WriteError::Refused(CancelFailure::Refused(CancelRefusal::AlreadyStarted)))
     ));
     assert_eq!(repository.get(appointment.id()).unwrap(), Some(appointment));
-    assert_eq!(count_at(repository, slot(7, 9)), 1);
+    assert_eq!(booked_at(repository, "alice", at(7, 9, 0)), 1);
 }
 
-/// Moving an appointment frees the old slot and takes the new one.
-pub fn rescheduling_moves_the_place(repository: &dyn AppointmentRepository) {
-    let appointment = book(repository, slot(7, 9), 1).unwrap();
-    let moved = repository.reschedule(appointment.id(), slot(8, 11), &admission(1)).unwrap();
-    assert_eq!(moved.slot(), slot(8, 11));
-    assert_eq!(moved.status(), Status::Scheduled);
-    assert_eq!(moved.created_at(), appointment.created_at());
-    assert_eq!(repository.get(appointment.id()).unwrap(), Some(moved));
-    assert_eq!(count_at(repository, slot(7, 9)), 0);
-    assert_eq!(count_at(repository, slot(8, 11)), 1);
-    book(repository, slot(7, 9), 1).unwrap();
+/// Moving an appointment frees every old slot and takes every new one.
+pub fn rescheduling_moves_every_place(repository: &dyn AppointmentRepository) {
+    let appointment = book(repository, place("alice", Some("colour"), 7, 9, 1));
+    let moved = repository
+        .reschedule(appointment.id(), &place("alice", Some("colour"), 8, 11, 1), &admission())
+        .unwrap();
+    assert_eq!(moved.released, appointment.occupied());
+    assert_eq!(moved.appointment.slot().start(), at(8, 11, 0));
+    assert_eq!(moved.appointment.status(), Status::Scheduled);
+    assert_eq!(moved.appointment.created_at(), appointment.created_at());
+    assert_eq!(repository.get(appointment.id()).unwrap().as_ref(), Some(&moved.appointment));
+    assert!(appointment.occupied().iter().all(|s| booked_at(repository, "alice", *s) == 0));
+    assert!(moved.appointment.occupied().iter().all(|s| booked_at(repository, "alice", *s) == 1));
 }
 
-/// A move into a full slot is refused and leaves both slots and the appointment as they were.
+/// A move by one slot overlaps the appointment's own places, which do not count against it.
+pub fn rescheduling_may_overlap_its_own_places(repository: &dyn AppointmentRepository) {
+    let appointment = book(repository, place("alice", Some("colour"), 7, 9, 1));
+    let moved = repository
+        .reschedule(appointment.id(), &place("alice", Some("colour"), 7, 10, 1), &admission())
+        .unwrap();
+    assert_eq!(moved.appointment.slot().start(), at(7, 10, 0));
+    assert_eq!(booked_at(repository, "alice", at(7, 9, 0)), 0);
+    for start in moved.appointment.occupied() {
+        assert_eq!(booked_at(repository, "alice", *start), 1);
+    }
+}
+
+/// A move into a full slot is refused and leaves everything as it was.
 pub fn rescheduling_into_a_full_slot_changes_nothing(repository: &dyn AppointmentRepository) {
-    let mover = book(repository, slot(7, 9), 1).unwrap();
-    book(repository, slot(7, 10), 1).unwrap();
+    let mover = book(repository, place("alice", None, 7, 9, 1));
+    book(repository, place("alice", None, 7, 10, 1));
     assert!(matches!(
-        repository.reschedule(mover.id(), slot(7, 10), &admission(1)),
+        repository.reschedule(mover.id(), &place("alice", None, 7, 10, 1), &admission()),
         Err(WriteError::Refused(RescheduleFailure::Unavailable(Unavailable::Full { .. })))
     ));
-    let past = Slot::new(now() - Duration::hours(1), now() - Duration::minutes(30)).unwrap();
+    let mut past = place("alice", None, 1, 7, 1);
+    past.occupied = vec![past.slot.start()];
     assert!(matches!(
-        repository.reschedule(mover.id(), past, &admission(1)),
+        repository.reschedule(mover.id(), &past, &admission()),
         Err(WriteError::Refused(RescheduleFailure::Unavailable(Unavailable::Past)))
     ));
     assert_eq!(repository.get(mover.id()).unwrap(), Some(mover));
-    assert_eq!(count_at(repository, slot(7, 9)), 1);
-    assert_eq!(count_at(repository, slot(7, 10)), 1);
+    assert_eq!(booked_at(repository, "alice", at(7, 9, 0)), 1);
+    assert_eq!(booked_at(repository, "alice", at(7, 10, 0)), 1);
 }
 
 /// Asking to move to the slot already held succeeds and changes nothing, even in a full slot.
 pub fn rescheduling_to_the_same_slot_is_a_no_op_even_when_full(
     repository: &dyn AppointmentRepository,
 ) {
-    let appointment = book(repository, slot(7, 9), 1).unwrap();
-    let same = repository.reschedule(appointment.id(), slot(7, 9), &admission(1)).unwrap();
-    assert_eq!(same, appointment);
+    let appointment = book(repository, place("alice", None, 7, 9, 1));
+    let same = repository
+        .reschedule(appointment.id(), &place("alice", None, 7, 9, 1), &admission())
+        .unwrap();
+    assert_eq!(same.appointment, appointment);
+    assert!(same.released.is_empty());
     assert_eq!(repository.get(appointment.id()).unwrap(), Some(appointment));
-    assert_eq!(count_at(repository, slot(7, 9)), 1);
+    assert_eq!(booked_at(repository, "alice", at(7, 9, 0)), 1);
 }
 
 /// Canceled appointments stay canceled; unknown ids are not found.
 pub fn a_canceled_appointment_cannot_be_rescheduled(repository: &dyn AppointmentRepository) {
-    let appointment = book(repository, slot(7, 9), 1).unwrap();
+    let appointment = book(repository, place("alice", None, 7, 9, 1));
     let canceled = repository.cancel(appointment.id(), now()).unwrap();
     assert!(matches!(
-        repository.reschedule(appointment.id(), slot(7, 10), &admission(1)),
+        repository.reschedule(appointment.id(), &place("alice", None, 7, 10, 1), &admission()),
         Err(WriteError::Refused(RescheduleFailure::Refused(RescheduleRefusal::Canceled)))
     ));
     assert_eq!(repository.get(appointment.id()).unwrap(), Some(canceled));
-    assert_eq!(count_at(repository, slot(7, 10)), 0);
+    assert_eq!(booked_at(repository, "alice", at(7, 10, 0)), 0);
     assert!(matches!(
-        repository.reschedule(AppointmentId::random(), slot(7, 10), &admission(1)),
+        repository.reschedule(
+            AppointmentId::random(),
+            &place("alice", None, 7, 10, 1),
+            &admission()
+        ),
         Err(WriteError::Refused(RescheduleFailure::NotFound))
     ));
 }
 
-/// Counts include both ends of the range and only scheduled appointments.
-pub fn counts_cover_an_inclusive_range_of_scheduled_appointments(
+/// Usage includes both ends of the range and only scheduled appointments.
+pub fn usage_covers_an_inclusive_range_of_scheduled_appointments(
     repository: &dyn AppointmentRepository,
 ) {
-    for (day, hour) in [(7, 9), (7, 9), (7, 12), (8, 9), (9, 9)] {
-        book(repository, slot(day, hour), 5).unwrap();
+    for (resource, day, hour) in
+        [("alice", 7, 9), ("alice", 7, 9), ("alice", 7, 12), ("bob", 8, 9), ("alice", 9, 9)]
+    {
+        book(repository, place(resource, None, day, hour, 5));
     }
-    let canceled = book(repository, slot(7, 12), 5).unwrap();
+    let canceled = book(repository, place("alice", None, 7, 12, 5));
     repository.cancel(canceled.id(), now()).unwrap();
-    let counts = repository.booked_counts(slot(7, 9).start(), slot(8, 9).start()).unwrap();
-    let nonzero: BTreeMap<_, _> = counts.into_iter().filter(|(_, n)| *n > 0).collect();
+    let usage = repository.usage(at(7, 9, 0), at(8, 9, 0), now()).unwrap();
+    let booked: BTreeMap<_, _> =
+        usage.into_iter().filter(|(_, u)| u.booked > 0).map(|(key, u)| (key, u.booked)).collect();
     let expected = BTreeMap::from([
-        (slot(7, 9).start(), 2),
-        (slot(7, 12).start(), 1),
-        (slot(8, 9).start(), 1),
+        ((slug("alice"), at(7, 9, 0)), 2),
+        ((slug("alice"), at(7, 12, 0)), 1),
+        ((slug("bob"), at(8, 9, 0)), 1),
     ]);
-    assert_eq!(nonzero, expected);
+    assert_eq!(booked, expected);
 }
 
-/// After a mixed run of writes, the counts equal the scheduled appointments, slot by slot.
-pub fn counts_always_match_the_scheduled_appointments(repository: &dyn AppointmentRepository) {
+/// After a mixed run of writes, usage equals the places the scheduled appointments take.
+pub fn usage_always_matches_the_scheduled_appointments(repository: &dyn AppointmentRepository) {
     let mut ids = Vec::new();
     for step in 0..40u32 {
-        let target = slot(7 + step % 3, 9 + step % 4);
+        let service = if step % 3 == 0 { Some("colour") } else { None };
+        let target =
+            place(["alice", "bob"][step as usize % 2], service, 7 + step % 3, 9 + step % 4, 2);
         match step % 5 {
-            0..=2 => ids.extend(book(repository, target, 2).ok().map(|a| a.id())),
+            0..=2 => ids.extend(try_book(repository, target).ok().map(|a| a.id())),
             3 => {
                 if let Some(id) = ids.get(step as usize % ids.len().max(1)) {
                     let _refused_or_done = repository.cancel(*id, now());
@@ -270,33 +401,227 @@ pub fn counts_always_match_the_scheduled_appointments(repository: &dyn Appointme
             }
             _ => {
                 if let Some(id) = ids.get(step as usize * 7 % ids.len().max(1)) {
-                    let _refused_or_done = repository.reschedule(*id, target, &admission(2));
+                    let _refused_or_done = repository.reschedule(*id, &target, &admission());
                 }
             }
         }
     }
-    let mut expected: BTreeMap<DateTime<Utc>, u32> = BTreeMap::new();
+    let mut expected: BTreeMap<(Slug, DateTime<Utc>), u32> = BTreeMap::new();
     for id in &ids {
         let appointment = repository.get(*id).unwrap().unwrap();
         if appointment.status() == Status::Scheduled {
-            *expected.entry(appointment.slot().start()).or_default() += 1;
+            for start in appointment.occupied() {
+                *expected.entry((appointment.resource().clone(), *start)).or_default() += 1;
+            }
         }
     }
-    let counts = repository.booked_counts(slot(1, 0).start(), slot(31, 23).start()).unwrap();
-    let nonzero: BTreeMap<_, _> = counts.into_iter().filter(|(_, n)| *n > 0).collect();
-    assert_eq!(nonzero, expected);
-    assert!(expected.values().all(|n| *n <= 2), "capacity exceeded: {expected:?}");
+    let usage = repository.usage(at(1, 0, 0), at(31, 23, 30), now()).unwrap();
+    let booked: BTreeMap<_, _> =
+        usage.into_iter().filter(|(_, u)| u.booked > 0).map(|(key, u)| (key, u.booked)).collect();
+    assert_eq!(booked, expected);
+    for ((resource, _), count) in &expected {
+        assert!(
+            *count <= if resource.as_str() == "alice" { 2 } else { 1 },
+            "capacity exceeded: {expected:?}"
+        );
+    }
+}
+
+fn hold(
+    repository: &dyn AppointmentRepository,
+    placement: Placement,
+    minutes: i64,
+) -> Result<HoldToken, Unavailable> {
+    let request = HoldRequest {
+        token: HoldToken::random(),
+        candidates: vec![placement],
+        expires_at: now() + Duration::minutes(minutes),
+    };
+    match repository.hold(&request, &admission()) {
+        Ok(hold) => Ok(hold.token),
+        Err(WriteError::Refused(why)) => Err(why),
+        Err(WriteError::Storage(error)) => panic!("storage failed: {error:?}"),
+    }
+}
+
+/// A hold counts against capacity until it expires, then stops counting by itself.
+pub fn a_hold_takes_its_place_until_it_expires(repository: &dyn AppointmentRepository) {
+    hold(repository, place("alice", Some("colour"), 7, 9, 1), 5).unwrap();
+    assert_eq!(usage_at(repository, "alice", at(7, 10, 0)), Usage { booked: 0, held: 1 });
+    assert_eq!(
+        try_book(repository, place("alice", None, 7, 10, 1)),
+        Err(BookFailure::Unavailable(Unavailable::Held))
+    );
+    assert_eq!(hold(repository, place("alice", None, 7, 10, 1), 5), Err(Unavailable::Held));
+    let later = schedule(1).admission(now() + Duration::minutes(5), None);
+    let expired =
+        repository.usage(at(7, 10, 0), at(7, 10, 0), now() + Duration::minutes(5)).unwrap();
+    assert_eq!(
+        expired.get(&(slug("alice"), at(7, 10, 0))).copied().unwrap_or_default(),
+        Usage::default()
+    );
+    repository.book(&booking(vec![place("alice", None, 7, 10, 1)]), &later).unwrap();
+}
+
+/// Converting a hold books its placement, releases the hold, and works once.
+pub fn a_hold_converts_into_the_appointment_once(repository: &dyn AppointmentRepository) {
+    let token = hold(repository, place("alice", Some("colour"), 7, 9, 1), 5).unwrap();
+    let mut converting = booking(vec![place("alice", Some("colour"), 7, 9, 1)]);
+    converting.hold = Some(token.clone());
+    let appointment = repository.book(&converting, &admission()).unwrap();
+    assert_eq!(appointment.service(), Some(&slug("colour")));
+    assert_eq!(usage_at(repository, "alice", at(7, 9, 0)), Usage { booked: 1, held: 0 });
+    converting.id = AppointmentId::random();
+    assert!(matches!(
+        repository.book(&converting, &admission()),
+        Err(WriteError::Refused(BookFailure::HoldNotFound(HoldNotFound)))
+    ));
+    let expired = hold(repository, place("bob", None, 7, 9, 1), 1).unwrap();
+    let mut late = booking(vec![place("bob", None, 7, 9, 1)]);
+    late.hold = Some(expired);
+    let after_expiry = schedule(1).admission(now() + Duration::minutes(1), None);
+    assert!(matches!(
+        repository.book(&late, &after_expiry),
+        Err(WriteError::Refused(BookFailure::HoldNotFound(HoldNotFound)))
+    ));
+}
+
+/// A hold cannot be used for another slot, and a refused conversion keeps the hold.
+pub fn a_hold_converts_only_into_its_own_placement(repository: &dyn AppointmentRepository) {
+    let token = hold(repository, place("alice", None, 7, 9, 1), 5).unwrap();
+    let mut elsewhere = booking(vec![place("alice", None, 7, 10, 1)]);
+    elsewhere.hold = Some(token);
+    assert!(matches!(
+        repository.book(&elsewhere, &admission()),
+        Err(WriteError::Refused(BookFailure::HoldMismatch))
+    ));
+    assert_eq!(usage_at(repository, "alice", at(7, 9, 0)), Usage { booked: 0, held: 1 });
+}
+
+/// Releasing a hold frees its place at once; a second release finds nothing.
+pub fn a_released_hold_frees_its_place(repository: &dyn AppointmentRepository) {
+    let token = hold(repository, place("alice", None, 7, 9, 1), 5).unwrap();
+    let released = repository.release_hold(&token, now()).unwrap();
+    assert!(released.is_for(&place("alice", None, 7, 9, 1)));
+    assert_eq!(usage_at(repository, "alice", at(7, 9, 0)), Usage::default());
+    assert!(matches!(
+        repository.release_hold(&token, now()),
+        Err(WriteError::Refused(HoldNotFound))
+    ));
+    book(repository, place("alice", None, 7, 9, 1));
+}
+
+fn closure(resource: Option<&str>, from: DateTime<Utc>, to: DateTime<Utc>) -> Closure {
+    Closure {
+        id: ClosureId::random(),
+        resource: resource.map(slug),
+        period: Slot::new(from, to).unwrap(),
+        reason: Some("Holiday".to_owned()),
+        created_at: now(),
+    }
+}
+
+/// A closure refuses new bookings inside it and lists, without touching, those already there.
+pub fn closures_block_bookings_and_list_what_they_cover(repository: &dyn AppointmentRepository) {
+    let inside = book(repository, place("alice", None, 7, 12, 1));
+    let other_resource = book(repository, place("bob", None, 7, 12, 1));
+    let covered =
+        repository.add_closure(&closure(Some("alice"), at(7, 11, 0), at(7, 14, 0))).unwrap();
+    assert_eq!(covered, std::slice::from_ref(&inside));
+    assert_eq!(repository.get(inside.id()).unwrap(), Some(inside));
+    assert_eq!(
+        try_book(repository, place("alice", None, 7, 13, 1)),
+        Err(BookFailure::Unavailable(Unavailable::Closed))
+    );
+    book(repository, place("bob", None, 7, 13, 1));
+    let everyone = repository.add_closure(&closure(None, at(8, 0, 0), at(9, 0, 0))).unwrap();
+    assert!(everyone.is_empty());
+    assert_eq!(
+        try_book(repository, place("bob", None, 8, 9, 1)),
+        Err(BookFailure::Unavailable(Unavailable::Closed))
+    );
+    assert_eq!(repository.get(other_resource.id()).unwrap(), Some(other_resource));
+}
+
+/// Closures are found by overlap, read back whole, and can be removed once.
+pub fn closures_are_listed_by_overlap_and_removed(repository: &dyn AppointmentRepository) {
+    let first = closure(Some("alice"), at(7, 11, 0), at(7, 14, 0));
+    let second = closure(None, at(8, 0, 0), at(9, 0, 0));
+    repository.add_closure(&second).unwrap();
+    repository.add_closure(&first).unwrap();
+    assert_eq!(
+        repository.closures(at(1, 0, 0), at(31, 0, 0)).unwrap(),
+        [first.clone(), second.clone()]
+    );
+    assert_eq!(repository.closures(at(7, 14, 0), at(8, 0, 0)).unwrap(), []);
+    assert_eq!(repository.closures(at(7, 13, 0), at(8, 0, 30)).unwrap().len(), 2);
+    assert_eq!(repository.remove_closure(first.id).unwrap(), first);
+    assert!(matches!(repository.remove_closure(first.id), Err(WriteError::Refused(_))));
+    book(repository, place("alice", None, 7, 12, 1));
+}
+
+/// The operator's listing: ordered by start then id, filtered, and continued after a cursor.
+pub fn appointments_are_listed_in_order_with_filters_and_cursor(
+    repository: &dyn AppointmentRepository,
+) {
+    let mut made = Vec::new();
+    for (resource, day, hour) in [("alice", 8, 9), ("bob", 7, 9), ("alice", 7, 10), ("alice", 7, 9)]
+    {
+        made.push(book(repository, place(resource, None, day, hour, 1)));
+    }
+    let canceled = repository.cancel(made[2].id(), now()).unwrap();
+    let all =
+        repository.appointments(&AppointmentQuery { limit: 10, ..Default::default() }).unwrap();
+    let mut expected: Vec<_> = made.iter().map(|a| (a.slot().start(), a.id())).collect();
+    expected.sort();
+    assert_eq!(all.iter().map(|a| (a.slot().start(), a.id())).collect::<Vec<_>>(), expected);
+    let page =
+        repository.appointments(&AppointmentQuery { limit: 2, ..Default::default() }).unwrap();
+    let last = page.last().unwrap();
+    let rest = repository
+        .appointments(&AppointmentQuery {
+            limit: 10,
+            after: Some((last.slot().start(), last.id())),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(page.len() + rest.len(), 4);
+    assert_eq!(rest.first().map(|a| (a.slot().start(), a.id())), Some(expected[2]));
+    let alice_scheduled = repository
+        .appointments(&AppointmentQuery {
+            resource: Some(slug("alice")),
+            status: Some(Status::Scheduled),
+            from: Some(at(7, 0, 0)),
+            to: Some(at(8, 0, 0)),
+            limit: 10,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(alice_scheduled, [made[3].clone()]);
+    let by_name = repository
+        .appointments(&AppointmentQuery {
+            client: Some("AD".to_owned()),
+            status: Some(Status::Canceled),
+            limit: 10,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(by_name, [canceled]);
 }
 
 /// Many threads booking one slot at once: exactly `capacity` succeed.
 pub fn concurrent_bookings_never_overfill_a_slot(repository: &dyn AppointmentRepository) {
     let outcomes: Vec<bool> = thread::scope(|scope| {
-        let handles: Vec<_> =
-            (0..16).map(|_| scope.spawn(|| book(repository, slot(7, 9), 3).is_ok())).collect();
+        let handles: Vec<_> = (0..16)
+            .map(|_| {
+                scope
+                    .spawn(|| try_book(repository, place("alice", Some("colour"), 7, 9, 3)).is_ok())
+            })
+            .collect();
         handles.into_iter().map(|handle| handle.join().expect("booking thread panicked")).collect()
     });
     assert_eq!(outcomes.iter().filter(|booked| **booked).count(), 3);
-    assert_eq!(count_at(repository, slot(7, 9)), 3);
+    assert_eq!(booked_at(repository, "alice", at(7, 10, 0)), 3);
 }
 
 /// A working store reports itself healthy.

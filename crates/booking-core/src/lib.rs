@@ -6,7 +6,7 @@
 //! use std::sync::Arc;
 //! use booking_core::{
 //!     clock::ManualClock, memory::InMemoryRepository, schedule::Schedule,
-//!     service::{BookRequest, BookingService}, client::ClientName,
+//!     service::{BookRequest, BookingService, SlotRequest}, client::ClientName,
 //! };
 //!
 //! let clock = Arc::new(ManualClock::new("2030-01-01T00:00:00Z".parse().unwrap()));
@@ -14,8 +14,13 @@
 //! let appointment = service.book(BookRequest {
 //!     client_name: ClientName::parse("Ada Lovelace").unwrap(),
 //!     notes: None,
-//!     date: "2030-01-02".parse().unwrap(),
-//!     time: "10:00:00".parse().unwrap(),
+//!     slot: SlotRequest {
+//!         date: "2030-01-02".parse().unwrap(),
+//!         time: "10:00:00".parse().unwrap(),
+//!         resource: None,
+//!         service: None,
+//!     },
+//!     hold: None,
 //! }).unwrap();
 //! assert_eq!(service.appointment(appointment.id()).unwrap(), Some(appointment));
 //! ```
@@ -24,10 +29,13 @@
 
 pub mod appointment;
 pub mod availability;
+pub mod catalog;
 pub mod client;
 pub mod clock;
+pub mod closure;
 #[cfg(any(test, feature = "contract"))]
 pub mod contract;
+pub mod hold;
 pub mod hours;
 pub mod memory;
 pub mod repository;

@@ -2,23 +2,28 @@
 //! needs to outlive the process.
 
 use std::{
-    collections::HashMap,
+    collections::{BTreeMap, HashMap},
     sync::{Mutex, MutexGuard},
 };
 
 use chrono::{DateTime, Utc};
 
 use crate::{
-    appointment::{Appointment, AppointmentId, Move},
-    availability::{Admission, BookedCounts, Unavailable},
+    appointment::{Appointment, AppointmentId, Move, Status},
+    availability::{Admission, Unavailable, Usage, UsageMap},
+    catalog::Slug,
+    closure::{Closure, ClosureId},
+    hold::{Hold, HoldToken},
     repository::{
-        AppointmentRepository, CancelFailure, RescheduleFailure, StorageError, WriteError,
+        AppointmentQuery, AppointmentRepository, BookFailure, Booking, CancelFailure,
+        ClosureNotFound, HoldNotFound, HoldRequest, RescheduleFailure, Rescheduled, StorageError,
+        WriteError,
     },
-    schedule::Slot,
+    schedule::Placement,
 };
 
-/// Appointments in a map behind one lock; every method is atomic because it holds the lock
-/// from its check to its write.
+/// Appointments, holds and closures behind one lock; every method is atomic because it holds
+/// the lock from its checks to its writes, and changes nothing until every check has passed.
 #[derive(Debug, Default)]
 pub struct InMemoryRepository {
     state: Mutex<State>,
@@ -27,26 +32,93 @@ pub struct InMemoryRepository {
 #[derive(Debug, Default)]
 struct State {
     appointments: HashMap<AppointmentId, Appointment>,
-    booked: BookedCounts,
+    booked: BTreeMap<(Slug, DateTime<Utc>), u32>,
+    holds: HashMap<HoldToken, Hold>,
+    closures: BTreeMap<ClosureId, Closure>,
 }
 
 impl State {
-    fn booked_at(&self, start: DateTime<Utc>) -> u32 {
-        self.booked.get(&start).copied().unwrap_or(0)
+    /// Usage of the slots `placement` takes, leaving out `own` places (an appointment's own
+    /// slots when it moves, or the hold being converted).
+    fn usage_for(&self, placement: &Placement, now: DateTime<Utc>, own: Own<'_>) -> UsageMap {
+        let mut usage = UsageMap::new();
+        for start in &placement.occupied {
+            let key = (placement.resource.clone(), *start);
+            let booked = self.booked.get(&key).copied().unwrap_or(0);
+            let held = self
+                .holds
+                .values()
+                .filter(|h| h.is_active(now) && !matches!(own, Own::Hold(t) if *t == h.token))
+                .filter(|h| h.resource == placement.resource && h.occupied.contains(start))
+                .count();
+            let own_booked = match own {
+                Own::Appointment(appointment) => u32::from(
+                    appointment.resource() == &placement.resource
+                        && appointment.occupied().contains(start),
+                ),
+                _ => 0,
+            };
+            usage.insert(
+                key,
+                Usage {
+                    booked: booked - own_booked,
+                    held: u32::try_from(held).unwrap_or(u32::MAX),
+                },
+            );
+        }
+        usage
     }
 
-    fn take_place(&mut self, start: DateTime<Utc>) {
-        *self.booked.entry(start).or_default() += 1;
+    fn closures(&self) -> Vec<Closure> {
+        self.closures.values().cloned().collect()
     }
 
-    fn give_back_place(&mut self, start: DateTime<Utc>) {
-        if let Some(count) = self.booked.get_mut(&start) {
-            *count -= 1;
-            if *count == 0 {
-                self.booked.remove(&start);
+    fn take_places(&mut self, resource: &Slug, starts: &[DateTime<Utc>]) {
+        for start in starts {
+            *self.booked.entry((resource.clone(), *start)).or_default() += 1;
+        }
+    }
+
+    fn give_back_places(&mut self, resource: &Slug, starts: &[DateTime<Utc>]) {
+        for start in starts {
+            let key = (resource.clone(), *start);
+            if let Some(count) = self.booked.get_mut(&key) {
+                *count -= 1;
+                if *count == 0 {
+                    self.booked.remove(&key);
+                }
             }
         }
     }
+
+    /// The first candidate `admission` admits, or why the first could not be.
+    fn first_admitted<'a>(
+        &self,
+        candidates: &'a [Placement],
+        admission: &Admission,
+        own: Own<'_>,
+    ) -> Result<&'a Placement, Unavailable> {
+        let closures = self.closures();
+        let mut first_refusal = None;
+        for candidate in candidates {
+            let usage = self.usage_for(candidate, admission.now(), own);
+            match admission.check(candidate, &closures, &usage) {
+                Ok(()) => return Ok(candidate),
+                Err(why) => {
+                    first_refusal.get_or_insert(why);
+                }
+            }
+        }
+        Err(first_refusal.unwrap_or(Unavailable::OutsideHours))
+    }
+}
+
+/// Places that belong to the request itself and so do not count against it.
+#[derive(Clone, Copy)]
+enum Own<'a> {
+    Nothing,
+    Appointment(&'a Appointment),
+    Hold(&'a HoldToken),
 }
 
 impl InMemoryRepository {
@@ -65,15 +137,40 @@ impl InMemoryRepository {
 impl AppointmentRepository for InMemoryRepository {
     fn book(
         &self,
-        appointment: &Appointment,
+        booking: &Booking,
         admission: &Admission,
-    ) -> Result<(), WriteError<Unavailable>> {
+    ) -> Result<Appointment, WriteError<BookFailure>> {
         let mut state = self.state()?;
-        let start = appointment.slot().start();
-        admission.check(start, state.booked_at(start)).map_err(WriteError::Refused)?;
-        state.take_place(start);
+        let now = admission.now();
+        let refused = |failure: BookFailure| WriteError::Refused(failure);
+        let (placement, own) = match &booking.hold {
+            Some(token) => {
+                let hold = state
+                    .holds
+                    .get(token)
+                    .filter(|h| h.is_active(now))
+                    .ok_or(refused(HoldNotFound.into()))?;
+                let placement =
+                    booking.candidate_for(hold).ok_or(refused(BookFailure::HoldMismatch))?;
+                (
+                    state.first_admitted(
+                        std::slice::from_ref(placement),
+                        admission,
+                        Own::Hold(token),
+                    ),
+                    Some(token),
+                )
+            }
+            None => (state.first_admitted(&booking.candidates, admission, Own::Nothing), None),
+        };
+        let placement = placement.map_err(|why| refused(why.into()))?;
+        let appointment = booking.appointment_at(placement, now);
+        if let Some(token) = own {
+            state.holds.remove(token);
+        }
+        state.take_places(&placement.resource, &placement.occupied);
         state.appointments.insert(appointment.id(), appointment.clone());
-        Ok(())
+        Ok(appointment)
     }
 
     fn cancel(
@@ -88,7 +185,7 @@ impl AppointmentRepository for InMemoryRepository {
             .cloned()
             .ok_or(WriteError::Refused(CancelFailure::NotFound))?;
         appointment.cancel(now).map_err(|refusal| WriteError::Refused(refusal.into()))?;
-        state.give_back_place(appointment.slot().start());
+        state.give_back_places(&appointment.resource().clone(), appointment.occupied());
         state.appointments.insert(id, appointment.clone());
         Ok(appointment)
     }
@@ -96,41 +193,125 @@ impl AppointmentRepository for InMemoryRepository {
     fn reschedule(
         &self,
         id: AppointmentId,
-        to: Slot,
+        to: &Placement,
         admission: &Admission,
-    ) -> Result<Appointment, WriteError<RescheduleFailure>> {
+    ) -> Result<Rescheduled, WriteError<RescheduleFailure>> {
         let mut state = self.state()?;
-        let mut appointment = state
-            .appointments
-            .get(&id)
-            .cloned()
-            .ok_or(WriteError::Refused(RescheduleFailure::NotFound))?;
         let refused = |failure: RescheduleFailure| WriteError::Refused(failure);
-        match appointment.reschedule(to, admission.now()).map_err(|r| refused(r.into()))? {
-            Move::Unchanged => {}
-            Move::Moved { from } => {
-                admission
-                    .check(to.start(), state.booked_at(to.start()))
-                    .map_err(|u| refused(u.into()))?;
-                state.give_back_place(from.start());
-                state.take_place(to.start());
+        let current =
+            state.appointments.get(&id).cloned().ok_or(refused(RescheduleFailure::NotFound))?;
+        let mut appointment = current.clone();
+        let released = match appointment
+            .reschedule(to, admission.now())
+            .map_err(|r| refused(r.into()))?
+        {
+            Move::Unchanged => Vec::new(),
+            Move::Moved { released } => {
+                state
+                    .first_admitted(std::slice::from_ref(to), admission, Own::Appointment(&current))
+                    .map_err(|why| refused(why.into()))?;
+                state.give_back_places(current.resource(), &released);
+                state.take_places(&to.resource, &to.occupied);
                 state.appointments.insert(id, appointment.clone());
+                released
             }
-        }
-        Ok(appointment)
+        };
+        Ok(Rescheduled { appointment, released })
     }
 
     fn get(&self, id: AppointmentId) -> Result<Option<Appointment>, StorageError> {
         Ok(self.state()?.appointments.get(&id).cloned())
     }
 
-    fn booked_counts(
+    fn appointments(&self, query: &AppointmentQuery) -> Result<Vec<Appointment>, StorageError> {
+        let state = self.state()?;
+        let mut found: Vec<Appointment> =
+            state.appointments.values().filter(|a| query.matches(a)).cloned().collect();
+        found.sort_by_key(|a| (a.slot().start(), a.id()));
+        found.truncate(query.limit as usize);
+        Ok(found)
+    }
+
+    fn usage(
         &self,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
-    ) -> Result<BookedCounts, StorageError> {
+        now: DateTime<Utc>,
+    ) -> Result<UsageMap, StorageError> {
         let state = self.state()?;
-        Ok(state.booked.range(from..=to).map(|(start, count)| (*start, *count)).collect())
+        let mut usage = UsageMap::new();
+        for ((resource, start), booked) in &state.booked {
+            if (from..=to).contains(start) {
+                usage.entry((resource.clone(), *start)).or_default().booked = *booked;
+            }
+        }
+        for hold in state.holds.values().filter(|h| h.is_active(now)) {
+            for start in hold.occupied.iter().filter(|s| (from..=to).contains(*s)) {
+                usage.entry((hold.resource.clone(), *start)).or_default().held += 1;
+            }
+        }
+        Ok(usage)
+    }
+
+    fn hold(
+        &self,
+        request: &HoldRequest,
+        admission: &Admission,
+    ) -> Result<Hold, WriteError<Unavailable>> {
+        let mut state = self.state()?;
+        let now = admission.now();
+        state.holds.retain(|_, hold| hold.is_active(now));
+        let placement = state
+            .first_admitted(&request.candidates, admission, Own::Nothing)
+            .map_err(WriteError::Refused)?;
+        let hold = request.hold_at(placement, now);
+        state.holds.insert(hold.token.clone(), hold.clone());
+        Ok(hold)
+    }
+
+    fn release_hold(
+        &self,
+        token: &HoldToken,
+        now: DateTime<Utc>,
+    ) -> Result<Hold, WriteError<HoldNotFound>> {
+        let mut state = self.state()?;
+        match state.holds.remove(token) {
+            Some(hold) if hold.is_active(now) => Ok(hold),
+            _ => Err(WriteError::Refused(HoldNotFound)),
+        }
+    }
+
+    fn add_closure(&self, closure: &Closure) -> Result<Vec<Appointment>, StorageError> {
+        let mut state = self.state()?;
+        state.closures.insert(closure.id, closure.clone());
+        let mut covered: Vec<Appointment> = state
+            .appointments
+            .values()
+            .filter(|a| a.status() == Status::Scheduled && closure.blocks(a.resource(), a.slot()))
+            .cloned()
+            .collect();
+        covered.sort_by_key(|a| (a.slot().start(), a.id()));
+        Ok(covered)
+    }
+
+    fn remove_closure(&self, id: ClosureId) -> Result<Closure, WriteError<ClosureNotFound>> {
+        self.state()?.closures.remove(&id).ok_or(WriteError::Refused(ClosureNotFound))
+    }
+
+    fn closures(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<Closure>, StorageError> {
+        let state = self.state()?;
+        let mut found: Vec<Closure> = state
+            .closures
+            .values()
+            .filter(|c| c.period.start() < to && from < c.period.end())
+            .cloned()
+            .collect();
+        found.sort_by_key(|c| (c.period.start(), c.id));
+        Ok(found)
     }
 
     fn check_health(&self) -> Result<(), StorageError> {

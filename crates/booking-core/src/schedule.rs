@@ -1,7 +1,7 @@
 //! The business's schedule: its time zone, opening hours, slot length, capacity, and how far ahead
 //! and how soon clients may book. It turns a local date and time into a [`Slot`].
 
-use std::{fmt, num::NonZeroU32};
+use std::{fmt, num::NonZeroU32, str::FromStr};
 
 use chrono::{DateTime, Datelike, Duration, LocalResult, NaiveDate, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
@@ -9,6 +9,7 @@ use thiserror::Error;
 
 use crate::{
     availability::Admission,
+    catalog::{CatalogError, Resource, Service, Slug, validate},
     hours::{DayMinute, TimeRange, WeeklyHours},
 };
 
@@ -124,6 +125,19 @@ pub enum SlotError {
         /// The slot start after it.
         after: DayMinute,
     },
+    /// The service is longer than what is left of the opening range.
+    #[error(
+        "an appointment of {minutes} minutes starting at {time} would run past closing at {closes}",
+        time = time.format("%H:%M")
+    )]
+    DoesNotFit {
+        /// The requested time.
+        time: NaiveTime,
+        /// The appointment's length in minutes.
+        minutes: u32,
+        /// When the opening range ends.
+        closes: DayMinute,
+    },
     /// The local time is skipped when the clocks go forward.
     #[error(
         "{date} {time} does not exist in {zone}: the clocks skip it for daylight saving time",
@@ -158,47 +172,83 @@ impl fmt::Display for OpeningHoursOfDay {
     }
 }
 
-/// Everything that decides which slots exist and which can be booked.
+/// Everything that decides which slots exist and which can be booked: the business's zone and
+/// slot length, its resources and services, and how soon and how far ahead it takes bookings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Schedule {
     time_zone: Tz,
-    hours: WeeklyHours,
     slot_length: SlotLength,
-    capacity: Capacity,
     horizon: Option<Duration>,
     min_notice: Duration,
+    resources: Vec<Resource>,
+    services: Vec<Service>,
 }
 
+/// The slug of the resource a schedule without a catalog books.
+pub const DEFAULT_RESOURCE: &str = "default";
+
 impl Default for Schedule {
-    /// UTC, 09:00-17:00 every day, 30-minute slots of capacity 1, no horizon, no notice.
+    /// UTC, one resource open 09:00-17:00 every day, 30-minute slots of capacity 1, no horizon,
+    /// no notice.
     fn default() -> Self {
-        Self {
-            time_zone: Tz::UTC,
-            hours: WeeklyHours::default(),
-            slot_length: SlotLength(30),
-            capacity: Capacity(NonZeroU32::MIN),
-            horizon: None,
-            min_notice: Duration::zero(),
-        }
+        Self::new(Tz::UTC, WeeklyHours::default(), SlotLength(30), Capacity(NonZeroU32::MIN))
     }
 }
 
+/// Why a request names no resource that could take it.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum ChoiceError {
+    /// No resource has the slug.
+    #[error("there is no resource '{0}'; GET /resources lists them")]
+    UnknownResource(Slug),
+    /// No service has the slug.
+    #[error("there is no service '{0}'; GET /services lists them")]
+    UnknownService(Slug),
+    /// The resource does not perform the service.
+    #[error("resource '{resource}' does not perform service '{service}'")]
+    NotPerformed {
+        /// The resource asked for.
+        resource: Slug,
+        /// The service asked for.
+        service: Slug,
+    },
+}
+
 impl Schedule {
-    /// A schedule with no horizon and no minimum notice.
+    /// A schedule with one resource, [`DEFAULT_RESOURCE`], no services, no horizon and no
+    /// minimum notice.
     pub fn new(
         time_zone: Tz,
         hours: WeeklyHours,
         slot_length: SlotLength,
         capacity: Capacity,
     ) -> Self {
+        let resource = Resource {
+            slug: Slug::from_str(DEFAULT_RESOURCE).unwrap_or_else(|_| unreachable!("a valid slug")),
+            name: "Default".to_owned(),
+            hours,
+            capacity,
+        };
         Self {
             time_zone,
-            hours,
             slot_length,
-            capacity,
             horizon: None,
             min_notice: Duration::zero(),
+            resources: vec![resource],
+            services: Vec::new(),
         }
+    }
+
+    /// Replaces the resources and services.
+    pub fn with_catalog(
+        mut self,
+        resources: Vec<Resource>,
+        services: Vec<Service>,
+    ) -> Result<Self, CatalogError> {
+        validate(&resources, &services)?;
+        self.resources = resources;
+        self.services = services;
+        Ok(self)
     }
 
     /// Bookings may start at most this far ahead of now.
@@ -218,19 +268,9 @@ impl Schedule {
         self.time_zone
     }
 
-    /// The weekly opening hours.
-    pub fn hours(&self) -> &WeeklyHours {
-        &self.hours
-    }
-
     /// The slot length.
     pub fn slot_length(&self) -> SlotLength {
         self.slot_length
-    }
-
-    /// Appointments per slot.
-    pub fn capacity(&self) -> Capacity {
-        self.capacity
     }
 
     /// How far ahead bookings may be made, if limited.
@@ -243,16 +283,81 @@ impl Schedule {
         self.min_notice
     }
 
-    /// The rule that decides, at `now`, whether a slot can take one more booking.
-    pub fn admission(&self, now: DateTime<Utc>) -> Admission {
-        Admission::new(now, now + self.min_notice, self.horizon.map(|h| now + h), self.capacity)
+    /// The resources, in the order they are chosen from.
+    pub fn resources(&self) -> &[Resource] {
+        &self.resources
     }
 
-    /// The slot that starts at a local date and time. A time in a daylight-saving overlap means
-    /// its earlier occurrence.
-    pub fn slot_at(&self, date: NaiveDate, time: NaiveTime) -> Result<Slot, SlotError> {
+    /// The services.
+    pub fn services(&self) -> &[Service] {
+        &self.services
+    }
+
+    /// The resource with a slug.
+    pub fn resource(&self, slug: &Slug) -> Result<&Resource, ChoiceError> {
+        self.resources
+            .iter()
+            .find(|r| &r.slug == slug)
+            .ok_or_else(|| ChoiceError::UnknownResource(slug.clone()))
+    }
+
+    /// The service with a slug.
+    pub fn service(&self, slug: &Slug) -> Result<&Service, ChoiceError> {
+        self.services
+            .iter()
+            .find(|s| &s.slug == slug)
+            .ok_or_else(|| ChoiceError::UnknownService(slug.clone()))
+    }
+
+    /// The resources that may take a booking, in the order they are tried: the one asked for,
+    /// or every resource that performs the service (every resource when there is no service).
+    pub fn candidates(
+        &self,
+        resource: Option<&Slug>,
+        service: Option<&Service>,
+    ) -> Result<Vec<&Resource>, ChoiceError> {
+        let performs = |r: &Resource| service.is_none_or(|s| s.resources.contains(&r.slug));
+        match resource {
+            Some(slug) => {
+                let resource = self.resource(slug)?;
+                match service {
+                    Some(service) if !performs(resource) => Err(ChoiceError::NotPerformed {
+                        resource: slug.clone(),
+                        service: service.slug.clone(),
+                    }),
+                    _ => Ok(vec![resource]),
+                }
+            }
+            None => Ok(match service {
+                // In the service's order of preference.
+                Some(service) => {
+                    service.resources.iter().filter_map(|slug| self.resource(slug).ok()).collect()
+                }
+                None => self.resources.iter().collect(),
+            }),
+        }
+    }
+
+    /// The rule that decides, at `now`, whether a placement can be booked; a service's own
+    /// notice and horizon replace the business's.
+    pub fn admission(&self, now: DateTime<Utc>, service: Option<&Service>) -> Admission {
+        let notice = service.and_then(|s| s.min_notice).unwrap_or(self.min_notice);
+        let horizon = service.and_then(|s| s.horizon).or(self.horizon);
+        Admission::new(now, now + notice, horizon.map(|h| now + h))
+    }
+
+    /// Where an appointment of `service` (one slot when `None`) starting at a local date and
+    /// time on `resource` would sit. A time in a daylight-saving overlap means its earlier
+    /// occurrence.
+    pub fn place(
+        &self,
+        date: NaiveDate,
+        time: NaiveTime,
+        resource: &Resource,
+        service: Option<&Service>,
+    ) -> Result<Placement, SlotError> {
         let minute = DayMinute::of(time);
-        let ranges = self.hours.on(date.weekday());
+        let ranges = resource.hours.on(date.weekday());
         let closed = || SlotError::Closed {
             date,
             time,
@@ -273,25 +378,69 @@ impl Schedule {
         if minute.get() + length > range.end().get() {
             return Err(closed());
         }
+        let slots = service.map_or(1, |s| s.slots.get());
+        let span = u32::from(slots) * u32::from(length);
+        if u32::from(minute.get()) + span > u32::from(range.end().get()) {
+            return Err(SlotError::DoesNotFit { time, minutes: span, closes: range.end() });
+        }
         let start = self.instant(date, time).ok_or(SlotError::NonexistentLocalTime {
             date,
             time,
             zone: self.time_zone,
         })?;
-        Ok(Slot { start, end: start + self.slot_length.duration() })
+        Ok(self.placement(start, slots, resource, service))
     }
 
-    /// Every slot of a local date, in order. Local times skipped by a daylight-saving change
-    /// have no slot; repeated ones have one, at their earlier occurrence.
-    pub fn slots_on(&self, date: NaiveDate) -> impl Iterator<Item = Slot> + '_ {
+    fn placement(
+        &self,
+        start: DateTime<Utc>,
+        slots: u16,
+        resource: &Resource,
+        service: Option<&Service>,
+    ) -> Placement {
+        let step = self.slot_length.duration();
+        let before = service.map_or(0, |s| i64::from(s.buffer_before));
+        let after = service.map_or(0, |s| i64::from(s.buffer_after));
+        let occupied =
+            (-before..i64::from(slots) + after).map(|k| start + step * k as i32).collect();
+        Placement {
+            resource: resource.slug.clone(),
+            service: service.map(|s| s.slug.clone()),
+            slot: Slot { start, end: start + step * i32::from(slots) },
+            occupied,
+            capacity: resource.capacity,
+        }
+    }
+
+    /// Every slot of a resource on a local date, in order. Local times skipped by a
+    /// daylight-saving change have no slot; repeated ones have one, at their earlier occurrence.
+    pub fn slots_on<'a>(
+        &'a self,
+        date: NaiveDate,
+        resource: &'a Resource,
+    ) -> impl Iterator<Item = (NaiveTime, Slot)> + 'a {
         let length = self.slot_length.minutes();
-        self.hours.on(date.weekday()).iter().flat_map(move |range| {
+        resource.hours.on(date.weekday()).iter().flat_map(move |range| {
             let starts = range.start().get()..=range.end().get().saturating_sub(length);
             starts.step_by(usize::from(length)).filter_map(move |minute| {
-                let start = self.instant(date, minute_of(minute).to_time()?)?;
-                Some(Slot { start, end: start + self.slot_length.duration() })
+                let time = minute_of(minute).to_time()?;
+                let start = self.instant(date, time)?;
+                Some((time, Slot { start, end: start + self.slot_length.duration() }))
             })
         })
+    }
+
+    /// The instant of a local date and time; `None` when a daylight-saving change skips it, the
+    /// earlier occurrence when one repeats it.
+    pub fn instant_of(&self, local: chrono::NaiveDateTime) -> Option<DateTime<Utc>> {
+        self.instant(local.date(), local.time())
+    }
+
+    /// When a local date begins: its midnight, or the first minute after it that exists.
+    pub fn start_of_day(&self, date: NaiveDate) -> DateTime<Utc> {
+        (0..24 * 60)
+            .find_map(|minute| self.instant(date, minute_of(minute).to_time()?))
+            .unwrap_or_else(|| date.and_time(NaiveTime::MIN).and_utc())
     }
 
     /// The local date and time at which an instant falls in the business's zone.
@@ -307,6 +456,22 @@ impl Schedule {
             LocalResult::None => None,
         }
     }
+}
+
+/// Where an appointment sits: its resource, its service, the time the client sees, and every
+/// slot it takes on the resource (buffers included).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Placement {
+    /// The resource.
+    pub resource: Slug,
+    /// The service, if any.
+    pub service: Option<Slug>,
+    /// The time the client sees.
+    pub slot: Slot,
+    /// The start of every slot it takes, buffers included, in order.
+    pub occupied: Vec<DateTime<Utc>>,
+    /// The resource's capacity per slot.
+    pub capacity: Capacity,
 }
 
 fn minute_of(value: u16) -> DayMinute {
@@ -329,6 +494,16 @@ mod tests {
 
     fn utc(text: &str) -> DateTime<Utc> {
         text.parse().unwrap()
+    }
+
+    impl Schedule {
+        fn slot_at(&self, date: NaiveDate, time: NaiveTime) -> Result<Slot, SlotError> {
+            self.place(date, time, &self.resources[0], None).map(|p| p.slot)
+        }
+
+        fn day_slots(&self, date: NaiveDate) -> Vec<Slot> {
+            self.slots_on(date, &self.resources[0]).map(|(_, slot)| slot).collect()
+        }
     }
 
     fn berlin() -> Schedule {
@@ -381,7 +556,8 @@ mod tests {
             schedule.slot_at(date("2030-01-07"), time("10:30")),
             Err(SlotError::Closed { .. })
         ));
-        let starts: Vec<_> = schedule.slots_on(date("2030-01-07")).map(|s| s.start()).collect();
+        let starts: Vec<_> =
+            schedule.day_slots(date("2030-01-07")).iter().map(|s| s.start()).collect();
         assert_eq!(
             starts,
             [utc("2030-01-07T09:00:00Z"), utc("2030-01-07T09:30:00Z"), utc("2030-01-07T10:00:00Z")]
@@ -399,19 +575,18 @@ mod tests {
 
     #[test]
     fn closed_days_say_so() {
-        let schedule = Schedule::default().clone();
         let weekdays_only = Schedule::new(
-            schedule.time_zone(),
+            Tz::UTC,
             "mon-fri 09:00-17:00".parse().unwrap(),
-            schedule.slot_length(),
-            schedule.capacity(),
+            SlotLength::from_minutes(30).unwrap(),
+            Capacity::new(1).unwrap(),
         );
         let err = weekdays_only.slot_at(date("2030-01-06"), time("10:00")).unwrap_err();
         assert!(
             matches!(&err, SlotError::Closed { hours, .. } if hours.weekday == Weekday::Sun && hours.ranges.is_empty())
         );
         assert!(err.to_string().ends_with("(closed all day on Sun)"), "{err}");
-        assert_eq!(weekdays_only.slots_on(date("2030-01-06")).count(), 0);
+        assert!(weekdays_only.day_slots(date("2030-01-06")).is_empty());
     }
 
     #[test]
@@ -422,7 +597,7 @@ mod tests {
             SlotLength::from_minutes(60).unwrap(),
             Capacity::new(1).unwrap(),
         );
-        assert_eq!(schedule.slots_on(date("2030-01-07")).count(), 2);
+        assert_eq!(schedule.day_slots(date("2030-01-07")).len(), 2);
         assert!(matches!(
             schedule.slot_at(date("2030-01-07"), time("10:00")),
             Err(SlotError::Closed { .. })
@@ -445,7 +620,7 @@ mod tests {
             err.to_string(),
             "2030-03-31 02:30 does not exist in Europe/Berlin: the clocks skip it for daylight saving time"
         );
-        let day: Vec<_> = berlin().slots_on(date("2030-03-31")).collect();
+        let day = berlin().day_slots(date("2030-03-31"));
         assert_eq!(day.len(), 46, "two of 48 half hours are skipped");
     }
 
@@ -456,13 +631,13 @@ mod tests {
         assert_eq!(slot.start(), utc("2030-10-27T00:30:00Z"));
         assert_eq!(slot.end(), utc("2030-10-27T01:00:00Z"));
         assert_eq!(berlin().local(slot.start()), date("2030-10-27").and_time(time("02:30")));
-        assert_eq!(berlin().slots_on(date("2030-10-27")).count(), 48);
+        assert_eq!(berlin().day_slots(date("2030-10-27")).len(), 48);
     }
 
     #[test]
     fn slots_follow_the_local_clock_across_zones() {
         let mut schedule = berlin();
-        schedule.hours = "09:00-10:00".parse().unwrap();
+        schedule.resources[0].hours = "09:00-10:00".parse().unwrap();
         let winter = schedule.slot_at(date("2030-01-07"), time("09:00")).unwrap();
         let summer = schedule.slot_at(date("2030-07-08"), time("09:00")).unwrap();
         assert_eq!(winter.start(), utc("2030-01-07T08:00:00Z"));
@@ -477,7 +652,110 @@ mod tests {
         assert_eq!(Capacity::new(0), Err(CapacityError(0)));
         assert_eq!(Capacity::new(10_001), Err(CapacityError(10_001)));
         let two = Capacity::new(2).unwrap();
+        assert_eq!(Capacity::new(10_000).unwrap().get(), 10_000);
         assert!(two.admits(1));
         assert!(!two.admits(2));
+    }
+
+    fn resource(name: &str, hours: &str) -> Resource {
+        Resource {
+            slug: name.parse().unwrap(),
+            name: name.to_owned(),
+            hours: hours.parse().unwrap(),
+            capacity: Capacity::new(1).unwrap(),
+        }
+    }
+
+    fn service(name: &str, slots: u16, before: u16, after: u16, resources: &[&str]) -> Service {
+        Service {
+            slug: name.parse().unwrap(),
+            name: name.to_owned(),
+            slots: std::num::NonZeroU16::new(slots).unwrap(),
+            resources: resources.iter().map(|r| r.parse().unwrap()).collect(),
+            buffer_before: before,
+            buffer_after: after,
+            min_notice: None,
+            horizon: None,
+        }
+    }
+
+    fn salon() -> Schedule {
+        Schedule::default()
+            .with_catalog(
+                vec![resource("alice", "09:00-12:00,13:00-17:00"), resource("bob", "10:00-18:00")],
+                vec![
+                    service("colouring", 3, 1, 2, &["bob", "alice"]),
+                    service("trim", 1, 0, 0, &["alice"]),
+                ],
+            )
+            .unwrap()
+    }
+
+    #[test]
+    fn a_long_service_takes_every_slot_and_its_buffers() {
+        let schedule = salon();
+        let bob = schedule.resource(&"bob".parse().unwrap()).unwrap();
+        let colouring = schedule.service(&"colouring".parse().unwrap()).unwrap();
+        let placement =
+            schedule.place(date("2030-01-07"), time("11:00"), bob, Some(colouring)).unwrap();
+        assert_eq!(
+            placement.slot,
+            Slot::new(utc("2030-01-07T11:00:00Z"), utc("2030-01-07T12:30:00Z")).unwrap()
+        );
+        let occupied: Vec<String> =
+            placement.occupied.iter().map(|t| t.format("%H:%M").to_string()).collect();
+        assert_eq!(occupied, ["10:30", "11:00", "11:30", "12:00", "12:30", "13:00"]);
+    }
+
+    #[test]
+    fn a_service_must_fit_inside_one_opening_range() {
+        let schedule = salon();
+        let alice = schedule.resource(&"alice".parse().unwrap()).unwrap();
+        let colouring = schedule.service(&"colouring".parse().unwrap()).unwrap();
+        let error =
+            schedule.place(date("2030-01-07"), time("11:00"), alice, Some(colouring)).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "an appointment of 90 minutes starting at 11:00 would run past closing at 12:00"
+        );
+        assert!(schedule.place(date("2030-01-07"), time("13:00"), alice, Some(colouring)).is_ok());
+    }
+
+    #[test]
+    fn candidates_follow_the_services_order_and_refuse_mismatches() {
+        let schedule = salon();
+        let colouring = schedule.service(&"colouring".parse().unwrap()).unwrap();
+        let trim = schedule.service(&"trim".parse().unwrap()).unwrap();
+        let names =
+            |found: Vec<&Resource>| found.iter().map(|r| r.slug.to_string()).collect::<Vec<_>>();
+        assert_eq!(names(schedule.candidates(None, Some(colouring)).unwrap()), ["bob", "alice"]);
+        assert_eq!(names(schedule.candidates(None, None).unwrap()), ["alice", "bob"]);
+        assert_eq!(
+            schedule.candidates(Some(&"bob".parse().unwrap()), Some(trim)).unwrap_err().to_string(),
+            "resource 'bob' does not perform service 'trim'"
+        );
+        assert!(matches!(
+            schedule.candidates(Some(&"carol".parse().unwrap()), None),
+            Err(ChoiceError::UnknownResource(_))
+        ));
+    }
+
+    #[test]
+    fn catalogs_must_hold_together() {
+        let alice = resource("alice", "09:00-17:00");
+        let base = Schedule::default();
+        assert_eq!(base.clone().with_catalog(vec![], vec![]), Err(CatalogError::NoResources));
+        assert!(matches!(
+            base.clone().with_catalog(vec![alice.clone(), alice.clone()], vec![]),
+            Err(CatalogError::DuplicateSlug(_))
+        ));
+        assert!(matches!(
+            base.clone().with_catalog(vec![alice.clone()], vec![service("x", 1, 0, 0, &["bob"])]),
+            Err(CatalogError::UnknownResource { .. })
+        ));
+        assert!(matches!(
+            base.with_catalog(vec![alice], vec![service("x", 1, 0, 0, &[])]),
+            Err(CatalogError::NoPerformer(_))
+        ));
     }
 }

@@ -2,19 +2,40 @@
 
 use std::sync::Arc;
 
-use chrono::{NaiveDate, NaiveTime};
+use chrono::{DateTime, Duration, NaiveDate, NaiveTime, SubsecRound, Utc};
 use thiserror::Error;
 
 use crate::{
     appointment::{Appointment, AppointmentId, RescheduleRefusal},
-    availability::{Availability, BookedCounts, DateRange, Unavailable},
+    availability::{Admission, Availability, DateRange, ListingPlan, Unavailable, UsageMap},
+    catalog::{Service, Slug},
     client::{ClientName, Notes},
     clock::Clock,
+    closure::{Closure, ClosureId},
+    hold::{Hold, HoldToken},
     repository::{
-        AppointmentRepository, CancelFailure, RescheduleFailure, StorageError, WriteError,
+        AppointmentQuery, AppointmentRepository, BookFailure, Booking, CancelFailure,
+        ClosureNotFound, HoldNotFound, HoldRequest, RescheduleFailure, Rescheduled, StorageError,
+        WriteError,
     },
-    schedule::{Schedule, SlotError},
+    schedule::{ChoiceError, Placement, Schedule, Slot, SlotError},
 };
+
+/// How long a hold lasts unless configured otherwise.
+pub const DEFAULT_HOLD_DURATION: Duration = Duration::minutes(5);
+
+/// Where a client wants an appointment, already validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlotRequest {
+    /// The local date of the start.
+    pub date: NaiveDate,
+    /// The local start time.
+    pub time: NaiveTime,
+    /// The resource asked for; any that performs the service when `None`.
+    pub resource: Option<Slug>,
+    /// The service asked for; one slot when `None`.
+    pub service: Option<Slug>,
+}
 
 /// A client's request for an appointment, already validated.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,22 +44,47 @@ pub struct BookRequest {
     pub client_name: ClientName,
     /// What they want the business to know.
     pub notes: Option<Notes>,
-    /// The local date of the slot.
-    pub date: NaiveDate,
-    /// The local start time of the slot.
-    pub time: NaiveTime,
+    /// Where.
+    pub slot: SlotRequest,
+    /// A hold to convert into the appointment.
+    pub hold: Option<HoldToken>,
+}
+
+/// Why no placement could be worked out for a request.
+#[derive(Debug, Error)]
+pub enum PlacementError {
+    /// The resource or service does not exist, or do not go together.
+    #[error(transparent)]
+    Choice(#[from] ChoiceError),
+    /// No slot starts at that local date and time.
+    #[error(transparent)]
+    InvalidSlot(#[from] SlotError),
+    /// The slot cannot take a booking now, whatever is stored.
+    #[error(transparent)]
+    Unavailable(#[from] Unavailable),
 }
 
 /// Why a booking was not made.
 #[derive(Debug, Error)]
 pub enum BookError {
-    /// No slot starts at that local date and time.
+    /// The request names no bookable placement.
     #[error(transparent)]
-    InvalidSlot(#[from] SlotError),
-    /// The slot cannot take a booking now.
+    Placement(#[from] PlacementError),
+    /// The store refused it.
     #[error(transparent)]
-    Unavailable(#[from] Unavailable),
+    Refused(#[from] BookFailure),
     /// The store failed; nothing was booked.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+/// Why a hold was not made.
+#[derive(Debug, Error)]
+pub enum HoldError {
+    /// The request names no bookable placement.
+    #[error(transparent)]
+    Placement(#[from] PlacementError),
+    /// The store failed; nothing was held.
     #[error(transparent)]
     Storage(#[from] StorageError),
 }
@@ -49,29 +95,42 @@ pub type CancelError = WriteError<CancelFailure>;
 /// Why an appointment was not moved.
 #[derive(Debug, Error)]
 pub enum RescheduleError {
-    /// No slot starts at that local date and time.
-    #[error(transparent)]
-    InvalidSlot(#[from] SlotError),
     /// No appointment has the id.
     #[error("appointment not found")]
     NotFound,
+    /// The new time names no bookable placement.
+    #[error(transparent)]
+    Placement(#[from] PlacementError),
     /// The appointment's state forbids it.
     #[error(transparent)]
     Refused(#[from] RescheduleRefusal),
-    /// The new slot cannot take it.
-    #[error(transparent)]
-    Unavailable(#[from] Unavailable),
     /// The store failed; nothing changed.
     #[error(transparent)]
     Storage(#[from] StorageError),
 }
 
-impl From<WriteError<RescheduleFailure>> for RescheduleError {
-    fn from(error: WriteError<RescheduleFailure>) -> Self {
+/// Why a closure was not made.
+#[derive(Debug, Error)]
+pub enum ClosureError {
+    /// The resource does not exist.
+    #[error(transparent)]
+    Choice(#[from] ChoiceError),
+    /// The store failed; nothing was closed.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+impl<T> From<WriteError<T>> for RescheduleError
+where
+    RescheduleFailure: From<T>,
+{
+    fn from(error: WriteError<T>) -> Self {
         match error {
-            WriteError::Refused(RescheduleFailure::NotFound) => Self::NotFound,
-            WriteError::Refused(RescheduleFailure::Refused(refusal)) => Self::Refused(refusal),
-            WriteError::Refused(RescheduleFailure::Unavailable(why)) => Self::Unavailable(why),
+            WriteError::Refused(failure) => match RescheduleFailure::from(failure) {
+                RescheduleFailure::NotFound => Self::NotFound,
+                RescheduleFailure::Refused(refusal) => Self::Refused(refusal),
+                RescheduleFailure::Unavailable(why) => Self::Placement(why.into()),
+            },
             WriteError::Storage(error) => Self::Storage(error),
         }
     }
@@ -83,6 +142,7 @@ pub struct BookingService {
     repository: Arc<dyn AppointmentRepository>,
     clock: Arc<dyn Clock>,
     schedule: Schedule,
+    hold_duration: Duration,
 }
 
 impl BookingService {
@@ -92,7 +152,13 @@ impl BookingService {
         clock: Arc<dyn Clock>,
         schedule: Schedule,
     ) -> Self {
-        Self { repository, clock, schedule }
+        Self { repository, clock, schedule, hold_duration: DEFAULT_HOLD_DURATION }
+    }
+
+    /// Holds last `duration`.
+    pub fn with_hold_duration(mut self, duration: Duration) -> Self {
+        self.hold_duration = duration;
+        self
     }
 
     /// The schedule the service follows.
@@ -100,24 +166,84 @@ impl BookingService {
         &self.schedule
     }
 
-    /// Books the slot at the requested local date and time, if it has room.
+    /// How long holds last.
+    pub fn hold_duration(&self) -> Duration {
+        self.hold_duration
+    }
+
+    /// The current time by the service's clock.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    fn service_of(&self, slug: Option<&Slug>) -> Result<Option<&Service>, ChoiceError> {
+        slug.map(|slug| self.schedule.service(slug)).transpose()
+    }
+
+    /// Where the request could go, in order of preference, and the rule to judge it by. With
+    /// `early_check`, a start that can never be booked (past, too soon, too far) is refused
+    /// before the store is asked.
+    fn placements(
+        &self,
+        request: &SlotRequest,
+        now: DateTime<Utc>,
+        early_check: bool,
+    ) -> Result<(Vec<Placement>, Admission), PlacementError> {
+        let service = self.service_of(request.service.as_ref())?;
+        let resources = self.schedule.candidates(request.resource.as_ref(), service)?;
+        let mut placements = Vec::new();
+        let mut first_error = None;
+        for resource in resources {
+            match self.schedule.place(request.date, request.time, resource, service) {
+                Ok(placement) => placements.push(placement),
+                Err(error) => {
+                    first_error.get_or_insert(error);
+                }
+            }
+        }
+        let admission = self.schedule.admission(now, service);
+        match (placements.first(), first_error) {
+            (Some(first), _) if early_check => admission.check_time(first.slot.start())?,
+            (Some(_), _) => {}
+            (None, Some(error)) => return Err(error.into()),
+            (None, None) => return Err(Unavailable::OutsideHours.into()),
+        }
+        Ok((placements, admission))
+    }
+
+    /// Books the request (converting its hold, if it names one), on the first resource that
+    /// can take it.
     pub fn book(&self, request: BookRequest) -> Result<Appointment, BookError> {
-        let slot = self.schedule.slot_at(request.date, request.time)?;
         let now = self.clock.now();
-        let admission = self.schedule.admission(now);
-        admission.check_time(slot.start())?;
-        let appointment = Appointment::schedule(
-            AppointmentId::random(),
-            request.client_name,
-            request.notes,
-            slot,
-            now,
-        );
-        self.repository.book(&appointment, &admission).map_err(|error| match error {
-            WriteError::Refused(why) => BookError::Unavailable(why),
+        let (candidates, admission) = self.placements(&request.slot, now, true)?;
+        let booking = Booking {
+            id: AppointmentId::random(),
+            client_name: request.client_name,
+            notes: request.notes,
+            candidates,
+            hold: request.hold,
+        };
+        self.repository.book(&booking, &admission).map_err(|error| match error {
+            WriteError::Refused(failure) => BookError::Refused(failure),
             WriteError::Storage(error) => BookError::Storage(error),
-        })?;
-        Ok(appointment)
+        })
+    }
+
+    /// Holds the requested placement for the hold duration.
+    pub fn hold(&self, request: &SlotRequest) -> Result<Hold, HoldError> {
+        let now = self.clock.now();
+        let (candidates, admission) = self.placements(request, now, true)?;
+        let expires_at = (now + self.hold_duration).trunc_subsecs(0);
+        let request = HoldRequest { token: HoldToken::random(), candidates, expires_at };
+        self.repository.hold(&request, &admission).map_err(|error| match error {
+            WriteError::Refused(why) => HoldError::Placement(why.into()),
+            WriteError::Storage(error) => HoldError::Storage(error),
+        })
+    }
+
+    /// Ends a hold early.
+    pub fn release_hold(&self, token: &HoldToken) -> Result<Hold, WriteError<HoldNotFound>> {
+        self.repository.release_hold(token, self.clock.now())
     }
 
     /// Cancels an appointment that has not started.
@@ -125,15 +251,28 @@ impl BookingService {
         self.repository.cancel(id, self.clock.now())
     }
 
-    /// Moves an appointment to the slot at a local date and time, or leaves it where it is.
+    /// Moves an appointment to the slot at a local date and time on its resource, or leaves
+    /// it where it is.
     pub fn reschedule(
         &self,
         id: AppointmentId,
         date: NaiveDate,
         time: NaiveTime,
-    ) -> Result<Appointment, RescheduleError> {
-        let to = self.schedule.slot_at(date, time)?;
-        let admission = self.schedule.admission(self.clock.now());
+    ) -> Result<Rescheduled, RescheduleError> {
+        // An appointment's resource and service never change, so reading them before the
+        // write is safe; the write re-checks everything else.
+        let current = self.repository.get(id)?.ok_or(RescheduleError::NotFound)?;
+        let request = SlotRequest {
+            date,
+            time,
+            resource: Some(current.resource().clone()),
+            service: current.service().cloned(),
+        };
+        // Asking for the slot it holds is a no-op whatever the time rules say, so they are
+        // left to the store, which applies them only to a real move.
+        let (candidates, admission) = self.placements(&request, self.clock.now(), false)?;
+        let to =
+            candidates.first().ok_or(PlacementError::Unavailable(Unavailable::OutsideHours))?;
         Ok(self.repository.reschedule(id, to, &admission)?)
     }
 
@@ -142,19 +281,110 @@ impl BookingService {
         self.repository.get(id)
     }
 
-    /// Every slot of the range with its counts and whether it can be booked now.
-    pub fn availability(&self, range: DateRange) -> Result<Availability, StorageError> {
-        let slots = Availability::slots_of(&self.schedule, range);
-        let booked = match Availability::span(&slots) {
-            Some((from, to)) => self.repository.booked_counts(from, to)?,
-            None => BookedCounts::new(),
+    /// Appointments for the operator.
+    pub fn appointments(&self, query: &AppointmentQuery) -> Result<Vec<Appointment>, StorageError> {
+        self.repository.appointments(query)
+    }
+
+    /// Every slot of the range on the chosen resources (all that perform the service when none
+    /// is named), each with its usage and whether the service can start there now.
+    pub fn availability(
+        &self,
+        range: DateRange,
+        resource: Option<&Slug>,
+        service: Option<&Slug>,
+    ) -> Result<Availability, AvailabilityError> {
+        let plan = self.plan_availability(range, resource, service)?;
+        let (usage, closures) = self.read_availability(&plan)?;
+        Ok(self.judge(plan, &usage, &closures))
+    }
+
+    /// The slots a listing covers, before anything is read.
+    pub fn plan_availability(
+        &self,
+        range: DateRange,
+        resource: Option<&Slug>,
+        service: Option<&Slug>,
+    ) -> Result<ListingPlan, ChoiceError> {
+        let service = self.service_of(service)?;
+        let resources = self.schedule.candidates(resource, service)?;
+        Ok(ListingPlan::new(&self.schedule, range, &resources, service))
+    }
+
+    /// What a listing needs from the store: the usage and closures of its span.
+    pub fn read_availability(
+        &self,
+        plan: &ListingPlan,
+    ) -> Result<(UsageMap, Vec<Closure>), StorageError> {
+        match plan.span() {
+            Some((from, to)) => Ok((
+                self.repository.usage(from, to, self.clock.now())?,
+                self.repository.closures(from, to + self.schedule.slot_length().duration())?,
+            )),
+            None => Ok((UsageMap::new(), Vec::new())),
+        }
+    }
+
+    /// Judges every slot of a listing at the current time.
+    pub fn judge(&self, plan: ListingPlan, usage: &UsageMap, closures: &[Closure]) -> Availability {
+        let admission = self.schedule.admission(self.clock.now(), plan.service());
+        plan.judge(&admission, closures, usage)
+    }
+
+    /// The usage of every slot from `from` to `to`, both included, now.
+    pub fn usage(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<UsageMap, StorageError> {
+        self.repository.usage(from, to, self.clock.now())
+    }
+
+    /// Closes a resource (or, with none, the business) for a period; returns the closure and
+    /// the scheduled appointments inside it, which are left for the operator to move or cancel.
+    pub fn close(
+        &self,
+        resource: Option<Slug>,
+        period: Slot,
+        reason: Option<String>,
+    ) -> Result<(Closure, Vec<Appointment>), ClosureError> {
+        if let Some(slug) = &resource {
+            self.schedule.resource(slug)?;
+        }
+        let closure = Closure {
+            id: ClosureId::random(),
+            resource,
+            period,
+            reason,
+            created_at: self.clock.now(),
         };
-        let admission = self.schedule.admission(self.clock.now());
-        Ok(Availability::compute(range, slots, &admission, &booked))
+        let covered = self.repository.add_closure(&closure)?;
+        Ok((closure, covered))
+    }
+
+    /// Removes a closure.
+    pub fn reopen(&self, id: ClosureId) -> Result<Closure, WriteError<ClosureNotFound>> {
+        self.repository.remove_closure(id)
+    }
+
+    /// Every closure that overlaps `from..to`.
+    pub fn closures(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<Closure>, StorageError> {
+        self.repository.closures(from, to)
     }
 
     /// Whether the store can serve requests.
     pub fn check_health(&self) -> Result<(), StorageError> {
         self.repository.check_health()
     }
+}
+
+/// Why availability could not be listed.
+#[derive(Debug, Error)]
+pub enum AvailabilityError {
+    /// The resource or service does not exist, or do not go together.
+    #[error(transparent)]
+    Choice(#[from] ChoiceError),
+    /// The store failed.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
 }

@@ -2,6 +2,7 @@
 
 use std::{
     net::{IpAddr, SocketAddr},
+    path::PathBuf,
     time::Duration,
 };
 
@@ -13,7 +14,10 @@ use booking_store::{DatabaseUrl, SqliteOptions};
 use chrono_tz::Tz;
 use clap::Parser;
 
-use crate::config::Settings;
+use crate::{
+    config::{AdminToken, Settings},
+    config_file::{Defaults, FileConfig},
+};
 
 /// The appointment booking service.
 #[derive(Debug, Parser)]
@@ -52,6 +56,19 @@ pub struct Cli {
     /// How long a write waits for another process's write lock, in milliseconds.
     #[arg(long, env = "BOOKING_DB_BUSY_TIMEOUT_MS", default_value_t = 5000, value_parser = clap::value_parser!(u64).range(0..=600_000))]
     pub db_busy_timeout_ms: u64,
+    /// A TOML file describing resources, services and any of the settings above; the file's
+    /// values win over flags and environment variables.
+    #[arg(long, env = "BOOKING_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// How long a hold (POST /holds) keeps its slot, in minutes.
+    #[arg(long, env = "BOOKING_HOLD_MINUTES", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=1440))]
+    pub hold_minutes: u32,
+    /// Bearer token for the /admin/ endpoints; they answer 503 until one is set.
+    #[arg(long, env = "BOOKING_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<AdminToken>,
+    /// Seconds between heartbeat comments on idle availability streams.
+    #[arg(long, env = "BOOKING_STREAM_HEARTBEAT_SECONDS", default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub stream_heartbeat_seconds: u64,
     /// HTTP worker threads (default: one per core).
     #[arg(long, env = "BOOKING_WORKERS", value_parser = clap::value_parser!(u16).range(1..=256))]
     pub workers: Option<u16>,
@@ -74,25 +91,34 @@ fn parse_capacity(text: &str) -> Result<Capacity, String> {
 pub struct ConfigError(String);
 
 impl Cli {
-    /// The settings these flags describe.
+    /// The settings these flags describe (and the configuration file, if one is named).
     pub fn settings(self) -> Result<Settings, ConfigError> {
-        let longest_range = self
-            .opening_hours
-            .days()
-            .flat_map(|(_, ranges)| ranges.iter().map(|r| r.end().get() - r.start().get()))
-            .max()
-            .unwrap_or(0);
-        if self.slot_minutes.minutes() > longest_range {
-            return Err(ConfigError(format!(
-                "BOOKING_SLOT_MINUTES={} is longer than every range of BOOKING_OPENING_HOURS ({}), so no slot would exist",
-                self.slot_minutes.minutes(),
-                self.opening_hours
-            )));
-        }
-        let schedule =
-            Schedule::new(self.time_zone, self.opening_hours, self.slot_minutes, self.capacity)
-                .with_horizon(self.horizon_days.map(|days| chrono::Duration::days(i64::from(days))))
-                .with_min_notice(chrono::Duration::minutes(i64::from(self.min_notice_minutes)));
+        let defaults = Defaults {
+            time_zone: self.time_zone,
+            hours: self.opening_hours,
+            slot_length: self.slot_minutes,
+            capacity: self.capacity,
+            min_notice: chrono::Duration::minutes(i64::from(self.min_notice_minutes)),
+            horizon: self.horizon_days.map(|days| chrono::Duration::days(i64::from(days))),
+            hold: chrono::Duration::minutes(i64::from(self.hold_minutes)),
+        };
+        let (schedule, hold_duration) = match &self.config {
+            Some(path) => FileConfig::read(path)
+                .and_then(|file| file.resolve(defaults, path))
+                .map_err(|e| ConfigError(e.to_string()))?,
+            None => {
+                let schedule = Schedule::new(
+                    defaults.time_zone,
+                    defaults.hours,
+                    defaults.slot_length,
+                    defaults.capacity,
+                )
+                .with_min_notice(defaults.min_notice)
+                .with_horizon(defaults.horizon);
+                (schedule, defaults.hold)
+            }
+        };
+        check_slots_fit(&schedule)?;
         Ok(Settings {
             address: SocketAddr::new(self.host, self.port),
             database: self.database_url,
@@ -102,9 +128,31 @@ impl Cli {
                 ..SqliteOptions::default()
             },
             schedule,
+            hold_duration,
+            admin_token: self.admin_token,
+            stream_heartbeat: Duration::from_secs(self.stream_heartbeat_seconds),
             workers: self.workers.map(usize::from),
         })
     }
+}
+
+/// Refuses a schedule in which some resource could never have a slot.
+fn check_slots_fit(schedule: &Schedule) -> Result<(), ConfigError> {
+    let length = schedule.slot_length().minutes();
+    for resource in schedule.resources() {
+        let longest = resource
+            .hours
+            .days()
+            .flat_map(|(_, ranges)| ranges.iter().map(|r| r.end().get() - r.start().get()))
+            .max();
+        if longest.unwrap_or(0) < length {
+            return Err(ConfigError(format!(
+                "BOOKING_SLOT_MINUTES={length} is longer than every opening range of '{}' ({}), so it would have no slot",
+                resource.slug, resource.hours
+            )));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -132,11 +180,35 @@ mod tests {
         let schedule = settings.schedule;
         assert_eq!(schedule.time_zone(), chrono_tz::Europe::Berlin);
         assert_eq!(schedule.slot_length().minutes(), 20);
-        assert_eq!(schedule.capacity().get(), 3);
+        assert_eq!(schedule.resources()[0].capacity.get(), 3);
         assert_eq!(schedule.horizon(), Some(chrono::Duration::days(30)));
         assert_eq!(schedule.min_notice(), chrono::Duration::hours(2));
         assert_eq!(settings.address.port(), 0);
         assert_eq!(settings.database, DatabaseUrl::Sqlite("/tmp/x.db".into()));
+    }
+
+    #[test]
+    fn the_admin_token_never_prints() {
+        let cli = parse(&["--admin-token=s3cret-token-value"]).unwrap();
+        assert!(!format!("{cli:?}").contains("s3cret"));
+        let settings = cli.settings().unwrap();
+        assert!(!format!("{settings:?}").contains("s3cret"));
+        assert!(settings.admin_token.unwrap().matches("s3cret-token-value"));
+    }
+
+    #[test]
+    fn a_config_file_is_read_and_its_errors_name_it() {
+        let directory = tempfile::tempdir().unwrap();
+        let path = directory.path().join("booking.toml");
+        std::fs::write(&path, "[[resources]]\nslug = \"alice\"\nname = \"Alice\"\ncapacity = 2\n")
+            .unwrap();
+        let settings =
+            parse(&[&format!("--config={}", path.display())]).unwrap().settings().unwrap();
+        assert_eq!(settings.schedule.resources()[0].slug.as_str(), "alice");
+        std::fs::write(&path, "slot_minutes = 0").unwrap();
+        let error =
+            parse(&[&format!("--config={}", path.display())]).unwrap().settings().unwrap_err();
+        assert!(error.to_string().contains("booking.toml: slot length must be between"), "{error}");
     }
 
     #[test]
@@ -161,7 +233,9 @@ mod tests {
             .settings()
             .unwrap_err();
         assert!(
-            error.to_string().contains("BOOKING_SLOT_MINUTES=90 is longer than every range"),
+            error
+                .to_string()
+                .contains("BOOKING_SLOT_MINUTES=90 is longer than every opening range"),
             "{error}"
         );
     }

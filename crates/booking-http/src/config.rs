@@ -1,7 +1,12 @@
 //! The server's configuration: a plain value, built from flags and environment variables by
 //! [`Cli`](crate::cli::Cli) or directly by tests and embedders.
 
-use std::net::{Ipv4Addr, SocketAddr};
+use std::{
+    fmt,
+    net::{Ipv4Addr, SocketAddr},
+    str::FromStr,
+    time::Duration,
+};
 
 use booking_core::schedule::Schedule;
 use booking_store::{DatabaseUrl, SqliteOptions};
@@ -17,6 +22,12 @@ pub struct Settings {
     pub store: SqliteOptions,
     /// The business's schedule.
     pub schedule: Schedule,
+    /// How long a hold keeps its slot.
+    pub hold_duration: chrono::Duration,
+    /// The bearer token of the operator's API; it is off without one.
+    pub admin_token: Option<AdminToken>,
+    /// Time between heartbeat comments on idle availability streams.
+    pub stream_heartbeat: Duration,
     /// HTTP worker threads; `None` means one per core.
     pub workers: Option<usize>,
 }
@@ -28,7 +39,41 @@ impl Default for Settings {
             database: DatabaseUrl::Sqlite("appointments.db".into()),
             store: SqliteOptions::default(),
             schedule: Schedule::default(),
+            hold_duration: booking_core::service::DEFAULT_HOLD_DURATION,
+            admin_token: None,
+            stream_heartbeat: Duration::from_secs(15),
             workers: None,
         }
+    }
+}
+
+/// The operator's bearer token: a secret that never prints and is compared in constant time.
+#[derive(Clone)]
+pub struct AdminToken(String);
+
+/// An admin token too short to be a secret.
+#[derive(Debug, thiserror::Error)]
+#[error("the admin token must be at least 16 characters")]
+pub struct AdminTokenError;
+
+impl FromStr for AdminToken {
+    type Err = AdminTokenError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        if text.len() < 16 { Err(AdminTokenError) } else { Ok(Self(text.to_owned())) }
+    }
+}
+
+impl AdminToken {
+    /// Whether `candidate` is the token, in time that does not depend on where they differ.
+    pub fn matches(&self, candidate: &str) -> bool {
+        use subtle::ConstantTimeEq;
+        self.0.as_bytes().ct_eq(candidate.as_bytes()).into()
+    }
+}
+
+impl fmt::Debug for AdminToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("AdminToken(***)")
     }
 }

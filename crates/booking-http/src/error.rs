@@ -15,10 +15,17 @@ use actix_web::{
 use booking_core::{
     appointment::{CancelRefusal, RescheduleRefusal},
     availability::{DateRangeError, Unavailable},
+    catalog::SlugError,
     client::{ClientNameError, NotesError},
-    repository::{CancelFailure, StorageError, StorageErrorKind, WriteError},
-    schedule::SlotError,
-    service::{BookError, CancelError, RescheduleError},
+    repository::{
+        BookFailure, CancelFailure, ClosureNotFound, HoldNotFound, StorageError, StorageErrorKind,
+        WriteError,
+    },
+    schedule::{ChoiceError, SlotError},
+    service::{
+        AvailabilityError, BookError, CancelError, ClosureError, HoldError, PlacementError,
+        RescheduleError,
+    },
 };
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -45,7 +52,8 @@ pub struct Problem {
     /// The sentence the original service answered with, kept for its clients.
     #[schema(example = "Time slot is not available.")]
     pub message: String,
-    /// Why a slot cannot be booked: past, too_soon, beyond_horizon, full or outside_hours.
+    /// Why a slot cannot be booked: past, too_soon, beyond_horizon, outside_hours, closed,
+    /// held or full.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(example = "full")]
     pub reason: Option<&'static str>,
@@ -132,6 +140,28 @@ impl ApiError {
         )
     }
 
+    /// The operator's API without a configured token.
+    pub fn admin_disabled() -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "admin-disabled",
+            "Admin API disabled",
+            "The admin API is not enabled.",
+            "start the server with BOOKING_ADMIN_TOKEN (or --admin-token) set to a secret of at least 16 characters",
+        )
+    }
+
+    /// A missing or wrong bearer token.
+    pub fn unauthorized() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "Unauthorized",
+            "Authentication required.",
+            "send the admin token as 'Authorization: Bearer <token>'",
+        )
+    }
+
     /// A server-side failure: the body says nothing of the cause, the log says everything.
     pub fn internal(cause: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
         let mut error = Self::new(
@@ -179,6 +209,12 @@ impl ApiError {
                 "The requested time is outside opening hours.",
                 Some("outside_hours"),
             ),
+            SlotError::DoesNotFit { .. } => (
+                "outside-opening-hours",
+                "Outside opening hours",
+                "The appointment would run past closing time.",
+                Some("outside_hours"),
+            ),
             SlotError::OffBoundary { .. } => (
                 "off-slot-boundary",
                 "Not a slot start",
@@ -220,7 +256,13 @@ impl ApiError {
                 "Beyond the booking horizon",
                 "The requested time is too far ahead to book.",
             ),
-            Unavailable::Full { .. } => {
+            Unavailable::OutsideHours => (
+                StatusCode::BAD_REQUEST,
+                "outside-opening-hours",
+                "Outside opening hours",
+                "The requested time is outside opening hours.",
+            ),
+            Unavailable::Closed | Unavailable::Held | Unavailable::Full { .. } => {
                 (StatusCode::CONFLICT, "slot-unavailable", "Slot unavailable", taken)
             }
         };
@@ -262,8 +304,11 @@ impl ResponseError for ApiError {
         }
         let mut response = HttpResponse::build(self.status);
         response.content_type(PROBLEM_JSON);
-        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+        if self.status == StatusCode::SERVICE_UNAVAILABLE && self.slug == "service-unavailable" {
             response.insert_header((header::RETRY_AFTER, "1"));
+        }
+        if self.status == StatusCode::UNAUTHORIZED {
+            response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
         }
         response.json(self.problem())
     }
@@ -287,6 +332,12 @@ impl fmt::Display for ErrorChain<'_> {
 impl From<StorageError> for ApiError {
     fn from(error: StorageError) -> Self {
         Self::storage(error)
+    }
+}
+
+impl From<SlugError> for ApiError {
+    fn from(error: SlugError) -> Self {
+        Self::invalid_request(error.to_string())
     }
 }
 
@@ -326,12 +377,115 @@ impl From<DateRangeError> for ApiError {
     }
 }
 
+impl ApiError {
+    /// A request that names no bookable placement; `taken` is the sentence for a slot that is
+    /// full, held or closed.
+    fn placement(error: PlacementError, taken: &'static str) -> Self {
+        match error {
+            PlacementError::Choice(error) => Self::from(error),
+            PlacementError::InvalidSlot(error) => Self::slot(&error),
+            PlacementError::Unavailable(why) => Self::unavailable(why, taken),
+        }
+    }
+}
+
+impl From<ChoiceError> for ApiError {
+    fn from(error: ChoiceError) -> Self {
+        let (slug, title, message) = match error {
+            ChoiceError::UnknownResource(_) => {
+                ("unknown-resource", "Unknown resource", "Unknown resource.")
+            }
+            ChoiceError::UnknownService(_) => {
+                ("unknown-service", "Unknown service", "Unknown service.")
+            }
+            ChoiceError::NotPerformed { .. } => (
+                "service-not-performed",
+                "Service not performed",
+                "The resource does not perform this service.",
+            ),
+        };
+        Self::new(StatusCode::BAD_REQUEST, slug, title, message, error.to_string())
+    }
+}
+
 impl From<BookError> for ApiError {
     fn from(error: BookError) -> Self {
+        const TAKEN: &str = "Time slot is not available.";
         match error {
-            BookError::InvalidSlot(error) => Self::slot(&error),
-            BookError::Unavailable(why) => Self::unavailable(why, "Time slot is not available."),
+            BookError::Placement(error) => Self::placement(error, TAKEN),
+            BookError::Refused(BookFailure::Unavailable(why)) => Self::unavailable(why, TAKEN),
+            BookError::Refused(BookFailure::HoldNotFound(error)) => Self::from(error),
+            BookError::Refused(BookFailure::HoldMismatch) => Self::new(
+                StatusCode::CONFLICT,
+                "hold-mismatch",
+                "Hold for another slot",
+                "The hold is for another slot.",
+                "the hold was made for another date, time, resource or service; book with the same ones",
+            ),
             BookError::Storage(error) => Self::storage(error),
+        }
+    }
+}
+
+impl From<HoldError> for ApiError {
+    fn from(error: HoldError) -> Self {
+        match error {
+            HoldError::Placement(error) => Self::placement(error, "Time slot is not available."),
+            HoldError::Storage(error) => Self::storage(error),
+        }
+    }
+}
+
+impl From<HoldNotFound> for ApiError {
+    fn from(error: HoldNotFound) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "hold-not-found",
+            "Hold not found",
+            "Hold not found or expired.",
+            error.to_string(),
+        )
+    }
+}
+
+impl From<WriteError<HoldNotFound>> for ApiError {
+    fn from(error: WriteError<HoldNotFound>) -> Self {
+        match error {
+            WriteError::Refused(error) => Self::from(error),
+            WriteError::Storage(error) => Self::storage(error),
+        }
+    }
+}
+
+impl From<AvailabilityError> for ApiError {
+    fn from(error: AvailabilityError) -> Self {
+        match error {
+            AvailabilityError::Choice(error) => Self::from(error),
+            AvailabilityError::Storage(error) => Self::storage(error),
+        }
+    }
+}
+
+impl From<ClosureError> for ApiError {
+    fn from(error: ClosureError) -> Self {
+        match error {
+            ClosureError::Choice(error) => Self::from(error),
+            ClosureError::Storage(error) => Self::storage(error),
+        }
+    }
+}
+
+impl From<WriteError<ClosureNotFound>> for ApiError {
+    fn from(error: WriteError<ClosureNotFound>) -> Self {
+        match error {
+            WriteError::Refused(error) => Self::new(
+                StatusCode::NOT_FOUND,
+                "closure-not-found",
+                "Closure not found",
+                "Closure not found.",
+                error.to_string(),
+            ),
+            WriteError::Storage(error) => Self::storage(error),
         }
     }
 }
@@ -366,7 +520,9 @@ impl From<CancelError> for ApiError {
 impl From<RescheduleError> for ApiError {
     fn from(error: RescheduleError) -> Self {
         match error {
-            RescheduleError::InvalidSlot(error) => Self::slot(&error),
+            RescheduleError::Placement(error) => {
+                Self::placement(error, "New time slot is not available.")
+            }
             RescheduleError::NotFound => Self::appointment_not_found(),
             RescheduleError::Refused(RescheduleRefusal::Canceled) => Self::new(
                 StatusCode::BAD_REQUEST,
@@ -382,9 +538,6 @@ impl From<RescheduleError> for ApiError {
                 "Cannot reschedule an appointment that has already started.",
                 "an appointment can be moved only before its start time",
             ),
-            RescheduleError::Unavailable(why) => {
-                Self::unavailable(why, "New time slot is not available.")
-            }
             RescheduleError::Storage(error) => Self::storage(error),
         }
     }

@@ -4,7 +4,9 @@
 
 pub mod cli;
 pub mod config;
+pub mod config_file;
 pub mod error;
+pub mod events;
 pub mod openapi;
 pub mod routes;
 pub mod startup;

@@ -1,6 +1,9 @@
 //! The OpenAPI 3.1 document, generated from the handlers' annotations.
 
-use utoipa::OpenApi;
+use utoipa::{
+    Modify, OpenApi,
+    openapi::security::{Http, HttpAuthScheme, SecurityScheme},
+};
 
 use crate::{error, routes};
 
@@ -21,15 +24,40 @@ use crate::{error, routes};
         routes::appointments::reschedule,
         routes::appointments::get,
         routes::availability::list,
+        routes::stream::stream,
+        routes::holds::create,
+        routes::holds::release,
+        routes::catalog::resources,
+        routes::catalog::services,
+        routes::admin::appointments,
+        routes::admin::close,
+        routes::admin::closures,
+        routes::admin::reopen,
     ),
+    modifiers(&BearerAuth),
     components(schemas(error::Problem)),
     tags(
         (name = "appointments", description = "Book, cancel, move and read appointments"),
-        (name = "availability", description = "Which slots are free"),
+        (name = "availability", description = "Which slots are free, now and as they change"),
+        (name = "holds", description = "Keep a slot for a few minutes while booking"),
+        (name = "catalog", description = "Resources and services"),
+        (name = "admin", description = "The operator's API (bearer token)"),
         (name = "service", description = "Health and self-description"),
     )
 )]
 pub struct ApiDoc;
+
+/// Declares the admin API's bearer token.
+#[derive(Debug)]
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components
+            .add_security_scheme("bearer", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
+    }
+}
 
 /// The document, serialized once at start-up.
 #[derive(Debug, Clone)]

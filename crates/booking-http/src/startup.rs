@@ -15,8 +15,10 @@ use booking_store::{DatabaseUrl, SqliteRepository};
 use crate::{
     config::Settings,
     error::{ApiError, json_error, problem_for_bare_errors, query_error},
+    events::Events,
     openapi::OpenApiJson,
-    routes, telemetry,
+    routes::{self, stream::Heartbeat},
+    telemetry,
 };
 
 /// The largest request body accepted.
@@ -40,7 +42,13 @@ impl Application {
         let repository: Arc<dyn AppointmentRepository> = match &settings.database {
             DatabaseUrl::Sqlite(path) => Arc::new(SqliteRepository::open(path, settings.store)?),
         };
-        let service = web::Data::new(BookingService::new(repository, clock, settings.schedule));
+        let service = web::Data::new(
+            BookingService::new(repository, clock, settings.schedule)
+                .with_hold_duration(settings.hold_duration),
+        );
+        let events = web::Data::new(Events::start(service.clone()));
+        let heartbeat = web::Data::new(Heartbeat(settings.stream_heartbeat));
+        let admin_token = web::Data::new(settings.admin_token);
         let openapi =
             web::Data::new(OpenApiJson::build().context("cannot build the OpenAPI document")?);
         let listener = std::net::TcpListener::bind(settings.address)
@@ -49,6 +57,9 @@ impl Application {
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(service.clone())
+                .app_data(events.clone())
+                .app_data(heartbeat.clone())
+                .app_data(admin_token.clone())
                 .app_data(openapi.clone())
                 .app_data(
                     web::JsonConfig::default().limit(MAX_BODY_BYTES).error_handler(json_error),

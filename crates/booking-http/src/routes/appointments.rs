@@ -4,6 +4,8 @@ use actix_web::{HttpResponse, http::header, web};
 use booking_core::{
     appointment::AppointmentId,
     client::{ClientName, Notes},
+    hold::HoldToken,
+    repository::{HoldNotFound, Rescheduled},
     service::{BookRequest, BookingService},
 };
 use serde::{Deserialize, Serialize};
@@ -13,7 +15,10 @@ use super::{
     blocking, fields,
     views::{AppointmentChanged, AppointmentView},
 };
-use crate::error::{ApiError, Problem};
+use crate::{
+    error::{ApiError, Problem},
+    events::Events,
+};
 
 /// A request for an appointment.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -31,6 +36,19 @@ pub struct ScheduleRequest {
     #[serde(default)]
     #[schema(example = "First visit")]
     pub notes: Option<String>,
+    /// The resource to book (GET /resources); without one, the first that performs the service
+    /// and is free for its whole length.
+    #[serde(default)]
+    #[schema(example = "alice")]
+    pub resource: Option<String>,
+    /// The service to book (GET /services); without one, a single slot.
+    #[serde(default)]
+    #[schema(example = "haircut")]
+    pub service: Option<String>,
+    /// A hold token from POST /holds for this date, time, resource and service: the hold
+    /// becomes the appointment.
+    #[serde(default)]
+    pub hold: Option<String>,
 }
 
 impl TryFrom<ScheduleRequest> for BookRequest {
@@ -38,10 +56,19 @@ impl TryFrom<ScheduleRequest> for BookRequest {
 
     fn try_from(body: ScheduleRequest) -> Result<Self, ApiError> {
         Ok(Self {
-            date: fields::date("date", &body.date)?,
-            time: fields::time("time", &body.time)?,
+            slot: fields::slot_request(
+                &body.date,
+                &body.time,
+                body.resource.as_deref(),
+                body.service.as_deref(),
+            )?,
             client_name: ClientName::parse(&body.client_name)?,
             notes: body.notes.as_deref().map(Notes::parse).transpose()?.flatten(),
+            hold: body
+                .hold
+                .as_deref()
+                .map(|token| token.parse::<HoldToken>().map_err(|_| ApiError::from(HoldNotFound)))
+                .transpose()?,
         })
     }
 }
@@ -82,8 +109,9 @@ fn appointment_id(text: &str) -> Result<AppointmentId, ApiError> {
     responses(
         (status = 201, description = "Booked", body = Scheduled,
             headers(("Location" = String, description = "/appointment/{id} of the new appointment"))),
-        (status = 400, description = "Bad date/time format, name or notes; a time in the past, too soon, too far ahead, outside opening hours, off a slot boundary or skipped by a DST change", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Time slot is not available.", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Bad date/time format, name or notes; unknown resource or service; a time in the past, too soon, too far ahead, outside opening hours, off a slot boundary or skipped by a DST change", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Hold not found or expired.", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Time slot is not available. (reason full, held or closed), or the hold is for another slot", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body over 16 KiB", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Database busy or unreachable; retry", body = Problem, content_type = "application/problem+json"),
@@ -91,11 +119,13 @@ fn appointment_id(text: &str) -> Result<AppointmentId, ApiError> {
 )]
 pub async fn schedule(
     service: web::Data<BookingService>,
+    events: web::Data<Events>,
     body: web::Json<ScheduleRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let request = BookRequest::try_from(body.into_inner())?;
     let booking = service.clone();
     let appointment = blocking("book", move || booking.book(request)).await?;
+    events.slots_changed(appointment.resource(), appointment.occupied());
     let id = appointment.id().to_string();
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, format!("/appointment/{id}")))
@@ -119,11 +149,13 @@ pub async fn schedule(
 )]
 pub async fn cancel(
     service: web::Data<BookingService>,
+    events: web::Data<Events>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = appointment_id(&id)?;
     let canceling = service.clone();
     let appointment = blocking("cancel", move || canceling.cancel(id)).await?;
+    events.slots_changed(appointment.resource(), appointment.occupied());
     Ok(HttpResponse::Ok().json(AppointmentChanged {
         message: "Appointment canceled successfully.",
         appointment: AppointmentView::new(&appointment, service.schedule()),
@@ -147,6 +179,7 @@ pub async fn cancel(
 )]
 pub async fn reschedule(
     service: web::Data<BookingService>,
+    events: web::Data<Events>,
     id: web::Path<String>,
     body: web::Json<RescheduleRequest>,
 ) -> Result<HttpResponse, ApiError> {
@@ -154,7 +187,13 @@ pub async fn reschedule(
     let time = fields::time("time", &body.time)?;
     let id = appointment_id(&id)?;
     let moving = service.clone();
-    let appointment = blocking("reschedule", move || moving.reschedule(id, date, time)).await?;
+    let Rescheduled { appointment, released } =
+        blocking("reschedule", move || moving.reschedule(id, date, time)).await?;
+    if !released.is_empty() {
+        let mut touched = released;
+        touched.extend_from_slice(appointment.occupied());
+        events.slots_changed(appointment.resource(), &touched);
+    }
     Ok(HttpResponse::Ok().json(AppointmentChanged {
         message: "Appointment rescheduled successfully.",
         appointment: AppointmentView::new(&appointment, service.schedule()),

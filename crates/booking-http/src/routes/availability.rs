@@ -2,7 +2,9 @@
 
 use actix_web::{HttpResponse, web};
 use booking_core::{
-    availability::{Availability, DateRange},
+    availability::{Availability, DateRange, ListingPlan, SlotAvailability},
+    catalog::Slug,
+    repository::StorageError,
     service::BookingService,
 };
 use serde::{Deserialize, Serialize};
@@ -11,9 +13,16 @@ use utoipa::{IntoParams, ToSchema};
 use super::{blocking, fields, views::SlotTimes};
 use crate::error::{ApiError, Problem};
 
-/// The days to list: `date` for one day, or `from` and `to` (both included, at most 31 days).
+/// The days to list: `date` for one day, or `from` and `to` (both included, at most 31 days);
+/// optionally one resource and the service to fit.
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct AvailabilityQuery {
+    /// Only this resource (default: every resource that performs the service).
+    #[param(example = "alice")]
+    pub resource: Option<String>,
+    /// Whether this service can start at each slot (default: a one-slot appointment).
+    #[param(example = "haircut")]
+    pub service: Option<String>,
     /// One local date, YYYY-MM-DD.
     #[param(format = Date, example = "2030-01-07")]
     pub date: Option<String>,
@@ -23,6 +32,16 @@ pub struct AvailabilityQuery {
     /// Last local date, YYYY-MM-DD (default: `from`).
     #[param(format = Date)]
     pub to: Option<String>,
+}
+
+impl AvailabilityQuery {
+    /// The listing the query asks for.
+    pub fn plan(&self, service: &BookingService) -> Result<ListingPlan, ApiError> {
+        let range = DateRange::try_from(self)?;
+        let resource = self.resource.as_deref().map(str::parse::<Slug>).transpose()?;
+        let wanted = self.service.as_deref().map(str::parse::<Slug>).transpose()?;
+        Ok(service.plan_availability(range, resource.as_ref(), wanted.as_ref())?)
+    }
 }
 
 impl TryFrom<&AvailabilityQuery> for DateRange {
@@ -62,9 +81,12 @@ pub struct AvailabilityView {
     pub slots: Vec<SlotView>,
 }
 
-/// One slot.
+/// One slot of one resource.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SlotView {
+    /// The resource.
+    #[schema(example = "alice")]
+    pub resource: String,
     /// Local date.
     #[schema(format = Date, example = "2030-01-07")]
     pub date: String,
@@ -79,42 +101,47 @@ pub struct SlotView {
     pub end: String,
     /// Appointments the slot holds.
     pub capacity: u32,
-    /// Appointments scheduled in it.
+    /// Appointments scheduled in it (their cleanup and preparation included).
     pub booked: u32,
-    /// Whether POST /schedule would take it now.
+    /// Places held by unexpired holds.
+    pub held: u32,
+    /// Whether POST /schedule (with the service asked for) would take it now.
     pub available: bool,
-    /// Why not, when not: past, too_soon, beyond_horizon or full.
+    /// Why not, when not: past, too_soon, beyond_horizon, outside_hours, closed, held or full.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(example = "full")]
     pub reason: Option<&'static str>,
 }
 
+impl SlotView {
+    /// A slot of a listing, its times shown in the schedule's zone.
+    pub fn new(slot: &SlotAvailability, service: &BookingService) -> Self {
+        let SlotTimes { date, time, start, end } = SlotTimes::of(slot.slot, service.schedule());
+        Self {
+            resource: slot.resource.to_string(),
+            date,
+            time,
+            start,
+            end,
+            capacity: slot.capacity.get(),
+            booked: slot.usage.booked,
+            held: slot.usage.held,
+            available: slot.status.is_ok(),
+            reason: slot.status.err().map(|why| why.reason()),
+        }
+    }
+}
+
 impl AvailabilityView {
-    fn new(availability: &Availability, service: &BookingService) -> Self {
+    /// A listing, its times shown in the schedule's zone.
+    pub fn new(availability: &Availability, service: &BookingService) -> Self {
         let schedule = service.schedule();
-        let slots = availability
-            .slots
-            .iter()
-            .map(|slot| {
-                let SlotTimes { date, time, start, end } = SlotTimes::of(slot.slot, schedule);
-                SlotView {
-                    date,
-                    time,
-                    start,
-                    end,
-                    capacity: slot.capacity.get(),
-                    booked: slot.booked,
-                    available: slot.status.is_ok(),
-                    reason: slot.status.err().map(|why| why.reason()),
-                }
-            })
-            .collect();
         Self {
             time_zone: schedule.time_zone().name().to_owned(),
             from: availability.range.from().to_string(),
             to: availability.range.to().to_string(),
             slot_minutes: schedule.slot_length().minutes(),
-            slots,
+            slots: availability.slots.iter().map(|slot| SlotView::new(slot, service)).collect(),
         }
     }
 }
@@ -125,7 +152,7 @@ impl AvailabilityView {
     params(AvailabilityQuery),
     responses(
         (status = 200, description = "Every slot of the days asked for", body = AvailabilityView),
-        (status = 400, description = "Bad date format, reversed range or over 31 days", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Bad date format, reversed range or over 31 days; unknown resource or service", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Database busy or unreachable; retry", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -133,8 +160,12 @@ pub async fn list(
     service: web::Data<BookingService>,
     query: web::Query<AvailabilityQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let range = DateRange::try_from(&*query)?;
+    let plan = query.plan(&service)?;
     let listing = service.clone();
-    let availability = blocking("availability", move || listing.availability(range)).await?;
+    let availability = blocking("availability", move || {
+        let (usage, closures) = listing.read_availability(&plan)?;
+        Ok::<_, StorageError>(listing.judge(plan, &usage, &closures))
+    })
+    .await?;
     Ok(HttpResponse::Ok().json(AvailabilityView::new(&availability, &service)))
 }

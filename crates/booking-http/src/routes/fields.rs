@@ -1,8 +1,25 @@
 //! Reading the date and time fields of requests, strictly.
 
+use booking_core::{catalog::Slug, service::SlotRequest};
 use chrono::{NaiveDate, NaiveTime};
 
 use crate::error::ApiError;
+
+/// Where a request wants an appointment: the date and time fields, and an optional resource
+/// and service.
+pub fn slot_request(
+    date_text: &str,
+    time_text: &str,
+    resource: Option<&str>,
+    service: Option<&str>,
+) -> Result<SlotRequest, ApiError> {
+    Ok(SlotRequest {
+        date: date("date", date_text)?,
+        time: time("time", time_text)?,
+        resource: resource.map(str::parse::<Slug>).transpose()?,
+        service: service.map(str::parse::<Slug>).transpose()?,
+    })
+}
 
 /// A date written `YYYY-MM-DD`.
 pub fn date(field: &str, text: &str) -> Result<NaiveDate, ApiError> {

@@ -22,13 +22,8 @@ pub struct Welcome {
     pub version: &'static str,
     /// The business's time zone.
     pub time_zone: String,
-    /// Opening hours, in the BOOKING_OPENING_HOURS format.
-    #[schema(example = "09:00-17:00")]
-    pub opening_hours: String,
     /// Length of each slot in minutes.
     pub slot_minutes: u16,
-    /// Appointments per slot.
-    pub capacity: u32,
     /// Where to go next.
     pub links: Links,
 }
@@ -40,6 +35,12 @@ pub struct Links {
     pub schedule: &'static str,
     /// List free slots.
     pub availability: &'static str,
+    /// Follow free slots as they change.
+    pub availability_stream: &'static str,
+    /// What can be booked, and with whom.
+    pub resources: &'static str,
+    /// What can be booked.
+    pub services: &'static str,
     /// The OpenAPI document.
     pub openapi: &'static str,
     /// Liveness.
@@ -64,12 +65,13 @@ pub async fn index(service: web::Data<BookingService>) -> HttpResponse {
         name: "booking-service",
         version: env!("CARGO_PKG_VERSION"),
         time_zone: schedule.time_zone().name().to_owned(),
-        opening_hours: schedule.hours().to_string(),
         slot_minutes: schedule.slot_length().minutes(),
-        capacity: schedule.capacity().get(),
         links: Links {
             schedule: "/schedule",
             availability: "/availability?date=YYYY-MM-DD",
+            availability_stream: "/availability/stream?date=YYYY-MM-DD",
+            resources: "/resources",
+            services: "/services",
             openapi: "/openapi.json",
             health: "/healthz",
             ready: "/readyz",

@@ -1,13 +1,17 @@
 //! The HTTP endpoints. Each handler reads its request into a domain value, makes one call to the
 //! booking service on the blocking pool, and maps the result.
 
+pub mod admin;
 pub mod appointments;
 pub mod availability;
+pub mod catalog;
 mod fields;
+pub mod holds;
 pub mod meta;
+pub mod stream;
 pub mod views;
 
-use actix_web::{HttpResponse, Resource, http::header, web};
+use actix_web::{HttpResponse, Resource, http::header, middleware::from_fn, web};
 
 use crate::error::ApiError;
 
@@ -24,7 +28,30 @@ pub fn configure(config: &mut web::ServiceConfig) {
             resource("/reschedule/{id}", "POST").route(web::post().to(appointments::reschedule)),
         )
         .service(resource("/appointment/{id}", "GET").route(web::get().to(appointments::get)))
-        .service(resource("/availability", "GET").route(web::get().to(availability::list)));
+        .service(resource("/availability", "GET").route(web::get().to(availability::list)))
+        .service(resource("/availability/stream", "GET").route(web::get().to(stream::stream)))
+        .service(resource("/holds", "POST").route(web::post().to(holds::create)))
+        .service(resource("/holds/{token}", "DELETE").route(web::delete().to(holds::release)))
+        .service(resource("/resources", "GET").route(web::get().to(catalog::resources)))
+        .service(resource("/services", "GET").route(web::get().to(catalog::services)))
+        .service(
+            web::scope("/admin")
+                .wrap(from_fn(admin::require_token))
+                .service(resource("/appointments", "GET").route(web::get().to(admin::appointments)))
+                .service(
+                    resource("/closures", "GET, POST")
+                        .route(web::get().to(admin::closures))
+                        .route(web::post().to(admin::close)),
+                )
+                .service(
+                    resource("/closures/{id}", "DELETE").route(web::delete().to(admin::reopen)),
+                )
+                .default_service(web::to(admin_not_found)),
+        );
+}
+
+async fn admin_not_found(request: actix_web::HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::route_not_found(request.method().as_str(), request.path()))
 }
 
 /// A resource that answers other methods with 405 and the methods it allows.

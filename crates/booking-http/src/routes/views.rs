@@ -18,6 +18,12 @@ pub struct AppointmentView {
     /// The client's name.
     #[schema(example = "José Ñúñez")]
     pub client_name: String,
+    /// The resource booked (`default` when the business has a single one).
+    #[schema(example = "alice")]
+    pub resource: String,
+    /// The service booked, if any.
+    #[schema(example = "haircut")]
+    pub service: Option<String>,
     /// Local date of the start, in the business's time zone.
     #[schema(format = Date, example = "2030-01-07")]
     pub date: String,
@@ -67,7 +73,8 @@ impl SlotTimes {
     }
 }
 
-fn utc(at: DateTime<Utc>) -> String {
+/// An instant as RFC 3339 in UTC.
+pub(crate) fn utc(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
@@ -78,6 +85,8 @@ impl AppointmentView {
         Self {
             id: appointment.id().to_string(),
             client_name: appointment.client_name().to_string(),
+            resource: appointment.resource().to_string(),
+            service: appointment.service().map(ToString::to_string),
             date,
             time,
             start,

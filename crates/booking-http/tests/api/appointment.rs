@@ -19,6 +19,8 @@ async fn an_appointment_reads_back_with_every_field() {
             "end",
             "id",
             "notes",
+            "resource",
+            "service",
             "start",
             "status",
             "time",
@@ -26,6 +28,8 @@ async fn an_appointment_reads_back_with_every_field() {
         ]
     );
     assert_eq!(appointment["id"], id);
+    assert_eq!(appointment["resource"], "default");
+    assert_eq!(appointment["service"], Value::Null);
     assert_eq!(appointment["end"], "2030-01-07T17:00:00+00:00");
     assert_eq!(appointment["notes"], Value::Null);
 }

@@ -20,8 +20,9 @@ async fn a_day_lists_every_slot_with_counts() {
     assert_eq!(
         slots[1],
         serde_json::json!({
-            "date": DAY, "time": "09:30", "start": "2030-01-07T09:30:00+00:00", "end": "2030-01-07T10:00:00+00:00",
-            "capacity": 1, "booked": 1, "available": false, "reason": "full"
+            "resource": "default", "date": DAY, "time": "09:30", "start": "2030-01-07T09:30:00+00:00",
+            "end": "2030-01-07T10:00:00+00:00", "capacity": 1, "booked": 1, "held": 0, "available": false,
+            "reason": "full"
         })
     );
     assert_eq!(slots[0]["available"], true);

@@ -10,10 +10,9 @@ async fn the_root_welcomes_with_the_schedule_and_links() {
     assert_eq!(body["name"], "booking-service");
     assert_eq!(body["version"], env!("CARGO_PKG_VERSION"));
     assert_eq!(body["time_zone"], "UTC");
-    assert_eq!(body["opening_hours"], "09:00-17:00");
     assert_eq!(body["slot_minutes"], 30);
-    assert_eq!(body["capacity"], 1);
     assert_eq!(body["links"]["openapi"], "/openapi.json");
+    assert_eq!(body["links"]["resources"], "/resources");
 }
 
 #[actix_web::test]
@@ -41,14 +40,22 @@ async fn the_openapi_document_covers_every_endpoint_and_error() {
         listed,
         [
             "/",
+            "/admin/appointments",
+            "/admin/closures",
+            "/admin/closures/{id}",
             "/appointment/{id}",
             "/availability",
+            "/availability/stream",
             "/cancel/{id}",
             "/healthz",
+            "/holds",
+            "/holds/{token}",
             "/openapi.json",
             "/readyz",
             "/reschedule/{id}",
-            "/schedule"
+            "/resources",
+            "/schedule",
+            "/services"
         ]
     );
     for (path, method, statuses) in [
@@ -57,6 +64,13 @@ async fn the_openapi_document_covers_every_endpoint_and_error() {
         ("/reschedule/{id}", "post", &["200", "400", "404", "409", "413", "415", "503"]),
         ("/appointment/{id}", "get", &["200", "404", "503"]),
         ("/availability", "get", &["200", "400", "503"]),
+        ("/availability/stream", "get", &["200", "400", "503"]),
+        ("/holds", "post", &["201", "400", "409", "413", "415", "503"]),
+        ("/holds/{token}", "delete", &["204", "404", "503"]),
+        ("/admin/appointments", "get", &["200", "400", "401", "503"]),
+        ("/admin/closures", "post", &["201", "400", "401", "503"]),
+        ("/admin/closures", "get", &["200", "401", "503"]),
+        ("/admin/closures/{id}", "delete", &["204", "401", "404", "503"]),
     ] {
         let responses = &paths[path][method]["responses"];
         for status in statuses {
@@ -70,7 +84,16 @@ async fn the_openapi_document_covers_every_endpoint_and_error() {
         }
     }
     let schemas = document["components"]["schemas"].as_object().unwrap();
+    assert_eq!(document["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
     for schema in [
+        "HoldRequest",
+        "HoldView",
+        "Resources",
+        "Services",
+        "AppointmentsPage",
+        "ClosureRequest",
+        "ClosureCreated",
+        "Closures",
         "Problem",
         "ScheduleRequest",
         "RescheduleRequest",

@@ -203,7 +203,7 @@ fn invalid_configuration_stops_start_up_with_one_clear_line() {
         (&[("PORT", "http")], "--port"),
         (
             &[("BOOKING_OPENING_HOURS", "09:00-10:00"), ("BOOKING_SLOT_MINUTES", "90")],
-            "BOOKING_SLOT_MINUTES=90 is longer than every range",
+            "BOOKING_SLOT_MINUTES=90 is longer than every opening range",
         ),
         (
             &[("DATABASE_URL", "sqlite:///nonexistent-dir/x/y.db")],

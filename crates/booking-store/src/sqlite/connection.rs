@@ -125,6 +125,14 @@ pub(super) fn reapply(
     migrate(connection)
 }
 
+/// Applies only the first migration, to build a database as the first release left it.
+#[cfg(test)]
+pub(super) fn apply_first_migration(
+    connection: &mut SqliteConnection,
+) -> Result<(), Box<dyn Error + Send + Sync>> {
+    connection.run_next_migration(MIGRATIONS).map(drop)
+}
+
 #[cfg(test)]
 pub(super) fn revert_all(
     connection: &mut SqliteConnection,

@@ -7,6 +7,8 @@
 //! one process they queue on a mutex instead of polling SQLite's lock.
 
 mod connection;
+mod places;
+mod records;
 mod rows;
 mod schema;
 
@@ -18,11 +20,15 @@ use std::{
 
 use booking_core::{
     appointment::{Appointment, AppointmentId, Move},
-    availability::{Admission, BookedCounts, Unavailable},
+    availability::{Admission, Unavailable, UsageMap},
+    closure::{Closure, ClosureId},
+    hold::{Hold, HoldToken},
     repository::{
-        AppointmentRepository, CancelFailure, RescheduleFailure, StorageError, WriteError,
+        AppointmentQuery, AppointmentRepository, BookFailure, Booking, CancelFailure,
+        ClosureNotFound, HoldNotFound, HoldRequest, RescheduleFailure, Rescheduled, StorageError,
+        WriteError,
     },
-    schedule::{Capacity, Slot},
+    schedule::Placement,
 };
 use chrono::{DateTime, Utc};
 use diesel::{
@@ -34,8 +40,9 @@ use thiserror::Error;
 pub use self::connection::SqliteOptions;
 use self::{
     connection::{ConnectionOptions, is_locked, prepare},
-    rows::{AppointmentRow, seconds},
-    schema::{appointments, slot_usage},
+    places::Own,
+    rows::{AppointmentRow, ClosureRow, seconds},
+    schema::{appointments, closures},
 };
 
 type SqlitePool = Pool<ConnectionManager<SqliteConnection>>;
@@ -110,7 +117,7 @@ impl SqliteRepository {
 }
 
 /// How a write transaction ends early; either way it rolls back.
-enum TxError<R> {
+pub(super) enum TxError<R> {
     Refused(R),
     Storage(StorageError),
 }
@@ -128,7 +135,7 @@ impl<R> From<StorageError> for TxError<R> {
 }
 
 /// A busy or locked database is a passing state; anything else is a fault.
-fn storage_error(error: diesel::result::Error) -> StorageError {
+pub(super) fn storage_error(error: diesel::result::Error) -> StorageError {
     let transient = match &error {
         diesel::result::Error::DatabaseError(_, info) => is_locked(info.message()),
         _ => false,
@@ -136,83 +143,44 @@ fn storage_error(error: diesel::result::Error) -> StorageError {
     if transient { StorageError::unavailable(error) } else { StorageError::fault(error) }
 }
 
-fn load(
-    connection: &mut SqliteConnection,
-    id: AppointmentId,
-) -> Result<Option<Appointment>, StorageError> {
-    appointments::table
-        .find(id.to_string())
-        .select(AppointmentRow::as_select())
-        .first(connection)
-        .optional()
-        .map_err(storage_error)?
-        .map(Appointment::try_from)
-        .transpose()
-}
-
-fn booked_at(connection: &mut SqliteConnection, start: DateTime<Utc>) -> Result<u32, StorageError> {
-    let booked: Option<i32> = slot_usage::table
-        .find(seconds(start))
-        .select(slot_usage::booked)
-        .first(connection)
-        .optional()
-        .map_err(storage_error)?;
-    Ok(booked.map_or(0, |n| n.unsigned_abs()))
-}
-
-/// Applies the admission rule to the count read inside the transaction, then takes a place
-/// with an update that itself refuses to pass the capacity.
-fn take_place<R: From<Unavailable>>(
-    connection: &mut SqliteConnection,
-    start: DateTime<Utc>,
-    admission: &Admission,
-) -> Result<(), TxError<R>> {
-    let refuse = |why: Unavailable| TxError::Refused(R::from(why));
-    admission.check(start, booked_at(connection, start)?).map_err(refuse)?;
-    diesel::insert_into(slot_usage::table)
-        .values((slot_usage::start_at.eq(seconds(start)), slot_usage::booked.eq(0)))
-        .on_conflict_do_nothing()
-        .execute(connection)?;
-    let capacity = capacity_sql(admission.capacity());
-    let taken = diesel::update(
-        slot_usage::table.find(seconds(start)).filter(slot_usage::booked.lt(capacity)),
-    )
-    .set(slot_usage::booked.eq(slot_usage::booked + 1))
-    .execute(connection)?;
-    if taken == 1 {
-        Ok(())
-    } else {
-        Err(refuse(Unavailable::Full { capacity: admission.capacity() }))
-    }
-}
-
-fn give_back_place(
-    connection: &mut SqliteConnection,
-    start: DateTime<Utc>,
-) -> Result<(), diesel::result::Error> {
-    diesel::update(slot_usage::table.find(seconds(start)))
-        .set(slot_usage::booked.eq(slot_usage::booked - 1))
-        .execute(connection)
-        .map(drop)
-}
-
-fn capacity_sql(capacity: Capacity) -> i32 {
-    // Capacity::MAX is 10 000, far inside i32.
-    i32::try_from(capacity.get()).unwrap_or(i32::MAX)
-}
-
 impl AppointmentRepository for SqliteRepository {
     fn book(
         &self,
-        appointment: &Appointment,
+        booking: &Booking,
         admission: &Admission,
-    ) -> Result<(), WriteError<Unavailable>> {
+    ) -> Result<Appointment, WriteError<BookFailure>> {
         self.write(|connection| {
-            take_place(connection, appointment.slot().start(), admission)?;
-            diesel::insert_into(appointments::table)
-                .values(AppointmentRow::from(appointment))
-                .execute(connection)?;
-            Ok(())
+            let now = admission.now();
+            let admitted = match &booking.hold {
+                Some(token) => {
+                    let hold = records::hold(connection, token)?
+                        .filter(|hold| hold.is_active(now))
+                        .ok_or(TxError::Refused(HoldNotFound.into()))?;
+                    let placement = booking
+                        .candidate_for(&hold)
+                        .ok_or(TxError::Refused(BookFailure::HoldMismatch))?;
+                    // The hold's places become the appointment's: drop the hold, then check as
+                    // for any booking. A refusal rolls the deletion back.
+                    records::delete_hold(connection, token)?;
+                    places::first_admitted(
+                        connection,
+                        std::slice::from_ref(placement),
+                        admission,
+                        Own::Nothing,
+                    )?
+                }
+                None => places::first_admitted(
+                    connection,
+                    &booking.candidates,
+                    admission,
+                    Own::Nothing,
+                )?,
+            };
+            let placement = admitted.map_err(|why| TxError::Refused(why.into()))?;
+            places::take(connection, &placement.resource, &placement.occupied, placement.capacity)?;
+            let appointment = booking.appointment_at(placement, now);
+            records::insert_appointment(connection, &appointment)?;
+            Ok(appointment)
         })
     }
 
@@ -222,8 +190,8 @@ impl AppointmentRepository for SqliteRepository {
         now: DateTime<Utc>,
     ) -> Result<Appointment, WriteError<CancelFailure>> {
         self.write(|connection| {
-            let mut appointment =
-                load(connection, id)?.ok_or(TxError::Refused(CancelFailure::NotFound))?;
+            let mut appointment = records::appointment(connection, id)?
+                .ok_or(TxError::Refused(CancelFailure::NotFound))?;
             appointment.cancel(now).map_err(|refusal| TxError::Refused(refusal.into()))?;
             let row = AppointmentRow::from(&appointment);
             diesel::update(appointments::table.find(&row.id))
@@ -232,7 +200,7 @@ impl AppointmentRepository for SqliteRepository {
                     appointments::updated_at.eq(row.updated_at),
                 ))
                 .execute(connection)?;
-            give_back_place(connection, appointment.slot().start())?;
+            places::give_back(connection, appointment.resource(), appointment.occupied())?;
             Ok(appointment)
         })
     }
@@ -240,53 +208,118 @@ impl AppointmentRepository for SqliteRepository {
     fn reschedule(
         &self,
         id: AppointmentId,
-        to: Slot,
+        to: &Placement,
         admission: &Admission,
-    ) -> Result<Appointment, WriteError<RescheduleFailure>> {
+    ) -> Result<Rescheduled, WriteError<RescheduleFailure>> {
         self.write(|connection| {
-            let mut appointment =
-                load(connection, id)?.ok_or(TxError::Refused(RescheduleFailure::NotFound))?;
+            let current = records::appointment(connection, id)?
+                .ok_or(TxError::Refused(RescheduleFailure::NotFound))?;
+            let mut appointment = current.clone();
             let change = appointment
                 .reschedule(to, admission.now())
                 .map_err(|refusal| TxError::Refused(refusal.into()))?;
-            if let Move::Moved { from } = change {
-                take_place(connection, to.start(), admission)?;
-                give_back_place(connection, from.start())?;
-                let row = AppointmentRow::from(&appointment);
-                diesel::update(appointments::table.find(&row.id))
-                    .set((
-                        appointments::start_at.eq(row.start_at),
-                        appointments::end_at.eq(row.end_at),
-                        appointments::updated_at.eq(row.updated_at),
-                    ))
-                    .execute(connection)?;
-            }
-            Ok(appointment)
+            let Move::Moved { released } = change else {
+                return Ok(Rescheduled { appointment, released: Vec::new() });
+            };
+            places::first_admitted(
+                connection,
+                std::slice::from_ref(to),
+                admission,
+                Own::Appointment(&current),
+            )?
+            .map_err(|why| TxError::Refused(why.into()))?;
+            // Give back first: the new places may overlap the old ones.
+            places::give_back(connection, current.resource(), &released)?;
+            places::take(connection, &to.resource, &to.occupied, to.capacity)?;
+            records::move_appointment(connection, &appointment)?;
+            Ok(Rescheduled { appointment, released })
         })
     }
 
     fn get(&self, id: AppointmentId) -> Result<Option<Appointment>, StorageError> {
-        load(&mut *self.connection()?, id)
+        records::appointment(&mut *self.connection()?, id)
     }
 
-    fn booked_counts(
+    fn appointments(&self, query: &AppointmentQuery) -> Result<Vec<Appointment>, StorageError> {
+        records::appointments(&mut *self.connection()?, query)
+    }
+
+    fn usage(
         &self,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
-    ) -> Result<BookedCounts, StorageError> {
-        let rows: Vec<(i64, i32)> = slot_usage::table
-            .filter(slot_usage::start_at.between(seconds(from), seconds(to)))
-            .filter(slot_usage::booked.gt(0))
-            .select((slot_usage::start_at, slot_usage::booked))
+        now: DateTime<Utc>,
+    ) -> Result<UsageMap, StorageError> {
+        places::usage_between(&mut *self.connection()?, from, to, now)
+    }
+
+    fn hold(
+        &self,
+        request: &HoldRequest,
+        admission: &Admission,
+    ) -> Result<Hold, WriteError<Unavailable>> {
+        self.write(|connection| {
+            records::delete_expired_holds(connection, admission.now())?;
+            let placement =
+                places::first_admitted(connection, &request.candidates, admission, Own::Nothing)?
+                    .map_err(TxError::Refused)?;
+            let hold = request.hold_at(placement, admission.now());
+            records::insert_hold(connection, &hold)?;
+            Ok(hold)
+        })
+    }
+
+    fn release_hold(
+        &self,
+        token: &HoldToken,
+        now: DateTime<Utc>,
+    ) -> Result<Hold, WriteError<HoldNotFound>> {
+        self.write(|connection| {
+            let hold = records::hold(connection, token)?;
+            records::delete_hold(connection, token)?;
+            hold.filter(|hold| hold.is_active(now)).ok_or(TxError::Refused(HoldNotFound))
+        })
+    }
+
+    fn add_closure(&self, closure: &Closure) -> Result<Vec<Appointment>, StorageError> {
+        let added: Result<_, WriteError<std::convert::Infallible>> = self.write(|connection| {
+            diesel::insert_into(closures::table)
+                .values(ClosureRow::from(closure))
+                .execute(connection)?;
+            Ok(records::covered_by(connection, closure)?)
+        });
+        added.map_err(|error| match error {
+            WriteError::Storage(error) => error,
+            WriteError::Refused(never) => match never {},
+        })
+    }
+
+    fn remove_closure(&self, id: ClosureId) -> Result<Closure, WriteError<ClosureNotFound>> {
+        self.write(|connection| {
+            let row: ClosureRow = closures::table
+                .find(id.to_string())
+                .select(ClosureRow::as_select())
+                .first(connection)
+                .optional()?
+                .ok_or(TxError::Refused(ClosureNotFound))?;
+            diesel::delete(closures::table.find(&row.id)).execute(connection)?;
+            Ok(Closure::try_from(row)?)
+        })
+    }
+
+    fn closures(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<Closure>, StorageError> {
+        closures::table
+            .filter(closures::start_at.lt(seconds(to)).and(closures::end_at.gt(seconds(from))))
+            .order((closures::start_at, closures::id))
+            .select(ClosureRow::as_select())
             .load(&mut self.connection()?)
-            .map_err(storage_error)?;
-        rows.into_iter()
-            .map(|(start, booked)| {
-                let start = DateTime::from_timestamp(start, 0).ok_or_else(|| {
-                    StorageError::fault(format!("slot start {start} out of range"))
-                })?;
-                Ok((start, booked.unsigned_abs()))
-            })
+            .map_err(storage_error)?
+            .into_iter()
+            .map(Closure::try_from)
             .collect()
     }
 

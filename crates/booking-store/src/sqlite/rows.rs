@@ -1,15 +1,41 @@
-//! Appointments as table rows, and back.
+//! Domain values as table rows, and back. Rows read back go through the same validation as
+//! requests, so corrupt data is reported as a fault instead of being served.
 
 use booking_core::{
-    appointment::{Appointment, Status},
+    appointment::{Appointment, AppointmentRecord, Status},
+    catalog::Slug,
     client::{ClientName, Notes},
+    closure::Closure,
+    hold::Hold,
     repository::StorageError,
     schedule::Slot,
 };
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
-use super::schema::appointments;
+use super::schema::{appointments, closures, holds};
+
+/// Instants are stored as whole seconds since the epoch; the core keeps whole seconds.
+pub(super) fn seconds(instant: DateTime<Utc>) -> i64 {
+    instant.timestamp()
+}
+
+pub(super) fn instant(seconds: i64) -> Result<DateTime<Utc>, StorageError> {
+    DateTime::from_timestamp(seconds, 0).ok_or_else(|| corrupt("instant", seconds))
+}
+
+fn corrupt(what: &str, value: impl std::fmt::Display) -> StorageError {
+    StorageError::fault(format!("stored {what} is invalid: {value}"))
+}
+
+fn slug(text: &str) -> Result<Slug, StorageError> {
+    text.parse().map_err(|_| corrupt("slug", text))
+}
+
+fn slot(start: i64, end: i64) -> Result<Slot, StorageError> {
+    Slot::new(instant(start)?, instant(end)?)
+        .ok_or_else(|| corrupt("period", format!("{start}..{end}")))
+}
 
 #[derive(Debug, Queryable, Selectable, Insertable)]
 #[diesel(table_name = appointments, check_for_backend(diesel::sqlite::Sqlite))]
@@ -22,11 +48,8 @@ pub(super) struct AppointmentRow {
     pub status: String,
     pub created_at: i64,
     pub updated_at: i64,
-}
-
-/// Instants are stored as whole seconds since the epoch; the core keeps whole seconds.
-pub(super) fn seconds(instant: DateTime<Utc>) -> i64 {
-    instant.timestamp()
+    pub resource: String,
+    pub service: Option<String>,
 }
 
 impl From<&Appointment> for AppointmentRow {
@@ -40,40 +63,113 @@ impl From<&Appointment> for AppointmentRow {
             status: appointment.status().as_str().to_owned(),
             created_at: seconds(appointment.created_at()),
             updated_at: seconds(appointment.updated_at()),
+            resource: appointment.resource().to_string(),
+            service: appointment.service().map(ToString::to_string),
         }
     }
 }
 
-impl TryFrom<AppointmentRow> for Appointment {
+impl AppointmentRow {
+    /// The appointment this row and its slots describe.
+    pub(super) fn into_appointment(self, occupied: &[i64]) -> Result<Appointment, StorageError> {
+        let status: Status = self.status.parse().map_err(|_| corrupt("status", &self.status))?;
+        Ok(Appointment::from(AppointmentRecord {
+            id: self.id.parse().map_err(|_| corrupt("appointment id", &self.id))?,
+            client_name: ClientName::parse(&self.client_name)
+                .map_err(|e| corrupt("client name", e))?,
+            notes: self
+                .notes
+                .as_deref()
+                .map(Notes::parse)
+                .transpose()
+                .map_err(|e| corrupt("notes", e))?
+                .flatten(),
+            resource: slug(&self.resource)?,
+            service: self.service.as_deref().map(slug).transpose()?,
+            slot: slot(self.start_at, self.end_at)?,
+            occupied: occupied.iter().map(|s| instant(*s)).collect::<Result<_, _>>()?,
+            status,
+            created_at: instant(self.created_at)?,
+            updated_at: instant(self.updated_at)?,
+        }))
+    }
+}
+
+#[derive(Debug, Queryable, Selectable, Insertable)]
+#[diesel(table_name = holds, check_for_backend(diesel::sqlite::Sqlite))]
+pub(super) struct HoldRow {
+    pub token: String,
+    pub resource: String,
+    pub service: Option<String>,
+    pub start_at: i64,
+    pub end_at: i64,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+impl From<&Hold> for HoldRow {
+    fn from(hold: &Hold) -> Self {
+        Self {
+            token: hold.token.as_str().to_owned(),
+            resource: hold.resource.to_string(),
+            service: hold.service.as_ref().map(ToString::to_string),
+            start_at: seconds(hold.slot.start()),
+            end_at: seconds(hold.slot.end()),
+            created_at: seconds(hold.created_at),
+            expires_at: seconds(hold.expires_at),
+        }
+    }
+}
+
+impl HoldRow {
+    /// The hold this row and its slots describe.
+    pub(super) fn into_hold(self, occupied: &[i64]) -> Result<Hold, StorageError> {
+        Ok(Hold {
+            token: self.token.parse().map_err(|_| corrupt("hold token", "(hidden)"))?,
+            resource: slug(&self.resource)?,
+            service: self.service.as_deref().map(slug).transpose()?,
+            slot: slot(self.start_at, self.end_at)?,
+            occupied: occupied.iter().map(|s| instant(*s)).collect::<Result<_, _>>()?,
+            created_at: instant(self.created_at)?,
+            expires_at: instant(self.expires_at)?,
+        })
+    }
+}
+
+#[derive(Debug, Queryable, Selectable, Insertable)]
+#[diesel(table_name = closures, check_for_backend(diesel::sqlite::Sqlite))]
+pub(super) struct ClosureRow {
+    pub id: String,
+    pub resource: Option<String>,
+    pub start_at: i64,
+    pub end_at: i64,
+    pub reason: Option<String>,
+    pub created_at: i64,
+}
+
+impl From<&Closure> for ClosureRow {
+    fn from(closure: &Closure) -> Self {
+        Self {
+            id: closure.id.to_string(),
+            resource: closure.resource.as_ref().map(ToString::to_string),
+            start_at: seconds(closure.period.start()),
+            end_at: seconds(closure.period.end()),
+            reason: closure.reason.clone(),
+            created_at: seconds(closure.created_at),
+        }
+    }
+}
+
+impl TryFrom<ClosureRow> for Closure {
     type Error = StorageError;
 
-    /// Reads a row back through the same validation as a request, so corrupt data is reported
-    /// as a fault instead of being served.
-    fn try_from(row: AppointmentRow) -> Result<Self, Self::Error> {
-        let corrupt =
-            |what: String| StorageError::fault(format!("appointment row {}: {what}", row.id));
-        let instant = |secs: i64| {
-            DateTime::from_timestamp(secs, 0)
-                .ok_or_else(|| corrupt(format!("instant {secs} out of range")))
-        };
-        let id = row.id.parse().map_err(|e| corrupt(format!("{e}")))?;
-        let client_name =
-            ClientName::parse(&row.client_name).map_err(|e| corrupt(e.to_string()))?;
-        let notes = match &row.notes {
-            Some(notes) => Notes::parse(notes).map_err(|e| corrupt(e.to_string()))?,
-            None => None,
-        };
-        let slot = Slot::new(instant(row.start_at)?, instant(row.end_at)?)
-            .ok_or_else(|| corrupt("slot ends before it starts".to_owned()))?;
-        let status: Status = row.status.parse().map_err(|e| corrupt(format!("{e}")))?;
-        Ok(Appointment::restore(
-            id,
-            client_name,
-            notes,
-            slot,
-            status,
-            instant(row.created_at)?,
-            instant(row.updated_at)?,
-        ))
+    fn try_from(row: ClosureRow) -> Result<Self, StorageError> {
+        Ok(Self {
+            id: row.id.parse().map_err(|_| corrupt("closure id", &row.id))?,
+            resource: row.resource.as_deref().map(slug).transpose()?,
+            period: slot(row.start_at, row.end_at)?,
+            reason: row.reason,
+            created_at: instant(row.created_at)?,
+        })
     }
 }

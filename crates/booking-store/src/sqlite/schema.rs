@@ -10,12 +10,65 @@ diesel::table! {
         status -> Text,
         created_at -> BigInt,
         updated_at -> BigInt,
+        resource -> Text,
+        service -> Nullable<Text>,
     }
 }
 
 diesel::table! {
-    slot_usage (start_at) {
+    appointment_slots (appointment_id, start_at) {
+        appointment_id -> Text,
+        start_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    occupancy (resource, start_at) {
+        resource -> Text,
         start_at -> BigInt,
         booked -> Integer,
     }
 }
+
+diesel::table! {
+    holds (token) {
+        token -> Text,
+        resource -> Text,
+        service -> Nullable<Text>,
+        start_at -> BigInt,
+        end_at -> BigInt,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    hold_slots (token, start_at) {
+        token -> Text,
+        resource -> Text,
+        start_at -> BigInt,
+        expires_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    closures (id) {
+        id -> Text,
+        resource -> Nullable<Text>,
+        start_at -> BigInt,
+        end_at -> BigInt,
+        reason -> Nullable<Text>,
+        created_at -> BigInt,
+    }
+}
+
+diesel::joinable!(appointment_slots -> appointments (appointment_id));
+diesel::joinable!(hold_slots -> holds (token));
+diesel::allow_tables_to_appear_in_same_query!(
+    appointments,
+    appointment_slots,
+    occupancy,
+    holds,
+    hold_slots,
+    closures
+);

@@ -62,16 +62,21 @@ fn columns_in_schema<T: diesel::query_builder::QueryFragment<Sqlite>>(query: T) 
 
 #[test]
 fn schema_rs_matches_the_migrations() {
+    use schema::{appointment_slots, closures, hold_slots, holds, occupancy};
     let database = TestDatabase::new();
     let mut connection = database.connection();
-    assert_eq!(
-        columns_in_database(&mut connection, "appointments"),
-        columns_in_schema(appointments::table.select(appointments::all_columns))
+    let mut check = |table: &str, declared: Vec<String>| {
+        assert_eq!(columns_in_database(&mut connection, table), declared, "{table}");
+    };
+    check("appointments", columns_in_schema(appointments::table.select(appointments::all_columns)));
+    check(
+        "appointment_slots",
+        columns_in_schema(appointment_slots::table.select(appointment_slots::all_columns)),
     );
-    assert_eq!(
-        columns_in_database(&mut connection, "slot_usage"),
-        columns_in_schema(slot_usage::table.select(slot_usage::all_columns))
-    );
+    check("occupancy", columns_in_schema(occupancy::table.select(occupancy::all_columns)));
+    check("holds", columns_in_schema(holds::table.select(holds::all_columns)));
+    check("hold_slots", columns_in_schema(hold_slots::table.select(hold_slots::all_columns)));
+    check("closures", columns_in_schema(closures::table.select(closures::all_columns)));
 }
 
 #[test]
@@ -79,10 +84,45 @@ fn migrations_revert_cleanly_and_reapply() {
     let database = TestDatabase::new();
     let mut connection = database.connection();
     connection::revert_all(&mut connection).unwrap();
-    assert!(columns_in_database(&mut connection, "appointments").is_empty());
-    assert!(columns_in_database(&mut connection, "slot_usage").is_empty());
+    for table in [
+        "appointments",
+        "appointment_slots",
+        "occupancy",
+        "holds",
+        "hold_slots",
+        "closures",
+        "slot_usage",
+    ] {
+        assert!(columns_in_database(&mut connection, table).is_empty(), "{table} left behind");
+    }
     connection::reapply(&mut connection).unwrap();
-    assert_eq!(columns_in_database(&mut connection, "appointments").len(), 8);
+    assert_eq!(columns_in_database(&mut connection, "appointments").len(), 10);
+}
+
+#[test]
+fn an_earlier_database_upgrades_with_its_bookings() {
+    let directory = tempfile::tempdir().unwrap();
+    let path = directory.path().join("old.db");
+    let mut connection = SqliteConnection::establish(path.to_str().unwrap()).unwrap();
+    connection::apply_first_migration(&mut connection).unwrap();
+    diesel::sql_query(
+        "INSERT INTO appointments VALUES ('67e55044-10b1-426f-9247-bb680e5fe0c8', 'Ada', NULL, 1893488400, 1893490200, 'scheduled', 1, 1);
+         ",
+    )
+    .execute(&mut connection)
+    .unwrap();
+    diesel::sql_query("INSERT INTO slot_usage VALUES (1893488400, 1)")
+        .execute(&mut connection)
+        .unwrap();
+    drop(connection);
+    let repository = SqliteRepository::open(&path, SqliteOptions::default()).unwrap();
+    let id = "67e55044-10b1-426f-9247-bb680e5fe0c8".parse().unwrap();
+    let appointment = repository.get(id).unwrap().unwrap();
+    assert_eq!(appointment.resource().as_str(), "default");
+    assert_eq!(appointment.occupied(), [DateTime::from_timestamp(1893488400, 0).unwrap()]);
+    let start = DateTime::from_timestamp(1893488400, 0).unwrap();
+    let usage = repository.usage(start, start, DateTime::from_timestamp(0, 0).unwrap()).unwrap();
+    assert_eq!(usage.values().map(|u| u.booked).sum::<u32>(), 1);
 }
 
 #[test]
@@ -110,7 +150,7 @@ fn the_database_refuses_to_change_a_canceled_appointment() {
     let database = TestDatabase::new();
     let mut connection = database.connection();
     diesel::sql_query(
-        "INSERT INTO appointments VALUES ('67e55044-10b1-426f-9247-bb680e5fe0c8', 'Ada', NULL, 100, 200, 'canceled', 1, 1)",
+        "INSERT INTO appointments VALUES ('67e55044-10b1-426f-9247-bb680e5fe0c8', 'Ada', NULL, 100, 200, 'canceled', 1, 1, 'default', NULL)",
     )
     .execute(&mut connection)
     .unwrap();
@@ -124,44 +164,59 @@ fn the_database_refuses_to_change_a_canceled_appointment() {
 fn the_database_refuses_a_negative_count() {
     let database = TestDatabase::new();
     let mut connection = database.connection();
-    diesel::sql_query("INSERT INTO slot_usage VALUES (100, 0)").execute(&mut connection).unwrap();
+    diesel::sql_query("INSERT INTO occupancy VALUES ('alice', 100, 0)")
+        .execute(&mut connection)
+        .unwrap();
+    let alice = "alice".parse().unwrap();
     let error =
-        give_back_place(&mut connection, DateTime::from_timestamp(100, 0).unwrap()).unwrap_err();
+        places::give_back(&mut connection, &alice, &[DateTime::from_timestamp(100, 0).unwrap()])
+            .unwrap_err();
     assert!(error.to_string().contains("CHECK constraint failed"), "{error}");
 }
 
 #[test]
 fn two_stores_on_one_file_share_the_capacity() {
+    use booking_core::{
+        client::ClientName,
+        repository::Booking,
+        schedule::{Placement, Schedule},
+    };
     let database = TestDatabase::new();
     let second = SqliteRepository::open(
         &database.directory.path().join("test.db"),
         SqliteOptions::default(),
     )
     .unwrap();
-    let start: DateTime<Utc> = "2030-01-07T09:00:00Z".parse().unwrap();
-    let slot = Slot::new(start, start + chrono::Duration::minutes(30)).unwrap();
-    let now = "2030-01-01T00:00:00Z".parse().unwrap();
-    let admission = booking_core::schedule::Schedule::default().admission(now);
+    let schedule = Schedule::default();
+    let placement: Placement = schedule
+        .place(
+            "2030-01-07".parse().unwrap(),
+            "09:00:00".parse().unwrap(),
+            &schedule.resources()[0],
+            None,
+        )
+        .unwrap();
+    let admission = schedule.admission("2030-01-01T00:00:00Z".parse().unwrap(), None);
     let booked = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..16)
             .map(|i| {
                 let store = if i % 2 == 0 { &database.repository } else { &second };
-                scope.spawn(move || {
-                    let appointment = Appointment::schedule(
-                        AppointmentId::random(),
-                        booking_core::client::ClientName::parse("Ada").unwrap(),
-                        None,
-                        slot,
-                        now,
-                    );
-                    store.book(&appointment, &admission).is_ok()
-                })
+                let booking = Booking {
+                    id: AppointmentId::random(),
+                    client_name: ClientName::parse("Ada").unwrap(),
+                    notes: None,
+                    candidates: vec![placement.clone()],
+                    hold: None,
+                };
+                scope.spawn(move || store.book(&booking, &admission).is_ok())
             })
             .collect();
         handles.into_iter().map(|h| h.join().unwrap()).filter(|ok| *ok).count()
     });
     assert_eq!(booked, 1);
-    assert_eq!(second.booked_counts(start, start).unwrap().get(&start), Some(&1));
+    let start = placement.slot.start();
+    let usage = second.usage(start, start, "2030-01-01T00:00:00Z".parse().unwrap()).unwrap();
+    assert_eq!(usage.values().map(|u| u.booked).sum::<u32>(), 1);
 }
 
 #[test]

@@ -1,0 +1,172 @@
+//! Availability changes, published after each write commits, for the availability streams.
+//!
+//! Handlers report which slots a committed write touched. One publisher task reads their usage
+//! (after the commit, so a rolled-back write is never announced) and broadcasts it. Because one
+//! task reads and sends in turn, a slot's updates go out in commit order, each carrying its
+//! counts as they stood after that commit. Subscribers that fall behind the bounded channel are
+//! told to start over from a fresh snapshot instead of holding memory for them.
+
+use std::{
+    collections::BTreeSet,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+};
+
+use actix_web::web;
+use booking_core::{availability::Usage, catalog::Slug, service::BookingService};
+use chrono::{DateTime, Utc};
+use tokio::sync::{broadcast, mpsc};
+
+/// How many changes a subscriber may fall behind before it gets a fresh snapshot instead.
+pub const SUBSCRIBER_BUFFER: usize = 256;
+
+/// One slot's usage after a change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlotUpdate {
+    /// The resource.
+    pub resource: Slug,
+    /// The slot's start.
+    pub start: DateTime<Utc>,
+    /// Its usage now.
+    pub usage: Usage,
+}
+
+/// A change as subscribers see it; `id` grows with every change.
+#[derive(Debug, Clone)]
+pub enum Change {
+    /// These slots' usage changed.
+    Usage {
+        /// The change's sequence number.
+        id: u64,
+        /// The slots and their new usage.
+        updates: Arc<Vec<SlotUpdate>>,
+    },
+    /// Something that is not usage changed (a closure): subscribers reload.
+    Resync {
+        /// The change's sequence number.
+        id: u64,
+    },
+}
+
+enum Notice {
+    Slots(Slug, Vec<DateTime<Utc>>),
+    Resync,
+}
+
+/// The publisher's front door, shared by handlers and streams.
+#[derive(Debug, Clone)]
+pub struct Events {
+    notices: mpsc::UnboundedSender<Notice>,
+    changes: broadcast::Sender<Change>,
+    sequence: Arc<AtomicU64>,
+}
+
+impl std::fmt::Debug for Notice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Notice")
+    }
+}
+
+impl Events {
+    /// Starts the publisher on the current runtime.
+    pub fn start(service: web::Data<BookingService>) -> Self {
+        let (notices, receiver) = mpsc::unbounded_channel();
+        let (changes, _) = broadcast::channel(SUBSCRIBER_BUFFER);
+        let events = Self { notices, changes, sequence: Arc::new(AtomicU64::new(0)) };
+        actix_web::rt::spawn(publish(receiver, events.clone(), service));
+        events
+    }
+
+    /// Reports, after its commit, that a write changed these slots of `resource`.
+    pub fn slots_changed(&self, resource: &Slug, starts: &[DateTime<Utc>]) {
+        if !starts.is_empty() {
+            // The publisher lives as long as the server; if it is gone there is no one to tell.
+            let _gone = self.notices.send(Notice::Slots(resource.clone(), starts.to_vec()));
+        }
+    }
+
+    /// Reports that slots of `resource` change by themselves at `at` (a hold expiring).
+    pub fn slots_change_at(
+        &self,
+        resource: &Slug,
+        starts: &[DateTime<Utc>],
+        at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) {
+        let events = self.clone();
+        let (resource, starts) = (resource.clone(), starts.to_vec());
+        let wait = (at - now).to_std().unwrap_or_default();
+        actix_web::rt::spawn(async move {
+            tokio::time::sleep(wait).await;
+            events.slots_changed(&resource, &starts);
+        });
+    }
+
+    /// Reports that subscribers should reload everything.
+    pub fn everything_changed(&self) {
+        let _gone = self.notices.send(Notice::Resync);
+    }
+
+    /// A receiver of every change from now on, and the id of the last change sent.
+    pub fn subscribe(&self) -> (broadcast::Receiver<Change>, u64) {
+        let receiver = self.changes.subscribe();
+        (receiver, self.sequence.load(Ordering::SeqCst))
+    }
+
+    fn send(&self, change: impl FnOnce(u64) -> Change) {
+        let id = self.sequence.fetch_add(1, Ordering::SeqCst) + 1;
+        // No subscriber is not an error.
+        let _unheard = self.changes.send(change(id));
+    }
+}
+
+async fn publish(
+    mut notices: mpsc::UnboundedReceiver<Notice>,
+    events: Events,
+    service: web::Data<BookingService>,
+) {
+    while let Some(first) = notices.recv().await {
+        // Everything reported meanwhile goes out in one read.
+        let mut slots = BTreeSet::new();
+        let mut resync = false;
+        let mut next = Some(first);
+        while let Some(notice) = next {
+            match notice {
+                Notice::Slots(resource, starts) => {
+                    slots.extend(starts.into_iter().map(|s| (resource.clone(), s)))
+                }
+                Notice::Resync => resync = true,
+            }
+            next = notices.try_recv().ok();
+        }
+        if resync {
+            events.send(|id| Change::Resync { id });
+        }
+        let (Some(first), Some(last)) =
+            (slots.iter().map(|s| s.1).min(), slots.iter().map(|s| s.1).max())
+        else {
+            continue;
+        };
+        let reading = service.clone();
+        match web::block(move || reading.usage(first, last)).await {
+            Ok(Ok(usage)) => {
+                let updates = slots
+                    .into_iter()
+                    .map(|(resource, start)| {
+                        let usage =
+                            usage.get(&(resource.clone(), start)).copied().unwrap_or_default();
+                        SlotUpdate { resource, start, usage }
+                    })
+                    .collect();
+                events.send(|id| Change::Usage { id, updates: Arc::new(updates) });
+            }
+            failed => {
+                // Without the counts, the honest message is "reload".
+                tracing::warn!(error = ?failed.map(drop), "could not read usage to publish; streams will resync");
+                events.send(|id| Change::Resync { id });
+            }
+        }
+    }
+}

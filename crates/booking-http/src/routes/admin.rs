@@ -1,0 +1,382 @@
+//! The operator's API under `/admin/`: every appointment, and closures. Every request needs
+//! `Authorization: Bearer <BOOKING_ADMIN_TOKEN>`.
+
+use actix_web::{
+    Error, HttpResponse,
+    body::MessageBody,
+    dev::{ServiceRequest, ServiceResponse},
+    http::header,
+    middleware::Next,
+    web,
+};
+use booking_core::{
+    appointment::{AppointmentId, Status},
+    catalog::Slug,
+    closure::{Closure, ClosureId},
+    repository::AppointmentQuery,
+    schedule::Slot,
+    service::BookingService,
+};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::{
+    blocking, fields,
+    views::{AppointmentView, utc},
+};
+use crate::{
+    config::AdminToken,
+    error::{ApiError, Problem},
+    events::Events,
+};
+
+/// Lets a request through only with the configured bearer token.
+pub async fn require_token(
+    request: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let token =
+        request.app_data::<web::Data<Option<AdminToken>>>().and_then(|t| t.as_ref().clone());
+    let Some(token) = token else {
+        return Err(ApiError::admin_disabled().into());
+    };
+    let offered = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "));
+    match offered {
+        Some(offered) if token.matches(offered) => next.call(request).await,
+        _ => Err(ApiError::unauthorized().into()),
+    }
+}
+
+/// Which appointments to list.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct AppointmentsQuery {
+    /// First local date, YYYY-MM-DD.
+    #[param(format = Date)]
+    pub from: Option<String>,
+    /// Last local date, YYYY-MM-DD (included).
+    #[param(format = Date)]
+    pub to: Option<String>,
+    /// `scheduled` or `canceled`.
+    pub status: Option<String>,
+    /// Only this resource.
+    pub resource: Option<String>,
+    /// Client names containing this text (ASCII letters case-insensitively).
+    pub client: Option<String>,
+    /// Where to continue: the `next` link of the previous page carries it.
+    pub cursor: Option<String>,
+    /// Page size, 1-200 (default 50).
+    pub limit: Option<u32>,
+}
+
+/// A page of appointments.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AppointmentsPage {
+    /// Appointments, ordered by start then id.
+    pub appointments: Vec<AppointmentView>,
+    /// The next page, or null on the last one.
+    pub next: Option<String>,
+}
+
+const DEFAULT_PAGE: u32 = 50;
+const MAX_PAGE: u32 = 200;
+
+impl AppointmentsQuery {
+    fn to_query(&self, service: &BookingService) -> Result<AppointmentQuery, ApiError> {
+        let schedule = service.schedule();
+        let day_start = |field: &str, text: &str, after: bool| -> Result<DateTime<Utc>, ApiError> {
+            let date = fields::date(field, text)?;
+            let date = if after { date.succ_opt().unwrap_or(NaiveDate::MAX) } else { date };
+            Ok(schedule.start_of_day(date))
+        };
+        let limit = self.limit.unwrap_or(DEFAULT_PAGE);
+        if !(1..=MAX_PAGE).contains(&limit) {
+            return Err(ApiError::invalid_request(format!(
+                "limit must be between 1 and {MAX_PAGE}"
+            )));
+        }
+        Ok(AppointmentQuery {
+            from: self.from.as_deref().map(|d| day_start("from", d, false)).transpose()?,
+            to: self.to.as_deref().map(|d| day_start("to", d, true)).transpose()?,
+            status: self
+                .status
+                .as_deref()
+                .map(|s| {
+                    s.parse::<Status>().map_err(|_| {
+                        ApiError::invalid_request("status must be scheduled or canceled")
+                    })
+                })
+                .transpose()?,
+            resource: self.resource.as_deref().map(str::parse::<Slug>).transpose()?,
+            client: self.client.clone().filter(|c| !c.is_empty()),
+            after: self.cursor.as_deref().map(parse_cursor).transpose()?,
+            limit,
+        })
+    }
+
+    /// This query's URL continuing after `last`.
+    fn next_link(&self, last: &AppointmentView, start: DateTime<Utc>) -> String {
+        let mut pairs: Vec<(&str, String)> = Vec::new();
+        let fields = [
+            ("from", &self.from),
+            ("to", &self.to),
+            ("status", &self.status),
+            ("resource", &self.resource),
+            ("client", &self.client),
+        ];
+        for (name, value) in fields {
+            if let Some(value) = value {
+                pairs.push((name, value.clone()));
+            }
+        }
+        pairs.push(("cursor", format!("{}_{}", start.timestamp(), last.id)));
+        if let Some(limit) = self.limit {
+            pairs.push(("limit", limit.to_string()));
+        }
+        let query: Vec<String> = pairs.iter().map(|(k, v)| format!("{k}={}", encode(v))).collect();
+        format!("/admin/appointments?{}", query.join("&"))
+    }
+}
+
+fn parse_cursor(text: &str) -> Result<(DateTime<Utc>, AppointmentId), ApiError> {
+    let bad =
+        || ApiError::invalid_request("cursor is not one this server gave; follow the `next` link");
+    let (seconds, id) = text.split_once('_').ok_or_else(bad)?;
+    let start =
+        seconds.parse::<i64>().ok().and_then(|s| DateTime::from_timestamp(s, 0)).ok_or_else(bad)?;
+    Ok((start, id.parse().map_err(|_| bad())?))
+}
+
+/// Percent-encodes a query value.
+fn encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            other => format!("%{other:02X}"),
+        })
+        .collect()
+}
+
+/// List appointments for the operator.
+#[utoipa::path(
+    get, path = "/admin/appointments", tag = "admin",
+    params(AppointmentsQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = AppointmentsPage),
+        (status = 400, description = "Bad filter or cursor", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or wrong bearer token", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "No admin token configured, or the database is unavailable", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn appointments(
+    service: web::Data<BookingService>,
+    query: web::Query<AppointmentsQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let filter = query.to_query(&service)?;
+    let limit = filter.limit as usize;
+    let listing = service.clone();
+    let found = blocking("admin_appointments", move || listing.appointments(&filter)).await?;
+    let views: Vec<AppointmentView> =
+        found.iter().map(|a| AppointmentView::new(a, service.schedule())).collect();
+    let next = match (found.last(), views.last()) {
+        (Some(last), Some(view)) if found.len() == limit => {
+            Some(query.next_link(view, last.slot().start()))
+        }
+        _ => None,
+    };
+    Ok(HttpResponse::Ok().json(AppointmentsPage { appointments: views, next }))
+}
+
+/// A closure to make. `from` and `to` are local to the business's zone: dates (`YYYY-MM-DD`,
+/// whole days, `to` included) or date-times (`YYYY-MM-DDTHH:MM`, `to` excluded).
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ClosureRequest {
+    /// The resource to close; without one, the whole business.
+    #[serde(default)]
+    pub resource: Option<String>,
+    /// Start: `YYYY-MM-DD` or `YYYY-MM-DDTHH:MM`.
+    #[schema(example = "2030-12-24")]
+    pub from: String,
+    /// End: `YYYY-MM-DD` (included) or `YYYY-MM-DDTHH:MM` (excluded).
+    #[schema(example = "2030-12-26")]
+    pub to: String,
+    /// Why, for the operator (at most 500 characters).
+    #[serde(default)]
+    #[schema(example = "Holidays")]
+    pub reason: Option<String>,
+}
+
+/// A closure.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ClosureView {
+    /// Its id.
+    #[schema(format = Uuid)]
+    pub id: String,
+    /// The resource closed, or null for the whole business.
+    pub resource: Option<String>,
+    /// Start (RFC 3339).
+    #[schema(format = DateTime)]
+    pub from: String,
+    /// End, excluded (RFC 3339).
+    #[schema(format = DateTime)]
+    pub to: String,
+    /// Why.
+    pub reason: Option<String>,
+    /// When it was made (RFC 3339, UTC).
+    #[schema(format = DateTime)]
+    pub created_at: String,
+}
+
+/// A closure that was made, with the appointments it covers.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ClosureCreated {
+    /// The closure.
+    pub closure: ClosureView,
+    /// Scheduled appointments inside it: left as they are, for the operator to move or cancel.
+    pub affected_appointments: Vec<AppointmentView>,
+}
+
+/// Every closure.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Closures {
+    /// Ordered by start.
+    pub closures: Vec<ClosureView>,
+}
+
+impl ClosureView {
+    fn new(closure: &Closure, service: &BookingService) -> Self {
+        let zone = service.schedule().time_zone();
+        let local = |at: DateTime<Utc>| {
+            at.with_timezone(&zone).to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
+        };
+        Self {
+            id: closure.id.to_string(),
+            resource: closure.resource.as_ref().map(ToString::to_string),
+            from: local(closure.period.start()),
+            to: local(closure.period.end()),
+            reason: closure.reason.clone(),
+            created_at: utc(closure.created_at),
+        }
+    }
+}
+
+/// A local boundary: a date (its start, or with `end` the next day's start) or a date-time.
+fn boundary(
+    field: &str,
+    text: &str,
+    end: bool,
+    service: &BookingService,
+) -> Result<DateTime<Utc>, ApiError> {
+    let schedule = service.schedule();
+    if text.len() == 10 {
+        let date = fields::date(field, text)?;
+        let date = if end { date.succ_opt().unwrap_or(NaiveDate::MAX) } else { date };
+        return Ok(schedule.start_of_day(date));
+    }
+    let local = NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M").map_err(|_| {
+        ApiError::invalid_format(format!(
+            "{field} must be YYYY-MM-DD or YYYY-MM-DDTHH:MM, got {text:?}"
+        ))
+    })?;
+    schedule.instant_of(local).ok_or_else(|| {
+        ApiError::invalid_format(format!(
+            "{field} {text} does not exist in {}",
+            schedule.time_zone()
+        ))
+    })
+}
+
+/// Close a resource, or the business, for a period.
+#[utoipa::path(
+    post, path = "/admin/closures", tag = "admin",
+    request_body = ClosureRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "Closed; lists the appointments inside, which are left as they are", body = ClosureCreated),
+        (status = 400, description = "Bad dates, end before start, unknown resource, reason too long", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or wrong bearer token", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "No admin token configured, or the database is unavailable", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn close(
+    service: web::Data<BookingService>,
+    events: web::Data<Events>,
+    body: web::Json<ClosureRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let from = boundary("from", &body.from, false, &service)?;
+    let to = boundary("to", &body.to, true, &service)?;
+    let period = Slot::new(from, to)
+        .ok_or_else(|| ApiError::invalid_request("'to' must be after 'from'"))?;
+    let resource = body.resource.as_deref().map(str::parse::<Slug>).transpose()?;
+    let reason = body.reason.clone().filter(|r| !r.trim().is_empty());
+    if reason.as_ref().is_some_and(|r| r.chars().count() > 500) {
+        return Err(ApiError::invalid_request("reason must be at most 500 characters"));
+    }
+    let closing = service.clone();
+    let (closure, covered) =
+        blocking("close", move || closing.close(resource, period, reason)).await?;
+    events.everything_changed();
+    Ok(HttpResponse::Created().json(ClosureCreated {
+        closure: ClosureView::new(&closure, &service),
+        affected_appointments: covered
+            .iter()
+            .map(|a| AppointmentView::new(a, service.schedule()))
+            .collect(),
+    }))
+}
+
+/// List closures.
+#[utoipa::path(
+    get, path = "/admin/closures", tag = "admin",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = Closures),
+        (status = 401, description = "Missing or wrong bearer token", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "No admin token configured, or the database is unavailable", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn closures(service: web::Data<BookingService>) -> Result<HttpResponse, ApiError> {
+    let listing = service.clone();
+    let found = blocking("closures", move || {
+        listing.closures(DateTime::<Utc>::MIN_UTC, DateTime::<Utc>::MAX_UTC)
+    })
+    .await?;
+    Ok(HttpResponse::Ok()
+        .json(Closures { closures: found.iter().map(|c| ClosureView::new(c, &service)).collect() }))
+}
+
+/// Remove a closure.
+#[utoipa::path(
+    delete, path = "/admin/closures/{id}", tag = "admin",
+    params(("id" = String, Path, description = "The closure's id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Removed; its slots can be booked again"),
+        (status = 401, description = "Missing or wrong bearer token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Closure not found.", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "No admin token configured, or the database is unavailable", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn reopen(
+    service: web::Data<BookingService>,
+    events: web::Data<Events>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let not_found = || {
+        ApiError::from(booking_core::repository::WriteError::Refused(
+            booking_core::repository::ClosureNotFound,
+        ))
+    };
+    let id: ClosureId = id.parse().map_err(|_| not_found())?;
+    blocking("reopen", move || service.reopen(id)).await?;
+    events.everything_changed();
+    Ok(HttpResponse::NoContent().finish())
+}

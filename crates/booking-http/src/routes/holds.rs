@@ -1,0 +1,123 @@
+//! Holds: a slot kept for a few minutes while a client finishes booking.
+
+use actix_web::{HttpResponse, web};
+use booking_core::{hold::HoldToken, repository::HoldNotFound, service::BookingService};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::{
+    blocking, fields,
+    views::{SlotTimes, utc},
+};
+use crate::{
+    error::{ApiError, Problem},
+    events::Events,
+};
+
+/// A request to hold a slot.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct HoldRequest {
+    /// Local date, YYYY-MM-DD.
+    #[schema(format = Date, example = "2030-01-07")]
+    pub date: String,
+    /// Local start time, HH:MM (24-hour).
+    #[schema(example = "09:30")]
+    pub time: String,
+    /// The resource; without one, the first that performs the service and is free.
+    #[serde(default)]
+    pub resource: Option<String>,
+    /// The service; without one, a single slot.
+    #[serde(default)]
+    pub service: Option<String>,
+}
+
+/// A hold that was made.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HoldView {
+    /// Always "Time slot held."
+    pub message: &'static str,
+    /// The secret to send as `hold` with POST /schedule, or to DELETE /holds/{token}.
+    #[schema(example = "3f2c9a7d1b6e4f0a8c5d2e7f9a1b3c4d")]
+    pub token: String,
+    /// When the hold stops counting (RFC 3339, UTC).
+    #[schema(format = DateTime)]
+    pub expires_at: String,
+    /// The resource held.
+    pub resource: String,
+    /// The service it is for.
+    pub service: Option<String>,
+    /// Local date.
+    #[schema(format = Date)]
+    pub date: String,
+    /// Local start time.
+    pub time: String,
+    /// Start instant (RFC 3339).
+    #[schema(format = DateTime)]
+    pub start: String,
+    /// End instant (RFC 3339).
+    #[schema(format = DateTime)]
+    pub end: String,
+}
+
+/// Hold a slot for a few minutes.
+#[utoipa::path(
+    post, path = "/holds", tag = "holds",
+    request_body = HoldRequest,
+    responses(
+        (status = 201, description = "Held; the slot counts as taken for everyone else until `expires_at`", body = HoldView),
+        (status = 400, description = "Bad date/time, unknown resource or service, or a time that cannot be booked", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Time slot is not available.", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body over 16 KiB", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database busy or unreachable; retry", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn create(
+    service: web::Data<BookingService>,
+    events: web::Data<Events>,
+    body: web::Json<HoldRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let request = fields::slot_request(
+        &body.date,
+        &body.time,
+        body.resource.as_deref(),
+        body.service.as_deref(),
+    )?;
+    let holding = service.clone();
+    let hold = blocking("hold", move || holding.hold(&request)).await?;
+    events.slots_changed(&hold.resource, &hold.occupied);
+    events.slots_change_at(&hold.resource, &hold.occupied, hold.expires_at, service.now());
+    let SlotTimes { date, time, start, end } = SlotTimes::of(hold.slot, service.schedule());
+    Ok(HttpResponse::Created().json(HoldView {
+        message: "Time slot held.",
+        token: hold.token.as_str().to_owned(),
+        expires_at: utc(hold.expires_at),
+        resource: hold.resource.to_string(),
+        service: hold.service.as_ref().map(ToString::to_string),
+        date,
+        time,
+        start,
+        end,
+    }))
+}
+
+/// Release a hold before it expires.
+#[utoipa::path(
+    delete, path = "/holds/{token}", tag = "holds",
+    params(("token" = String, Path, description = "The hold's token")),
+    responses(
+        (status = 204, description = "Released; the slot is free again"),
+        (status = 404, description = "Hold not found or expired.", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database busy or unreachable; retry", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn release(
+    service: web::Data<BookingService>,
+    events: web::Data<Events>,
+    token: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let token: HoldToken = token.parse().map_err(|_| ApiError::from(HoldNotFound))?;
+    let hold = blocking("release_hold", move || service.release_hold(&token)).await?;
+    events.slots_changed(&hold.resource, &hold.occupied);
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,174 @@
+//! `GET /availability/stream`: the availability listing as Server-Sent Events. A snapshot first,
+//! then one `slot` event for every slot whose availability or counts change, heartbeats while
+//! idle, and a fresh snapshot whenever the stream cannot be sure it saw every change.
+
+use std::{collections::VecDeque, time::Duration};
+
+use actix_web::{HttpResponse, http::header, web, web::Bytes};
+use booking_core::{
+    availability::{Availability, ListingPlan, UsageMap},
+    closure::Closure,
+    service::BookingService,
+};
+use serde::Serialize;
+use tokio::sync::broadcast::{self, error::RecvError};
+
+use super::{
+    availability::{AvailabilityQuery, AvailabilityView, SlotView},
+    blocking,
+};
+use crate::{
+    error::{ApiError, Problem},
+    events::{Change, Events},
+};
+
+/// How often idle streams get a heartbeat comment.
+#[derive(Debug, Clone, Copy)]
+pub struct Heartbeat(pub Duration);
+
+/// Stream availability changes.
+#[utoipa::path(
+    get, path = "/availability/stream", tag = "availability",
+    params(AvailabilityQuery),
+    responses(
+        (status = 200, description = "text/event-stream: a `snapshot` event (the body of GET /availability), then a `slot` event (a SlotView) for every slot whose availability changes; `: heartbeat` comments while idle", content_type = "text/event-stream", body = String),
+        (status = 400, description = "Bad dates or range, unknown resource or service", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database busy or unreachable; retry", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn stream(
+    service: web::Data<BookingService>,
+    events: web::Data<Events>,
+    heartbeat: web::Data<Heartbeat>,
+    query: web::Query<AvailabilityQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let plan = query.plan(&service)?;
+    // Subscribe before reading, so that no change committed after the read is missed;
+    // applying one the read already saw is harmless (updates carry absolute counts).
+    let (changes, id) = events.subscribe();
+    let view = View::load(service.clone(), plan).await?;
+    let mut state = State {
+        service,
+        changes,
+        view,
+        id,
+        heartbeat: tokio::time::interval(heartbeat.0),
+        queue: VecDeque::new(),
+    };
+    state.heartbeat.reset();
+    state.queue.push_back(state.view.snapshot_event(&state.service, state.id));
+    let body = futures_util::stream::unfold(state, |mut state| async move {
+        let next = state.next().await?;
+        Some((Ok::<_, actix_web::Error>(next), state))
+    });
+    Ok(HttpResponse::Ok()
+        .content_type("text/event-stream")
+        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        .insert_header(("X-Accel-Buffering", "no"))
+        .streaming(body))
+}
+
+/// What one stream knows: the listing's plan, the usage and closures it was judged on, and the
+/// listing it last sent.
+struct View {
+    plan: ListingPlan,
+    usage: UsageMap,
+    closures: Vec<Closure>,
+    last: Availability,
+}
+
+impl View {
+    async fn load(service: web::Data<BookingService>, plan: ListingPlan) -> Result<Self, ApiError> {
+        let reading = service.clone();
+        let planned = plan.clone();
+        let (usage, closures) =
+            blocking("stream_snapshot", move || reading.read_availability(&planned)).await?;
+        let last = service.judge(plan.clone(), &usage, &closures);
+        Ok(Self { plan, usage, closures, last })
+    }
+
+    fn snapshot_event(&self, service: &BookingService, id: u64) -> Bytes {
+        event("snapshot", id, &AvailabilityView::new(&self.last, service))
+    }
+
+    /// Applies new usage and returns an event for each slot whose view changed.
+    fn apply(
+        &mut self,
+        service: &BookingService,
+        updates: &[crate::events::SlotUpdate],
+        id: u64,
+    ) -> Vec<Bytes> {
+        let Some((from, to)) = self.plan.span() else { return Vec::new() };
+        let mut touched = false;
+        for update in updates.iter().filter(|u| (from..=to).contains(&u.start)) {
+            self.usage.insert((update.resource.clone(), update.start), update.usage);
+            touched = true;
+        }
+        if !touched {
+            return Vec::new();
+        }
+        let next = service.judge(self.plan.clone(), &self.usage, &self.closures);
+        let events = next
+            .slots
+            .iter()
+            .zip(&self.last.slots)
+            .filter(|(now, before)| now != before)
+            .map(|(now, _)| event("slot", id, &SlotView::new(now, service)))
+            .collect();
+        self.last = next;
+        events
+    }
+}
+
+struct State {
+    service: web::Data<BookingService>,
+    changes: broadcast::Receiver<Change>,
+    view: View,
+    id: u64,
+    heartbeat: tokio::time::Interval,
+    queue: VecDeque<Bytes>,
+}
+
+impl State {
+    /// The next chunk to send; `None` ends the stream.
+    async fn next(&mut self) -> Option<Bytes> {
+        loop {
+            if let Some(chunk) = self.queue.pop_front() {
+                return Some(chunk);
+            }
+            tokio::select! {
+                change = self.changes.recv() => match change {
+                    Ok(Change::Usage { id, updates }) => {
+                        self.id = id;
+                        let events = self.view.apply(&self.service, &updates, id);
+                        self.queue.extend(events);
+                    }
+                    Ok(Change::Resync { id }) => self.resync(id).await?,
+                    // Fell behind: the buffer is gone, so start over from the store.
+                    Err(RecvError::Lagged(_)) => self.resync(self.id).await?,
+                    Err(RecvError::Closed) => return None,
+                },
+                _ = self.heartbeat.tick() => return Some(Bytes::from_static(b": heartbeat\n\n")),
+            }
+        }
+    }
+
+    async fn resync(&mut self, id: u64) -> Option<()> {
+        self.changes = self.changes.resubscribe();
+        self.id = id;
+        match View::load(self.service.clone(), self.view.plan.clone()).await {
+            Ok(view) => {
+                self.view = view;
+                self.queue.push_back(self.view.snapshot_event(&self.service, self.id));
+                Some(())
+            }
+            // The client reconnects and gets a snapshot then.
+            Err(_) => None,
+        }
+    }
+}
+
+fn event(name: &str, id: u64, data: &impl Serialize) -> Bytes {
+    let data = serde_json::to_string(data).unwrap_or_else(|_| "{}".to_owned());
+    Bytes::from(format!("id: {id}\nevent: {name}\ndata: {data}\n\n"))
+}

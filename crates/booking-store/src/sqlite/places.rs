@@ -1,0 +1,192 @@
+//! The places appointments and holds take in the slots of a resource: reading their usage,
+//! judging a placement, and taking and giving back places, always inside the caller's
+//! transaction.
+
+use booking_core::{
+    appointment::Appointment,
+    availability::{Admission, Unavailable, UsageMap},
+    catalog::Slug,
+    closure::Closure,
+    schedule::{Capacity, Placement},
+};
+use chrono::{DateTime, Utc};
+use diesel::{dsl::count_star, prelude::*};
+
+use super::{
+    TxError,
+    rows::{ClosureRow, instant, seconds},
+    schema::{closures, hold_slots, occupancy},
+    storage_error,
+};
+use booking_core::repository::StorageError;
+
+/// Places that belong to the request itself and so do not count against it.
+#[derive(Clone, Copy)]
+pub(super) enum Own<'a> {
+    Nothing,
+    /// The appointment being moved: its current places are about to be given back.
+    Appointment(&'a Appointment),
+}
+
+/// Usage of the slots `placement` takes, as seen inside the transaction.
+fn usage_for(
+    connection: &mut SqliteConnection,
+    placement: &Placement,
+    now: DateTime<Utc>,
+    own: Own<'_>,
+) -> Result<UsageMap, StorageError> {
+    let starts: Vec<i64> = placement.occupied.iter().map(|at| seconds(*at)).collect();
+    let resource = placement.resource.as_str();
+    let booked: Vec<(i64, i32)> = occupancy::table
+        .filter(occupancy::resource.eq(resource).and(occupancy::start_at.eq_any(&starts)))
+        .select((occupancy::start_at, occupancy::booked))
+        .load(connection)
+        .map_err(storage_error)?;
+    let held: Vec<(i64, i64)> = hold_slots::table
+        .filter(hold_slots::resource.eq(resource))
+        .filter(hold_slots::start_at.eq_any(&starts))
+        .filter(hold_slots::expires_at.gt(seconds(now)))
+        .group_by(hold_slots::start_at)
+        .select((hold_slots::start_at, count_star()))
+        .load(connection)
+        .map_err(storage_error)?;
+    let mut usage = UsageMap::new();
+    for (start, booked) in booked {
+        usage.entry((placement.resource.clone(), instant(start)?)).or_default().booked =
+            booked.unsigned_abs();
+    }
+    for (start, held) in held {
+        usage.entry((placement.resource.clone(), instant(start)?)).or_default().held =
+            u32::try_from(held).unwrap_or(u32::MAX);
+    }
+    if let Own::Appointment(appointment) = own
+        && appointment.resource() == &placement.resource
+    {
+        for start in appointment.occupied() {
+            if let Some(usage) = usage.get_mut(&(placement.resource.clone(), *start)) {
+                usage.booked = usage.booked.saturating_sub(1);
+            }
+        }
+    }
+    Ok(usage)
+}
+
+/// Closures of `resource` (or of the business) that overlap the placement's time.
+fn closures_over(
+    connection: &mut SqliteConnection,
+    placement: &Placement,
+) -> Result<Vec<Closure>, StorageError> {
+    closures::table
+        .filter(closures::start_at.lt(seconds(placement.slot.end())))
+        .filter(closures::end_at.gt(seconds(placement.slot.start())))
+        .filter(closures::resource.is_null().or(closures::resource.eq(placement.resource.as_str())))
+        .select(ClosureRow::as_select())
+        .load(connection)
+        .map_err(storage_error)?
+        .into_iter()
+        .map(Closure::try_from)
+        .collect()
+}
+
+/// The first candidate the admission rule admits, or why the first was refused. Runs inside
+/// the write transaction, so what it reads cannot change before the write.
+pub(super) fn first_admitted<'a>(
+    connection: &mut SqliteConnection,
+    candidates: &'a [Placement],
+    admission: &Admission,
+    own: Own<'_>,
+) -> Result<Result<&'a Placement, Unavailable>, StorageError> {
+    let mut first_refusal = None;
+    for candidate in candidates {
+        let closures = closures_over(connection, candidate)?;
+        let usage = usage_for(connection, candidate, admission.now(), own)?;
+        match admission.check(candidate, &closures, &usage) {
+            Ok(()) => return Ok(Ok(candidate)),
+            Err(why) => {
+                first_refusal.get_or_insert(why);
+            }
+        }
+    }
+    Ok(Err(first_refusal.unwrap_or(Unavailable::OutsideHours)))
+}
+
+/// Takes one place in each slot with an update that itself refuses to pass the capacity, so
+/// the count can never exceed it whatever a caller checked before.
+pub(super) fn take<R: From<Unavailable>>(
+    connection: &mut SqliteConnection,
+    resource: &Slug,
+    starts: &[DateTime<Utc>],
+    capacity: Capacity,
+) -> Result<(), TxError<R>> {
+    // Capacity::MAX is 10 000, far inside i32.
+    let limit = i32::try_from(capacity.get()).unwrap_or(i32::MAX);
+    for start in starts {
+        let key =
+            (occupancy::resource.eq(resource.as_str()), occupancy::start_at.eq(seconds(*start)));
+        diesel::insert_into(occupancy::table)
+            .values((key.0, key.1, occupancy::booked.eq(0)))
+            .on_conflict_do_nothing()
+            .execute(connection)?;
+        let taken = diesel::update(
+            occupancy::table.filter(key.0).filter(key.1).filter(occupancy::booked.lt(limit)),
+        )
+        .set(occupancy::booked.eq(occupancy::booked + 1))
+        .execute(connection)?;
+        if taken != 1 {
+            return Err(TxError::Refused(R::from(Unavailable::Full { capacity })));
+        }
+    }
+    Ok(())
+}
+
+/// Gives back one place in each slot.
+pub(super) fn give_back(
+    connection: &mut SqliteConnection,
+    resource: &Slug,
+    starts: &[DateTime<Utc>],
+) -> Result<(), diesel::result::Error> {
+    let starts: Vec<i64> = starts.iter().map(|at| seconds(*at)).collect();
+    diesel::update(
+        occupancy::table
+            .filter(occupancy::resource.eq(resource.as_str()))
+            .filter(occupancy::start_at.eq_any(starts)),
+    )
+    .set(occupancy::booked.eq(occupancy::booked - 1))
+    .execute(connection)
+    .map(drop)
+}
+
+/// Usage of every slot from `from` to `to`, both included.
+pub(super) fn usage_between(
+    connection: &mut SqliteConnection,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<UsageMap, StorageError> {
+    let (from, to) = (seconds(from), seconds(to));
+    let booked: Vec<(String, i64, i32)> = occupancy::table
+        .filter(occupancy::start_at.between(from, to).and(occupancy::booked.gt(0)))
+        .select((occupancy::resource, occupancy::start_at, occupancy::booked))
+        .load(connection)
+        .map_err(storage_error)?;
+    let held: Vec<(String, i64, i64)> = hold_slots::table
+        .filter(hold_slots::start_at.between(from, to).and(hold_slots::expires_at.gt(seconds(now))))
+        .group_by((hold_slots::resource, hold_slots::start_at))
+        .select((hold_slots::resource, hold_slots::start_at, count_star()))
+        .load(connection)
+        .map_err(storage_error)?;
+    let slug = |text: &str| {
+        text.parse::<Slug>()
+            .map_err(|_| StorageError::fault(format!("stored slug is invalid: {text}")))
+    };
+    let mut usage = UsageMap::new();
+    for (resource, start, booked) in booked {
+        usage.entry((slug(&resource)?, instant(start)?)).or_default().booked =
+            booked.unsigned_abs();
+    }
+    for (resource, start, held) in held {
+        usage.entry((slug(&resource)?, instant(start)?)).or_default().held =
+            u32::try_from(held).unwrap_or(u32::MAX);
+    }
+    Ok(usage)
+}

@@ -1,0 +1,224 @@
+//! Reading and writing appointments and holds with the slots they take.
+
+use std::collections::HashMap;
+
+use booking_core::{
+    appointment::{Appointment, AppointmentId, Status},
+    closure::Closure,
+    hold::{Hold, HoldToken},
+    repository::{AppointmentQuery, StorageError},
+};
+use chrono::{DateTime, Utc};
+use diesel::{dsl::sql, prelude::*, sql_types::Bool};
+
+use super::{
+    rows::{AppointmentRow, HoldRow, seconds},
+    schema::{appointment_slots, appointments, hold_slots, holds},
+    storage_error,
+};
+
+/// Reads rows back with their slots, in the rows' order.
+fn with_slots(
+    connection: &mut SqliteConnection,
+    rows: Vec<AppointmentRow>,
+) -> Result<Vec<Appointment>, StorageError> {
+    let ids: Vec<&str> = rows.iter().map(|row| row.id.as_str()).collect();
+    let slots: Vec<(String, i64)> = appointment_slots::table
+        .filter(appointment_slots::appointment_id.eq_any(&ids))
+        .order((appointment_slots::appointment_id, appointment_slots::start_at))
+        .select((appointment_slots::appointment_id, appointment_slots::start_at))
+        .load(connection)
+        .map_err(storage_error)?;
+    let mut by_id: HashMap<String, Vec<i64>> = HashMap::new();
+    for (id, start) in slots {
+        by_id.entry(id).or_default().push(start);
+    }
+    rows.into_iter()
+        .map(|row| {
+            let occupied = by_id.remove(&row.id).unwrap_or_default();
+            row.into_appointment(&occupied)
+        })
+        .collect()
+}
+
+/// One appointment with its slots.
+pub(super) fn appointment(
+    connection: &mut SqliteConnection,
+    id: AppointmentId,
+) -> Result<Option<Appointment>, StorageError> {
+    let row = appointments::table
+        .find(id.to_string())
+        .select(AppointmentRow::as_select())
+        .first(connection)
+        .optional()
+        .map_err(storage_error)?;
+    Ok(with_slots(connection, row.into_iter().collect())?.pop())
+}
+
+/// The operator's listing, ordered by start then id.
+pub(super) fn appointments(
+    connection: &mut SqliteConnection,
+    query: &AppointmentQuery,
+) -> Result<Vec<Appointment>, StorageError> {
+    let mut select = appointments::table.select(AppointmentRow::as_select()).into_boxed();
+    if let Some(from) = query.from {
+        select = select.filter(appointments::start_at.ge(seconds(from)));
+    }
+    if let Some(to) = query.to {
+        select = select.filter(appointments::start_at.lt(seconds(to)));
+    }
+    if let Some(status) = query.status {
+        select = select.filter(appointments::status.eq(status.as_str()));
+    }
+    if let Some(resource) = &query.resource {
+        select = select.filter(appointments::resource.eq(resource.to_string()));
+    }
+    if let Some(client) = &query.client {
+        // instr() matches the text literally (no LIKE wildcards); lower() folds ASCII letters.
+        select = select.filter(
+            sql::<Bool>("instr(lower(client_name), lower(")
+                .bind::<diesel::sql_types::Text, _>(client.clone())
+                .sql(")) > 0"),
+        );
+    }
+    if let Some((start, id)) = query.after {
+        let (start, id) = (seconds(start), id.to_string());
+        select = select.filter(
+            appointments::start_at
+                .gt(start)
+                .or(appointments::start_at.eq(start).and(appointments::id.gt(id))),
+        );
+    }
+    let rows = select
+        .order((appointments::start_at, appointments::id))
+        .limit(i64::from(query.limit))
+        .load(connection)
+        .map_err(storage_error)?;
+    with_slots(connection, rows)
+}
+
+/// Scheduled appointments a closure covers, ordered by start then id.
+pub(super) fn covered_by(
+    connection: &mut SqliteConnection,
+    closure: &Closure,
+) -> Result<Vec<Appointment>, StorageError> {
+    let mut select = appointments::table
+        .filter(appointments::status.eq(Status::Scheduled.as_str()))
+        .filter(appointments::start_at.lt(seconds(closure.period.end())))
+        .filter(appointments::end_at.gt(seconds(closure.period.start())))
+        .select(AppointmentRow::as_select())
+        .into_boxed();
+    if let Some(resource) = &closure.resource {
+        select = select.filter(appointments::resource.eq(resource.to_string()));
+    }
+    let rows = select
+        .order((appointments::start_at, appointments::id))
+        .load(connection)
+        .map_err(storage_error)?;
+    with_slots(connection, rows)
+}
+
+/// Inserts an appointment and its slots.
+pub(super) fn insert_appointment(
+    connection: &mut SqliteConnection,
+    appointment: &Appointment,
+) -> QueryResult<()> {
+    diesel::insert_into(appointments::table)
+        .values(AppointmentRow::from(appointment))
+        .execute(connection)?;
+    insert_slots(connection, appointment)
+}
+
+fn insert_slots(connection: &mut SqliteConnection, appointment: &Appointment) -> QueryResult<()> {
+    let id = appointment.id().to_string();
+    let slots: Vec<_> = appointment
+        .occupied()
+        .iter()
+        .map(|start| {
+            (
+                appointment_slots::appointment_id.eq(&id),
+                appointment_slots::start_at.eq(seconds(*start)),
+            )
+        })
+        .collect();
+    diesel::insert_into(appointment_slots::table).values(slots).execute(connection).map(drop)
+}
+
+/// Writes an appointment's new time and slots.
+pub(super) fn move_appointment(
+    connection: &mut SqliteConnection,
+    appointment: &Appointment,
+) -> QueryResult<()> {
+    let row = AppointmentRow::from(appointment);
+    diesel::update(appointments::table.find(&row.id))
+        .set((
+            appointments::start_at.eq(row.start_at),
+            appointments::end_at.eq(row.end_at),
+            appointments::resource.eq(&row.resource),
+            appointments::updated_at.eq(row.updated_at),
+        ))
+        .execute(connection)?;
+    diesel::delete(appointment_slots::table.filter(appointment_slots::appointment_id.eq(&row.id)))
+        .execute(connection)?;
+    insert_slots(connection, appointment)
+}
+
+/// A hold with its slots, whether or not it has expired.
+pub(super) fn hold(
+    connection: &mut SqliteConnection,
+    token: &HoldToken,
+) -> Result<Option<Hold>, StorageError> {
+    let Some(row) = holds::table
+        .find(token.as_str())
+        .select(HoldRow::as_select())
+        .first(connection)
+        .optional()
+        .map_err(storage_error)?
+    else {
+        return Ok(None);
+    };
+    let occupied: Vec<i64> = hold_slots::table
+        .filter(hold_slots::token.eq(token.as_str()))
+        .order(hold_slots::start_at)
+        .select(hold_slots::start_at)
+        .load(connection)
+        .map_err(storage_error)?;
+    row.into_hold(&occupied).map(Some)
+}
+
+/// Inserts a hold and its slots.
+pub(super) fn insert_hold(connection: &mut SqliteConnection, hold: &Hold) -> QueryResult<()> {
+    diesel::insert_into(holds::table).values(HoldRow::from(hold)).execute(connection)?;
+    let (token, resource, expires_at) =
+        (hold.token.as_str(), hold.resource.as_str(), seconds(hold.expires_at));
+    let slots: Vec<_> = hold
+        .occupied
+        .iter()
+        .map(|start| {
+            (
+                hold_slots::token.eq(token),
+                hold_slots::resource.eq(resource),
+                hold_slots::start_at.eq(seconds(*start)),
+                hold_slots::expires_at.eq(expires_at),
+            )
+        })
+        .collect();
+    diesel::insert_into(hold_slots::table).values(slots).execute(connection).map(drop)
+}
+
+/// Deletes a hold and its slots.
+pub(super) fn delete_hold(connection: &mut SqliteConnection, token: &HoldToken) -> QueryResult<()> {
+    diesel::delete(hold_slots::table.filter(hold_slots::token.eq(token.as_str())))
+        .execute(connection)?;
+    diesel::delete(holds::table.find(token.as_str())).execute(connection).map(drop)
+}
+
+/// Deletes holds that stopped counting; they are kept no longer than that.
+pub(super) fn delete_expired_holds(
+    connection: &mut SqliteConnection,
+    now: DateTime<Utc>,
+) -> QueryResult<()> {
+    let now = seconds(now);
+    diesel::delete(hold_slots::table.filter(hold_slots::expires_at.le(now))).execute(connection)?;
+    diesel::delete(holds::table.filter(holds::expires_at.le(now))).execute(connection).map(drop)
+}
