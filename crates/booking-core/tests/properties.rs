@@ -11,7 +11,7 @@ use booking_core::{
     clock::ManualClock,
     memory::InMemoryRepository,
     repository::BookFailure,
-    schedule::{Capacity, Schedule, SlotLength},
+    schedule::{Capacity, Schedule, Slot, SlotLength},
     service::{BookError, BookRequest, BookingService, PlacementError, SlotRequest},
 };
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
@@ -156,6 +156,7 @@ proptest! {
         minutes_after_start in 0..(7 * 24 * 60i64),
         long in any::<bool>(),
         prebooked in prop::collection::vec((0..7u32, 0..6u32, any::<bool>()), 0..30),
+        closure in prop::option::of((0..7u32, 0..6u32, 1..4u32, any::<bool>())),
     ) {
         let start: DateTime<Utc> = "2030-03-25T00:00:00Z".parse().unwrap();
         let clock = Arc::new(ManualClock::new(start - Duration::days(1)));
@@ -167,6 +168,11 @@ proptest! {
             } else {
                 let _full_or_booked = filler.book(request(day(d), time(slot), None, Some("long")));
             }
+        }
+        if let Some((d, slot, length, everyone)) = closure {
+            let from = filler.schedule().instant_of(day(d).and_time(time(slot))).unwrap();
+            let period = Slot::new(from, from + Duration::minutes(30 * i64::from(length))).unwrap();
+            filler.close((!everyone).then(|| slug("alice")), period, None).unwrap();
         }
         // The same store, seen at a later moment through the schedule under test.
         clock.set(start + Duration::minutes(minutes_after_start));

@@ -34,6 +34,52 @@ pub fn schedule(zone: chrono_tz::Tz, hours: &str, capacity: u32) -> Schedule {
     )
 }
 
+/// A salon in UTC: `alice` (09:00-17:00) and `bob` (10:00-18:00, capacity 1); `haircut` (30
+/// minutes, alice only) and `colouring` (90 minutes and 30 minutes of cleanup, bob first).
+pub const SALON: &str = r#"
+    [[resources]]
+    slug = "alice"
+    name = "Alice"
+
+    [[resources]]
+    slug = "bob"
+    name = "Bob"
+    opening_hours = "10:00-18:00"
+
+    [[services]]
+    slug = "haircut"
+    name = "Haircut"
+    minutes = 30
+    resources = ["alice"]
+
+    [[services]]
+    slug = "colouring"
+    name = "Colouring"
+    minutes = 90
+    buffer_after_minutes = 30
+    resources = ["bob", "alice"]
+"#;
+
+/// Settings for the salon.
+pub fn salon(settings: &mut Settings) {
+    let defaults = booking_http::config_file::Defaults {
+        time_zone: chrono_tz::UTC,
+        hours: "09:00-17:00".parse().unwrap(),
+        slot_length: SlotLength::from_minutes(30).unwrap(),
+        capacity: Capacity::new(1).unwrap(),
+        min_notice: chrono::Duration::zero(),
+        horizon: None,
+        hold: chrono::Duration::minutes(5),
+    };
+    let file: booking_http::config_file::FileConfig = toml::from_str(SALON).unwrap();
+    let (schedule, hold) = file.resolve(defaults, std::path::Path::new("salon.toml")).unwrap();
+    settings.schedule = schedule;
+    settings.hold_duration = hold;
+}
+
+/// The admin token the admin tests configure.
+pub const ADMIN_TOKEN: &str = "correct-horse-battery-staple";
+
 /// Starts the application with the default settings.
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
@@ -88,6 +134,29 @@ impl TestApp {
             .unwrap()
     }
 
+    pub async fn delete(&self, path: &str) -> Response {
+        self.client.delete(self.url(path)).send().await.unwrap()
+    }
+
+    pub async fn admin_get(&self, path: &str) -> Response {
+        self.client.get(self.url(path)).bearer_auth(ADMIN_TOKEN).send().await.unwrap()
+    }
+
+    pub async fn admin_post(&self, path: &str, body: &Value) -> Response {
+        self.client.post(self.url(path)).bearer_auth(ADMIN_TOKEN).json(body).send().await.unwrap()
+    }
+
+    pub async fn admin_delete(&self, path: &str) -> Response {
+        self.client.delete(self.url(path)).bearer_auth(ADMIN_TOKEN).send().await.unwrap()
+    }
+
+    /// Books with any extra fields (resource, service, hold) and returns the response.
+    pub async fn schedule_with(&self, date: &str, time: &str, extra: Value) -> Response {
+        let mut body = json!({ "client_name": "Ada Lovelace", "date": date, "time": time });
+        body.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        self.post_json("/schedule", &body).await
+    }
+
     pub async fn schedule(&self, client_name: &str, date: &str, time: &str) -> Response {
         self.post_json(
             "/schedule",
@@ -108,6 +177,31 @@ impl TestApp {
         let response = self.get(&format!("/appointment/{id}")).await;
         assert_eq!(response.status(), StatusCode::OK);
         response.json().await.unwrap()
+    }
+
+    /// The listing of `date` for a query suffix such as `&resource=bob`.
+    pub async fn listing(&self, date: &str, filters: &str) -> Vec<Value> {
+        let response = self.get(&format!("/availability?date={date}{filters}")).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let listing: Value = response.json().await.unwrap();
+        listing["slots"].as_array().unwrap().clone()
+    }
+
+    /// `(booked, held, reason)` of the slot of `resource` at `date` `time` for a query suffix.
+    pub async fn slot_of(
+        &self,
+        resource: &str,
+        date: &str,
+        time: &str,
+        filters: &str,
+    ) -> (u64, u64, Option<String>) {
+        let slots = self.listing(date, filters).await;
+        let slot = slots.iter().find(|s| s["time"] == time && s["resource"] == resource).unwrap();
+        (
+            slot["booked"].as_u64().unwrap(),
+            slot["held"].as_u64().unwrap(),
+            slot["reason"].as_str().map(str::to_owned),
+        )
     }
 
     /// `(booked, available, reason)` of the slot at `date` `time`.

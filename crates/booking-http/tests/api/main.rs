@@ -2,12 +2,16 @@
 //! SQLite file, and talks to it over HTTP.
 #![expect(clippy::unwrap_used, reason = "test code: a panic is a failed test")]
 
+mod admin;
 mod appointment;
 mod availability;
 mod cancel;
+mod catalog;
 mod errors;
 mod helpers;
+mod holds;
 mod meta;
 mod process;
 mod reschedule;
 mod schedule;
+mod stream;

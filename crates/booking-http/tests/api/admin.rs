@@ -1,0 +1,248 @@
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::helpers::{ADMIN_TOKEN, DAY, TestApp, assert_problem, salon, spawn_app, spawn_app_with};
+
+const ROUTES: [(Method, &str); 4] = [
+    (Method::GET, "/admin/appointments"),
+    (Method::GET, "/admin/closures"),
+    (Method::POST, "/admin/closures"),
+    (Method::DELETE, "/admin/closures/67e55044-10b1-426f-9247-bb680e5fe0c8"),
+];
+
+async fn admin_app() -> TestApp {
+    spawn_app_with(|settings| {
+        salon(settings);
+        settings.admin_token = Some(ADMIN_TOKEN.parse().unwrap());
+    })
+    .await
+}
+
+#[actix_web::test]
+async fn without_a_token_configured_the_admin_api_is_off() {
+    let app = spawn_app().await;
+    for (method, path) in ROUTES {
+        let response = app
+            .client
+            .request(method, app.url(path))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+            .await
+            .unwrap();
+        let body = assert_problem(
+            response,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "The admin API is not enabled.",
+        )
+        .await;
+        assert!(body["detail"].as_str().unwrap().contains("BOOKING_ADMIN_TOKEN"), "{body}");
+    }
+}
+
+#[actix_web::test]
+async fn every_admin_route_refuses_missing_and_wrong_tokens() {
+    let app = admin_app().await;
+    for (method, path) in ROUTES {
+        for token in [None, Some("wrong-token-of-some-length"), Some(&ADMIN_TOKEN[1..]), Some("")] {
+            let mut request = app.client.request(method.clone(), app.url(path));
+            if let Some(token) = token {
+                request = request.bearer_auth(token);
+            }
+            let response = request.send().await.unwrap();
+            assert_eq!(response.headers()["www-authenticate"], "Bearer", "{method} {path}");
+            assert_problem(response, StatusCode::UNAUTHORIZED, "Authentication required.").await;
+        }
+        let basic = app
+            .client
+            .request(method.clone(), app.url(path))
+            .basic_auth("admin", Some(ADMIN_TOKEN))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(basic.status(), StatusCode::UNAUTHORIZED, "{method} {path}");
+    }
+    assert_eq!(app.admin_get("/admin/appointments").await.status(), StatusCode::OK);
+}
+
+async fn book(app: &TestApp, name: &str, date: &str, time: &str, resource: &str) -> String {
+    let response = app
+        .post_json(
+            "/schedule",
+            &json!({"client_name": name, "date": date, "time": time, "resource": resource}),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED, "{name}");
+    response.json::<Value>().await.unwrap()["appointment_id"].as_str().unwrap().to_owned()
+}
+
+fn names(page: &Value) -> Vec<String> {
+    page["appointments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["client_name"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[actix_web::test]
+async fn appointments_are_paged_in_order_with_next_links() {
+    let app = admin_app().await;
+    for (name, date, time, resource) in [
+        ("Eve", "2030-01-08", "10:00", "alice"),
+        ("Ann", DAY, "10:00", "bob"),
+        ("Cat", DAY, "11:00", "alice"),
+        ("Bea", DAY, "10:00", "alice"),
+        ("Dee", DAY, "16:00", "bob"),
+    ] {
+        book(&app, name, date, time, resource).await;
+    }
+    let mut seen = Vec::new();
+    let mut next = Some("/admin/appointments?limit=2".to_owned());
+    while let Some(link) = next {
+        let page: Value = app.admin_get(&link).await.json().await.unwrap();
+        assert!(page["appointments"].as_array().unwrap().len() <= 2);
+        seen.extend(names(&page));
+        next = page["next"].as_str().map(str::to_owned);
+    }
+    assert_eq!(seen.len(), 5);
+    assert_eq!(&seen[2..], ["Cat", "Dee", "Eve"]);
+    let mut first_two = seen[..2].to_vec();
+    first_two.sort();
+    assert_eq!(first_two, ["Ann", "Bea"], "same start: ordered by id");
+}
+
+#[actix_web::test]
+async fn appointments_can_be_filtered() {
+    let app = admin_app().await;
+    let canceled = book(&app, "Ann Smith", DAY, "10:00", "alice").await;
+    book(&app, "Bob Jones", DAY, "11:00", "bob").await;
+    book(&app, "Ann Other", "2030-01-09", "11:00", "alice").await;
+    app.client.post(app.url(&format!("/cancel/{canceled}"))).send().await.unwrap();
+    let query = |q: &'static str| {
+        let app = &app;
+        async move {
+            names(
+                &app.admin_get(&format!("/admin/appointments?{q}"))
+                    .await
+                    .json::<Value>()
+                    .await
+                    .unwrap(),
+            )
+        }
+    };
+    assert_eq!(query("status=canceled").await, ["Ann Smith"]);
+    assert_eq!(query("resource=bob").await, ["Bob Jones"]);
+    assert_eq!(query("client=ann").await, ["Ann Smith", "Ann Other"]);
+    assert_eq!(query("from=2030-01-08").await, ["Ann Other"]);
+    assert_eq!(query("to=2030-01-07&status=scheduled").await, ["Bob Jones"]);
+    for bad in ["status=lost", "limit=0", "limit=201", "cursor=nonsense", "from=tomorrow"] {
+        assert_eq!(
+            app.admin_get(&format!("/admin/appointments?{bad}")).await.status(),
+            StatusCode::BAD_REQUEST,
+            "{bad}"
+        );
+    }
+}
+
+#[actix_web::test]
+async fn a_closure_blocks_its_slots_and_lists_the_appointments_inside() {
+    let app = admin_app().await;
+    let inside = book(&app, "Ann", DAY, "12:00", "alice").await;
+    book(&app, "Bob", DAY, "12:00", "bob").await;
+    let response = app
+        .admin_post("/admin/closures", &json!({"resource": "alice", "from": "2030-01-07T11:00", "to": "2030-01-07T14:00", "reason": "Dentist"}))
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let body: Value = response.json().await.unwrap();
+    let closure = &body["closure"];
+    assert_eq!(
+        (closure["resource"].as_str(), closure["reason"].as_str()),
+        (Some("alice"), Some("Dentist"))
+    );
+    assert_eq!(
+        (closure["from"].as_str(), closure["to"].as_str()),
+        (Some("2030-01-07T11:00:00+00:00"), Some("2030-01-07T14:00:00+00:00"))
+    );
+    let affected: Vec<&str> = body["affected_appointments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(affected, [inside.as_str()]);
+    assert_eq!(app.appointment(&inside).await["status"], "scheduled", "left for the operator");
+    assert_eq!(app.slot_of("alice", DAY, "13:00", "").await.2.as_deref(), Some("closed"));
+    assert_eq!(app.slot_of("bob", DAY, "13:00", "").await.2, None);
+    let refused = app.schedule_with(DAY, "13:00", json!({"resource": "alice"})).await;
+    let refused =
+        assert_problem(refused, StatusCode::CONFLICT, "Time slot is not available.").await;
+    assert_eq!(refused["reason"], "closed");
+
+    let listed: Value = app.admin_get("/admin/closures").await.json().await.unwrap();
+    let id = listed["closures"][0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(listed["closures"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        app.admin_delete(&format!("/admin/closures/{id}")).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        app.schedule_with(DAY, "13:00", json!({"resource": "alice"})).await.status(),
+        StatusCode::CREATED
+    );
+    assert_problem(
+        app.admin_delete(&format!("/admin/closures/{id}")).await,
+        StatusCode::NOT_FOUND,
+        "Closure not found.",
+    )
+    .await;
+}
+
+#[actix_web::test]
+async fn a_business_closure_covers_whole_days_of_every_resource() {
+    let app = admin_app().await;
+    let response =
+        app.admin_post("/admin/closures", &json!({"from": "2030-01-08", "to": "2030-01-09"})).await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["closure"]["to"], "2030-01-10T00:00:00+00:00", "the last day is included");
+    for date in ["2030-01-08", "2030-01-09"] {
+        let slots = app.listing(date, "").await;
+        assert!(slots.iter().all(|s| s["reason"] == "closed"), "{date}");
+    }
+    assert!(app.listing("2030-01-10", "").await.iter().all(|s| s["available"] == true));
+}
+
+#[actix_web::test]
+async fn bad_closures_are_400() {
+    let app = admin_app().await;
+    for (body, message) in [
+        (json!({"from": "2030-01-09", "to": "2030-01-08"}), "Invalid request."),
+        (json!({"from": "2030-01-08T10:00", "to": "2030-01-08T10:00"}), "Invalid request."),
+        (json!({"from": "soon", "to": "2030-01-08"}), "Invalid date or time format."),
+        (
+            json!({"resource": "carol", "from": "2030-01-08", "to": "2030-01-08"}),
+            "Unknown resource.",
+        ),
+        (
+            json!({"from": "2030-01-08", "to": "2030-01-08", "reason": "x".repeat(501)}),
+            "Invalid request.",
+        ),
+    ] {
+        assert_problem(
+            app.admin_post("/admin/closures", &body).await,
+            StatusCode::BAD_REQUEST,
+            message,
+        )
+        .await;
+    }
+    let listed: Value = app.admin_get("/admin/closures").await.json().await.unwrap();
+    assert_eq!(listed["closures"], json!([]));
+}
+
+#[actix_web::test]
+async fn unknown_admin_paths_are_404_after_authentication() {
+    let app = admin_app().await;
+    assert_problem(app.admin_get("/admin/nothing").await, StatusCode::NOT_FOUND, "Not found.")
+        .await;
+    assert_eq!(app.get("/admin/nothing").await.status(), StatusCode::UNAUTHORIZED);
+}
