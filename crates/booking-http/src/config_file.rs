@@ -297,6 +297,18 @@ mod tests {
     }
 
     #[test]
+    fn the_readme_example_is_a_valid_file() {
+        let readme = include_str!("../../../README.md");
+        let example =
+            readme.split("```toml\n").nth(1).and_then(|rest| rest.split("```").next()).unwrap();
+        let (schedule, hold) = resolve(example).unwrap();
+        assert_eq!(hold, Duration::minutes(5));
+        assert_eq!(schedule.resources().len(), 3);
+        assert_eq!(schedule.services().len(), 2);
+        assert_eq!(schedule.service(&"colouring".parse().unwrap()).unwrap().buffer_after, 1);
+    }
+
+    #[test]
     fn a_file_without_resources_keeps_the_single_resource() {
         let (schedule, _) = resolve("capacity = 2").unwrap();
         assert_eq!(schedule.resources().len(), 1);

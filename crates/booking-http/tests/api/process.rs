@@ -26,15 +26,16 @@ struct Server {
 impl Server {
     /// Starts the binary on a free port with `database`; returns once it listens.
     fn start(database: &Path) -> Self {
-        Self::starting(database).ready()
+        Self::starting(database, &[]).ready()
     }
 
-    fn starting(database: &Path) -> Starting {
+    fn starting(database: &Path, env: &[(&str, &str)]) -> Starting {
         let mut child = Command::new(BINARY)
             .env_clear()
             .env("PORT", "0")
             .env("DATABASE_URL", format!("sqlite://{}", database.display()))
             .env("RUST_LOG", "info")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -130,7 +131,7 @@ async fn two_processes_on_one_database_file_never_double_book() {
     let directory = tempfile::tempdir().unwrap();
     let database = directory.path().join("shared.db");
     // Both start at once, so both race to create the schema too.
-    let (first, second) = (Server::starting(&database), Server::starting(&database));
+    let (first, second) = (Server::starting(&database, &[]), Server::starting(&database, &[]));
     let (first, second) = (first.ready(), second.ready());
     let date = next_month();
     let statuses = book_simultaneously(&[&first, &second], 64, &date).await;
@@ -221,13 +222,21 @@ fn invalid_configuration_stops_start_up_with_one_clear_line() {
     }
 }
 
-/// The shell block under "## Try it" in the README.
-fn readme_examples() -> String {
+/// The shell block under a `### ` heading of the README's "Try it" section.
+fn readme_block(heading: &str) -> String {
     let readme =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
-    let section = readme.split("## Try it").nth(1).unwrap();
+    let section = readme.split(&format!("### {heading}\n")).nth(1).unwrap();
     let block = section.split("```sh\n").nth(1).unwrap();
     block.split("```").next().unwrap().to_owned()
+}
+
+fn run_script(script: &str, server: &Server, token: &str) -> Output {
+    Command::new("bash")
+        .args(["-euo", "pipefail", "-c", &script.replace("http://localhost:5000", &server.address)])
+        .env("BOOKING_ADMIN_TOKEN", token)
+        .output()
+        .unwrap()
 }
 
 #[test]
@@ -236,10 +245,16 @@ fn readme_examples_work() {
         println!("readme_examples_work skipped: curl is not installed");
         return;
     }
+    let token = "readme-admin-token-0123456789";
     let directory = tempfile::tempdir().unwrap();
-    let server = Server::start(&directory.path().join("readme.db"));
-    let script = readme_examples().replace("http://localhost:5000", &server.address);
-    let output = Command::new("bash").args(["-euo", "pipefail", "-c", &script]).output().unwrap();
+    let server =
+        Server::starting(&directory.path().join("readme.db"), &[("BOOKING_ADMIN_TOKEN", token)])
+            .ready();
+    let script =
+        ["Book, move and cancel", "Hold a slot while the client decides", "The operator's API"]
+            .map(readme_block)
+            .join("\n");
+    let output = run_script(&script, &server, token);
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
     // Every command printed one answer; their messages, in order:
@@ -259,6 +274,7 @@ fn readme_examples_work() {
             "Appointment rescheduled successfully.",
             "Appointment canceled successfully.",
             "Appointment is already canceled.",
+            "Appointment scheduled successfully.",
         ],
         "{stdout}"
     );
@@ -266,11 +282,22 @@ fn readme_examples_work() {
         "\"time_zone\":\"UTC\"",
         "\"client_name\":\"Grace Hopper\"",
         "\"status\":\"canceled\"",
+        "\"resources\":[{\"slug\":\"default\"",
+        "\"services\":[]",
         "\"name\":\"booking-service\"",
         "\"status\":\"ok\"",
         "\"status\":\"ready\"",
         "\"openapi\":\"3.1.0\"",
+        "\"client_name\":\"Alan Turing\"",
+        "\"reason\":\"Staff training\"",
+        "\"affected_appointments\":[]",
+        "\"next\":null",
     ] {
         assert!(stdout.contains(expected), "missing {expected} in {stdout}");
     }
+    // The stream runs until stopped; a few seconds show its first event.
+    let stream = format!("timeout 3 {} || true", readme_block("Watch availability live").trim());
+    let output = run_script(&stream, &server, token);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.starts_with("id: ") && stdout.contains("event: snapshot\ndata: {"), "{stdout}");
 }
