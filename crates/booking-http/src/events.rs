@@ -50,6 +50,7 @@ pub enum Change {
     },
 }
 
+#[derive(Debug)]
 enum Notice {
     Slots(Slug, Vec<DateTime<Utc>>),
     Resync,
@@ -61,12 +62,6 @@ pub struct Events {
     notices: mpsc::UnboundedSender<Notice>,
     changes: broadcast::Sender<Change>,
     sequence: Arc<AtomicU64>,
-}
-
-impl std::fmt::Debug for Notice {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Notice")
-    }
 }
 
 impl Events {

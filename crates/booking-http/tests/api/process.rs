@@ -5,7 +5,7 @@ use std::{
     io::{BufRead, BufReader},
     path::Path,
     process::{Child, Command, Output, Stdio},
-    sync::mpsc,
+    sync::{Arc, Mutex, mpsc},
     thread,
     time::{Duration, Instant},
 };
@@ -21,6 +21,7 @@ const BINARY: &str = env!("CARGO_BIN_EXE_booking-http");
 struct Server {
     child: Child,
     address: String,
+    log: Arc<Mutex<String>>,
 }
 
 impl Server {
@@ -42,17 +43,22 @@ impl Server {
             .unwrap();
         let stdout = BufReader::new(child.stdout.take().unwrap());
         let (sender, receiver) = mpsc::channel();
-        // Reads the log until the listening line, then keeps draining so the server never
-        // blocks on a full pipe.
+        let log = Arc::new(Mutex::new(String::new()));
+        let kept = log.clone();
+        // Keeps the log and reports the listening address; draining the pipe also keeps the
+        // server from blocking on it.
         thread::spawn(move || {
             for line in stdout.lines().map_while(Result::ok) {
                 if let Some(rest) = line.split("listening on ").nth(1) {
                     let _receiver_gone =
                         sender.send(rest.split_whitespace().next().unwrap_or_default().to_owned());
                 }
+                let mut kept = kept.lock().unwrap();
+                kept.push_str(&line);
+                kept.push('\n');
             }
         });
-        Starting { child, receiver }
+        Starting { child, receiver, log }
     }
 
     fn url(&self, path: &str) -> String {
@@ -63,12 +69,13 @@ impl Server {
 struct Starting {
     child: Child,
     receiver: mpsc::Receiver<String>,
+    log: Arc<Mutex<String>>,
 }
 
 impl Starting {
     fn ready(mut self) -> Server {
         match self.receiver.recv_timeout(Duration::from_secs(30)) {
-            Ok(address) => Server { child: self.child, address },
+            Ok(address) => Server { child: self.child, address, log: self.log },
             Err(_) => {
                 let _ = self.child.kill();
                 let output = self.child.wait_with_output().unwrap();
@@ -102,6 +109,18 @@ async fn book_simultaneously(servers: &[&Server], count: usize, date: &str) -> V
     join_all(requests).await
 }
 
+/// The 10:00 slot of `date` as a server lists it.
+async fn slot_at_ten(server: &Server, date: &str) -> serde_json::Value {
+    let listing: serde_json::Value =
+        reqwest::get(server.url(&format!("/availability?date={date}")))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+    listing["slots"].as_array().unwrap().iter().find(|s| s["time"] == "10:00").unwrap().clone()
+}
+
 fn count(statuses: &[StatusCode], status: StatusCode) -> usize {
     statuses.iter().filter(|s| **s == status).count()
 }
@@ -114,16 +133,7 @@ async fn sixty_four_simultaneous_bookings_of_one_slot_give_exactly_one_201() {
     let statuses = book_simultaneously(&[&server], 64, &date).await;
     assert_eq!(count(&statuses, StatusCode::CREATED), 1, "{statuses:?}");
     assert_eq!(count(&statuses, StatusCode::CONFLICT), 63, "{statuses:?}");
-    let listing: serde_json::Value =
-        reqwest::get(server.url(&format!("/availability?date={date}")))
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-    let slot =
-        listing["slots"].as_array().unwrap().iter().find(|s| s["time"] == "10:00").unwrap().clone();
-    assert_eq!(slot["booked"], 1);
+    assert_eq!(slot_at_ten(&server, &date).await["booked"], 1);
 }
 
 #[actix_web::test]
@@ -138,21 +148,47 @@ async fn two_processes_on_one_database_file_never_double_book() {
     assert_eq!(count(&statuses, StatusCode::CREATED), 1, "{statuses:?}");
     assert_eq!(count(&statuses, StatusCode::CONFLICT), 63, "{statuses:?}");
     for server in [&first, &second] {
-        let listing: serde_json::Value =
-            reqwest::get(server.url(&format!("/availability?date={date}")))
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-        let slot = listing["slots"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|s| s["time"] == "10:00")
-            .unwrap()
-            .clone();
+        let slot = slot_at_ten(server, &date).await;
         assert_eq!((slot["booked"].as_u64(), slot["available"].as_bool()), (Some(1), Some(false)));
+    }
+}
+
+#[actix_web::test]
+async fn request_logs_name_routes_but_never_ids_tokens_or_names() {
+    let directory = tempfile::tempdir().unwrap();
+    let server = Server::start(&directory.path().join("logs.db"));
+    let client = reqwest::Client::new();
+    let booked: serde_json::Value = client
+        .post(server.url("/schedule"))
+        .json(&json!({"client_name": "Zebulon Secretname", "date": next_month(), "time": "12:00", "notes": "private"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = booked["appointment_id"].as_str().unwrap();
+    client.get(server.url(&format!("/appointment/{id}"))).send().await.unwrap();
+    let held: serde_json::Value = client
+        .post(server.url("/holds"))
+        .json(&json!({"date": next_month(), "time": "13:00"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = held["token"].as_str().unwrap();
+    client.delete(server.url(&format!("/holds/{token}"))).send().await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !server.log.lock().unwrap().contains("route=\"/holds/{token}\"") {
+        assert!(Instant::now() < deadline, "no log line for DELETE /holds");
+        thread::sleep(Duration::from_millis(20));
+    }
+    let log = server.log.lock().unwrap().clone();
+    assert!(log.contains("route=\"/appointment/{id}\"") && log.contains("status=200"), "{log}");
+    for secret in [id, token, "Zebulon", "private"] {
+        assert!(!log.contains(secret), "{secret} is in the log:\n{log}");
     }
 }
 
