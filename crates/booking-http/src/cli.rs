@@ -2,6 +2,7 @@
 
 use std::{
     net::{IpAddr, SocketAddr},
+    num::NonZeroU32,
     path::PathBuf,
     time::Duration,
 };
@@ -15,7 +16,7 @@ use chrono_tz::Tz;
 use clap::Parser;
 
 use crate::{
-    config::{AdminToken, Settings},
+    config::{AdminToken, DEFAULT_RATE_LIMIT, Settings},
     config_file::{Defaults, FileConfig},
 };
 
@@ -69,6 +70,19 @@ pub struct Cli {
     /// Seconds between heartbeat comments on idle availability streams.
     #[arg(long, env = "BOOKING_STREAM_HEARTBEAT_SECONDS", default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub stream_heartbeat_seconds: u64,
+    /// Writes (bookings, cancellations, moves, holds) one client may make per minute; 0 turns
+    /// the limit off.
+    #[arg(long, env = "BOOKING_RATE_LIMIT_PER_MINUTE", default_value_t = DEFAULT_RATE_LIMIT, value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
+    pub rate_limit_per_minute: u32,
+    /// Comma-separated addresses of reverse proxies whose X-Forwarded-For names the client.
+    #[arg(long, env = "BOOKING_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<IpAddr>,
+    /// How long a client may take to send a request's headers, in milliseconds.
+    #[arg(long, env = "BOOKING_CLIENT_TIMEOUT_MS", default_value_t = 5000, value_parser = clap::value_parser!(u64).range(100..=600_000))]
+    pub client_timeout_ms: u64,
+    /// How long an idle keep-alive connection stays open, in seconds.
+    #[arg(long, env = "BOOKING_KEEP_ALIVE_SECONDS", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub keep_alive_seconds: u64,
     /// HTTP worker threads (default: one per core).
     #[arg(long, env = "BOOKING_WORKERS", value_parser = clap::value_parser!(u16).range(1..=256))]
     pub workers: Option<u16>,
@@ -131,6 +145,10 @@ impl Cli {
             hold_duration,
             admin_token: self.admin_token,
             stream_heartbeat: Duration::from_secs(self.stream_heartbeat_seconds),
+            rate_limit: NonZeroU32::new(self.rate_limit_per_minute),
+            trusted_proxies: self.trusted_proxies,
+            client_timeout: Duration::from_millis(self.client_timeout_ms),
+            keep_alive: Duration::from_secs(self.keep_alive_seconds),
             workers: self.workers.map(usize::from),
         })
     }
@@ -185,6 +203,16 @@ mod tests {
         assert_eq!(schedule.min_notice(), chrono::Duration::hours(2));
         assert_eq!(settings.address.port(), 0);
         assert_eq!(settings.database, DatabaseUrl::Sqlite("/tmp/x.db".into()));
+        assert_eq!(settings.rate_limit.map(NonZeroU32::get), Some(DEFAULT_RATE_LIMIT));
+        let unlimited = parse(&["--rate-limit-per-minute=0", "--trusted-proxies=10.0.0.1,::1"])
+            .unwrap()
+            .settings()
+            .unwrap();
+        assert_eq!(unlimited.rate_limit, None);
+        assert_eq!(
+            unlimited.trusted_proxies,
+            ["10.0.0.1".parse::<IpAddr>().unwrap(), "::1".parse().unwrap()]
+        );
     }
 
     #[test]

@@ -3,13 +3,17 @@
 
 use std::{
     fmt,
-    net::{Ipv4Addr, SocketAddr},
+    net::{IpAddr, Ipv4Addr, SocketAddr},
+    num::NonZeroU32,
     str::FromStr,
     time::Duration,
 };
 
 use booking_core::schedule::Schedule;
 use booking_store::{DatabaseUrl, SqliteOptions};
+
+/// Writes per minute per client unless configured otherwise.
+pub const DEFAULT_RATE_LIMIT: u32 = 120;
 
 /// Everything the server needs to start.
 #[derive(Debug, Clone)]
@@ -28,6 +32,14 @@ pub struct Settings {
     pub admin_token: Option<AdminToken>,
     /// Time between heartbeat comments on idle availability streams.
     pub stream_heartbeat: Duration,
+    /// Writes one client may make per minute; `None` turns the limit off.
+    pub rate_limit: Option<NonZeroU32>,
+    /// Proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Vec<IpAddr>,
+    /// How long a client may take to send a request's headers.
+    pub client_timeout: Duration,
+    /// How long an idle keep-alive connection stays open.
+    pub keep_alive: Duration,
     /// HTTP worker threads; `None` means one per core.
     pub workers: Option<usize>,
 }
@@ -42,6 +54,10 @@ impl Default for Settings {
             hold_duration: booking_core::service::DEFAULT_HOLD_DURATION,
             admin_token: None,
             stream_heartbeat: Duration::from_secs(15),
+            rate_limit: NonZeroU32::new(DEFAULT_RATE_LIMIT),
+            trusted_proxies: Vec::new(),
+            client_timeout: Duration::from_secs(5),
+            keep_alive: Duration::from_secs(5),
             workers: None,
         }
     }

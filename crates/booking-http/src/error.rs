@@ -59,15 +59,20 @@ pub struct Problem {
     pub reason: Option<&'static str>,
 }
 
-/// A failed request.
+/// A failed request. Boxed, because results carry it on every path.
 #[derive(Debug)]
-pub struct ApiError {
+pub struct ApiError(Box<Details>);
+
+#[derive(Debug)]
+struct Details {
     status: StatusCode,
     slug: &'static str,
     title: &'static str,
     message: String,
     detail: String,
     reason: Option<&'static str>,
+    /// Seconds after which a retry may succeed (sent as `Retry-After`).
+    retry_after: Option<u64>,
     /// For server faults: the cause, logged and never sent.
     cause: Option<Box<dyn std::error::Error + Send + Sync>>,
 }
@@ -80,19 +85,20 @@ impl ApiError {
         message: impl Into<String>,
         detail: impl Into<String>,
     ) -> Self {
-        Self {
+        Self(Box::new(Details {
             status,
             slug,
             title,
             message: message.into(),
             detail: detail.into(),
             reason: None,
+            retry_after: None,
             cause: None,
-        }
+        }))
     }
 
     fn with_reason(mut self, reason: &'static str) -> Self {
-        self.reason = Some(reason);
+        self.0.reason = Some(reason);
         self
     }
 
@@ -140,6 +146,33 @@ impl ApiError {
         )
     }
 
+    /// A client over its rate limit.
+    pub fn too_many_requests(wait: std::time::Duration) -> Self {
+        let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
+        let mut error = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too-many-requests",
+            "Too many requests",
+            "Too many requests.",
+            format!(
+                "this client has made too many changes in the last minute; retry in {seconds} s"
+            ),
+        );
+        error.0.retry_after = Some(seconds);
+        error
+    }
+
+    /// Request headers over the limit.
+    pub fn headers_too_large(size: usize, limit: usize) -> Self {
+        Self::new(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "headers-too-large",
+            "Request headers too large",
+            "Request headers are too large.",
+            format!("the request's headers take {size} bytes; at most {limit} are accepted"),
+        )
+    }
+
     /// The operator's API without a configured token.
     pub fn admin_disabled() -> Self {
         Self::new(
@@ -171,7 +204,7 @@ impl ApiError {
             "Internal server error.",
             "the server failed to handle this request; the failure has been logged",
         );
-        error.cause = Some(cause.into());
+        error.0.cause = Some(cause.into());
         error
     }
 
@@ -192,12 +225,12 @@ impl ApiError {
     /// The problem document sent for this error.
     pub fn problem(&self) -> Problem {
         Problem {
-            kind: format!("/problems/{}", self.slug),
-            title: self.title,
-            status: self.status.as_u16(),
-            detail: self.detail.clone(),
-            message: self.message.clone(),
-            reason: self.reason,
+            kind: format!("/problems/{}", self.0.slug),
+            title: self.0.title,
+            status: self.0.status.as_u16(),
+            detail: self.0.detail.clone(),
+            message: self.0.message.clone(),
+            reason: self.0.reason,
         }
     }
 
@@ -279,7 +312,8 @@ impl ApiError {
                     "Service temporarily unavailable.",
                     "the database is busy or unreachable; nothing was changed, so the request can be retried",
                 );
-                problem.cause = Some(Box::new(error));
+                problem.0.cause = Some(Box::new(error));
+                problem.0.retry_after = Some(1);
                 problem
             }
             StorageErrorKind::Fault => Self::internal(error),
@@ -289,25 +323,25 @@ impl ApiError {
 
 impl fmt::Display for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}: {}", self.status.as_u16(), self.title, self.detail)
+        write!(f, "{} {}: {}", self.0.status.as_u16(), self.0.title, self.0.detail)
     }
 }
 
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
-        self.status
+        self.0.status
     }
 
     fn error_response(&self) -> HttpResponse {
-        if let Some(cause) = &self.cause {
-            tracing::error!(status = self.status.as_u16(), cause = %ErrorChain(&**cause), "request failed");
+        if let Some(cause) = &self.0.cause {
+            tracing::error!(status = self.0.status.as_u16(), cause = %ErrorChain(&**cause), "request failed");
         }
-        let mut response = HttpResponse::build(self.status);
+        let mut response = HttpResponse::build(self.0.status);
         response.content_type(PROBLEM_JSON);
-        if self.status == StatusCode::SERVICE_UNAVAILABLE && self.slug == "service-unavailable" {
-            response.insert_header((header::RETRY_AFTER, "1"));
+        if let Some(seconds) = self.0.retry_after {
+            response.insert_header((header::RETRY_AFTER, seconds.to_string()));
         }
-        if self.status == StatusCode::UNAUTHORIZED {
+        if self.0.status == StatusCode::UNAUTHORIZED {
             response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
         }
         response.json(self.problem())

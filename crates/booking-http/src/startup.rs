@@ -16,6 +16,7 @@ use crate::{
     config::Settings,
     error::{ApiError, json_error, problem_for_bare_errors, query_error},
     events::Events,
+    limits::{self, RateLimiter},
     openapi::OpenApiJson,
     routes::{self, stream::Heartbeat},
     telemetry,
@@ -49,6 +50,9 @@ impl Application {
         let events = web::Data::new(Events::start(service.clone()));
         let heartbeat = web::Data::new(Heartbeat(settings.stream_heartbeat));
         let admin_token = web::Data::new(settings.admin_token);
+        let limiter = web::Data::new(
+            settings.rate_limit.map(|n| RateLimiter::new(n, settings.trusted_proxies.clone())),
+        );
         let openapi =
             web::Data::new(OpenApiJson::build().context("cannot build the OpenAPI document")?);
         let listener = std::net::TcpListener::bind(settings.address)
@@ -60,6 +64,7 @@ impl Application {
                 .app_data(events.clone())
                 .app_data(heartbeat.clone())
                 .app_data(admin_token.clone())
+                .app_data(limiter.clone())
                 .app_data(openapi.clone())
                 .app_data(
                     web::JsonConfig::default().limit(MAX_BODY_BYTES).error_handler(json_error),
@@ -72,11 +77,18 @@ impl Application {
                         request.path(),
                     ))
                 }))
+                .wrap(from_fn(limits::limit_writes))
+                .wrap(from_fn(limits::limit_headers))
                 .wrap(ErrorHandlers::new().default_handler(problem_for_bare_errors))
                 .wrap(DefaultHeaders::new().add(("X-Content-Type-Options", "nosniff")))
                 .wrap(from_fn(telemetry::log_request))
         })
-        .shutdown_timeout(30);
+        .shutdown_timeout(30)
+        // Slow clients: the headers must arrive within the client timeout, idle connections
+        // close after the keep-alive, and a closing client gets one second to go.
+        .client_request_timeout(settings.client_timeout)
+        .client_disconnect_timeout(std::time::Duration::from_secs(1))
+        .keep_alive(settings.keep_alive);
         if let Some(workers) = settings.workers {
             server = server.workers(workers);
         }

@@ -10,6 +10,7 @@ mod catalog;
 mod errors;
 mod helpers;
 mod holds;
+mod limits;
 mod meta;
 mod process;
 mod reschedule;

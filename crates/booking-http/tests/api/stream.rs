@@ -156,7 +156,7 @@ async fn idle_streams_get_heartbeats() {
 
 #[actix_web::test]
 async fn a_client_that_stops_reading_does_not_hold_up_bookings() {
-    let app = spawn_app().await;
+    let app = spawn_app_with(|settings| settings.rate_limit = None).await;
     // Opened and never read again.
     let mut stalled = Events::open(&app, "from=2030-01-07&to=2030-01-31").await;
     stalled.next().await;
