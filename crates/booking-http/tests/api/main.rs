@@ -8,6 +8,7 @@ mod availability;
 mod cancel;
 mod catalog;
 mod errors;
+mod fuzz;
 mod helpers;
 mod holds;
 mod limits;
