@@ -13,7 +13,7 @@ use booking_core::{
 };
 use booking_store::{DatabaseUrl, SqliteOptions};
 use chrono_tz::Tz;
-use clap::Parser;
+use clap::{Parser, Subcommand};
 
 use crate::{
     config::{AdminToken, DEFAULT_RATE_LIMIT, Settings},
@@ -24,6 +24,9 @@ use crate::{
 #[derive(Debug, Parser)]
 #[command(name = "booking-http", version, about)]
 pub struct Cli {
+    /// What to do; without a command, serve the API.
+    #[command(subcommand)]
+    pub command: Option<Command>,
     /// Address to listen on.
     #[arg(long, env = "BOOKING_HOST", default_value = "127.0.0.1")]
     pub host: IpAddr,
@@ -86,6 +89,18 @@ pub struct Cli {
     /// HTTP worker threads (default: one per core).
     #[arg(long, env = "BOOKING_WORKERS", value_parser = clap::value_parser!(u16).range(1..=256))]
     pub workers: Option<u16>,
+}
+
+/// What the binary does besides serving.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Writes a consistent copy of the live SQLite database to a new file, while the server
+    /// keeps running. Restore by pointing DATABASE_URL at the copy (or copying it into place
+    /// while the server is stopped).
+    Backup {
+        /// The file to write; it must not exist.
+        to: PathBuf,
+    },
 }
 
 fn parse_slot_length(text: &str) -> Result<SlotLength, String> {

@@ -3,7 +3,12 @@
 use std::{process::ExitCode, sync::Arc};
 
 use booking_core::clock::SystemClock;
-use booking_http::{cli::Cli, startup::Application, telemetry};
+use booking_http::{
+    cli::{Cli, Command},
+    startup::Application,
+    telemetry,
+};
+use booking_store::{DatabaseUrl, SqliteRepository};
 use clap::Parser;
 
 #[actix_web::main]
@@ -20,8 +25,15 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn run(cli: Cli) -> anyhow::Result<()> {
+async fn run(mut cli: Cli) -> anyhow::Result<()> {
+    let command = cli.command.take();
     let settings = cli.settings()?;
+    if let Some(Command::Backup { to }) = command {
+        let DatabaseUrl::Sqlite(path) = &settings.database;
+        SqliteRepository::open(path, settings.store)?.backup_to(&to)?;
+        println!("backed up {} to {}", settings.database, to.display());
+        return Ok(());
+    }
     let database = settings.database.clone();
     let application = Application::build(settings, Arc::new(SystemClock))?;
     tracing::info!(%database, "listening on http://{}", application.address());

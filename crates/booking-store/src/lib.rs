@@ -7,4 +7,4 @@ mod database_url;
 pub mod sqlite;
 
 pub use database_url::{DatabaseUrl, DatabaseUrlError};
-pub use sqlite::{SqliteOptions, SqliteRepository};
+pub use sqlite::{BackupError, SqliteOptions, SqliteRepository};

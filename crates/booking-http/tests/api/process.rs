@@ -192,6 +192,127 @@ async fn request_logs_name_routes_but_never_ids_tokens_or_names() {
     }
 }
 
+/// A few hundredths of a second of pseudo-randomness, from the clock.
+fn random_millis(range: std::ops::Range<u64>) -> u64 {
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+    range.start + u64::from(nanos) % (range.end - range.start)
+}
+
+#[actix_web::test]
+async fn bookings_acknowledged_before_a_kill_9_survive_it() {
+    let directory = tempfile::tempdir().unwrap();
+    let database = directory.path().join("crash.db");
+    let first_day = Utc::now().date_naive() + chrono::Duration::days(30);
+    let unlimited = [("BOOKING_RATE_LIMIT_PER_MINUTE", "0")];
+    for round in 0..3i64 {
+        let mut server = Server::starting(&database, &unlimited).ready();
+        let client = reqwest::Client::new();
+        // Four clients book distinct slots as fast as they can until the server dies.
+        let workers: Vec<_> = (0..4i64)
+            .map(|worker| {
+                let (client, url) = (client.clone(), server.url("/schedule"));
+                actix_web::rt::spawn(async move {
+                    let mut outcomes = Vec::new();
+                    for n in 0..400i64 {
+                        let day = first_day + chrono::Duration::days(round * 100 + worker * 25 + n / 16);
+                        let time = format!("{:02}:{:02}", 9 + (n % 16) / 2, (n % 2) * 30);
+                        let body = json!({"client_name": "Crash Test", "date": day.to_string(), "time": time});
+                        match client.post(&url).json(&body).send().await {
+                            Ok(response) => {
+                                let status = response.status();
+                                let id = response.json::<serde_json::Value>().await.ok().and_then(|b| b["appointment_id"].as_str().map(str::to_owned));
+                                outcomes.push((day.to_string(), time, status, id));
+                            }
+                            // The server is gone: nothing more to learn.
+                            Err(_) => break,
+                        }
+                    }
+                    outcomes
+                })
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_millis(random_millis(100..600))).await;
+        server.child.kill().unwrap();
+        server.child.wait().unwrap();
+        let mut outcomes = Vec::new();
+        for worker in workers {
+            outcomes.extend(worker.await.unwrap());
+        }
+        let acknowledged: Vec<_> = outcomes.iter().filter(|o| o.2 == StatusCode::CREATED).collect();
+        assert!(!acknowledged.is_empty(), "round {round}: nothing was booked before the kill");
+        let restarted = Server::starting(&database, &unlimited).ready();
+        for (_, _, _, id) in &acknowledged {
+            let id = id.as_deref().unwrap();
+            let status = client
+                .get(restarted.url(&format!("/appointment/{id}")))
+                .send()
+                .await
+                .unwrap()
+                .status();
+            assert_eq!(status, StatusCode::OK, "round {round}: acknowledged booking {id} is gone");
+        }
+        // A refused request left nothing behind: its slot holds only what a 201 booked.
+        for (day, time, status, _) in outcomes.iter().filter(|o| o.2 != StatusCode::CREATED) {
+            let listing: serde_json::Value = client
+                .get(restarted.url(&format!("/availability?date={day}")))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            let slot =
+                listing["slots"].as_array().unwrap().iter().find(|s| s["time"] == *time).unwrap();
+            assert_eq!(
+                slot["booked"], 0,
+                "round {round}: {day} {time} answered {status} but was written"
+            );
+        }
+        drop(restarted);
+        booking_store::SqliteRepository::open(&database, booking_store::SqliteOptions::default())
+            .unwrap()
+            .check_integrity()
+            .unwrap();
+    }
+}
+
+#[actix_web::test]
+async fn a_backup_of_a_live_database_restores_every_appointment() {
+    let directory = tempfile::tempdir().unwrap();
+    let database = directory.path().join("live.db");
+    let server = Server::start(&database);
+    let client = reqwest::Client::new();
+    let mut ids = Vec::new();
+    for time in ["09:00", "09:30", "10:00"] {
+        let body = json!({"client_name": "Ada", "date": next_month(), "time": time});
+        let booked: serde_json::Value = client
+            .post(server.url("/schedule"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        ids.push(booked["appointment_id"].as_str().unwrap().to_owned());
+    }
+    let copy = directory.path().join("copy.db");
+    let backup = run_with(&[], &database, &["backup", copy.to_str().unwrap()]);
+    assert!(backup.status.success(), "{}", String::from_utf8_lossy(&backup.stderr));
+    assert!(String::from_utf8_lossy(&backup.stdout).contains("backed up"));
+    drop(server);
+    let restored = Server::start(&copy);
+    for id in &ids {
+        let status =
+            client.get(restored.url(&format!("/appointment/{id}"))).send().await.unwrap().status();
+        assert_eq!(status, StatusCode::OK, "{id}");
+    }
+    let again = run_with(&[], &database, &["backup", copy.to_str().unwrap()]);
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).starts_with("error: "), "one clear line");
+}
+
 #[actix_web::test]
 async fn sigterm_stops_the_server_cleanly() {
     let directory = tempfile::tempdir().unwrap();
@@ -217,8 +338,9 @@ async fn sigterm_stops_the_server_cleanly() {
     assert!(exit.success(), "{exit:?}");
 }
 
-fn run_with(env: &[(&str, &str)], database: &Path) -> Output {
+fn run_with(env: &[(&str, &str)], database: &Path, args: &[&str]) -> Output {
     Command::new(BINARY)
+        .args(args)
         .env_clear()
         .env("PORT", "0")
         .env("DATABASE_URL", format!("sqlite://{}", database.display()))
@@ -247,7 +369,7 @@ fn invalid_configuration_stops_start_up_with_one_clear_line() {
             "cannot open the SQLite database /nonexistent-dir/x/y.db",
         ),
     ] {
-        let output = run_with(env, &database);
+        let output = run_with(env, &database, &[]);
         assert!(!output.status.success(), "{env:?} started");
         let stderr = String::from_utf8_lossy(&output.stderr);
         let first_line = stderr.lines().next().unwrap_or_default();

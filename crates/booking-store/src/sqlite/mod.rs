@@ -76,6 +76,17 @@ pub enum OpenError {
     },
 }
 
+/// Why a backup was not written.
+#[derive(Debug, Error)]
+pub enum BackupError {
+    /// The target exists (or is not a usable path); backups never overwrite.
+    #[error("{0} already exists or is not a usable path; choose a new file")]
+    Exists(String),
+    /// The database failed.
+    #[error("the backup failed")]
+    Storage(#[source] StorageError),
+}
+
 impl SqliteRepository {
     /// Opens (creating if needed) the database at `path` and applies pending migrations. Several
     /// processes may open the same file at once: one migrates, the others wait for it.
@@ -92,6 +103,41 @@ impl SqliteRepository {
             .build(ConnectionManager::new(&name))
             .map_err(|source| OpenError::Pool { path: name, source })?;
         Ok(Self { pool, write_gate: Mutex::new(()) })
+    }
+
+    /// Runs SQLite's `PRAGMA integrity_check`; a fault unless the database is intact.
+    pub fn check_integrity(&self) -> Result<(), StorageError> {
+        #[derive(QueryableByName)]
+        struct Check {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            integrity_check: String,
+        }
+        let rows: Vec<Check> = diesel::sql_query("PRAGMA integrity_check")
+            .load(&mut *self.connection()?)
+            .map_err(storage_error)?;
+        match rows.as_slice() {
+            [only] if only.integrity_check == "ok" => Ok(()),
+            problems => Err(StorageError::fault(format!(
+                "integrity check: {}",
+                problems.iter().map(|c| c.integrity_check.as_str()).collect::<Vec<_>>().join("; ")
+            ))),
+        }
+    }
+
+    /// Writes a consistent copy of the live database to `target`, which must not exist yet,
+    /// while others keep reading and writing (SQLite's `VACUUM INTO`: one read transaction, so
+    /// the copy holds every write committed before it began and none after).
+    pub fn backup_to(&self, target: &Path) -> Result<(), BackupError> {
+        let unusable = || BackupError::Exists(target.display().to_string());
+        if target.exists() {
+            return Err(unusable());
+        }
+        let target_text = target.to_str().ok_or_else(unusable)?;
+        diesel::sql_query("VACUUM INTO ?")
+            .bind::<diesel::sql_types::Text, _>(target_text)
+            .execute(&mut *self.connection().map_err(BackupError::Storage)?)
+            .map(drop)
+            .map_err(|error| BackupError::Storage(storage_error(error)))
     }
 
     fn connection(

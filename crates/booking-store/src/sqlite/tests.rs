@@ -229,3 +229,33 @@ fn an_unopenable_path_is_a_clear_error() {
     .unwrap_err();
     assert!(error.to_string().starts_with("cannot open the SQLite database"), "{error}");
 }
+
+#[test]
+fn a_backup_is_a_consistent_copy_that_opens_as_a_store() {
+    use booking_core::{client::ClientName, repository::Booking, schedule::Schedule};
+    let database = TestDatabase::new();
+    let schedule = Schedule::default();
+    let placement = schedule
+        .place(
+            "2030-01-07".parse().unwrap(),
+            "09:00:00".parse().unwrap(),
+            &schedule.resources()[0],
+            None,
+        )
+        .unwrap();
+    let booking = Booking {
+        id: AppointmentId::random(),
+        client_name: ClientName::parse("Ada").unwrap(),
+        notes: None,
+        candidates: vec![placement],
+        hold: None,
+    };
+    let admission = schedule.admission("2030-01-01T00:00:00Z".parse().unwrap(), None);
+    let appointment = database.book(&booking, &admission).unwrap();
+    let target = database.directory.path().join("backup.db");
+    database.backup_to(&target).unwrap();
+    let copy = SqliteRepository::open(&target, SqliteOptions::default()).unwrap();
+    copy.check_integrity().unwrap();
+    assert_eq!(copy.get(appointment.id()).unwrap(), Some(appointment));
+    assert!(matches!(database.backup_to(&target), Err(BackupError::Exists(_))), "never overwrites");
+}
