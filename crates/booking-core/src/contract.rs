@@ -19,9 +19,10 @@ use crate::{
     client::{ClientName, Notes},
     closure::{Closure, ClosureId},
     hold::HoldToken,
+    idempotency::{Idempotency, IdempotencyKey, Outcome, StoredResponse},
     repository::{
         AppointmentQuery, AppointmentRepository, BookFailure, Booking, CancelFailure, HoldNotFound,
-        HoldRequest, RescheduleFailure, WriteError,
+        HoldRequest, RescheduleFailure, Rescheduled, WriteError,
     },
     schedule::{Capacity, Placement, Schedule, Slot, SlotLength},
 };
@@ -55,6 +56,10 @@ macro_rules! repository_contract_tests {
             closures_block_bookings_and_list_what_they_cover,
             closures_are_listed_by_overlap_and_removed,
             appointments_are_listed_in_order_with_filters_and_cursor,
+            a_repeated_key_replays_the_first_answer_without_doing_the_work,
+            a_key_used_for_another_request_is_refused,
+            a_refused_write_stores_no_answer,
+            keys_are_forgotten_after_their_lifetime,
             concurrent_bookings_never_overfill_a_slot,
             a_healthy_store_says_so
         );
@@ -140,14 +145,46 @@ fn booking(candidates: Vec<Placement>) -> Booking {
     }
 }
 
+fn done<T>(outcome: Outcome<T>) -> T {
+    match outcome {
+        Outcome::Done(value) => value,
+        Outcome::Replayed(stored) => panic!("replayed {stored:?} though no key was given"),
+    }
+}
+
+fn book_on(
+    repository: &dyn AppointmentRepository,
+    booking: &Booking,
+    admission: &Admission,
+) -> Result<Appointment, WriteError<BookFailure>> {
+    repository.book(booking, admission, None).map(done)
+}
+
+fn cancel_on(
+    repository: &dyn AppointmentRepository,
+    id: AppointmentId,
+    now: DateTime<Utc>,
+) -> Result<Appointment, WriteError<CancelFailure>> {
+    repository.cancel(id, now, None).map(done)
+}
+
+fn reschedule_on(
+    repository: &dyn AppointmentRepository,
+    id: AppointmentId,
+    to: &Placement,
+    admission: &Admission,
+) -> Result<Rescheduled, WriteError<RescheduleFailure>> {
+    repository.reschedule(id, to, admission, None).map(done)
+}
+
 fn try_book(
     repository: &dyn AppointmentRepository,
     placement: Placement,
 ) -> Result<Appointment, BookFailure> {
-    match repository.book(&booking(vec![placement]), &admission()) {
+    match book_on(repository, &booking(vec![placement]), &admission()) {
         Ok(appointment) => Ok(appointment),
         Err(WriteError::Refused(why)) => Err(why),
-        Err(WriteError::Storage(error)) => panic!("storage failed: {error:?}"),
+        Err(other) => panic!("unexpected failure: {other:?}"),
     }
 }
 
@@ -174,7 +211,7 @@ pub fn a_booking_reads_back_with_every_field(repository: &dyn AppointmentReposit
     with_notes.client_name = ClientName::parse("José Ñúñez-O’Brien").unwrap();
     with_notes.notes = Notes::parse("First visit.\nBring the forms.").unwrap();
     let later = schedule(1).admission(now() + Duration::milliseconds(1500), None);
-    let stored = repository.book(&with_notes, &later).unwrap();
+    let stored = book_on(repository, &with_notes, &later).unwrap();
     assert_eq!(stored.client_name().as_str(), "José Ñúñez-O’Brien");
     assert_eq!(stored.resource(), &slug("bob"));
     assert_eq!(stored.service(), Some(&slug("colour")));
@@ -213,11 +250,11 @@ pub fn the_admission_rule_is_applied_in_the_write(repository: &dyn AppointmentRe
 /// was refused.
 pub fn the_first_free_candidate_is_booked(repository: &dyn AppointmentRepository) {
     let both = || vec![place("alice", None, 7, 9, 1), place("bob", None, 7, 9, 1)];
-    let first = repository.book(&booking(both()), &admission()).unwrap();
-    let second = repository.book(&booking(both()), &admission()).unwrap();
+    let first = book_on(repository, &booking(both()), &admission()).unwrap();
+    let second = book_on(repository, &booking(both()), &admission()).unwrap();
     assert_eq!((first.resource().as_str(), second.resource().as_str()), ("alice", "bob"));
     assert!(matches!(
-        repository.book(&booking(both()), &admission()),
+        book_on(repository, &booking(both()), &admission()),
         Err(WriteError::Refused(BookFailure::Unavailable(Unavailable::Full { .. })))
     ));
 }
@@ -246,7 +283,7 @@ pub fn a_long_appointment_needs_every_slot_and_its_buffers(repository: &dyn Appo
 pub fn canceling_gives_the_places_back(repository: &dyn AppointmentRepository) {
     let first = book(repository, place("alice", Some("colour"), 7, 9, 1));
     let later = now() + Duration::minutes(5);
-    let canceled = repository.cancel(first.id(), later).unwrap();
+    let canceled = cancel_on(repository, first.id(), later).unwrap();
     assert_eq!(canceled.status(), Status::Canceled);
     assert_eq!(canceled.updated_at(), later);
     assert_eq!(repository.get(first.id()).unwrap(), Some(canceled));
@@ -259,14 +296,14 @@ pub fn canceling_gives_the_places_back(repository: &dyn AppointmentRepository) {
 /// Canceling twice, or canceling what does not exist, is refused and changes nothing.
 pub fn canceling_twice_or_unknown_is_refused(repository: &dyn AppointmentRepository) {
     let appointment = book(repository, place("alice", None, 7, 9, 1));
-    let canceled = repository.cancel(appointment.id(), now()).unwrap();
+    let canceled = cancel_on(repository, appointment.id(), now()).unwrap();
     assert!(matches!(
-        repository.cancel(appointment.id(), now()),
+        cancel_on(repository, appointment.id(), now()),
         Err(WriteError::Refused(CancelFailure::Refused(CancelRefusal::AlreadyCanceled)))
     ));
     assert_eq!(repository.get(appointment.id()).unwrap(), Some(canceled));
     assert!(matches!(
-        repository.cancel(AppointmentId::random(), now()),
+        cancel_on(repository, AppointmentId::random(), now()),
         Err(WriteError::Refused(CancelFailure::NotFound))
     ));
 }
@@ -275,7 +312,7 @@ pub fn canceling_twice_or_unknown_is_refused(repository: &dyn AppointmentReposit
 pub fn a_started_appointment_cannot_be_canceled(repository: &dyn AppointmentRepository) {
     let appointment = book(repository, place("alice", None, 7, 9, 1));
     assert!(matches!(
-        repository.cancel(appointment.id(), at(7, 9, 0)),
+        cancel_on(repository, appointment.id(), at(7, 9, 0)),
         Err(WriteError::Refused(CancelFailure::Refused(CancelRefusal::AlreadyStarted)))
     ));
     assert_eq!(repository.get(appointment.id()).unwrap(), Some(appointment));
@@ -285,9 +322,13 @@ pub fn a_started_appointment_cannot_be_canceled(repository: &dyn AppointmentRepo
 /// Moving an appointment frees every old slot and takes every new one.
 pub fn rescheduling_moves_every_place(repository: &dyn AppointmentRepository) {
     let appointment = book(repository, place("alice", Some("colour"), 7, 9, 1));
-    let moved = repository
-        .reschedule(appointment.id(), &place("alice", Some("colour"), 8, 11, 1), &admission())
-        .unwrap();
+    let moved = reschedule_on(
+        repository,
+        appointment.id(),
+        &place("alice", Some("colour"), 8, 11, 1),
+        &admission(),
+    )
+    .unwrap();
     assert_eq!(moved.released, appointment.occupied());
     assert_eq!(moved.appointment.slot().start(), at(8, 11, 0));
     assert_eq!(moved.appointment.status(), Status::Scheduled);
@@ -300,9 +341,13 @@ pub fn rescheduling_moves_every_place(repository: &dyn AppointmentRepository) {
 /// A move by one slot overlaps the appointment's own places, which do not count against it.
 pub fn rescheduling_may_overlap_its_own_places(repository: &dyn AppointmentRepository) {
     let appointment = book(repository, place("alice", Some("colour"), 7, 9, 1));
-    let moved = repository
-        .reschedule(appointment.id(), &place("alice", Some("colour"), 7, 10, 1), &admission())
-        .unwrap();
+    let moved = reschedule_on(
+        repository,
+        appointment.id(),
+        &place("alice", Some("colour"), 7, 10, 1),
+        &admission(),
+    )
+    .unwrap();
     assert_eq!(moved.appointment.slot().start(), at(7, 10, 0));
     assert_eq!(booked_at(repository, "alice", at(7, 9, 0)), 0);
     for start in moved.appointment.occupied() {
@@ -315,13 +360,13 @@ pub fn rescheduling_into_a_full_slot_changes_nothing(repository: &dyn Appointmen
     let mover = book(repository, place("alice", None, 7, 9, 1));
     book(repository, place("alice", None, 7, 10, 1));
     assert!(matches!(
-        repository.reschedule(mover.id(), &place("alice", None, 7, 10, 1), &admission()),
+        reschedule_on(repository, mover.id(), &place("alice", None, 7, 10, 1), &admission()),
         Err(WriteError::Refused(RescheduleFailure::Unavailable(Unavailable::Full { .. })))
     ));
     let mut past = place("alice", None, 1, 7, 1);
     past.occupied = vec![past.slot.start()];
     assert!(matches!(
-        repository.reschedule(mover.id(), &past, &admission()),
+        reschedule_on(repository, mover.id(), &past, &admission()),
         Err(WriteError::Refused(RescheduleFailure::Unavailable(Unavailable::Past)))
     ));
     assert_eq!(repository.get(mover.id()).unwrap(), Some(mover));
@@ -334,9 +379,9 @@ pub fn rescheduling_to_the_same_slot_is_a_no_op_even_when_full(
     repository: &dyn AppointmentRepository,
 ) {
     let appointment = book(repository, place("alice", None, 7, 9, 1));
-    let same = repository
-        .reschedule(appointment.id(), &place("alice", None, 7, 9, 1), &admission())
-        .unwrap();
+    let same =
+        reschedule_on(repository, appointment.id(), &place("alice", None, 7, 9, 1), &admission())
+            .unwrap();
     assert_eq!(same.appointment, appointment);
     assert!(same.released.is_empty());
     assert_eq!(repository.get(appointment.id()).unwrap(), Some(appointment));
@@ -346,15 +391,16 @@ pub fn rescheduling_to_the_same_slot_is_a_no_op_even_when_full(
 /// Canceled appointments stay canceled; unknown ids are not found.
 pub fn a_canceled_appointment_cannot_be_rescheduled(repository: &dyn AppointmentRepository) {
     let appointment = book(repository, place("alice", None, 7, 9, 1));
-    let canceled = repository.cancel(appointment.id(), now()).unwrap();
+    let canceled = cancel_on(repository, appointment.id(), now()).unwrap();
     assert!(matches!(
-        repository.reschedule(appointment.id(), &place("alice", None, 7, 10, 1), &admission()),
+        reschedule_on(repository, appointment.id(), &place("alice", None, 7, 10, 1), &admission()),
         Err(WriteError::Refused(RescheduleFailure::Refused(RescheduleRefusal::Canceled)))
     ));
     assert_eq!(repository.get(appointment.id()).unwrap(), Some(canceled));
     assert_eq!(booked_at(repository, "alice", at(7, 10, 0)), 0);
     assert!(matches!(
-        repository.reschedule(
+        reschedule_on(
+            repository,
             AppointmentId::random(),
             &place("alice", None, 7, 10, 1),
             &admission()
@@ -373,7 +419,7 @@ pub fn usage_covers_an_inclusive_range_of_scheduled_appointments(
         book(repository, place(resource, None, day, hour, 5));
     }
     let canceled = book(repository, place("alice", None, 7, 12, 5));
-    repository.cancel(canceled.id(), now()).unwrap();
+    cancel_on(repository, canceled.id(), now()).unwrap();
     let usage = repository.usage(at(7, 9, 0), at(8, 9, 0), now()).unwrap();
     let booked: BTreeMap<_, _> =
         usage.into_iter().filter(|(_, u)| u.booked > 0).map(|(key, u)| (key, u.booked)).collect();
@@ -396,12 +442,12 @@ pub fn usage_always_matches_the_scheduled_appointments(repository: &dyn Appointm
             0..=2 => ids.extend(try_book(repository, target).ok().map(|a| a.id())),
             3 => {
                 if let Some(id) = ids.get(step as usize % ids.len().max(1)) {
-                    let _refused_or_done = repository.cancel(*id, now());
+                    let _refused_or_done = cancel_on(repository, *id, now());
                 }
             }
             _ => {
                 if let Some(id) = ids.get(step as usize * 7 % ids.len().max(1)) {
-                    let _refused_or_done = repository.reschedule(*id, &target, &admission());
+                    let _refused_or_done = reschedule_on(repository, *id, &target, &admission());
                 }
             }
         }
@@ -440,7 +486,7 @@ fn hold(
     match repository.hold(&request, &admission()) {
         Ok(hold) => Ok(hold.token),
         Err(WriteError::Refused(why)) => Err(why),
-        Err(WriteError::Storage(error)) => panic!("storage failed: {error:?}"),
+        Err(other) => panic!("unexpected failure: {other:?}"),
     }
 }
 
@@ -460,7 +506,7 @@ pub fn a_hold_takes_its_place_until_it_expires(repository: &dyn AppointmentRepos
         expired.get(&(slug("alice"), at(7, 10, 0))).copied().unwrap_or_default(),
         Usage::default()
     );
-    repository.book(&booking(vec![place("alice", None, 7, 10, 1)]), &later).unwrap();
+    book_on(repository, &booking(vec![place("alice", None, 7, 10, 1)]), &later).unwrap();
 }
 
 /// Converting a hold books its placement, releases the hold, and works once.
@@ -468,12 +514,12 @@ pub fn a_hold_converts_into_the_appointment_once(repository: &dyn AppointmentRep
     let token = hold(repository, place("alice", Some("colour"), 7, 9, 1), 5).unwrap();
     let mut converting = booking(vec![place("alice", Some("colour"), 7, 9, 1)]);
     converting.hold = Some(token.clone());
-    let appointment = repository.book(&converting, &admission()).unwrap();
+    let appointment = book_on(repository, &converting, &admission()).unwrap();
     assert_eq!(appointment.service(), Some(&slug("colour")));
     assert_eq!(usage_at(repository, "alice", at(7, 9, 0)), Usage { booked: 1, held: 0 });
     converting.id = AppointmentId::random();
     assert!(matches!(
-        repository.book(&converting, &admission()),
+        book_on(repository, &converting, &admission()),
         Err(WriteError::Refused(BookFailure::HoldNotFound(HoldNotFound)))
     ));
     let expired = hold(repository, place("bob", None, 7, 9, 1), 1).unwrap();
@@ -481,7 +527,7 @@ pub fn a_hold_converts_into_the_appointment_once(repository: &dyn AppointmentRep
     late.hold = Some(expired);
     let after_expiry = schedule(1).admission(now() + Duration::minutes(1), None);
     assert!(matches!(
-        repository.book(&late, &after_expiry),
+        book_on(repository, &late, &after_expiry),
         Err(WriteError::Refused(BookFailure::HoldNotFound(HoldNotFound)))
     ));
 }
@@ -492,7 +538,7 @@ pub fn a_hold_converts_only_into_its_own_placement(repository: &dyn AppointmentR
     let mut elsewhere = booking(vec![place("alice", None, 7, 10, 1)]);
     elsewhere.hold = Some(token);
     assert!(matches!(
-        repository.book(&elsewhere, &admission()),
+        book_on(repository, &elsewhere, &admission()),
         Err(WriteError::Refused(BookFailure::HoldMismatch))
     ));
     assert_eq!(usage_at(repository, "alice", at(7, 9, 0)), Usage { booked: 0, held: 1 });
@@ -569,7 +615,7 @@ pub fn appointments_are_listed_in_order_with_filters_and_cursor(
     {
         made.push(book(repository, place(resource, None, day, hour, 1)));
     }
-    let canceled = repository.cancel(made[2].id(), now()).unwrap();
+    let canceled = cancel_on(repository, made[2].id(), now()).unwrap();
     let all =
         repository.appointments(&AppointmentQuery { limit: 10, ..Default::default() }).unwrap();
     let mut expected: Vec<_> = made.iter().map(|a| (a.slot().start(), a.id())).collect();
@@ -627,4 +673,132 @@ pub fn concurrent_bookings_never_overfill_a_slot(repository: &dyn AppointmentRep
 /// A working store reports itself healthy.
 pub fn a_healthy_store_says_so(repository: &dyn AppointmentRepository) {
     repository.check_health().unwrap();
+}
+
+fn render(appointment: &Appointment) -> StoredResponse {
+    StoredResponse {
+        status: 201,
+        body: format!(
+            "{{\"id\":\"{}\",\"status\":\"{}\"}}",
+            appointment.id(),
+            appointment.status().as_str()
+        ),
+        location: Some(format!("/appointment/{}", appointment.id())),
+    }
+}
+
+fn keyed<'a>(
+    key: &'a IdempotencyKey,
+    fingerprint: &'a str,
+    at: DateTime<Utc>,
+) -> Option<Idempotency<'a>> {
+    Some(Idempotency { key, fingerprint, now: at, lifetime: Duration::hours(24), render: &render })
+}
+
+/// A repeat with the same key and request gets the stored answer; nothing is done twice.
+pub fn a_repeated_key_replays_the_first_answer_without_doing_the_work(
+    repository: &dyn AppointmentRepository,
+) {
+    let key = IdempotencyKey::parse("book-once").unwrap();
+    let first = repository
+        .book(
+            &booking(vec![place("alice", None, 7, 9, 2)]),
+            &admission(),
+            keyed(&key, "POST /schedule {a}", now()),
+        )
+        .unwrap();
+    let Outcome::Done(appointment) = first else { panic!("the first request did the work") };
+    let again = repository
+        .book(
+            &booking(vec![place("alice", None, 7, 9, 2)]),
+            &admission(),
+            keyed(&key, "POST /schedule {a}", now()),
+        )
+        .unwrap();
+    assert_eq!(again, Outcome::Replayed(render(&appointment)));
+    assert_eq!(booked_at(repository, "alice", at(7, 9, 0)), 1, "booked once");
+
+    let cancel_key = IdempotencyKey::parse("cancel-once").unwrap();
+    let canceled = repository
+        .cancel(appointment.id(), now(), keyed(&cancel_key, "POST /cancel", now()))
+        .unwrap();
+    let canceled = canceled.done().unwrap();
+    let replayed = repository
+        .cancel(appointment.id(), now(), keyed(&cancel_key, "POST /cancel", now()))
+        .unwrap();
+    assert_eq!(replayed, Outcome::Replayed(render(&canceled)), "not 'already canceled'");
+
+    let other = book(repository, place("alice", None, 7, 10, 1));
+    let move_key = IdempotencyKey::parse("move-once").unwrap();
+    let to = place("alice", None, 7, 11, 1);
+    let moved = repository
+        .reschedule(other.id(), &to, &admission(), keyed(&move_key, "POST /reschedule", now()))
+        .unwrap();
+    let moved = moved.done().unwrap();
+    let replayed = repository
+        .reschedule(other.id(), &to, &admission(), keyed(&move_key, "POST /reschedule", now()))
+        .unwrap();
+    assert_eq!(replayed, Outcome::Replayed(render(&moved.appointment)));
+}
+
+/// The same key with a different request is refused and changes nothing.
+pub fn a_key_used_for_another_request_is_refused(repository: &dyn AppointmentRepository) {
+    let key = IdempotencyKey::parse("shared").unwrap();
+    repository
+        .book(
+            &booking(vec![place("alice", None, 7, 9, 1)]),
+            &admission(),
+            keyed(&key, "first", now()),
+        )
+        .unwrap();
+    let reused = repository.book(
+        &booking(vec![place("alice", None, 7, 10, 1)]),
+        &admission(),
+        keyed(&key, "second", now()),
+    );
+    assert!(matches!(reused, Err(WriteError::KeyReused)), "{reused:?}");
+    assert_eq!(booked_at(repository, "alice", at(7, 10, 0)), 0);
+}
+
+/// Only successful writes store an answer: a refused request may be retried with its key.
+pub fn a_refused_write_stores_no_answer(repository: &dyn AppointmentRepository) {
+    let taken = book(repository, place("alice", None, 7, 9, 1));
+    let key = IdempotencyKey::parse("retry-me").unwrap();
+    let refused = repository.book(
+        &booking(vec![place("alice", None, 7, 9, 1)]),
+        &admission(),
+        keyed(&key, "same", now()),
+    );
+    assert!(matches!(refused, Err(WriteError::Refused(_))));
+    cancel_on(repository, taken.id(), now()).unwrap();
+    let retried = repository
+        .book(
+            &booking(vec![place("alice", None, 7, 9, 1)]),
+            &admission(),
+            keyed(&key, "same", now()),
+        )
+        .unwrap();
+    assert!(matches!(retried, Outcome::Done(_)));
+}
+
+/// After its lifetime a key is new again.
+pub fn keys_are_forgotten_after_their_lifetime(repository: &dyn AppointmentRepository) {
+    let key = IdempotencyKey::parse("old").unwrap();
+    repository
+        .book(
+            &booking(vec![place("alice", None, 7, 9, 1)]),
+            &admission(),
+            keyed(&key, "first", now()),
+        )
+        .unwrap();
+    let a_day_later = now() + Duration::hours(24);
+    let later = schedule(1).admission(a_day_later, None);
+    let fresh = repository
+        .book(
+            &booking(vec![place("alice", None, 7, 10, 1)]),
+            &later,
+            keyed(&key, "second", a_day_later),
+        )
+        .unwrap();
+    assert!(matches!(fresh, Outcome::Done(_)));
 }

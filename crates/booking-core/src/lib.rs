@@ -21,7 +21,7 @@
 //!         service: None,
 //!     },
 //!     hold: None,
-//! }).unwrap();
+//! }, None).unwrap().done().unwrap();
 //! assert_eq!(service.appointment(appointment.id()).unwrap(), Some(appointment));
 //! ```
 #![forbid(unsafe_code)]
@@ -37,6 +37,7 @@ pub mod closure;
 pub mod contract;
 pub mod hold;
 pub mod hours;
+pub mod idempotency;
 pub mod memory;
 pub mod repository;
 pub mod schedule;

@@ -14,6 +14,7 @@ use crate::{
     catalog::Slug,
     closure::{Closure, ClosureId},
     hold::{Hold, HoldToken},
+    idempotency::{Idempotency, IdempotencyKey, Outcome, StoredResponse},
     repository::{
         AppointmentQuery, AppointmentRepository, BookFailure, Booking, CancelFailure,
         ClosureNotFound, HoldNotFound, HoldRequest, RescheduleFailure, Rescheduled, StorageError,
@@ -35,9 +36,46 @@ struct State {
     booked: BTreeMap<(Slug, DateTime<Utc>), u32>,
     holds: HashMap<HoldToken, Hold>,
     closures: BTreeMap<ClosureId, Closure>,
+    keys: HashMap<IdempotencyKey, RememberedKey>,
+}
+
+#[derive(Debug)]
+struct RememberedKey {
+    fingerprint: String,
+    response: StoredResponse,
+    created_at: DateTime<Utc>,
 }
 
 impl State {
+    /// The stored answer for a key seen with the same request; a key seen with another request
+    /// is refused.
+    fn replay<R>(
+        &mut self,
+        idempotency: Option<Idempotency<'_>>,
+    ) -> Result<Option<StoredResponse>, WriteError<R>> {
+        let Some(idempotency) = idempotency else { return Ok(None) };
+        let oldest = idempotency.oldest_remembered();
+        self.keys.retain(|_, remembered| remembered.created_at > oldest);
+        match self.keys.get(idempotency.key) {
+            Some(remembered) if remembered.fingerprint == idempotency.fingerprint => {
+                Ok(Some(remembered.response.clone()))
+            }
+            Some(_) => Err(WriteError::KeyReused),
+            None => Ok(None),
+        }
+    }
+
+    fn remember(&mut self, idempotency: Option<Idempotency<'_>>, appointment: &Appointment) {
+        if let Some(idempotency) = idempotency {
+            let remembered = RememberedKey {
+                fingerprint: idempotency.fingerprint.to_owned(),
+                response: (idempotency.render)(appointment),
+                created_at: idempotency.now,
+            };
+            self.keys.insert(idempotency.key.clone(), remembered);
+        }
+    }
+
     /// Usage of the slots `placement` takes, leaving out `own` places (an appointment's own
     /// slots when it moves, or the hold being converted).
     fn usage_for(&self, placement: &Placement, now: DateTime<Utc>, own: Own<'_>) -> UsageMap {
@@ -139,8 +177,12 @@ impl AppointmentRepository for InMemoryRepository {
         &self,
         booking: &Booking,
         admission: &Admission,
-    ) -> Result<Appointment, WriteError<BookFailure>> {
+        idempotency: Option<Idempotency<'_>>,
+    ) -> Result<Outcome<Appointment>, WriteError<BookFailure>> {
         let mut state = self.state()?;
+        if let Some(stored) = state.replay(idempotency)? {
+            return Ok(Outcome::Replayed(stored));
+        }
         let now = admission.now();
         let refused = |failure: BookFailure| WriteError::Refused(failure);
         let (placement, own) = match &booking.hold {
@@ -170,15 +212,20 @@ impl AppointmentRepository for InMemoryRepository {
         }
         state.take_places(&placement.resource, &placement.occupied);
         state.appointments.insert(appointment.id(), appointment.clone());
-        Ok(appointment)
+        state.remember(idempotency, &appointment);
+        Ok(Outcome::Done(appointment))
     }
 
     fn cancel(
         &self,
         id: AppointmentId,
         now: DateTime<Utc>,
-    ) -> Result<Appointment, WriteError<CancelFailure>> {
+        idempotency: Option<Idempotency<'_>>,
+    ) -> Result<Outcome<Appointment>, WriteError<CancelFailure>> {
         let mut state = self.state()?;
+        if let Some(stored) = state.replay(idempotency)? {
+            return Ok(Outcome::Replayed(stored));
+        }
         let mut appointment = state
             .appointments
             .get(&id)
@@ -187,7 +234,8 @@ impl AppointmentRepository for InMemoryRepository {
         appointment.cancel(now).map_err(|refusal| WriteError::Refused(refusal.into()))?;
         state.give_back_places(&appointment.resource().clone(), appointment.occupied());
         state.appointments.insert(id, appointment.clone());
-        Ok(appointment)
+        state.remember(idempotency, &appointment);
+        Ok(Outcome::Done(appointment))
     }
 
     fn reschedule(
@@ -195,8 +243,12 @@ impl AppointmentRepository for InMemoryRepository {
         id: AppointmentId,
         to: &Placement,
         admission: &Admission,
-    ) -> Result<Rescheduled, WriteError<RescheduleFailure>> {
+        idempotency: Option<Idempotency<'_>>,
+    ) -> Result<Outcome<Rescheduled>, WriteError<RescheduleFailure>> {
         let mut state = self.state()?;
+        if let Some(stored) = state.replay(idempotency)? {
+            return Ok(Outcome::Replayed(stored));
+        }
         let refused = |failure: RescheduleFailure| WriteError::Refused(failure);
         let current =
             state.appointments.get(&id).cloned().ok_or(refused(RescheduleFailure::NotFound))?;
@@ -216,7 +268,8 @@ impl AppointmentRepository for InMemoryRepository {
                 released
             }
         };
-        Ok(Rescheduled { appointment, released })
+        state.remember(idempotency, &appointment);
+        Ok(Outcome::Done(Rescheduled { appointment, released }))
     }
 
     fn get(&self, id: AppointmentId) -> Result<Option<Appointment>, StorageError> {

@@ -15,6 +15,7 @@ use crate::{
     client::{ClientName, Notes},
     closure::{Closure, ClosureId},
     hold::{Hold, HoldToken},
+    idempotency::{Idempotency, Outcome},
     schedule::Placement,
 };
 
@@ -23,18 +24,24 @@ pub trait AppointmentRepository: Send + Sync + fmt::Debug {
     /// Books the first of `booking.candidates` that `admission` admits, given the closures and
     /// usage of its slots; or, with a hold, converts the hold (which must be for one of the
     /// candidates) into the appointment.
+    ///
+    /// With `idempotency`, a key already used for the same request replays its stored answer
+    /// instead, a key used for another request is refused, and a successful write stores its
+    /// answer in the same transaction (see [`Idempotency`]); so do `cancel` and `reschedule`.
     fn book(
         &self,
         booking: &Booking,
         admission: &Admission,
-    ) -> Result<Appointment, WriteError<BookFailure>>;
+        idempotency: Option<Idempotency<'_>>,
+    ) -> Result<Outcome<Appointment>, WriteError<BookFailure>>;
 
     /// Cancels an appointment (see [`Appointment::cancel`]) and gives its places back.
     fn cancel(
         &self,
         id: AppointmentId,
         now: DateTime<Utc>,
-    ) -> Result<Appointment, WriteError<CancelFailure>>;
+        idempotency: Option<Idempotency<'_>>,
+    ) -> Result<Outcome<Appointment>, WriteError<CancelFailure>>;
 
     /// Moves an appointment to `to` (see [`Appointment::reschedule`]) if `admission` admits it
     /// there, counting its own places as free; otherwise nothing changes.
@@ -43,7 +50,8 @@ pub trait AppointmentRepository: Send + Sync + fmt::Debug {
         id: AppointmentId,
         to: &Placement,
         admission: &Admission,
-    ) -> Result<Rescheduled, WriteError<RescheduleFailure>>;
+        idempotency: Option<Idempotency<'_>>,
+    ) -> Result<Outcome<Rescheduled>, WriteError<RescheduleFailure>>;
 
     /// One appointment, whatever its status.
     fn get(&self, id: AppointmentId) -> Result<Option<Appointment>, StorageError>;
@@ -213,6 +221,9 @@ pub enum WriteError<R> {
     /// The domain said no; nothing was written.
     #[error(transparent)]
     Refused(R),
+    /// The idempotency key was used before for a different request; nothing was written.
+    #[error("the idempotency key was used for a different request")]
+    KeyReused,
     /// The store could not do it; nothing was written.
     #[error(transparent)]
     Storage(#[from] StorageError),

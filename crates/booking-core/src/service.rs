@@ -13,6 +13,7 @@ use crate::{
     clock::Clock,
     closure::{Closure, ClosureId},
     hold::{Hold, HoldToken},
+    idempotency::{DEFAULT_KEY_LIFETIME, Idempotency, IdempotencyKey, Outcome, Render},
     repository::{
         AppointmentQuery, AppointmentRepository, BookFailure, Booking, CancelFailure,
         ClosureNotFound, HoldNotFound, HoldRequest, RescheduleFailure, Rescheduled, StorageError,
@@ -64,6 +65,24 @@ pub enum PlacementError {
     Unavailable(#[from] Unavailable),
 }
 
+/// A client's key for a write and what the write must store under it; the service adds the
+/// time and how long keys are remembered.
+#[derive(Clone, Copy)]
+pub struct Retry<'a> {
+    /// The client's key.
+    pub key: &'a IdempotencyKey,
+    /// What identifies the request.
+    pub fingerprint: &'a str,
+    /// Renders the answer to store.
+    pub render: Render<'a>,
+}
+
+impl std::fmt::Debug for Retry<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Retry(..)")
+    }
+}
+
 /// Why a booking was not made.
 #[derive(Debug, Error)]
 pub enum BookError {
@@ -73,6 +92,9 @@ pub enum BookError {
     /// The store refused it.
     #[error(transparent)]
     Refused(#[from] BookFailure),
+    /// The idempotency key was used for a different request.
+    #[error("the idempotency key was used for a different request")]
+    KeyReused,
     /// The store failed; nothing was booked.
     #[error(transparent)]
     Storage(#[from] StorageError),
@@ -104,6 +126,9 @@ pub enum RescheduleError {
     /// The appointment's state forbids it.
     #[error(transparent)]
     Refused(#[from] RescheduleRefusal),
+    /// The idempotency key was used for a different request.
+    #[error("the idempotency key was used for a different request")]
+    KeyReused,
     /// The store failed; nothing changed.
     #[error(transparent)]
     Storage(#[from] StorageError),
@@ -131,6 +156,7 @@ where
                 RescheduleFailure::Refused(refusal) => Self::Refused(refusal),
                 RescheduleFailure::Unavailable(why) => Self::Placement(why.into()),
             },
+            WriteError::KeyReused => Self::KeyReused,
             WriteError::Storage(error) => Self::Storage(error),
         }
     }
@@ -143,6 +169,7 @@ pub struct BookingService {
     clock: Arc<dyn Clock>,
     schedule: Schedule,
     hold_duration: Duration,
+    key_lifetime: Duration,
 }
 
 impl BookingService {
@@ -152,7 +179,33 @@ impl BookingService {
         clock: Arc<dyn Clock>,
         schedule: Schedule,
     ) -> Self {
-        Self { repository, clock, schedule, hold_duration: DEFAULT_HOLD_DURATION }
+        Self {
+            repository,
+            clock,
+            schedule,
+            hold_duration: DEFAULT_HOLD_DURATION,
+            key_lifetime: DEFAULT_KEY_LIFETIME,
+        }
+    }
+
+    /// Idempotency keys are remembered for `lifetime`.
+    pub fn with_key_lifetime(mut self, lifetime: Duration) -> Self {
+        self.key_lifetime = lifetime;
+        self
+    }
+
+    fn idempotency<'a>(
+        &self,
+        retry: Option<Retry<'a>>,
+        now: DateTime<Utc>,
+    ) -> Option<Idempotency<'a>> {
+        retry.map(|retry| Idempotency {
+            key: retry.key,
+            fingerprint: retry.fingerprint,
+            now,
+            lifetime: self.key_lifetime,
+            render: retry.render,
+        })
     }
 
     /// Holds last `duration`.
@@ -212,8 +265,12 @@ impl BookingService {
     }
 
     /// Books the request (converting its hold, if it names one), on the first resource that
-    /// can take it.
-    pub fn book(&self, request: BookRequest) -> Result<Appointment, BookError> {
+    /// can take it; with `retry`, at most once per key.
+    pub fn book(
+        &self,
+        request: BookRequest,
+        retry: Option<Retry<'_>>,
+    ) -> Result<Outcome<Appointment>, BookError> {
         let now = self.clock.now();
         let (candidates, admission) = self.placements(&request.slot, now, true)?;
         let booking = Booking {
@@ -223,9 +280,12 @@ impl BookingService {
             candidates,
             hold: request.hold,
         };
-        self.repository.book(&booking, &admission).map_err(|error| match error {
-            WriteError::Refused(failure) => BookError::Refused(failure),
-            WriteError::Storage(error) => BookError::Storage(error),
+        self.repository.book(&booking, &admission, self.idempotency(retry, now)).map_err(|error| {
+            match error {
+                WriteError::Refused(failure) => BookError::Refused(failure),
+                WriteError::KeyReused => BookError::KeyReused,
+                WriteError::Storage(error) => BookError::Storage(error),
+            }
         })
     }
 
@@ -237,6 +297,10 @@ impl BookingService {
         let request = HoldRequest { token: HoldToken::random(), candidates, expires_at };
         self.repository.hold(&request, &admission).map_err(|error| match error {
             WriteError::Refused(why) => HoldError::Placement(why.into()),
+            // Holds carry no idempotency key, so a store that answers this is broken.
+            WriteError::KeyReused => {
+                HoldError::Storage(StorageError::fault("a hold was refused for a key it never had"))
+            }
             WriteError::Storage(error) => HoldError::Storage(error),
         })
     }
@@ -246,9 +310,14 @@ impl BookingService {
         self.repository.release_hold(token, self.clock.now())
     }
 
-    /// Cancels an appointment that has not started.
-    pub fn cancel(&self, id: AppointmentId) -> Result<Appointment, CancelError> {
-        self.repository.cancel(id, self.clock.now())
+    /// Cancels an appointment that has not started; with `retry`, at most once per key.
+    pub fn cancel(
+        &self,
+        id: AppointmentId,
+        retry: Option<Retry<'_>>,
+    ) -> Result<Outcome<Appointment>, CancelError> {
+        let now = self.clock.now();
+        self.repository.cancel(id, now, self.idempotency(retry, now))
     }
 
     /// Moves an appointment to the slot at a local date and time on its resource, or leaves
@@ -258,7 +327,8 @@ impl BookingService {
         id: AppointmentId,
         date: NaiveDate,
         time: NaiveTime,
-    ) -> Result<Rescheduled, RescheduleError> {
+        retry: Option<Retry<'_>>,
+    ) -> Result<Outcome<Rescheduled>, RescheduleError> {
         // An appointment's resource and service never change, so reading them before the
         // write is safe; the write re-checks everything else.
         let current = self.repository.get(id)?.ok_or(RescheduleError::NotFound)?;
@@ -270,10 +340,11 @@ impl BookingService {
         };
         // Asking for the slot it holds is a no-op whatever the time rules say, so they are
         // left to the store, which applies them only to a real move.
-        let (candidates, admission) = self.placements(&request, self.clock.now(), false)?;
+        let now = self.clock.now();
+        let (candidates, admission) = self.placements(&request, now, false)?;
         let to =
             candidates.first().ok_or(PlacementError::Unavailable(Unavailable::OutsideHours))?;
-        Ok(self.repository.reschedule(id, to, &admission)?)
+        Ok(self.repository.reschedule(id, to, &admission, self.idempotency(retry, now))?)
     }
 
     /// One appointment.

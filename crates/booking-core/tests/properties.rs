@@ -112,21 +112,22 @@ proptest! {
             match op {
                 Op::Book { day: d, slot, resource, long } => {
                     let service_slug = long.then_some("long");
-                    if let Ok(appointment) = service.book(request(day(d), time(slot), resource, service_slug)) {
-                        ids.push(appointment.id());
+                    if let Ok(appointment) = service.book(request(day(d), time(slot), resource, service_slug), None) {
+                        ids.push(appointment.done().unwrap().id());
                     }
                 }
                 Op::Hold { day: d, slot } => {
                     let _held_or_refused = service.hold(&request(day(d), time(slot), None, None).slot);
                 }
                 Op::Cancel { pick } if !ids.is_empty() => {
-                    if let Ok(appointment) = service.cancel(ids[pick % ids.len()]) {
+                    if let Ok(appointment) = service.cancel(ids[pick % ids.len()], None) {
+                        let appointment = appointment.done().unwrap();
                         canceled.insert(appointment.id(), appointment.slot().start());
                     }
                 }
                 Op::Reschedule { pick, day: d, slot } if !ids.is_empty() => {
                     let id = ids[pick % ids.len()];
-                    let moved = service.reschedule(id, day(d), time(slot));
+                    let moved = service.reschedule(id, day(d), time(slot), None);
                     prop_assert!(!(canceled.contains_key(&id) && moved.is_ok()), "a canceled appointment moved");
                 }
                 Op::Wait { minutes } => clock.advance(Duration::minutes(minutes)),
@@ -166,7 +167,7 @@ proptest! {
             if hold {
                 let _held_or_refused = filler.hold(&request(day(d), time(slot), None, None).slot);
             } else {
-                let _full_or_booked = filler.book(request(day(d), time(slot), None, Some("long")));
+                let _full_or_booked = filler.book(request(day(d), time(slot), None, Some("long")), None);
             }
         }
         if let Some((d, slot, length, everyone)) = closure {
@@ -180,13 +181,15 @@ proptest! {
         let service_slug = long.then(|| slug("long"));
         let listing = service.availability(DateRange::new(day(0), day(6)).unwrap(), None, service_slug.as_ref()).unwrap();
         for listed in listing.slots {
-            let outcome = service.book(request(listed.date, listed.time, Some(listed.resource.as_str()), long.then_some("long")));
+            let outcome = service
+                .book(request(listed.date, listed.time, Some(listed.resource.as_str()), long.then_some("long")), None)
+                .map(|outcome| outcome.done().unwrap());
             match (listed.status, outcome) {
                 (Ok(()), Ok(appointment)) => {
                     prop_assert_eq!(appointment.slot().start(), listed.slot.start());
                     // Give the places back so that the next slot is tried against the store
                     // the listing saw.
-                    service.cancel(appointment.id()).unwrap();
+                    service.cancel(appointment.id(), None).unwrap();
                 }
                 (Err(reason), Err(BookError::Refused(BookFailure::Unavailable(refused)))) => prop_assert_eq!(reason, refused),
                 (Err(reason), Err(BookError::Placement(PlacementError::Unavailable(refused)))) => prop_assert_eq!(reason, refused),

@@ -67,6 +67,9 @@ pub struct Cli {
     /// How long a hold (POST /holds) keeps its slot, in minutes.
     #[arg(long, env = "BOOKING_HOLD_MINUTES", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=1440))]
     pub hold_minutes: u32,
+    /// How long Idempotency-Key answers are remembered, in hours.
+    #[arg(long, env = "BOOKING_IDEMPOTENCY_KEY_HOURS", default_value_t = 24, value_parser = clap::value_parser!(u32).range(1..=720))]
+    pub idempotency_key_hours: u32,
     /// Bearer token for the /admin/ endpoints; they answer 503 until one is set.
     #[arg(long, env = "BOOKING_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<AdminToken>,
@@ -158,6 +161,7 @@ impl Cli {
             },
             schedule,
             hold_duration,
+            key_lifetime: chrono::Duration::hours(i64::from(self.idempotency_key_hours)),
             admin_token: self.admin_token,
             stream_heartbeat: Duration::from_secs(self.stream_heartbeat_seconds),
             rate_limit: NonZeroU32::new(self.rate_limit_per_minute),

@@ -28,6 +28,8 @@ pub struct Settings {
     pub schedule: Schedule,
     /// How long a hold keeps its slot.
     pub hold_duration: chrono::Duration,
+    /// How long idempotency keys are remembered.
+    pub key_lifetime: chrono::Duration,
     /// The bearer token of the operator's API; it is off without one.
     pub admin_token: Option<AdminToken>,
     /// Time between heartbeat comments on idle availability streams.
@@ -52,6 +54,7 @@ impl Default for Settings {
             store: SqliteOptions::default(),
             schedule: Schedule::default(),
             hold_duration: booking_core::service::DEFAULT_HOLD_DURATION,
+            key_lifetime: booking_core::idempotency::DEFAULT_KEY_LIFETIME,
             admin_token: None,
             stream_heartbeat: Duration::from_secs(15),
             rate_limit: NonZeroU32::new(DEFAULT_RATE_LIMIT),

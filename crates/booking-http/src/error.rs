@@ -146,6 +146,17 @@ impl ApiError {
         )
     }
 
+    /// An idempotency key sent again with a different request.
+    pub fn key_reused() -> Self {
+        Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "idempotency-key-reused",
+            "Idempotency key reused",
+            "Idempotency key reused with a different request.",
+            "this Idempotency-Key was used for another request; use a new key for a new request",
+        )
+    }
+
     /// A client over its rate limit.
     pub fn too_many_requests(wait: std::time::Duration) -> Self {
         let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
@@ -456,6 +467,7 @@ impl From<BookError> for ApiError {
                 "The hold is for another slot.",
                 "the hold was made for another date, time, resource or service; book with the same ones",
             ),
+            BookError::KeyReused => Self::key_reused(),
             BookError::Storage(error) => Self::storage(error),
         }
     }
@@ -486,6 +498,7 @@ impl From<WriteError<HoldNotFound>> for ApiError {
     fn from(error: WriteError<HoldNotFound>) -> Self {
         match error {
             WriteError::Refused(error) => Self::from(error),
+            WriteError::KeyReused => Self::internal("a write was refused for a key it never had"),
             WriteError::Storage(error) => Self::storage(error),
         }
     }
@@ -519,6 +532,7 @@ impl From<WriteError<ClosureNotFound>> for ApiError {
                 "Closure not found.",
                 error.to_string(),
             ),
+            WriteError::KeyReused => Self::internal("a write was refused for a key it never had"),
             WriteError::Storage(error) => Self::storage(error),
         }
     }
@@ -546,6 +560,7 @@ impl From<CancelError> for ApiError {
                     "an appointment can be canceled only before its start time",
                 )
             }
+            WriteError::KeyReused => Self::key_reused(),
             WriteError::Storage(error) => Self::storage(error),
         }
     }
@@ -572,6 +587,7 @@ impl From<RescheduleError> for ApiError {
                 "Cannot reschedule an appointment that has already started.",
                 "an appointment can be moved only before its start time",
             ),
+            RescheduleError::KeyReused => Self::key_reused(),
             RescheduleError::Storage(error) => Self::storage(error),
         }
     }

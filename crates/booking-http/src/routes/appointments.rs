@@ -1,12 +1,18 @@
 //! Booking, canceling, moving and reading appointments: the original service's endpoints.
 
-use actix_web::{HttpResponse, http::header, web};
+use actix_web::{
+    HttpRequest, HttpResponse,
+    http::{StatusCode, header, header::ContentType},
+    web,
+};
 use booking_core::{
-    appointment::AppointmentId,
+    appointment::{Appointment, AppointmentId},
     client::{ClientName, Notes},
     hold::HoldToken,
+    idempotency::{IdempotencyKey, Outcome, StoredResponse},
     repository::{HoldNotFound, Rescheduled},
-    service::{BookRequest, BookingService},
+    schedule::Schedule,
+    service::{BookRequest, BookingService, Retry},
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -21,7 +27,7 @@ use crate::{
 };
 
 /// A request for an appointment.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
 pub struct ScheduleRequest {
     /// The client's name: letters of any script, spaces, apostrophes, hyphens, periods and commas; 1-100 characters.
     #[schema(example = "José Ñúñez")]
@@ -74,7 +80,7 @@ impl TryFrom<ScheduleRequest> for BookRequest {
 }
 
 /// A request to move an appointment.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
 pub struct RescheduleRequest {
     /// New local date, YYYY-MM-DD.
     #[schema(format = Date, example = "2030-01-08")]
@@ -105,6 +111,7 @@ fn appointment_id(text: &str) -> Result<AppointmentId, ApiError> {
 /// Book a slot.
 #[utoipa::path(
     post, path = "/schedule", tag = "appointments",
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: a repeat with the same key and body returns the first answer (with Idempotent-Replayed: true) without doing the work again; keys are remembered for 24 hours")),
     request_body = ScheduleRequest,
     responses(
         (status = 201, description = "Booked", body = Scheduled,
@@ -114,58 +121,195 @@ fn appointment_id(text: &str) -> Result<AppointmentId, ApiError> {
         (status = 409, description = "Time slot is not available. (reason full, held or closed), or the hold is for another slot", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body over 16 KiB", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Idempotency-Key reused for a different request", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Database busy or unreachable; retry", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn schedule(
+    request: HttpRequest,
     service: web::Data<BookingService>,
     events: web::Data<Events>,
     body: web::Json<ScheduleRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let request = BookRequest::try_from(body.into_inner())?;
+    let retry = RetryKey::of(&request, &*body)?;
+    let book = BookRequest::try_from(body.into_inner())?;
     let booking = service.clone();
-    let appointment = blocking("book", move || booking.book(request)).await?;
-    events.slots_changed(appointment.resource(), appointment.occupied());
+    let (done, response) = blocking("book", move || {
+        let render = |appointment: &Appointment| scheduled(appointment, booking.schedule());
+        booking
+            .book(book, retry.as_ref().map(|r| r.with(&render)))
+            .map(|outcome| answer(outcome, &render))
+    })
+    .await?
+    .respond();
+    if let Some(appointment) = done {
+        events.slots_changed(appointment.resource(), appointment.occupied());
+    }
+    Ok(response)
+}
+
+/// The answer to a booking.
+fn scheduled(appointment: &Appointment, schedule: &Schedule) -> StoredResponse {
     let id = appointment.id().to_string();
-    Ok(HttpResponse::Created()
-        .insert_header((header::LOCATION, format!("/appointment/{id}")))
-        .json(Scheduled {
+    stored(
+        StatusCode::CREATED,
+        &Scheduled {
             message: "Appointment scheduled successfully.",
-            appointment_id: id,
-            appointment: AppointmentView::new(&appointment, service.schedule()),
+            appointment_id: id.clone(),
+            appointment: AppointmentView::new(appointment, schedule),
+        },
+        Some(format!("/appointment/{id}")),
+    )
+}
+
+/// The answer to a change of an appointment.
+fn changed(
+    message: &'static str,
+    appointment: &Appointment,
+    schedule: &Schedule,
+) -> StoredResponse {
+    stored(
+        StatusCode::OK,
+        &AppointmentChanged { message, appointment: AppointmentView::new(appointment, schedule) },
+        None,
+    )
+}
+
+fn stored(status: StatusCode, body: &impl Serialize, location: Option<String>) -> StoredResponse {
+    // These bodies are plain structs of strings: serializing them cannot fail.
+    let body = serde_json::to_string(body).unwrap_or_default();
+    StoredResponse { status: status.as_u16(), body, location }
+}
+
+/// What a write did, and the answer for it: rendered now, or replayed as first sent.
+struct Answer<T> {
+    done: Option<T>,
+    response: StoredResponse,
+}
+
+fn answer<T: Touched>(
+    outcome: Outcome<T>,
+    render: &dyn Fn(&Appointment) -> StoredResponse,
+) -> Answer<T> {
+    match outcome {
+        Outcome::Done(value) => Answer { response: render(value.appointment()), done: Some(value) },
+        Outcome::Replayed(response) => Answer { done: None, response },
+    }
+}
+
+impl<T> Answer<T> {
+    /// The HTTP response; a replay says so in `Idempotent-Replayed`.
+    fn respond(self) -> (Option<T>, HttpResponse) {
+        let replayed = self.done.is_none();
+        (self.done, respond(self.response, replayed))
+    }
+}
+
+fn respond(stored: StoredResponse, replayed: bool) -> HttpResponse {
+    let status = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK);
+    let mut response = HttpResponse::build(status);
+    response.content_type(ContentType::json());
+    if let Some(location) = stored.location {
+        response.insert_header((header::LOCATION, location));
+    }
+    if replayed {
+        response.insert_header(("Idempotent-Replayed", "true"));
+    }
+    response.body(stored.body)
+}
+
+/// A write's result that holds an appointment.
+trait Touched {
+    fn appointment(&self) -> &Appointment;
+}
+
+impl Touched for Appointment {
+    fn appointment(&self) -> &Appointment {
+        self
+    }
+}
+
+impl Touched for Rescheduled {
+    fn appointment(&self) -> &Appointment {
+        &self.appointment
+    }
+}
+
+/// The `Idempotency-Key` of a request, with what identifies the request.
+struct RetryKey {
+    key: IdempotencyKey,
+    fingerprint: String,
+}
+
+impl RetryKey {
+    /// Reads the header; a request without one is not keyed.
+    fn of(request: &HttpRequest, body: &impl Serialize) -> Result<Option<Self>, ApiError> {
+        let Some(value) = request.headers().get("idempotency-key") else { return Ok(None) };
+        let key =
+            value.to_str().ok().and_then(|text| IdempotencyKey::parse(text).ok()).ok_or_else(
+                || {
+                    ApiError::invalid_request(
+                        "Idempotency-Key must be 1-255 visible ASCII characters, such as a UUID",
+                    )
+                },
+            )?;
+        // The canonical body (fields in a fixed order), so that spacing does not matter.
+        let body = serde_json::to_string(body).unwrap_or_default();
+        Ok(Some(Self {
+            key,
+            fingerprint: format!("{} {}\n{body}", request.method(), request.path()),
         }))
+    }
+
+    fn with<'a>(
+        &'a self,
+        render: &'a (dyn Fn(&Appointment) -> StoredResponse + Send + Sync),
+    ) -> Retry<'a> {
+        Retry { key: &self.key, fingerprint: &self.fingerprint, render }
+    }
 }
 
 /// Cancel an appointment.
 #[utoipa::path(
     post, path = "/cancel/{id}", tag = "appointments",
-    params(("id" = String, Path, description = "The appointment's id")),
+    params(("id" = String, Path, description = "The appointment's id"), ("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: a repeat with the same key and body returns the first answer (with Idempotent-Replayed: true) without doing the work again; keys are remembered for 24 hours")),
     responses(
         (status = 200, description = "Appointment canceled successfully.", body = AppointmentChanged),
         (status = 400, description = "Appointment is already canceled, or has already started", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Appointment not found.", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Idempotency-Key reused for a different request", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Database busy or unreachable; retry", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn cancel(
+    request: HttpRequest,
     service: web::Data<BookingService>,
     events: web::Data<Events>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
+    let retry = RetryKey::of(&request, &())?;
     let id = appointment_id(&id)?;
     let canceling = service.clone();
-    let appointment = blocking("cancel", move || canceling.cancel(id)).await?;
-    events.slots_changed(appointment.resource(), appointment.occupied());
-    Ok(HttpResponse::Ok().json(AppointmentChanged {
-        message: "Appointment canceled successfully.",
-        appointment: AppointmentView::new(&appointment, service.schedule()),
-    }))
+    let (done, response) = blocking("cancel", move || {
+        let render = |appointment: &Appointment| {
+            changed("Appointment canceled successfully.", appointment, canceling.schedule())
+        };
+        canceling
+            .cancel(id, retry.as_ref().map(|r| r.with(&render)))
+            .map(|outcome| answer(outcome, &render))
+    })
+    .await?
+    .respond();
+    if let Some(appointment) = done {
+        events.slots_changed(appointment.resource(), appointment.occupied());
+    }
+    Ok(response)
 }
 
 /// Move an appointment to another slot.
 #[utoipa::path(
     post, path = "/reschedule/{id}", tag = "appointments",
-    params(("id" = String, Path, description = "The appointment's id")),
+    params(("id" = String, Path, description = "The appointment's id"), ("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: a repeat with the same key and body returns the first answer (with Idempotent-Replayed: true) without doing the work again; keys are remembered for 24 hours")),
     request_body = RescheduleRequest,
     responses(
         (status = 200, description = "Appointment rescheduled successfully. (also when the slot is the one it holds)", body = AppointmentChanged),
@@ -174,30 +318,40 @@ pub async fn cancel(
         (status = 409, description = "New time slot is not available.", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body over 16 KiB", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Idempotency-Key reused for a different request", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Database busy or unreachable; retry", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn reschedule(
+    request: HttpRequest,
     service: web::Data<BookingService>,
     events: web::Data<Events>,
     id: web::Path<String>,
     body: web::Json<RescheduleRequest>,
 ) -> Result<HttpResponse, ApiError> {
+    let retry = RetryKey::of(&request, &*body)?;
     let date = fields::date("date", &body.date)?;
     let time = fields::time("time", &body.time)?;
     let id = appointment_id(&id)?;
     let moving = service.clone();
-    let Rescheduled { appointment, released } =
-        blocking("reschedule", move || moving.reschedule(id, date, time)).await?;
-    if !released.is_empty() {
+    let (done, response) = blocking("reschedule", move || {
+        let render = |appointment: &Appointment| {
+            changed("Appointment rescheduled successfully.", appointment, moving.schedule())
+        };
+        moving
+            .reschedule(id, date, time, retry.as_ref().map(|r| r.with(&render)))
+            .map(|outcome| answer(outcome, &render))
+    })
+    .await?
+    .respond();
+    if let Some(Rescheduled { appointment, released }) =
+        done.filter(|moved| !moved.released.is_empty())
+    {
         let mut touched = released;
         touched.extend_from_slice(appointment.occupied());
         events.slots_changed(appointment.resource(), &touched);
     }
-    Ok(HttpResponse::Ok().json(AppointmentChanged {
-        message: "Appointment rescheduled successfully.",
-        appointment: AppointmentView::new(&appointment, service.schedule()),
-    }))
+    Ok(response)
 }
 
 /// Read an appointment.

@@ -11,6 +11,7 @@ mod errors;
 mod fuzz;
 mod helpers;
 mod holds;
+mod idempotency;
 mod limits;
 mod meta;
 mod process;

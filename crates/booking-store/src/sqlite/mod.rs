@@ -7,6 +7,7 @@
 //! one process they queue on a mutex instead of polling SQLite's lock.
 
 mod connection;
+mod keys;
 mod places;
 mod records;
 mod rows;
@@ -23,6 +24,7 @@ use booking_core::{
     availability::{Admission, Unavailable, UsageMap},
     closure::{Closure, ClosureId},
     hold::{Hold, HoldToken},
+    idempotency::{Idempotency, Outcome},
     repository::{
         AppointmentQuery, AppointmentRepository, BookFailure, Booking, CancelFailure,
         ClosureNotFound, HoldNotFound, HoldRequest, RescheduleFailure, Rescheduled, StorageError,
@@ -157,6 +159,7 @@ impl SqliteRepository {
         let mut connection = self.connection()?;
         connection.immediate_transaction(work).map_err(|error| match error {
             TxError::Refused(refusal) => WriteError::Refused(refusal),
+            TxError::KeyReused => WriteError::KeyReused,
             TxError::Storage(error) => WriteError::Storage(error),
         })
     }
@@ -165,6 +168,7 @@ impl SqliteRepository {
 /// How a write transaction ends early; either way it rolls back.
 pub(super) enum TxError<R> {
     Refused(R),
+    KeyReused,
     Storage(StorageError),
 }
 
@@ -194,8 +198,12 @@ impl AppointmentRepository for SqliteRepository {
         &self,
         booking: &Booking,
         admission: &Admission,
-    ) -> Result<Appointment, WriteError<BookFailure>> {
+        idempotency: Option<Idempotency<'_>>,
+    ) -> Result<Outcome<Appointment>, WriteError<BookFailure>> {
         self.write(|connection| {
+            if let Some(stored) = keys::replay(connection, idempotency)? {
+                return Ok(Outcome::Replayed(stored));
+            }
             let now = admission.now();
             let admitted = match &booking.hold {
                 Some(token) => {
@@ -226,7 +234,8 @@ impl AppointmentRepository for SqliteRepository {
             places::take(connection, &placement.resource, &placement.occupied, placement.capacity)?;
             let appointment = booking.appointment_at(placement, now);
             records::insert_appointment(connection, &appointment)?;
-            Ok(appointment)
+            keys::remember(connection, idempotency, &appointment)?;
+            Ok(Outcome::Done(appointment))
         })
     }
 
@@ -234,8 +243,12 @@ impl AppointmentRepository for SqliteRepository {
         &self,
         id: AppointmentId,
         now: DateTime<Utc>,
-    ) -> Result<Appointment, WriteError<CancelFailure>> {
+        idempotency: Option<Idempotency<'_>>,
+    ) -> Result<Outcome<Appointment>, WriteError<CancelFailure>> {
         self.write(|connection| {
+            if let Some(stored) = keys::replay(connection, idempotency)? {
+                return Ok(Outcome::Replayed(stored));
+            }
             let mut appointment = records::appointment(connection, id)?
                 .ok_or(TxError::Refused(CancelFailure::NotFound))?;
             appointment.cancel(now).map_err(|refusal| TxError::Refused(refusal.into()))?;
@@ -247,7 +260,8 @@ impl AppointmentRepository for SqliteRepository {
                 ))
                 .execute(connection)?;
             places::give_back(connection, appointment.resource(), appointment.occupied())?;
-            Ok(appointment)
+            keys::remember(connection, idempotency, &appointment)?;
+            Ok(Outcome::Done(appointment))
         })
     }
 
@@ -256,8 +270,12 @@ impl AppointmentRepository for SqliteRepository {
         id: AppointmentId,
         to: &Placement,
         admission: &Admission,
-    ) -> Result<Rescheduled, WriteError<RescheduleFailure>> {
+        idempotency: Option<Idempotency<'_>>,
+    ) -> Result<Outcome<Rescheduled>, WriteError<RescheduleFailure>> {
         self.write(|connection| {
+            if let Some(stored) = keys::replay(connection, idempotency)? {
+                return Ok(Outcome::Replayed(stored));
+            }
             let current = records::appointment(connection, id)?
                 .ok_or(TxError::Refused(RescheduleFailure::NotFound))?;
             let mut appointment = current.clone();
@@ -265,7 +283,8 @@ impl AppointmentRepository for SqliteRepository {
                 .reschedule(to, admission.now())
                 .map_err(|refusal| TxError::Refused(refusal.into()))?;
             let Move::Moved { released } = change else {
-                return Ok(Rescheduled { appointment, released: Vec::new() });
+                keys::remember(connection, idempotency, &appointment)?;
+                return Ok(Outcome::Done(Rescheduled { appointment, released: Vec::new() }));
             };
             places::first_admitted(
                 connection,
@@ -278,7 +297,8 @@ impl AppointmentRepository for SqliteRepository {
             places::give_back(connection, current.resource(), &released)?;
             places::take(connection, &to.resource, &to.occupied, to.capacity)?;
             records::move_appointment(connection, &appointment)?;
-            Ok(Rescheduled { appointment, released })
+            keys::remember(connection, idempotency, &appointment)?;
+            Ok(Outcome::Done(Rescheduled { appointment, released }))
         })
     }
 
@@ -337,6 +357,9 @@ impl AppointmentRepository for SqliteRepository {
         added.map_err(|error| match error {
             WriteError::Storage(error) => error,
             WriteError::Refused(never) => match never {},
+            WriteError::KeyReused => {
+                StorageError::fault("a closure was refused for a key it never had")
+            }
         })
     }
 

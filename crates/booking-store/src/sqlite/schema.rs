@@ -62,6 +62,17 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    idempotency_keys (key) {
+        key -> Text,
+        fingerprint -> Text,
+        status -> Integer,
+        body -> Text,
+        location -> Nullable<Text>,
+        created_at -> BigInt,
+    }
+}
+
 diesel::joinable!(appointment_slots -> appointments (appointment_id));
 diesel::joinable!(hold_slots -> holds (token));
 diesel::allow_tables_to_appear_in_same_query!(

@@ -62,7 +62,7 @@ fn columns_in_schema<T: diesel::query_builder::QueryFragment<Sqlite>>(query: T) 
 
 #[test]
 fn schema_rs_matches_the_migrations() {
-    use schema::{appointment_slots, closures, hold_slots, holds, occupancy};
+    use schema::{appointment_slots, closures, hold_slots, holds, idempotency_keys, occupancy};
     let database = TestDatabase::new();
     let mut connection = database.connection();
     let mut check = |table: &str, declared: Vec<String>| {
@@ -77,6 +77,10 @@ fn schema_rs_matches_the_migrations() {
     check("holds", columns_in_schema(holds::table.select(holds::all_columns)));
     check("hold_slots", columns_in_schema(hold_slots::table.select(hold_slots::all_columns)));
     check("closures", columns_in_schema(closures::table.select(closures::all_columns)));
+    check(
+        "idempotency_keys",
+        columns_in_schema(idempotency_keys::table.select(idempotency_keys::all_columns)),
+    );
 }
 
 #[test]
@@ -208,7 +212,7 @@ fn two_stores_on_one_file_share_the_capacity() {
                     candidates: vec![placement.clone()],
                     hold: None,
                 };
-                scope.spawn(move || store.book(&booking, &admission).is_ok())
+                scope.spawn(move || store.book(&booking, &admission, None).is_ok())
             })
             .collect();
         handles.into_iter().map(|h| h.join().unwrap()).filter(|ok| *ok).count()
@@ -251,7 +255,7 @@ fn a_backup_is_a_consistent_copy_that_opens_as_a_store() {
         hold: None,
     };
     let admission = schedule.admission("2030-01-01T00:00:00Z".parse().unwrap(), None);
-    let appointment = database.book(&booking, &admission).unwrap();
+    let appointment = database.book(&booking, &admission, None).unwrap().done().unwrap();
     let target = database.directory.path().join("backup.db");
     database.backup_to(&target).unwrap();
     let copy = SqliteRepository::open(&target, SqliteOptions::default()).unwrap();

@@ -1,0 +1,158 @@
+use chrono::Duration;
+use futures_util::future::join_all;
+use reqwest::{Response, StatusCode};
+use serde_json::{Value, json};
+
+use crate::helpers::{DAY, TestApp, assert_problem, spawn_app};
+
+async fn post(app: &TestApp, path: &str, key: &str, body: &Value) -> Response {
+    app.client.post(app.url(path)).header("Idempotency-Key", key).json(body).send().await.unwrap()
+}
+
+fn booking(time: &str) -> Value {
+    json!({"client_name": "Ada Lovelace", "date": DAY, "time": time})
+}
+
+#[actix_web::test]
+async fn a_retried_booking_is_booked_once_and_answered_the_same() {
+    let app = spawn_app().await;
+    let first = post(&app, "/schedule", "key-1", &booking("10:00")).await;
+    assert_eq!(first.status(), StatusCode::CREATED);
+    assert!(first.headers().get("idempotent-replayed").is_none());
+    let location = first.headers()["location"].clone();
+    let first_body = first.text().await.unwrap();
+    app.clock.advance(Duration::minutes(3));
+    let again = post(&app, "/schedule", "key-1", &booking("10:00")).await;
+    assert_eq!(again.status(), StatusCode::CREATED, "not a 409 against itself");
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    assert_eq!(again.headers()["location"], location);
+    assert_eq!(again.headers()["content-type"], "application/json");
+    assert_eq!(again.text().await.unwrap(), first_body, "the original body, byte for byte");
+    assert_eq!(app.slot(DAY, "10:00").await.0, 1);
+    // Spacing and field order do not make another request.
+    let reordered = app
+        .client
+        .post(app.url("/schedule"))
+        .header("Idempotency-Key", "key-1")
+        .header("content-type", "application/json")
+        .body(format!(r#"{{ "time": "10:00",  "date": "{DAY}", "client_name": "Ada Lovelace" }}"#))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reordered.status(), StatusCode::CREATED);
+}
+
+#[actix_web::test]
+async fn simultaneous_retries_book_once() {
+    let app = spawn_app().await;
+    let body = booking("11:00");
+    let requests = (0..16).map(|_| post(&app, "/schedule", "burst", &body));
+    let responses = join_all(requests).await;
+    let mut ids = Vec::new();
+    for response in responses {
+        assert_eq!(response.status(), StatusCode::CREATED);
+        ids.push(
+            response.json::<Value>().await.unwrap()["appointment_id"].as_str().unwrap().to_owned(),
+        );
+    }
+    ids.dedup();
+    assert_eq!(ids.len(), 1, "every answer names the one appointment");
+    assert_eq!(app.slot(DAY, "11:00").await.0, 1);
+}
+
+#[actix_web::test]
+async fn a_key_reused_for_another_request_is_422() {
+    let app = spawn_app().await;
+    assert_eq!(
+        post(&app, "/schedule", "key-2", &booking("10:00")).await.status(),
+        StatusCode::CREATED
+    );
+    let other = post(&app, "/schedule", "key-2", &booking("10:30")).await;
+    assert_problem(
+        other,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "Idempotency key reused with a different request.",
+    )
+    .await;
+    assert_eq!(app.slot(DAY, "10:30").await.0, 0);
+    let id = app.book(DAY, "11:00").await;
+    let elsewhere =
+        post(&app, &format!("/reschedule/{id}"), "key-2", &json!({"date": DAY, "time": "12:00"}))
+            .await;
+    assert_eq!(elsewhere.status(), StatusCode::UNPROCESSABLE_ENTITY, "keys are not per endpoint");
+    assert_eq!(app.slot(DAY, "12:00").await.0, 0);
+}
+
+#[actix_web::test]
+async fn refusals_are_not_stored_so_a_retry_can_succeed() {
+    let app = spawn_app().await;
+    let taken = app.book(DAY, "10:00").await;
+    assert_eq!(
+        post(&app, "/schedule", "key-3", &booking("10:00")).await.status(),
+        StatusCode::CONFLICT
+    );
+    app.client.post(app.url(&format!("/cancel/{taken}"))).send().await.unwrap();
+    assert_eq!(
+        post(&app, "/schedule", "key-3", &booking("10:00")).await.status(),
+        StatusCode::CREATED
+    );
+}
+
+#[actix_web::test]
+async fn retried_cancellations_and_moves_answer_as_the_first_time() {
+    let app = spawn_app().await;
+    let id = app.book(DAY, "10:00").await;
+    let moved =
+        post(&app, &format!("/reschedule/{id}"), "move", &json!({"date": DAY, "time": "15:00"}))
+            .await;
+    assert_eq!(moved.status(), StatusCode::OK);
+    let moved_body = moved.text().await.unwrap();
+    let again =
+        post(&app, &format!("/reschedule/{id}"), "move", &json!({"date": DAY, "time": "15:00"}))
+            .await;
+    assert_eq!(
+        (again.status(), again.headers()["idempotent-replayed"].to_str().unwrap()),
+        (StatusCode::OK, "true")
+    );
+    assert_eq!(again.text().await.unwrap(), moved_body);
+
+    let cancel = |key: &'static str| {
+        app.client.post(app.url(&format!("/cancel/{id}"))).header("Idempotency-Key", key).send()
+    };
+    let first = cancel("cancel").await.unwrap();
+    assert_eq!(first.status(), StatusCode::OK);
+    let first_body = first.text().await.unwrap();
+    let retried = cancel("cancel").await.unwrap();
+    assert_eq!(retried.status(), StatusCode::OK, "not 'already canceled'");
+    assert_eq!(retried.text().await.unwrap(), first_body);
+    assert_eq!(
+        cancel("another").await.unwrap().status(),
+        StatusCode::BAD_REQUEST,
+        "a new key is a new request"
+    );
+}
+
+#[actix_web::test]
+async fn keys_are_forgotten_after_24_hours() {
+    let app = spawn_app().await;
+    assert_eq!(
+        post(&app, "/schedule", "daily", &booking("10:00")).await.status(),
+        StatusCode::CREATED
+    );
+    app.clock.advance(Duration::hours(24));
+    assert_eq!(
+        post(&app, "/schedule", "daily", &booking("10:30")).await.status(),
+        StatusCode::CREATED
+    );
+}
+
+#[actix_web::test]
+async fn malformed_keys_are_400() {
+    let app = spawn_app().await;
+    for key in [" ", &"k".repeat(256)] {
+        let response = post(&app, "/schedule", key, &booking("10:00")).await;
+        let body = assert_problem(response, StatusCode::BAD_REQUEST, "Invalid request.").await;
+        assert!(body["detail"].as_str().unwrap().contains("Idempotency-Key"), "{body}");
+    }
+    assert_eq!(app.slot(DAY, "10:00").await.0, 0);
+}
