@@ -70,6 +70,7 @@ pub struct AppointmentsQuery {
     /// Where to continue: the `next` link of the previous page carries it.
     pub cursor: Option<String>,
     /// Page size, 1-200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
 }
 
@@ -303,6 +304,8 @@ fn boundary(
         (status = 201, description = "Closed; lists the appointments inside, which are left as they are", body = ClosureCreated),
         (status = 400, description = "Bad dates, end before start, unknown resource, reason too long", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Missing or wrong bearer token", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body over 16 KiB", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "No admin token configured, or the database is unavailable", body = Problem, content_type = "application/problem+json"),
     )
 )]
