@@ -80,7 +80,17 @@ impl Application {
                 .wrap(from_fn(limits::limit_writes))
                 .wrap(from_fn(limits::limit_headers))
                 .wrap(ErrorHandlers::new().default_handler(problem_for_bare_errors))
-                .wrap(DefaultHeaders::new().add(("X-Content-Type-Options", "nosniff")))
+                .wrap(
+                    // The API serves no HTML; should a browser render a response anyway, it
+                    // may load nothing and be framed by no one.
+                    DefaultHeaders::new()
+                        .add(("X-Content-Type-Options", "nosniff"))
+                        .add((
+                            "Content-Security-Policy",
+                            "default-src 'none'; frame-ancestors 'none'",
+                        ))
+                        .add(("Referrer-Policy", "no-referrer")),
+                )
                 .wrap(from_fn(telemetry::log_request))
         })
         .shutdown_timeout(30)

@@ -1,7 +1,7 @@
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::helpers::{DAY, assert_problem, spawn_app};
+use crate::helpers::{DAY, assert_problem, spawn_app, spawn_app_with};
 
 #[actix_web::test]
 async fn an_appointment_reads_back_with_every_field() {
@@ -48,11 +48,24 @@ async fn unknown_and_malformed_ids_are_404() {
 }
 
 #[actix_web::test]
-async fn ids_are_random_version_4_uuids() {
-    let app = spawn_app().await;
-    let first = uuid::Uuid::parse_str(&app.book(DAY, "09:00").await).unwrap();
-    let second = uuid::Uuid::parse_str(&app.book(DAY, "09:30").await).unwrap();
-    assert_eq!(first.get_version_num(), 4);
-    assert_eq!(second.get_version_num(), 4);
-    assert_ne!(first, second);
+async fn ids_are_random_and_carry_no_sequence() {
+    let app = spawn_app_with(|settings| settings.rate_limit = None).await;
+    let mut ids = Vec::new();
+    for day in 7..=10 {
+        for hour in 9..17 {
+            let id = app.book(&format!("2030-01-{day:02}"), &format!("{hour:02}:00")).await;
+            ids.push(uuid::Uuid::parse_str(&id).unwrap());
+        }
+    }
+    assert!(ids.iter().all(|id| id.get_version_num() == 4), "random (version 4) UUIDs");
+    let distinct: std::collections::HashSet<_> = ids.iter().collect();
+    assert_eq!(distinct.len(), ids.len());
+    // Ids made one after another share no more leading bits than chance allows (one pair in
+    // 2^24 shares 24), and are not ordered by time (a sequence would ascend every time).
+    for pair in ids.windows(2) {
+        let (a, b) = (pair[0].as_u128(), pair[1].as_u128());
+        assert!((a ^ b).leading_zeros() < 24, "{} and {} share a prefix", pair[0], pair[1]);
+    }
+    let ascending = ids.windows(2).filter(|p| p[0] < p[1]).count();
+    assert!((6..=26).contains(&ascending), "{ascending} of 31 consecutive pairs ascend");
 }

@@ -117,9 +117,17 @@ async fn wrong_methods_are_405_problems_with_allow() {
 }
 
 #[actix_web::test]
-async fn every_response_says_nosniff() {
+async fn every_response_carries_the_security_headers_and_no_server_banner() {
     let app = spawn_app().await;
-    for path in ["/", "/nope", "/schedule"] {
-        assert_eq!(app.get(path).await.headers()["x-content-type-options"], "nosniff", "{path}");
+    for path in ["/", "/nope", "/schedule", "/openapi.json"] {
+        let response = app.get(path).await;
+        let headers = response.headers();
+        assert_eq!(headers["x-content-type-options"], "nosniff", "{path}");
+        assert_eq!(
+            headers["content-security-policy"], "default-src 'none'; frame-ancestors 'none'",
+            "{path}"
+        );
+        assert_eq!(headers["referrer-policy"], "no-referrer", "{path}");
+        assert!(headers.get("server").is_none(), "{path} names its server");
     }
 }
