@@ -1,6 +1,10 @@
 //! Hostile and broken input: random bodies, fields and query strings against a running server.
 //! Whatever arrives, the answer is a 2xx or a 4xx problem document, never a 5xx, and the server
 //! keeps serving.
+//!
+//! A normal test run sends a few hundred cases per target; for a longer hunt, raise
+//! `FUZZ_CASES`: `FUZZ_CASES=20000 cargo test -p booking-http --test api fuzz`. A failure
+//! prints the request that caused it.
 
 use proptest::{
     prelude::*,
@@ -107,6 +111,11 @@ async fn assert_sane(response: reqwest::Response, what: &str) {
     }
 }
 
+/// How many cases each target sends: `FUZZ_CASES`, or `default`.
+fn cases(default: usize) -> usize {
+    std::env::var("FUZZ_CASES").ok().and_then(|n| n.parse().ok()).unwrap_or(default)
+}
+
 fn sample<S: Strategy>(runner: &mut TestRunner, strategy: &S) -> S::Value {
     strategy.new_tree(runner).unwrap().current()
 }
@@ -124,7 +133,7 @@ async fn app() -> TestApp {
 async fn random_json_bodies_get_2xx_or_4xx_problems() {
     let app = app().await;
     let mut runner = TestRunner::new(Config::default());
-    for _ in 0..400 {
+    for _ in 0..cases(400) {
         let ((method, path), body) = (sample(&mut runner, &path()), sample(&mut runner, &body()));
         let response = app
             .client
@@ -143,7 +152,7 @@ async fn random_json_bodies_get_2xx_or_4xx_problems() {
 async fn random_raw_bodies_get_4xx_problems() {
     let app = app().await;
     let mut runner = TestRunner::new(Config::default());
-    for _ in 0..300 {
+    for _ in 0..cases(300) {
         let ((method, path), bytes) = (sample(&mut runner, &path()), sample(&mut runner, &raw()));
         let content_type = if bytes.len() % 3 == 0 { "text/plain" } else { "application/json" };
         let response = app
@@ -165,7 +174,7 @@ async fn random_raw_bodies_get_4xx_problems() {
 async fn random_query_strings_get_2xx_or_4xx_problems() {
     let app = app().await;
     let mut runner = TestRunner::new(Config::default());
-    for _ in 0..300 {
+    for _ in 0..cases(300) {
         let query = sample(&mut runner, &query());
         for path in ["/availability", "/admin/appointments"] {
             let response = app
