@@ -19,6 +19,11 @@ pub struct Slug(String);
 pub struct SlugError(pub String);
 
 impl Slug {
+    /// `default`, the resource of a business that configured none.
+    pub(crate) fn default_resource() -> Self {
+        Self(crate::schedule::DEFAULT_RESOURCE.to_owned())
+    }
+
     /// The slug as text.
     pub fn as_str(&self) -> &str {
         &self.0

@@ -1,7 +1,7 @@
 //! The business's schedule: its time zone, opening hours, slot length, capacity, and how far ahead
 //! and how soon clients may book. It turns a local date and time into a [`Slot`].
 
-use std::{fmt, num::NonZeroU32, str::FromStr};
+use std::{fmt, num::NonZeroU32};
 
 use chrono::{DateTime, Datelike, Duration, LocalResult, NaiveDate, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
@@ -224,7 +224,7 @@ impl Schedule {
         capacity: Capacity,
     ) -> Self {
         let resource = Resource {
-            slug: Slug::from_str(DEFAULT_RESOURCE).unwrap_or_else(|_| unreachable!("a valid slug")),
+            slug: Slug::default_resource(),
             name: "Default".to_owned(),
             hours,
             capacity,
