@@ -121,6 +121,15 @@ async fn slot_at_ten(server: &Server, date: &str) -> serde_json::Value {
     listing["slots"].as_array().unwrap().iter().find(|s| s["time"] == "10:00").unwrap().clone()
 }
 
+/// POSTs a JSON body and returns the JSON answer.
+async fn post_json(
+    client: &reqwest::Client,
+    url: &str,
+    body: &serde_json::Value,
+) -> serde_json::Value {
+    client.post(url).json(body).send().await.unwrap().json().await.unwrap()
+}
+
 fn count(statuses: &[StatusCode], status: StatusCode) -> usize {
     statuses.iter().filter(|s| **s == status).count()
 }
@@ -158,26 +167,12 @@ async fn request_logs_name_routes_but_never_ids_tokens_or_names() {
     let directory = tempfile::tempdir().unwrap();
     let server = Server::start(&directory.path().join("logs.db"));
     let client = reqwest::Client::new();
-    let booked: serde_json::Value = client
-        .post(server.url("/schedule"))
-        .json(&json!({"client_name": "Zebulon Secretname", "date": next_month(), "time": "12:00", "notes": "private"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let booked = post_json(&client, &server.url("/schedule"), &json!({"client_name": "Zebulon Secretname", "date": next_month(), "time": "12:00", "notes": "private"})).await;
     let id = booked["appointment_id"].as_str().unwrap();
     client.get(server.url(&format!("/appointment/{id}"))).send().await.unwrap();
-    let held: serde_json::Value = client
-        .post(server.url("/holds"))
-        .json(&json!({"date": next_month(), "time": "13:00"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let held =
+        post_json(&client, &server.url("/holds"), &json!({"date": next_month(), "time": "13:00"}))
+            .await;
     let token = held["token"].as_str().unwrap();
     client.delete(server.url(&format!("/holds/{token}"))).send().await.unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -286,15 +281,7 @@ async fn a_backup_of_a_live_database_restores_every_appointment() {
     let mut ids = Vec::new();
     for time in ["09:00", "09:30", "10:00"] {
         let body = json!({"client_name": "Ada", "date": next_month(), "time": time});
-        let booked: serde_json::Value = client
-            .post(server.url("/schedule"))
-            .json(&body)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let booked = post_json(&client, &server.url("/schedule"), &body).await;
         ids.push(booked["appointment_id"].as_str().unwrap().to_owned());
     }
     let copy = directory.path().join("copy.db");
