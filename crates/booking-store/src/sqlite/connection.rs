@@ -27,6 +27,9 @@ pub struct SqliteOptions {
     /// How long a request waits for a free connection before the store reports itself
     /// unavailable.
     pub connection_timeout: Duration,
+    /// Whether a commit waits for the disk (`synchronous = FULL`). Only bulk loads that can be
+    /// redone from scratch, such as benchmark fixtures, turn this off.
+    pub durable: bool,
 }
 
 impl Default for SqliteOptions {
@@ -35,6 +38,7 @@ impl Default for SqliteOptions {
             pool_size: 8,
             busy_timeout: Duration::from_secs(5),
             connection_timeout: DEFAULT_CONNECTION_TIMEOUT,
+            durable: true,
         }
     }
 }
@@ -43,19 +47,21 @@ impl Default for SqliteOptions {
 #[derive(Debug, Clone, Copy)]
 pub(super) struct ConnectionOptions {
     busy_timeout: Duration,
+    durable: bool,
 }
 
 impl From<&SqliteOptions> for ConnectionOptions {
     fn from(options: &SqliteOptions) -> Self {
-        Self { busy_timeout: options.busy_timeout }
+        Self { busy_timeout: options.busy_timeout, durable: options.durable }
     }
 }
 
 impl ConnectionOptions {
     pub(super) fn apply(&self, connection: &mut SqliteConnection) -> diesel::QueryResult<()> {
         connection.batch_execute(&format!(
-            "PRAGMA busy_timeout = {}; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
-            self.busy_timeout.as_millis()
+            "PRAGMA busy_timeout = {}; PRAGMA synchronous = {}; PRAGMA foreign_keys = ON;",
+            self.busy_timeout.as_millis(),
+            if self.durable { "FULL" } else { "OFF" }
         ))
     }
 }
