@@ -270,6 +270,12 @@ impl ListingPlan {
         Self { range, service: service.cloned(), entries }
     }
 
+    /// The one resource the listing covers, if it covers only one.
+    pub fn single_resource(&self) -> Option<&Slug> {
+        let first = &self.entries.first()?.0;
+        self.entries.iter().all(|entry| &entry.0 == first).then_some(first)
+    }
+
     /// The service whose starts the listing judges, if any.
     pub fn service(&self) -> Option<&Service> {
         self.service.as_ref()

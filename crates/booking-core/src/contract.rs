@@ -193,7 +193,7 @@ fn book(repository: &dyn AppointmentRepository, placement: Placement) -> Appoint
 }
 
 fn usage_at(repository: &dyn AppointmentRepository, resource: &str, start: DateTime<Utc>) -> Usage {
-    let usage = repository.usage(start, start, now()).unwrap();
+    let usage = repository.usage(None, start, start, now()).unwrap();
     usage.get(&(slug(resource), start)).copied().unwrap_or_default()
 }
 
@@ -420,7 +420,7 @@ pub fn usage_covers_an_inclusive_range_of_scheduled_appointments(
     }
     let canceled = book(repository, place("alice", None, 7, 12, 5));
     cancel_on(repository, canceled.id(), now()).unwrap();
-    let usage = repository.usage(at(7, 9, 0), at(8, 9, 0), now()).unwrap();
+    let usage = repository.usage(None, at(7, 9, 0), at(8, 9, 0), now()).unwrap();
     let booked: BTreeMap<_, _> =
         usage.into_iter().filter(|(_, u)| u.booked > 0).map(|(key, u)| (key, u.booked)).collect();
     let expected = BTreeMap::from([
@@ -429,6 +429,18 @@ pub fn usage_covers_an_inclusive_range_of_scheduled_appointments(
         ((slug("bob"), at(8, 9, 0)), 1),
     ]);
     assert_eq!(booked, expected);
+    hold(repository, place("bob", None, 8, 9, 5), 5).unwrap_err();
+    hold(repository, place("bob", None, 8, 10, 5), 5).unwrap();
+    let bob = repository.usage(Some(&slug("bob")), at(7, 0, 0), at(9, 23, 0), now()).unwrap();
+    let bob: BTreeMap<_, _> = bob.into_iter().filter(|(_, u)| *u != Usage::default()).collect();
+    assert_eq!(
+        bob,
+        BTreeMap::from([
+            ((slug("bob"), at(8, 9, 0)), Usage { booked: 1, held: 0 }),
+            ((slug("bob"), at(8, 10, 0)), Usage { booked: 0, held: 1 }),
+        ]),
+        "one resource's usage, holds included"
+    );
 }
 
 /// After a mixed run of writes, usage equals the places the scheduled appointments take.
@@ -461,7 +473,7 @@ pub fn usage_always_matches_the_scheduled_appointments(repository: &dyn Appointm
             }
         }
     }
-    let usage = repository.usage(at(1, 0, 0), at(31, 23, 30), now()).unwrap();
+    let usage = repository.usage(None, at(1, 0, 0), at(31, 23, 30), now()).unwrap();
     let booked: BTreeMap<_, _> =
         usage.into_iter().filter(|(_, u)| u.booked > 0).map(|(key, u)| (key, u.booked)).collect();
     assert_eq!(booked, expected);
@@ -501,7 +513,7 @@ pub fn a_hold_takes_its_place_until_it_expires(repository: &dyn AppointmentRepos
     assert_eq!(hold(repository, place("alice", None, 7, 10, 1), 5), Err(Unavailable::Held));
     let later = schedule(1).admission(now() + Duration::minutes(5), None);
     let expired =
-        repository.usage(at(7, 10, 0), at(7, 10, 0), now() + Duration::minutes(5)).unwrap();
+        repository.usage(None, at(7, 10, 0), at(7, 10, 0), now() + Duration::minutes(5)).unwrap();
     assert_eq!(
         expired.get(&(slug("alice"), at(7, 10, 0))).copied().unwrap_or_default(),
         Usage::default()

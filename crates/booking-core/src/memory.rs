@@ -287,18 +287,20 @@ impl AppointmentRepository for InMemoryRepository {
 
     fn usage(
         &self,
+        resource: Option<&Slug>,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<UsageMap, StorageError> {
         let state = self.state()?;
+        let wanted = |slug: &Slug| resource.is_none_or(|r| r == slug);
         let mut usage = UsageMap::new();
         for ((resource, start), booked) in &state.booked {
-            if (from..=to).contains(start) {
+            if (from..=to).contains(start) && wanted(resource) {
                 usage.entry((resource.clone(), *start)).or_default().booked = *booked;
             }
         }
-        for hold in state.holds.values().filter(|h| h.is_active(now)) {
+        for hold in state.holds.values().filter(|h| h.is_active(now) && wanted(&h.resource)) {
             for start in hold.occupied.iter().filter(|s| (from..=to).contains(*s)) {
                 usage.entry((hold.resource.clone(), *start)).or_default().held += 1;
             }

@@ -59,10 +59,11 @@ pub trait AppointmentRepository: Send + Sync + fmt::Debug {
     /// Appointments matching `query`, ordered by start then id.
     fn appointments(&self, query: &AppointmentQuery) -> Result<Vec<Appointment>, StorageError>;
 
-    /// The usage of every slot starting from `from` to `to` (both included): scheduled
-    /// appointments, and holds still active at `now`.
+    /// The usage of every slot (of `resource`, or of every resource) starting from `from` to
+    /// `to`, both included: scheduled appointments, and holds still active at `now`.
     fn usage(
         &self,
+        resource: Option<&Slug>,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
         now: DateTime<Utc>,

@@ -389,7 +389,7 @@ impl BookingService {
     ) -> Result<(UsageMap, Vec<Closure>), StorageError> {
         match plan.span() {
             Some((from, to)) => Ok((
-                self.repository.usage(from, to, self.clock.now())?,
+                self.repository.usage(plan.single_resource(), from, to, self.clock.now())?,
                 self.repository.closures(from, to + self.schedule.slot_length().duration())?,
             )),
             None => Ok((UsageMap::new(), Vec::new())),
@@ -404,7 +404,7 @@ impl BookingService {
 
     /// The usage of every slot from `from` to `to`, both included, now.
     pub fn usage(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<UsageMap, StorageError> {
-        self.repository.usage(from, to, self.clock.now())
+        self.repository.usage(None, from, to, self.clock.now())
     }
 
     /// Closes a resource (or, with none, the business) for a period; returns the closure and

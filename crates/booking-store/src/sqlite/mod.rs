@@ -312,11 +312,12 @@ impl AppointmentRepository for SqliteRepository {
 
     fn usage(
         &self,
+        resource: Option<&booking_core::catalog::Slug>,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<UsageMap, StorageError> {
-        places::usage_between(&mut *self.connection()?, from, to, now)
+        places::usage_between(&mut *self.connection()?, resource, from, to, now)
     }
 
     fn hold(

@@ -159,22 +159,27 @@ pub(super) fn give_back(
 /// Usage of every slot from `from` to `to`, both included.
 pub(super) fn usage_between(
     connection: &mut SqliteConnection,
+    resource: Option<&Slug>,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<UsageMap, StorageError> {
     let (from, to) = (seconds(from), seconds(to));
-    let booked: Vec<(String, i64, i32)> = occupancy::table
+    let mut booked = occupancy::table
         .filter(occupancy::start_at.between(from, to).and(occupancy::booked.gt(0)))
         .select((occupancy::resource, occupancy::start_at, occupancy::booked))
-        .load(connection)
-        .map_err(storage_error)?;
-    let held: Vec<(String, i64, i64)> = hold_slots::table
+        .into_boxed();
+    let mut held = hold_slots::table
         .filter(hold_slots::start_at.between(from, to).and(hold_slots::expires_at.gt(seconds(now))))
         .group_by((hold_slots::resource, hold_slots::start_at))
         .select((hold_slots::resource, hold_slots::start_at, count_star()))
-        .load(connection)
-        .map_err(storage_error)?;
+        .into_boxed();
+    if let Some(resource) = resource {
+        booked = booked.filter(occupancy::resource.eq(resource.as_str()));
+        held = held.filter(hold_slots::resource.eq(resource.as_str()));
+    }
+    let booked: Vec<(String, i64, i32)> = booked.load(connection).map_err(storage_error)?;
+    let held: Vec<(String, i64, i64)> = held.load(connection).map_err(storage_error)?;
     let slug = |text: &str| {
         text.parse::<Slug>()
             .map_err(|_| StorageError::fault(format!("stored slug is invalid: {text}")))

@@ -125,7 +125,8 @@ fn an_earlier_database_upgrades_with_its_bookings() {
     assert_eq!(appointment.resource().as_str(), "default");
     assert_eq!(appointment.occupied(), [DateTime::from_timestamp(1893488400, 0).unwrap()]);
     let start = DateTime::from_timestamp(1893488400, 0).unwrap();
-    let usage = repository.usage(start, start, DateTime::from_timestamp(0, 0).unwrap()).unwrap();
+    let usage =
+        repository.usage(None, start, start, DateTime::from_timestamp(0, 0).unwrap()).unwrap();
     assert_eq!(usage.values().map(|u| u.booked).sum::<u32>(), 1);
 }
 
@@ -219,7 +220,7 @@ fn two_stores_on_one_file_share_the_capacity() {
     });
     assert_eq!(booked, 1);
     let start = placement.slot.start();
-    let usage = second.usage(start, start, "2030-01-01T00:00:00Z".parse().unwrap()).unwrap();
+    let usage = second.usage(None, start, start, "2030-01-01T00:00:00Z".parse().unwrap()).unwrap();
     assert_eq!(usage.values().map(|u| u.booked).sum::<u32>(), 1);
 }
 
