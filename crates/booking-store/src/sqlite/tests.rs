@@ -1,5 +1,6 @@
 use std::ops::Deref;
 
+use booking_core::{client::ClientName, repository::Booking, schedule::Schedule};
 use diesel::{debug_query, sqlite::Sqlite};
 use tempfile::TempDir;
 
@@ -179,66 +180,9 @@ fn the_database_refuses_a_negative_count() {
     assert!(error.to_string().contains("CHECK constraint failed"), "{error}");
 }
 
-#[test]
-fn two_stores_on_one_file_share_the_capacity() {
-    use booking_core::{
-        client::ClientName,
-        repository::Booking,
-        schedule::{Placement, Schedule},
-    };
-    let database = TestDatabase::new();
-    let second = SqliteRepository::open(
-        &database.directory.path().join("test.db"),
-        SqliteOptions::default(),
-    )
-    .unwrap();
-    let schedule = Schedule::default();
-    let placement: Placement = schedule
-        .place(
-            "2030-01-07".parse().unwrap(),
-            "09:00:00".parse().unwrap(),
-            &schedule.resources()[0],
-            None,
-        )
-        .unwrap();
-    let admission = schedule.admission("2030-01-01T00:00:00Z".parse().unwrap(), None);
-    let booked = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..16)
-            .map(|i| {
-                let store = if i % 2 == 0 { &database.repository } else { &second };
-                let booking = Booking {
-                    id: AppointmentId::random(),
-                    client_name: ClientName::parse("Ada").unwrap(),
-                    notes: None,
-                    candidates: vec![placement.clone()],
-                    hold: None,
-                };
-                scope.spawn(move || store.book(&booking, &admission, None).is_ok())
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap()).filter(|ok| *ok).count()
-    });
-    assert_eq!(booked, 1);
-    let start = placement.slot.start();
-    let usage = second.usage(None, start, start, "2030-01-01T00:00:00Z".parse().unwrap()).unwrap();
-    assert_eq!(usage.values().map(|u| u.booked).sum::<u32>(), 1);
-}
-
-#[test]
-fn an_unopenable_path_is_a_clear_error() {
-    let directory = tempfile::tempdir().unwrap();
-    let error = SqliteRepository::open(
-        &directory.path().join("missing/dir/x.db"),
-        SqliteOptions::default(),
-    )
-    .unwrap_err();
-    assert!(error.to_string().starts_with("cannot open the SQLite database"), "{error}");
-}
-
-#[test]
-fn a_backup_is_a_consistent_copy_that_opens_as_a_store() {
-    use booking_core::{client::ClientName, repository::Booking, schedule::Schedule};
-    let database = TestDatabase::new();
+/// A booking of Monday 2030-01-07 09:00 on the default schedule, and the rule to judge it by on
+/// 2030-01-01.
+fn monday_nine() -> (Booking, Admission) {
     let schedule = Schedule::default();
     let placement = schedule
         .place(
@@ -255,7 +199,49 @@ fn a_backup_is_a_consistent_copy_that_opens_as_a_store() {
         candidates: vec![placement],
         hold: None,
     };
-    let admission = schedule.admission("2030-01-01T00:00:00Z".parse().unwrap(), None);
+    (booking, schedule.admission("2030-01-01T00:00:00Z".parse().unwrap(), None))
+}
+
+#[test]
+fn two_stores_on_one_file_share_the_capacity() {
+    let database = TestDatabase::new();
+    let second = SqliteRepository::open(
+        &database.directory.path().join("test.db"),
+        SqliteOptions::default(),
+    )
+    .unwrap();
+    let (booking, admission) = monday_nine();
+    let booked = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..16)
+            .map(|i| {
+                let store = if i % 2 == 0 { &database.repository } else { &second };
+                let booking = Booking { id: AppointmentId::random(), ..booking.clone() };
+                scope.spawn(move || store.book(&booking, &admission, None).is_ok())
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).filter(|ok| *ok).count()
+    });
+    assert_eq!(booked, 1);
+    let start = booking.candidates[0].slot.start();
+    let usage = second.usage(None, start, start, admission.now()).unwrap();
+    assert_eq!(usage.values().map(|u| u.booked).sum::<u32>(), 1);
+}
+
+#[test]
+fn an_unopenable_path_is_a_clear_error() {
+    let directory = tempfile::tempdir().unwrap();
+    let error = SqliteRepository::open(
+        &directory.path().join("missing/dir/x.db"),
+        SqliteOptions::default(),
+    )
+    .unwrap_err();
+    assert!(error.to_string().starts_with("cannot open the SQLite database"), "{error}");
+}
+
+#[test]
+fn a_backup_is_a_consistent_copy_that_opens_as_a_store() {
+    let database = TestDatabase::new();
+    let (booking, admission) = monday_nine();
     let appointment = database.book(&booking, &admission, None).unwrap().done().unwrap();
     let target = database.directory.path().join("backup.db");
     database.backup_to(&target).unwrap();
