@@ -7,17 +7,14 @@
 //! one process they queue on a mutex instead of polling SQLite's lock.
 
 mod connection;
+mod group_commit;
 mod keys;
 mod places;
 mod records;
 mod rows;
 mod schema;
 
-use std::{
-    path::Path,
-    sync::{Mutex, PoisonError},
-    time::Duration,
-};
+use std::{path::Path, time::Duration};
 
 use booking_core::{
     appointment::{Appointment, AppointmentId, Move},
@@ -42,6 +39,7 @@ use thiserror::Error;
 pub use self::connection::SqliteOptions;
 use self::{
     connection::{ConnectionOptions, is_locked, prepare},
+    group_commit::GroupCommit,
     places::Own,
     rows::{AppointmentRow, ClosureRow, seconds},
     schema::{appointments, closures},
@@ -53,8 +51,8 @@ type SqlitePool = Pool<ConnectionManager<SqliteConnection>>;
 #[derive(Debug)]
 pub struct SqliteRepository {
     pool: SqlitePool,
-    /// Serializes this process's writers before they reach SQLite's lock; it guards no data.
-    write_gate: Mutex<()>,
+    /// The write connection, shared by concurrent writers (see `group_commit`).
+    writer: GroupCommit,
 }
 
 /// Why a database could not be opened.
@@ -103,8 +101,13 @@ impl SqliteRepository {
             .connection_timeout(options.connection_timeout)
             .connection_customizer(Box::new(connection_options))
             .build(ConnectionManager::new(&name))
-            .map_err(|source| OpenError::Pool { path: name, source })?;
-        Ok(Self { pool, write_gate: Mutex::new(()) })
+            .map_err(|source| OpenError::Pool { path: name.clone(), source })?;
+        let mut write_connection = SqliteConnection::establish(&name)
+            .map_err(|error| OpenError::Prepare { path: name.clone(), source: error.into() })?;
+        connection_options
+            .apply(&mut write_connection)
+            .map_err(|error| OpenError::Prepare { path: name.clone(), source: error.into() })?;
+        Ok(Self { pool, writer: GroupCommit::new(write_connection) })
     }
 
     /// Runs SQLite's `PRAGMA integrity_check`; a fault unless the database is intact.
@@ -148,20 +151,13 @@ impl SqliteRepository {
         self.pool.get().map_err(StorageError::unavailable)
     }
 
-    /// Runs `work` in one immediate transaction: committed if it returns `Ok`, rolled back
-    /// otherwise.
+    /// Runs `work` in the shared write transaction: committed with its neighbours if it returns
+    /// `Ok`, its savepoint rolled back otherwise; answered only after the commit.
     fn write<T, R>(
         &self,
         work: impl FnOnce(&mut SqliteConnection) -> Result<T, TxError<R>>,
     ) -> Result<T, WriteError<R>> {
-        // The gate holds no data, so a panic while it was held leaves nothing to distrust.
-        let _gate = self.write_gate.lock().unwrap_or_else(PoisonError::into_inner);
-        let mut connection = self.connection()?;
-        connection.immediate_transaction(work).map_err(|error| match error {
-            TxError::Refused(refusal) => WriteError::Refused(refusal),
-            TxError::KeyReused => WriteError::KeyReused,
-            TxError::Storage(error) => WriteError::Storage(error),
-        })
+        self.writer.write(work)
     }
 }
 

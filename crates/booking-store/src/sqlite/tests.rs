@@ -250,3 +250,60 @@ fn a_backup_is_a_consistent_copy_that_opens_as_a_store() {
     assert_eq!(copy.get(appointment.id()).unwrap(), Some(appointment));
     assert!(matches!(database.backup_to(&target), Err(BackupError::Exists(_))), "never overwrites");
 }
+
+#[test]
+fn writers_sharing_a_commit_do_not_fail_each_other() {
+    // Half the threads fight over one slot, half book slots of their own, all at once: the
+    // refusals roll back only their own savepoints.
+    let database = TestDatabase::new();
+    let schedule = Schedule::default();
+    let admission = schedule.admission("2030-01-01T00:00:00Z".parse().unwrap(), None);
+    let booking_at = |time: &str| {
+        let placement = schedule
+            .place(
+                "2030-01-07".parse().unwrap(),
+                time.parse().unwrap(),
+                &schedule.resources()[0],
+                None,
+            )
+            .unwrap();
+        Booking {
+            id: AppointmentId::random(),
+            client_name: ClientName::parse("Ada").unwrap(),
+            notes: None,
+            candidates: vec![placement],
+            hold: None,
+        }
+    };
+    let times = [
+        "09:00:00", "09:30:00", "10:00:00", "10:30:00", "11:00:00", "11:30:00", "12:00:00",
+        "12:30:00",
+    ];
+    let outcomes: Vec<(bool, bool)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..16)
+            .map(|i| {
+                let contested = i % 2 == 0;
+                let booking = booking_at(if contested { "16:00:00" } else { times[i / 2] });
+                let store = &database.repository;
+                let admission = &admission;
+                scope.spawn(move || (contested, store.book(&booking, admission, None).is_ok()))
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert!(outcomes.iter().filter(|(contested, _)| !contested).all(|(_, ok)| *ok), "{outcomes:?}");
+    assert_eq!(
+        outcomes.iter().filter(|(contested, ok)| *contested && *ok).count(),
+        1,
+        "{outcomes:?}"
+    );
+    let day = database
+        .usage(
+            None,
+            "2030-01-07T00:00:00Z".parse().unwrap(),
+            "2030-01-08T00:00:00Z".parse().unwrap(),
+            admission.now(),
+        )
+        .unwrap();
+    assert_eq!(day.values().map(|u| u.booked).sum::<u32>(), 9);
+}
