@@ -645,6 +645,18 @@ mod tests {
     }
 
     #[test]
+    fn a_day_starts_at_its_first_minute_that_exists() {
+        // São Paulo skipped 00:00-01:00 on 2018-11-04.
+        let mut schedule = berlin();
+        schedule.time_zone = chrono_tz::America::Sao_Paulo;
+        assert_eq!(schedule.start_of_day(date("2018-11-04")), utc("2018-11-04T03:00:00Z"));
+        assert_eq!(schedule.start_of_day(date("2018-11-05")), utc("2018-11-05T02:00:00Z"));
+        assert_eq!(berlin().start_of_day(date("2030-07-08")), utc("2030-07-07T22:00:00Z"));
+        let gap = date("2018-11-04").and_time(time("00:30"));
+        assert_eq!(schedule.instant_of(gap), None);
+    }
+
+    #[test]
     fn lengths_and_capacities_are_bounded() {
         assert_eq!(SlotLength::from_minutes(0), Err(SlotLengthError(0)));
         assert_eq!(SlotLength::from_minutes(1441), Err(SlotLengthError(1441)));

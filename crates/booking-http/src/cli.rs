@@ -54,7 +54,7 @@ pub struct Cli {
     /// Minimum notice in minutes between booking and the slot's start.
     #[arg(long, env = "BOOKING_MIN_NOTICE_MINUTES", default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=525_600))]
     pub min_notice_minutes: u32,
-    /// Database connections kept open.
+    /// Database connections kept open for reads (writes share one more).
     #[arg(long, env = "BOOKING_DB_POOL_SIZE", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=64))]
     pub db_pool_size: u32,
     /// How long a write waits for another process's write lock, in milliseconds.

@@ -20,7 +20,7 @@ const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlit
 /// How the SQLite store uses its database.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SqliteOptions {
-    /// Connections kept open (readers; writers share one at a time).
+    /// Connections kept open for reads; writes use one more, shared (see `group_commit`).
     pub pool_size: u32,
     /// How long a writer from another process waits for SQLite's lock before failing.
     pub busy_timeout: Duration,

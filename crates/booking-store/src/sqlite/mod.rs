@@ -2,9 +2,10 @@
 //! process that opens it.
 //!
 //! Each connection runs in WAL mode (readers never wait for the writer), with a busy timeout and
-//! `synchronous = FULL` (an acknowledged write survives a power cut). Writes take the write lock
-//! up front (`BEGIN IMMEDIATE`), so a transaction never fails half-way for lack of it, and within
-//! one process they queue on a mutex instead of polling SQLite's lock.
+//! `synchronous = FULL` (an acknowledged write survives a power cut). Reads use the pool; writes
+//! use one dedicated connection, take the write lock up front (`BEGIN IMMEDIATE`, so a
+//! transaction never fails half-way for lack of it), and share transactions and their fsync
+//! when they arrive together (`group_commit`).
 
 mod connection;
 mod group_commit;
