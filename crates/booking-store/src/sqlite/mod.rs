@@ -8,29 +8,27 @@
 //! when they arrive together (`group_commit`).
 
 mod connection;
+mod dialect;
 mod group_commit;
+// The SQL both backends share, compiled here against SQLite's connection and `dialect`.
+#[path = "../sql/keys.rs"]
 mod keys;
+#[path = "../sql/places.rs"]
 mod places;
+#[path = "../sql/records.rs"]
 mod records;
+#[path = "../sql/repository.rs"]
+mod repository;
+#[path = "../sql/rows.rs"]
 mod rows;
+#[path = "../sql/schema.rs"]
 mod schema;
+#[path = "../sql/transaction.rs"]
+mod transaction;
 
 use std::{path::Path, time::Duration};
 
-use booking_core::{
-    appointment::{Appointment, AppointmentId, Move},
-    availability::{Admission, Unavailable, UsageMap},
-    closure::{Closure, ClosureId},
-    hold::{Hold, HoldToken},
-    idempotency::{Idempotency, Outcome},
-    repository::{
-        AppointmentQuery, AppointmentRepository, BookFailure, Booking, CancelFailure,
-        ClosureNotFound, HoldNotFound, HoldRequest, RescheduleFailure, Rescheduled, StorageError,
-        WriteError,
-    },
-    schedule::Placement,
-};
-use chrono::{DateTime, Utc};
+use booking_core::repository::{StorageError, WriteError};
 use diesel::{
     prelude::*,
     r2d2::{ConnectionManager, Pool, PooledConnection},
@@ -41,12 +39,14 @@ pub use self::connection::SqliteOptions;
 use self::{
     connection::{ConnectionOptions, is_locked, prepare},
     group_commit::GroupCommit,
-    places::Own,
-    rows::{AppointmentRow, ClosureRow, seconds},
-    schema::{appointments, closures},
+    transaction::TxError,
 };
 
 type SqlitePool = Pool<ConnectionManager<SqliteConnection>>;
+/// The connection type the shared SQL runs on.
+type Db = SqliteConnection;
+/// The repository the shared SQL implements the port for.
+type Repository = SqliteRepository;
 
 /// Appointments in an SQLite database file.
 #[derive(Debug)]
@@ -156,28 +156,9 @@ impl SqliteRepository {
     /// `Ok`, its savepoint rolled back otherwise; answered only after the commit.
     fn write<T, R>(
         &self,
-        work: impl FnOnce(&mut SqliteConnection) -> Result<T, TxError<R>>,
+        work: impl FnOnce(&mut Db) -> Result<T, TxError<R>>,
     ) -> Result<T, WriteError<R>> {
         self.writer.write(work)
-    }
-}
-
-/// How a write transaction ends early; either way it rolls back.
-pub(super) enum TxError<R> {
-    Refused(R),
-    KeyReused,
-    Storage(StorageError),
-}
-
-impl<R> From<diesel::result::Error> for TxError<R> {
-    fn from(error: diesel::result::Error) -> Self {
-        Self::Storage(storage_error(error))
-    }
-}
-
-impl<R> From<StorageError> for TxError<R> {
-    fn from(error: StorageError) -> Self {
-        Self::Storage(error)
     }
 }
 
@@ -188,214 +169,6 @@ pub(super) fn storage_error(error: diesel::result::Error) -> StorageError {
         _ => false,
     };
     if transient { StorageError::unavailable(error) } else { StorageError::fault(error) }
-}
-
-impl AppointmentRepository for SqliteRepository {
-    fn book(
-        &self,
-        booking: &Booking,
-        admission: &Admission,
-        idempotency: Option<Idempotency<'_>>,
-    ) -> Result<Outcome<Appointment>, WriteError<BookFailure>> {
-        self.write(|connection| {
-            if let Some(stored) = keys::replay(connection, idempotency)? {
-                return Ok(Outcome::Replayed(stored));
-            }
-            let now = admission.now();
-            let admitted = match &booking.hold {
-                Some(token) => {
-                    let hold = records::hold(connection, token)?
-                        .filter(|hold| hold.is_active(now))
-                        .ok_or(TxError::Refused(HoldNotFound.into()))?;
-                    let placement = booking
-                        .candidate_for(&hold)
-                        .ok_or(TxError::Refused(BookFailure::HoldMismatch))?;
-                    // The hold's places become the appointment's: drop the hold, then check as
-                    // for any booking. A refusal rolls the deletion back.
-                    records::delete_hold(connection, token)?;
-                    places::first_admitted(
-                        connection,
-                        std::slice::from_ref(placement),
-                        admission,
-                        Own::Nothing,
-                    )?
-                }
-                None => places::first_admitted(
-                    connection,
-                    &booking.candidates,
-                    admission,
-                    Own::Nothing,
-                )?,
-            };
-            let placement = admitted.map_err(|why| TxError::Refused(why.into()))?;
-            places::take(connection, &placement.resource, &placement.occupied, placement.capacity)?;
-            let appointment = booking.appointment_at(placement, now);
-            records::insert_appointment(connection, &appointment)?;
-            keys::remember(connection, idempotency, &appointment)?;
-            Ok(Outcome::Done(appointment))
-        })
-    }
-
-    fn cancel(
-        &self,
-        id: AppointmentId,
-        now: DateTime<Utc>,
-        idempotency: Option<Idempotency<'_>>,
-    ) -> Result<Outcome<Appointment>, WriteError<CancelFailure>> {
-        self.write(|connection| {
-            if let Some(stored) = keys::replay(connection, idempotency)? {
-                return Ok(Outcome::Replayed(stored));
-            }
-            let mut appointment = records::appointment(connection, id)?
-                .ok_or(TxError::Refused(CancelFailure::NotFound))?;
-            appointment.cancel(now).map_err(|refusal| TxError::Refused(refusal.into()))?;
-            let row = AppointmentRow::from(&appointment);
-            diesel::update(appointments::table.find(&row.id))
-                .set((
-                    appointments::status.eq(&row.status),
-                    appointments::updated_at.eq(row.updated_at),
-                ))
-                .execute(connection)?;
-            places::give_back(connection, appointment.resource(), appointment.occupied())?;
-            keys::remember(connection, idempotency, &appointment)?;
-            Ok(Outcome::Done(appointment))
-        })
-    }
-
-    fn reschedule(
-        &self,
-        id: AppointmentId,
-        to: &Placement,
-        admission: &Admission,
-        idempotency: Option<Idempotency<'_>>,
-    ) -> Result<Outcome<Rescheduled>, WriteError<RescheduleFailure>> {
-        self.write(|connection| {
-            if let Some(stored) = keys::replay(connection, idempotency)? {
-                return Ok(Outcome::Replayed(stored));
-            }
-            let current = records::appointment(connection, id)?
-                .ok_or(TxError::Refused(RescheduleFailure::NotFound))?;
-            let mut appointment = current.clone();
-            let change = appointment
-                .reschedule(to, admission.now())
-                .map_err(|refusal| TxError::Refused(refusal.into()))?;
-            let Move::Moved { released } = change else {
-                keys::remember(connection, idempotency, &appointment)?;
-                return Ok(Outcome::Done(Rescheduled { appointment, released: Vec::new() }));
-            };
-            places::first_admitted(
-                connection,
-                std::slice::from_ref(to),
-                admission,
-                Own::Appointment(&current),
-            )?
-            .map_err(|why| TxError::Refused(why.into()))?;
-            // Give back first: the new places may overlap the old ones.
-            places::give_back(connection, current.resource(), &released)?;
-            places::take(connection, &to.resource, &to.occupied, to.capacity)?;
-            records::move_appointment(connection, &appointment)?;
-            keys::remember(connection, idempotency, &appointment)?;
-            Ok(Outcome::Done(Rescheduled { appointment, released }))
-        })
-    }
-
-    fn get(&self, id: AppointmentId) -> Result<Option<Appointment>, StorageError> {
-        records::appointment(&mut *self.connection()?, id)
-    }
-
-    fn appointments(&self, query: &AppointmentQuery) -> Result<Vec<Appointment>, StorageError> {
-        records::appointments(&mut *self.connection()?, query)
-    }
-
-    fn usage(
-        &self,
-        resource: Option<&booking_core::catalog::Slug>,
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
-        now: DateTime<Utc>,
-    ) -> Result<UsageMap, StorageError> {
-        places::usage_between(&mut *self.connection()?, resource, from, to, now)
-    }
-
-    fn hold(
-        &self,
-        request: &HoldRequest,
-        admission: &Admission,
-    ) -> Result<Hold, WriteError<Unavailable>> {
-        self.write(|connection| {
-            records::delete_expired_holds(connection, admission.now())?;
-            let placement =
-                places::first_admitted(connection, &request.candidates, admission, Own::Nothing)?
-                    .map_err(TxError::Refused)?;
-            let hold = request.hold_at(placement, admission.now());
-            records::insert_hold(connection, &hold)?;
-            Ok(hold)
-        })
-    }
-
-    fn release_hold(
-        &self,
-        token: &HoldToken,
-        now: DateTime<Utc>,
-    ) -> Result<Hold, WriteError<HoldNotFound>> {
-        self.write(|connection| {
-            let hold = records::hold(connection, token)?;
-            records::delete_hold(connection, token)?;
-            hold.filter(|hold| hold.is_active(now)).ok_or(TxError::Refused(HoldNotFound))
-        })
-    }
-
-    fn add_closure(&self, closure: &Closure) -> Result<Vec<Appointment>, StorageError> {
-        let added: Result<_, WriteError<std::convert::Infallible>> = self.write(|connection| {
-            diesel::insert_into(closures::table)
-                .values(ClosureRow::from(closure))
-                .execute(connection)?;
-            Ok(records::covered_by(connection, closure)?)
-        });
-        added.map_err(|error| match error {
-            WriteError::Storage(error) => error,
-            WriteError::Refused(never) => match never {},
-            WriteError::KeyReused => {
-                StorageError::fault("a closure was refused for a key it never had")
-            }
-        })
-    }
-
-    fn remove_closure(&self, id: ClosureId) -> Result<Closure, WriteError<ClosureNotFound>> {
-        self.write(|connection| {
-            let row: ClosureRow = closures::table
-                .find(id.to_string())
-                .select(ClosureRow::as_select())
-                .first(connection)
-                .optional()?
-                .ok_or(TxError::Refused(ClosureNotFound))?;
-            diesel::delete(closures::table.find(&row.id)).execute(connection)?;
-            Ok(Closure::try_from(row)?)
-        })
-    }
-
-    fn closures(
-        &self,
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
-    ) -> Result<Vec<Closure>, StorageError> {
-        closures::table
-            .filter(closures::start_at.lt(seconds(to)).and(closures::end_at.gt(seconds(from))))
-            .order((closures::start_at, closures::id))
-            .select(ClosureRow::as_select())
-            .load(&mut self.connection()?)
-            .map_err(storage_error)?
-            .into_iter()
-            .map(Closure::try_from)
-            .collect()
-    }
-
-    fn check_health(&self) -> Result<(), StorageError> {
-        diesel::sql_query("SELECT 1")
-            .execute(&mut self.connection()?)
-            .map(drop)
-            .map_err(storage_error)
-    }
 }
 
 /// How long to wait for a free connection before answering "unavailable".

@@ -4,7 +4,12 @@ use booking_core::{client::ClientName, repository::Booking, schedule::Schedule};
 use diesel::{debug_query, sqlite::Sqlite};
 use tempfile::TempDir;
 
-use super::*;
+use booking_core::{
+    appointment::AppointmentId, availability::Admission, repository::AppointmentRepository,
+};
+use chrono::DateTime;
+
+use super::{schema::*, *};
 
 /// A repository on its own database file, removed with the directory when dropped.
 struct TestDatabase {

@@ -7,15 +7,17 @@ use booking_core::{
 };
 use diesel::prelude::*;
 
-use super::{TxError, rows::seconds, schema::idempotency_keys};
+use super::{Db, TxError, dialect, rows::seconds, schema::idempotency_keys};
 
 /// The stored answer for a key seen with the same request; a key seen with another request is
-/// refused. Forgets keys older than their lifetime first.
+/// refused. Forgets keys older than their lifetime first. Holds the key until the transaction
+/// ends, so a concurrent request with the same key waits and then replays this one's answer.
 pub(super) fn replay<R>(
-    connection: &mut SqliteConnection,
+    connection: &mut Db,
     idempotency: Option<Idempotency<'_>>,
 ) -> Result<Option<StoredResponse>, TxError<R>> {
     let Some(idempotency) = idempotency else { return Ok(None) };
+    dialect::lock_key(connection, idempotency.key.as_str())?;
     diesel::delete(
         idempotency_keys::table
             .filter(idempotency_keys::created_at.le(seconds(idempotency.oldest_remembered()))),
@@ -42,7 +44,7 @@ pub(super) fn replay<R>(
 
 /// Stores the answer to a keyed write that succeeded.
 pub(super) fn remember(
-    connection: &mut SqliteConnection,
+    connection: &mut Db,
     idempotency: Option<Idempotency<'_>>,
     appointment: &Appointment,
 ) -> QueryResult<()> {

@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use diesel::{dsl::count_star, prelude::*};
 
 use super::{
-    TxError,
+    Db, TxError, dialect,
     rows::{ClosureRow, instant, seconds},
     schema::{closures, hold_slots, occupancy},
     storage_error,
@@ -30,7 +30,7 @@ pub(super) enum Own<'a> {
 
 /// Usage of the slots `placement` takes, as seen inside the transaction.
 fn usage_for(
-    connection: &mut SqliteConnection,
+    connection: &mut Db,
     placement: &Placement,
     now: DateTime<Utc>,
     own: Own<'_>,
@@ -73,7 +73,7 @@ fn usage_for(
 
 /// Closures of `resource` (or of the business) that overlap the placement's time.
 fn closures_over(
-    connection: &mut SqliteConnection,
+    connection: &mut Db,
     placement: &Placement,
 ) -> Result<Vec<Closure>, StorageError> {
     closures::table
@@ -88,16 +88,34 @@ fn closures_over(
         .collect()
 }
 
+/// Locks the slots of each resource against every other writer until the transaction ends,
+/// resources in name order and slots in time order, so that writers that need several slots
+/// always queue for them in the same order and never wait on each other in a circle.
+pub(super) fn lock(
+    connection: &mut Db,
+    mut slots: Vec<(&Slug, &[DateTime<Utc>])>,
+) -> Result<(), StorageError> {
+    slots.sort_by_key(|(resource, _)| *resource);
+    for (resource, starts) in slots {
+        let mut starts: Vec<i64> = starts.iter().map(|at| seconds(*at)).collect();
+        starts.sort_unstable();
+        dialect::lock_slots(connection, resource.as_str(), &starts).map_err(storage_error)?;
+    }
+    Ok(())
+}
+
 /// The first candidate the admission rule admits, or why the first was refused. Runs inside
-/// the write transaction, so what it reads cannot change before the write.
+/// the write transaction after locking each candidate's slots, so what it reads cannot change
+/// before the write.
 pub(super) fn first_admitted<'a>(
-    connection: &mut SqliteConnection,
+    connection: &mut Db,
     candidates: &'a [Placement],
     admission: &Admission,
     own: Own<'_>,
 ) -> Result<Result<&'a Placement, Unavailable>, StorageError> {
     let mut first_refusal = None;
     for candidate in candidates {
+        lock(connection, vec![(&candidate.resource, &candidate.occupied)])?;
         let closures = closures_over(connection, candidate)?;
         let usage = usage_for(connection, candidate, admission.now(), own)?;
         match admission.check(candidate, &closures, &usage) {
@@ -113,7 +131,7 @@ pub(super) fn first_admitted<'a>(
 /// Takes one place in each slot with an update that itself refuses to pass the capacity, so
 /// the count can never exceed it whatever a caller checked before.
 pub(super) fn take<R: From<Unavailable>>(
-    connection: &mut SqliteConnection,
+    connection: &mut Db,
     resource: &Slug,
     starts: &[DateTime<Utc>],
     capacity: Capacity,
@@ -141,7 +159,7 @@ pub(super) fn take<R: From<Unavailable>>(
 
 /// Gives back one place in each slot.
 pub(super) fn give_back(
-    connection: &mut SqliteConnection,
+    connection: &mut Db,
     resource: &Slug,
     starts: &[DateTime<Utc>],
 ) -> Result<(), diesel::result::Error> {
@@ -158,7 +176,7 @@ pub(super) fn give_back(
 
 /// Usage of every slot from `from` to `to`, both included.
 pub(super) fn usage_between(
-    connection: &mut SqliteConnection,
+    connection: &mut Db,
     resource: Option<&Slug>,
     from: DateTime<Utc>,
     to: DateTime<Utc>,

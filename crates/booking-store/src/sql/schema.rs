@@ -1,4 +1,5 @@
-//! The tables of `migrations/sqlite`, as Diesel sees them. A test checks that the two agree.
+//! The tables of `migrations/sqlite` and `migrations/postgres`, as Diesel sees them: both
+//! backends use the same columns and types. Tests check that each database agrees.
 
 diesel::table! {
     appointments (id) {

@@ -38,7 +38,7 @@ fn slot(start: i64, end: i64) -> Result<Slot, StorageError> {
 }
 
 #[derive(Debug, Queryable, Selectable, Insertable)]
-#[diesel(table_name = appointments, check_for_backend(diesel::sqlite::Sqlite))]
+#[diesel(table_name = appointments, check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
 pub(super) struct AppointmentRow {
     pub id: String,
     pub client_name: String,
@@ -96,7 +96,7 @@ impl AppointmentRow {
 }
 
 #[derive(Debug, Queryable, Selectable, Insertable)]
-#[diesel(table_name = holds, check_for_backend(diesel::sqlite::Sqlite))]
+#[diesel(table_name = holds, check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
 pub(super) struct HoldRow {
     pub token: String,
     pub resource: String,
@@ -137,7 +137,7 @@ impl HoldRow {
 }
 
 #[derive(Debug, Queryable, Selectable, Insertable)]
-#[diesel(table_name = closures, check_for_backend(diesel::sqlite::Sqlite))]
+#[diesel(table_name = closures, check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
 pub(super) struct ClosureRow {
     pub id: String,
     pub resource: Option<String>,

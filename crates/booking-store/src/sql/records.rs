@@ -12,6 +12,7 @@ use chrono::{DateTime, Utc};
 use diesel::{dsl::sql, prelude::*, sql_types::Bool};
 
 use super::{
+    Db, dialect,
     rows::{AppointmentRow, HoldRow, seconds},
     schema::{appointment_slots, appointments, hold_slots, holds},
     storage_error,
@@ -19,7 +20,7 @@ use super::{
 
 /// Reads rows back with their slots, in the rows' order.
 fn with_slots(
-    connection: &mut SqliteConnection,
+    connection: &mut Db,
     rows: Vec<AppointmentRow>,
 ) -> Result<Vec<Appointment>, StorageError> {
     let ids: Vec<&str> = rows.iter().map(|row| row.id.as_str()).collect();
@@ -43,7 +44,7 @@ fn with_slots(
 
 /// One appointment with its slots.
 pub(super) fn appointment(
-    connection: &mut SqliteConnection,
+    connection: &mut Db,
     id: AppointmentId,
 ) -> Result<Option<Appointment>, StorageError> {
     let row = appointments::table
@@ -55,9 +56,19 @@ pub(super) fn appointment(
     Ok(with_slots(connection, row.into_iter().collect())?.pop())
 }
 
+/// One appointment with its slots, locked against every other writer until the transaction
+/// ends, and read after the lock is granted, so it is as the last writer left it.
+pub(super) fn appointment_for_update(
+    connection: &mut Db,
+    id: AppointmentId,
+) -> Result<Option<Appointment>, StorageError> {
+    dialect::lock_appointment(connection, &id.to_string()).map_err(storage_error)?;
+    appointment(connection, id)
+}
+
 /// The operator's listing, ordered by start then id.
 pub(super) fn appointments(
-    connection: &mut SqliteConnection,
+    connection: &mut Db,
     query: &AppointmentQuery,
 ) -> Result<Vec<Appointment>, StorageError> {
     let mut select = appointments::table.select(AppointmentRow::as_select()).into_boxed();
@@ -74,9 +85,9 @@ pub(super) fn appointments(
         select = select.filter(appointments::resource.eq(resource.to_string()));
     }
     if let Some(client) = &query.client {
-        // instr() matches the text literally (no LIKE wildcards); lower() folds ASCII letters.
+        // A substring position matches the text literally (no LIKE wildcards).
         select = select.filter(
-            sql::<Bool>("instr(lower(client_name), lower(")
+            sql::<Bool>(&format!("{}(lower(client_name), lower(", dialect::TEXT_POSITION))
                 .bind::<diesel::sql_types::Text, _>(client.clone())
                 .sql(")) > 0"),
         );
@@ -99,7 +110,7 @@ pub(super) fn appointments(
 
 /// Scheduled appointments a closure covers, ordered by start then id.
 pub(super) fn covered_by(
-    connection: &mut SqliteConnection,
+    connection: &mut Db,
     closure: &Closure,
 ) -> Result<Vec<Appointment>, StorageError> {
     let mut select = appointments::table
@@ -120,7 +131,7 @@ pub(super) fn covered_by(
 
 /// Inserts an appointment and its slots.
 pub(super) fn insert_appointment(
-    connection: &mut SqliteConnection,
+    connection: &mut Db,
     appointment: &Appointment,
 ) -> QueryResult<()> {
     diesel::insert_into(appointments::table)
@@ -129,7 +140,7 @@ pub(super) fn insert_appointment(
     insert_slots(connection, appointment)
 }
 
-fn insert_slots(connection: &mut SqliteConnection, appointment: &Appointment) -> QueryResult<()> {
+fn insert_slots(connection: &mut Db, appointment: &Appointment) -> QueryResult<()> {
     let id = appointment.id().to_string();
     let slots: Vec<_> = appointment
         .occupied()
@@ -146,7 +157,7 @@ fn insert_slots(connection: &mut SqliteConnection, appointment: &Appointment) ->
 
 /// Writes an appointment's new time and slots.
 pub(super) fn move_appointment(
-    connection: &mut SqliteConnection,
+    connection: &mut Db,
     appointment: &Appointment,
 ) -> QueryResult<()> {
     let row = AppointmentRow::from(appointment);
@@ -165,7 +176,7 @@ pub(super) fn move_appointment(
 
 /// A hold with its slots, whether or not it has expired.
 pub(super) fn hold(
-    connection: &mut SqliteConnection,
+    connection: &mut Db,
     token: &HoldToken,
 ) -> Result<Option<Hold>, StorageError> {
     let Some(row) = holds::table
@@ -187,7 +198,7 @@ pub(super) fn hold(
 }
 
 /// Inserts a hold and its slots.
-pub(super) fn insert_hold(connection: &mut SqliteConnection, hold: &Hold) -> QueryResult<()> {
+pub(super) fn insert_hold(connection: &mut Db, hold: &Hold) -> QueryResult<()> {
     diesel::insert_into(holds::table).values(HoldRow::from(hold)).execute(connection)?;
     let (token, resource, expires_at) =
         (hold.token.as_str(), hold.resource.as_str(), seconds(hold.expires_at));
@@ -206,16 +217,18 @@ pub(super) fn insert_hold(connection: &mut SqliteConnection, hold: &Hold) -> Que
     diesel::insert_into(hold_slots::table).values(slots).execute(connection).map(drop)
 }
 
-/// Deletes a hold and its slots.
-pub(super) fn delete_hold(connection: &mut SqliteConnection, token: &HoldToken) -> QueryResult<()> {
+/// Deletes a hold and its slots; false if it was already gone, perhaps deleted by a
+/// concurrent writer that committed while this one waited for the row.
+pub(super) fn delete_hold(connection: &mut Db, token: &HoldToken) -> QueryResult<bool> {
     diesel::delete(hold_slots::table.filter(hold_slots::token.eq(token.as_str())))
         .execute(connection)?;
-    diesel::delete(holds::table.find(token.as_str())).execute(connection).map(drop)
+    let deleted = diesel::delete(holds::table.find(token.as_str())).execute(connection)?;
+    Ok(deleted == 1)
 }
 
 /// Deletes holds that stopped counting; they are kept no longer than that.
 pub(super) fn delete_expired_holds(
-    connection: &mut SqliteConnection,
+    connection: &mut Db,
     now: DateTime<Utc>,
 ) -> QueryResult<()> {
     let now = seconds(now);

@@ -1,0 +1,51 @@
+//! What SQLite needs, or does not need, beyond the shared SQL.
+//!
+//! Every SQLite write runs in a transaction that took the database's only write lock up front
+//! (`BEGIN IMMEDIATE`), so no other writer, in this process or another, runs beside it: the row
+//! and key locks PostgreSQL needs are already held, whole. Other servers cannot share an SQLite
+//! file over a network, so there is no one to announce changes to beyond this process.
+
+use booking_core::catalog::Slug;
+use chrono::{DateTime, Utc};
+use diesel::QueryResult;
+
+use super::Db;
+
+/// SQLite's name for the position of a substring (1-based, 0 when absent).
+pub(super) const TEXT_POSITION: &str = "instr";
+
+/// Shared for writes that read closures, exclusive for writes that change them.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Access {
+    Shared,
+    Exclusive,
+}
+
+pub(super) fn lock_slots(_: &mut Db, _resource: &str, _starts: &[i64]) -> QueryResult<()> {
+    Ok(())
+}
+
+pub(super) fn lock_appointment(_: &mut Db, _id: &str) -> QueryResult<()> {
+    Ok(())
+}
+
+pub(super) fn lock_key(_: &mut Db, _key: &str) -> QueryResult<()> {
+    Ok(())
+}
+
+pub(super) fn lock_closures(_: &mut Db, _: Access) -> QueryResult<()> {
+    Ok(())
+}
+
+pub(super) fn announce_slots(
+    _: &mut Db,
+    _resource: &Slug,
+    _starts: &[DateTime<Utc>],
+    _again_at: Option<DateTime<Utc>>,
+) -> QueryResult<()> {
+    Ok(())
+}
+
+pub(super) fn announce_everything(_: &mut Db) -> QueryResult<()> {
+    Ok(())
+}
