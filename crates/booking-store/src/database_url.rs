@@ -9,6 +9,42 @@ use thiserror::Error;
 pub enum DatabaseUrl {
     /// An SQLite database file.
     Sqlite(PathBuf),
+    /// A PostgreSQL database (`postgres://` or `postgresql://`, as libpq reads it).
+    Postgres(PostgresUrl),
+}
+
+/// A PostgreSQL connection URL, which may carry a password: shown without it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PostgresUrl(String);
+
+impl PostgresUrl {
+    /// The URL as given, credentials included, for connecting.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The URL without its password and query (which may also carry one).
+impl fmt::Display for PostgresUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (scheme, rest) = self.0.split_once("://").unwrap_or(("postgres", &self.0));
+        let rest = rest.split('?').next().unwrap_or_default();
+        let (authority, path) = rest.split_once('/').map_or((rest, ""), |(a, p)| (a, p));
+        let authority = match authority.rsplit_once('@') {
+            Some((user, host)) => match user.split_once(':') {
+                Some((name, _password)) => format!("{name}:***@{host}"),
+                None => format!("{user}@{host}"),
+            },
+            None => authority.to_owned(),
+        };
+        write!(f, "{scheme}://{authority}/{path}")
+    }
+}
+
+impl fmt::Debug for PostgresUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PostgresUrl({self})")
+    }
 }
 
 /// A `DATABASE_URL` that names no usable database.
@@ -26,7 +62,9 @@ pub enum DatabaseUrlError {
     )]
     MissingPath,
     /// A scheme this build does not serve.
-    #[error("unsupported database URL scheme '{0}'; use sqlite://PATH")]
+    #[error(
+        "unsupported database URL scheme '{0}'; use sqlite://PATH or postgres://USER@HOST/DATABASE"
+    )]
     UnsupportedScheme(String),
 }
 
@@ -37,6 +75,9 @@ impl FromStr for DatabaseUrl {
     /// bare file path.
     fn from_str(url: &str) -> Result<Self, Self::Err> {
         let path = match url.split_once(':') {
+            Some(("postgres" | "postgresql", _)) => {
+                return Ok(Self::Postgres(PostgresUrl(url.to_owned())));
+            }
             Some(("sqlite", rest)) => rest.strip_prefix("//").unwrap_or(rest),
             Some((scheme, _))
                 if scheme.len() > 1
@@ -61,6 +102,7 @@ impl fmt::Display for DatabaseUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Sqlite(path) => write!(f, "sqlite://{}", path.display()),
+            Self::Postgres(url) => url.fmt(f),
         }
     }
 }
@@ -77,12 +119,27 @@ mod tests {
 
     #[test]
     fn sqlite_urls_and_paths() {
-        let path = |url: &str| url.parse::<DatabaseUrl>().map(|DatabaseUrl::Sqlite(p)| p);
+        let path = |url: &str| match url.parse::<DatabaseUrl>() {
+            Ok(DatabaseUrl::Sqlite(path)) => Ok(path),
+            other => Err(other),
+        };
         assert_eq!(path("sqlite://appointments.db"), Ok("appointments.db".into()));
         assert_eq!(path("sqlite:///var/lib/b.db"), Ok("/var/lib/b.db".into()));
         assert_eq!(path("sqlite:data/b.db"), Ok("data/b.db".into()));
         assert_eq!(path("/tmp/b.db"), Ok("/tmp/b.db".into()));
         assert_eq!(path("C:\\data\\b.db"), Ok("C:\\data\\b.db".into()));
+    }
+
+    #[test]
+    fn postgres_urls_keep_their_credentials_out_of_sight() {
+        let url = "postgres://booking:s3cret@db.internal:5432/booking?sslmode=require&password=x";
+        let parsed: DatabaseUrl = url.parse().unwrap();
+        let DatabaseUrl::Postgres(postgres) = &parsed else { panic!("{parsed:?}") };
+        assert_eq!(postgres.expose(), url);
+        assert_eq!(parsed.to_string(), "postgres://booking:***@db.internal:5432/booking");
+        assert!(!format!("{parsed:?}").contains("s3cret"));
+        let plain: DatabaseUrl = "postgresql://postgres@127.0.0.1/test".parse().unwrap();
+        assert_eq!(plain.to_string(), "postgresql://postgres@127.0.0.1/test");
     }
 
     #[test]

@@ -1,10 +1,46 @@
-//! Diesel repositories for the booking service. SQLite, embedded and bundled, is the default
-//! store; migrations are compiled in and applied when a store is opened.
+//! Diesel repositories for the booking service: SQLite, embedded and bundled, is the default
+//! store; PostgreSQL lets several servers share one database. Both run the same SQL (`sql/`),
+//! and their migrations are compiled in and applied when a store is opened.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+#![expect(
+    clippy::duplicate_mod,
+    reason = "sql/ is compiled once per backend, against its connection type and dialect"
+)]
 
+mod announcement;
 mod database_url;
+mod options;
+pub mod postgres;
 pub mod sqlite;
+#[cfg(any(test, feature = "test-support"))]
+pub mod test_support;
 
-pub use database_url::{DatabaseUrl, DatabaseUrlError};
-pub use sqlite::{BackupError, SqliteOptions, SqliteRepository};
+use thiserror::Error;
+
+pub use announcement::Announcement;
+pub use database_url::{DatabaseUrl, DatabaseUrlError, PostgresUrl};
+pub use options::StoreOptions;
+pub use postgres::PgRepository;
+pub use sqlite::{BackupError, SqliteRepository};
+
+/// Why a database could not be opened.
+#[derive(Debug, Error)]
+pub enum OpenError {
+    /// The database could not be reached, set up or migrated.
+    #[error("cannot open {database}")]
+    Prepare {
+        /// Which database, described without credentials.
+        database: String,
+        /// What went wrong.
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// The connection pool could not be built.
+    #[error("cannot open a connection pool to {database}")]
+    Pool {
+        /// Which database, described without credentials.
+        database: String,
+        /// What went wrong.
+        source: diesel::r2d2::PoolError,
+    },
+}

@@ -72,10 +72,7 @@ fn usage_for(
 }
 
 /// Closures of `resource` (or of the business) that overlap the placement's time.
-fn closures_over(
-    connection: &mut Db,
-    placement: &Placement,
-) -> Result<Vec<Closure>, StorageError> {
+fn closures_over(connection: &mut Db, placement: &Placement) -> Result<Vec<Closure>, StorageError> {
     closures::table
         .filter(closures::start_at.lt(seconds(placement.slot.end())))
         .filter(closures::end_at.gt(seconds(placement.slot.start())))

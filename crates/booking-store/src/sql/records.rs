@@ -156,10 +156,7 @@ fn insert_slots(connection: &mut Db, appointment: &Appointment) -> QueryResult<(
 }
 
 /// Writes an appointment's new time and slots.
-pub(super) fn move_appointment(
-    connection: &mut Db,
-    appointment: &Appointment,
-) -> QueryResult<()> {
+pub(super) fn move_appointment(connection: &mut Db, appointment: &Appointment) -> QueryResult<()> {
     let row = AppointmentRow::from(appointment);
     diesel::update(appointments::table.find(&row.id))
         .set((
@@ -175,10 +172,7 @@ pub(super) fn move_appointment(
 }
 
 /// A hold with its slots, whether or not it has expired.
-pub(super) fn hold(
-    connection: &mut Db,
-    token: &HoldToken,
-) -> Result<Option<Hold>, StorageError> {
+pub(super) fn hold(connection: &mut Db, token: &HoldToken) -> Result<Option<Hold>, StorageError> {
     let Some(row) = holds::table
         .find(token.as_str())
         .select(HoldRow::as_select())
@@ -227,10 +221,7 @@ pub(super) fn delete_hold(connection: &mut Db, token: &HoldToken) -> QueryResult
 }
 
 /// Deletes holds that stopped counting; they are kept no longer than that.
-pub(super) fn delete_expired_holds(
-    connection: &mut Db,
-    now: DateTime<Utc>,
-) -> QueryResult<()> {
+pub(super) fn delete_expired_holds(connection: &mut Db, now: DateTime<Utc>) -> QueryResult<()> {
     let now = seconds(now);
     diesel::delete(hold_slots::table.filter(hold_slots::expires_at.le(now))).execute(connection)?;
     diesel::delete(holds::table.filter(holds::expires_at.le(now))).execute(connection).map(drop)

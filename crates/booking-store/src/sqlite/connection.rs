@@ -13,35 +13,9 @@ use diesel::{
 };
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
-use super::DEFAULT_CONNECTION_TIMEOUT;
+use crate::StoreOptions;
 
 const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
-
-/// How the SQLite store uses its database.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SqliteOptions {
-    /// Connections kept open for reads; writes use one more, shared (see `group_commit`).
-    pub pool_size: u32,
-    /// How long a writer from another process waits for SQLite's lock before failing.
-    pub busy_timeout: Duration,
-    /// How long a request waits for a free connection before the store reports itself
-    /// unavailable.
-    pub connection_timeout: Duration,
-    /// Whether a commit waits for the disk (`synchronous = FULL`). Only bulk loads that can be
-    /// redone from scratch, such as benchmark fixtures, turn this off.
-    pub durable: bool,
-}
-
-impl Default for SqliteOptions {
-    fn default() -> Self {
-        Self {
-            pool_size: 8,
-            busy_timeout: Duration::from_secs(5),
-            connection_timeout: DEFAULT_CONNECTION_TIMEOUT,
-            durable: true,
-        }
-    }
-}
 
 /// The per-connection settings, applied to every connection when it is opened.
 #[derive(Debug, Clone, Copy)]
@@ -50,8 +24,8 @@ pub(super) struct ConnectionOptions {
     durable: bool,
 }
 
-impl From<&SqliteOptions> for ConnectionOptions {
-    fn from(options: &SqliteOptions) -> Self {
+impl From<&StoreOptions> for ConnectionOptions {
+    fn from(options: &StoreOptions) -> Self {
         Self { busy_timeout: options.busy_timeout, durable: options.durable }
     }
 }

@@ -26,7 +26,7 @@ mod schema;
 #[path = "../sql/transaction.rs"]
 mod transaction;
 
-use std::{path::Path, time::Duration};
+use std::path::Path;
 
 use booking_core::repository::{StorageError, WriteError};
 use diesel::{
@@ -35,7 +35,8 @@ use diesel::{
 };
 use thiserror::Error;
 
-pub use self::connection::SqliteOptions;
+use crate::{OpenError, StoreOptions};
+
 use self::{
     connection::{ConnectionOptions, is_locked, prepare},
     group_commit::GroupCommit,
@@ -56,27 +57,6 @@ pub struct SqliteRepository {
     writer: GroupCommit,
 }
 
-/// Why a database could not be opened.
-#[derive(Debug, Error)]
-pub enum OpenError {
-    /// The file could not be opened, set up or migrated.
-    #[error("cannot open the SQLite database {path}")]
-    Prepare {
-        /// The database file.
-        path: String,
-        /// What went wrong.
-        source: Box<dyn std::error::Error + Send + Sync>,
-    },
-    /// The pool could not be built.
-    #[error("cannot open a connection pool to {path}")]
-    Pool {
-        /// The database file.
-        path: String,
-        /// What went wrong.
-        source: diesel::r2d2::PoolError,
-    },
-}
-
 /// Why a backup was not written.
 #[derive(Debug, Error)]
 pub enum BackupError {
@@ -91,23 +71,26 @@ pub enum BackupError {
 impl SqliteRepository {
     /// Opens (creating if needed) the database at `path` and applies pending migrations. Several
     /// processes may open the same file at once: one migrates, the others wait for it.
-    pub fn open(path: &Path, options: SqliteOptions) -> Result<Self, OpenError> {
+    pub fn open(path: &Path, options: &StoreOptions) -> Result<Self, OpenError> {
         let name = path.display().to_string();
-        let connection_options = ConnectionOptions::from(&options);
+        let database = format!("the SQLite database {name}");
+        let connection_options = ConnectionOptions::from(options);
         prepare(&name, &connection_options)
-            .map_err(|source| OpenError::Prepare { path: name.clone(), source })?;
+            .map_err(|source| OpenError::Prepare { database: database.clone(), source })?;
         let pool = Pool::builder()
             .max_size(options.pool_size)
             .min_idle(Some(1))
             .connection_timeout(options.connection_timeout)
             .connection_customizer(Box::new(connection_options))
             .build(ConnectionManager::new(&name))
-            .map_err(|source| OpenError::Pool { path: name.clone(), source })?;
-        let mut write_connection = SqliteConnection::establish(&name)
-            .map_err(|error| OpenError::Prepare { path: name.clone(), source: error.into() })?;
-        connection_options
-            .apply(&mut write_connection)
-            .map_err(|error| OpenError::Prepare { path: name.clone(), source: error.into() })?;
+            .map_err(|source| OpenError::Pool { database: database.clone(), source })?;
+        let mut write_connection = SqliteConnection::establish(&name).map_err(|error| {
+            OpenError::Prepare { database: database.clone(), source: error.into() }
+        })?;
+        connection_options.apply(&mut write_connection).map_err(|error| OpenError::Prepare {
+            database: database.clone(),
+            source: error.into(),
+        })?;
         Ok(Self { pool, writer: GroupCommit::new(write_connection) })
     }
 
@@ -170,9 +153,6 @@ pub(super) fn storage_error(error: diesel::result::Error) -> StorageError {
     };
     if transient { StorageError::unavailable(error) } else { StorageError::fault(error) }
 }
-
-/// How long to wait for a free connection before answering "unavailable".
-pub(crate) const DEFAULT_CONNECTION_TIMEOUT: Duration = Duration::from_secs(5);
 
 #[cfg(test)]
 mod tests;

@@ -21,7 +21,7 @@ impl TestDatabase {
     fn new() -> Self {
         let directory = tempfile::tempdir().unwrap();
         let repository =
-            SqliteRepository::open(&directory.path().join("test.db"), SqliteOptions::default())
+            SqliteRepository::open(&directory.path().join("test.db"), &StoreOptions::default())
                 .unwrap();
         Self { repository, directory }
     }
@@ -125,7 +125,7 @@ fn an_earlier_database_upgrades_with_its_bookings() {
         .execute(&mut connection)
         .unwrap();
     drop(connection);
-    let repository = SqliteRepository::open(&path, SqliteOptions::default()).unwrap();
+    let repository = SqliteRepository::open(&path, &StoreOptions::default()).unwrap();
     let id = "67e55044-10b1-426f-9247-bb680e5fe0c8".parse().unwrap();
     let appointment = repository.get(id).unwrap().unwrap();
     assert_eq!(appointment.resource().as_str(), "default");
@@ -212,7 +212,7 @@ fn two_stores_on_one_file_share_the_capacity() {
     let database = TestDatabase::new();
     let second = SqliteRepository::open(
         &database.directory.path().join("test.db"),
-        SqliteOptions::default(),
+        &StoreOptions::default(),
     )
     .unwrap();
     let (booking, admission) = monday_nine();
@@ -237,7 +237,7 @@ fn an_unopenable_path_is_a_clear_error() {
     let directory = tempfile::tempdir().unwrap();
     let error = SqliteRepository::open(
         &directory.path().join("missing/dir/x.db"),
-        SqliteOptions::default(),
+        &StoreOptions::default(),
     )
     .unwrap_err();
     assert!(error.to_string().starts_with("cannot open the SQLite database"), "{error}");
@@ -250,7 +250,7 @@ fn a_backup_is_a_consistent_copy_that_opens_as_a_store() {
     let appointment = database.book(&booking, &admission, None).unwrap().done().unwrap();
     let target = database.directory.path().join("backup.db");
     database.backup_to(&target).unwrap();
-    let copy = SqliteRepository::open(&target, SqliteOptions::default()).unwrap();
+    let copy = SqliteRepository::open(&target, &StoreOptions::default()).unwrap();
     copy.check_integrity().unwrap();
     assert_eq!(copy.get(appointment.id()).unwrap(), Some(appointment));
     assert!(matches!(database.backup_to(&target), Err(BackupError::Exists(_))), "never overwrites");

@@ -1,0 +1,96 @@
+//! The notification channel servers share: what a write announces, written as text in the
+//! writing transaction and read back by every listening server.
+//!
+//! A payload is the writing server's origin (32 hex digits, from its connections' setting)
+//! followed by `*` (reload everything) or `resource|again_at|start,start,...` with instants
+//! in seconds since the epoch and `again_at` empty when the slots do not change by themselves.
+
+use booking_core::catalog::Slug;
+use chrono::{DateTime, Utc};
+
+use crate::Announcement;
+
+/// The session setting that holds a connection's channel.
+pub(super) const CHANNEL_SETTING: &str = "booking.channel";
+/// The session setting that holds a connection's origin.
+pub(super) const ORIGIN_SETTING: &str = "booking.origin";
+/// The payload, after the origin, of "reload everything".
+pub(super) const EVERYTHING: &str = "*";
+const ORIGIN_LENGTH: usize = 32;
+
+/// The channel of the servers that share the tables of `schema`: deployments in other
+/// schemas of the same database hear nothing of these.
+pub(super) fn name(schema: &str) -> String {
+    format!("booking_changes:{schema}")
+}
+
+/// A new origin for one repository: its connections' writes carry it.
+pub(super) fn new_origin() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+/// The payload, after the origin, announcing that slots changed.
+pub(super) fn slots_payload(
+    resource: &Slug,
+    starts: &[DateTime<Utc>],
+    again_at: Option<DateTime<Utc>>,
+) -> String {
+    let again_at = again_at.map(|at| at.timestamp().to_string()).unwrap_or_default();
+    let starts: Vec<String> = starts.iter().map(|at| at.timestamp().to_string()).collect();
+    format!("{resource}|{again_at}|{}", starts.join(","))
+}
+
+/// The origin and the announcement a payload carries; `None` if it is not one of ours.
+pub(super) fn decode(payload: &str) -> Option<(&str, Announcement)> {
+    let origin = payload.get(..ORIGIN_LENGTH)?;
+    let body = payload.get(ORIGIN_LENGTH..)?;
+    if body == EVERYTHING {
+        return Some((origin, Announcement::Everything));
+    }
+    let mut parts = body.split('|');
+    let resource = parts.next()?.parse().ok()?;
+    let again_at = match parts.next()? {
+        "" => None,
+        seconds => Some(instant(seconds)?),
+    };
+    let starts = parts.next()?.split(',').map(instant).collect::<Option<Vec<_>>>()?;
+    if parts.next().is_some() || starts.is_empty() {
+        return None;
+    }
+    Some((origin, Announcement::Slots { resource, starts, again_at }))
+}
+
+fn instant(seconds: &str) -> Option<DateTime<Utc>> {
+    DateTime::from_timestamp(seconds.parse().ok()?, 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payloads_read_back_as_written() {
+        let origin = new_origin();
+        let resource: Slug = "room-1".parse().unwrap();
+        let starts = vec![instant("1893488400").unwrap(), instant("1893490200").unwrap()];
+        let again_at = instant("1893488700");
+        let payload = format!("{origin}{}", slots_payload(&resource, &starts, again_at));
+        assert_eq!(
+            decode(&payload),
+            Some((origin.as_str(), Announcement::Slots { resource, starts, again_at }))
+        );
+        assert_eq!(
+            decode(&format!("{origin}{EVERYTHING}")),
+            Some((origin.as_str(), Announcement::Everything))
+        );
+    }
+
+    #[test]
+    fn foreign_payloads_are_ignored() {
+        let origin = new_origin();
+        for body in ["", "hello", "room|x|1", "room||", "Not A Slug||1", "room||1|extra"] {
+            assert_eq!(decode(&format!("{origin}{body}")), None, "{body}");
+        }
+        assert_eq!(decode("short"), None);
+    }
+}

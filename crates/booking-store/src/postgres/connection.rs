@@ -1,0 +1,114 @@
+//! Setting up PostgreSQL connections and the schema.
+
+use std::{error::Error, time::Duration};
+
+use diesel::{
+    connection::SimpleConnection,
+    pg::PgConnection,
+    prelude::*,
+    r2d2::{self, CustomizeConnection},
+    sql_types::Integer,
+};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+use super::{
+    channel,
+    dialect::{LOCK_NAMESPACE, MIGRATIONS_LOCK},
+};
+use crate::StoreOptions;
+
+const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
+
+/// How long a starting server waits for another one's migrations.
+const MIGRATION_WAIT: Duration = Duration::from_secs(60);
+
+/// The URL to connect with: the given one, plus a connect timeout and TCP settings that turn a
+/// vanished database into an error within seconds, unless the URL sets them itself.
+pub(super) fn with_defaults(url: &str, options: &StoreOptions) -> String {
+    let connect = options.connection_timeout.as_secs().max(2);
+    // Unacknowledged data (a query sent to a database that vanished) fails after this.
+    let unacknowledged = (options.statement_timeout + Duration::from_secs(5)).as_millis();
+    let defaults = [
+        ("connect_timeout", connect.to_string()),
+        ("keepalives_idle", "30".to_owned()),
+        ("keepalives_interval", "10".to_owned()),
+        ("keepalives_count", "3".to_owned()),
+        ("tcp_user_timeout", unacknowledged.to_string()),
+    ];
+    let query = url.split_once('?').map(|(_, query)| query).unwrap_or_default();
+    let given: Vec<&str> = query.split('&').filter_map(|pair| pair.split('=').next()).collect();
+    let mut url = url.to_owned();
+    for (name, value) in defaults {
+        if !given.contains(&name) {
+            url.push(if url.contains('?') { '&' } else { '?' });
+            url.push_str(&format!("{name}={value}"));
+        }
+    }
+    url
+}
+
+/// Settings applied to every pooled connection when it is opened.
+#[derive(Debug, Clone)]
+pub(super) struct SessionSettings {
+    pub statement_timeout: Duration,
+    pub channel: String,
+    pub origin: String,
+}
+
+impl SessionSettings {
+    fn apply(&self, connection: &mut PgConnection) -> QueryResult<()> {
+        let timeout = self.statement_timeout.as_millis();
+        // A writer that stalls mid-transaction (a paused process) holds locks; the database
+        // ends its session rather than let every other writer of those slots wait on it.
+        connection.batch_execute(&format!(
+            "SET statement_timeout = {timeout}; \
+             SET idle_in_transaction_session_timeout = {idle}; \
+             SET {channel_setting} = '{channel}'; \
+             SET {origin_setting} = '{origin}';",
+            idle = timeout.max(1000) * 2,
+            channel_setting = channel::CHANNEL_SETTING,
+            channel = self.channel.replace('\'', "''"),
+            origin_setting = channel::ORIGIN_SETTING,
+            origin = self.origin,
+        ))
+    }
+}
+
+impl CustomizeConnection<PgConnection, r2d2::Error> for SessionSettings {
+    fn on_acquire(&self, connection: &mut PgConnection) -> Result<(), r2d2::Error> {
+        self.apply(connection).map_err(r2d2::Error::QueryError)
+    }
+}
+
+/// Applies pending migrations under a session advisory lock: when several servers start at
+/// once, one migrates and the others wait for it, then find nothing left to do. Answers the
+/// schema the tables are in.
+pub(super) fn migrate(url: &str) -> Result<String, Box<dyn Error + Send + Sync>> {
+    let mut connection = PgConnection::establish(url)?;
+    connection.batch_execute(&format!("SET lock_timeout = {};", MIGRATION_WAIT.as_millis()))?;
+    diesel::sql_query("SELECT pg_advisory_lock($1, $2)")
+        .bind::<Integer, _>(LOCK_NAMESPACE)
+        .bind::<Integer, _>(MIGRATIONS_LOCK)
+        .execute(&mut connection)?;
+    // The lock ends with the session, whatever happens here.
+    connection.run_pending_migrations(MIGRATIONS)?;
+    Ok(diesel::select(diesel::dsl::sql::<diesel::sql_types::Text>("current_schema()"))
+        .get_result(&mut connection)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_gain_timeouts_they_do_not_set() {
+        let options = StoreOptions::default();
+        let url = with_defaults("postgres://u@h/db", &options);
+        assert!(url.starts_with("postgres://u@h/db?connect_timeout=5&"), "{url}");
+        assert!(url.contains("keepalives_idle=30"), "{url}");
+        assert!(url.contains("tcp_user_timeout=10000"), "{url}");
+        let url = with_defaults("postgres://u@h/db?connect_timeout=1&sslmode=require", &options);
+        assert!(url.starts_with("postgres://u@h/db?connect_timeout=1&sslmode=require&"), "{url}");
+        assert_eq!(url.matches("connect_timeout").count(), 1, "{url}");
+    }
+}

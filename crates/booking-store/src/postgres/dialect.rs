@@ -1,0 +1,123 @@
+//! What PostgreSQL needs beyond the shared SQL: under READ COMMITTED, writers run side by
+//! side, so each write locks what its decision rests on before reading it, and every
+//! statement after the lock sees what the previous holder committed.
+//!
+//! Locks are always taken in one order (idempotency key, closures, appointment, slots by
+//! resource then time) so that writers never wait on each other in a circle.
+
+use booking_core::catalog::Slug;
+use chrono::{DateTime, Utc};
+use diesel::{prelude::*, sql_types::Text};
+
+use super::{Db, channel, schema::occupancy};
+
+/// PostgreSQL's name for the position of a substring (1-based, 0 when absent).
+pub(super) const TEXT_POSITION: &str = "strpos";
+
+/// The advisory-lock namespace of this service (two-key form: namespace, object), apart from
+/// the one-key form used for idempotency keys.
+pub(super) const LOCK_NAMESPACE: i32 = 0x626b_6e67; // "bkng"
+/// The advisory lock guarding closures (see `lock_closures`).
+const CLOSURES_LOCK: i32 = 1;
+/// The advisory lock held by the server applying migrations.
+pub(super) const MIGRATIONS_LOCK: i32 = 2;
+
+/// Shared for writes that read closures, exclusive for writes that change them.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Access {
+    Shared,
+    Exclusive,
+}
+
+/// Creates the slots' occupancy rows if they are new and locks them until the transaction
+/// ends. `starts` come sorted: rows are locked in that order.
+pub(super) fn lock_slots(connection: &mut Db, resource: &str, starts: &[i64]) -> QueryResult<()> {
+    let rows: Vec<_> = starts
+        .iter()
+        .map(|start| {
+            (
+                occupancy::resource.eq(resource),
+                occupancy::start_at.eq(*start),
+                occupancy::booked.eq(0),
+            )
+        })
+        .collect();
+    // A row another writer inserted and has not committed yet makes this wait for it.
+    diesel::insert_into(occupancy::table)
+        .values(rows)
+        .on_conflict_do_nothing()
+        .execute(connection)?;
+    occupancy::table
+        .filter(occupancy::resource.eq(resource).and(occupancy::start_at.eq_any(starts)))
+        .order(occupancy::start_at)
+        .select(occupancy::start_at)
+        .for_update()
+        .load::<i64>(connection)
+        .map(drop)
+}
+
+/// Locks an appointment's row until the transaction ends.
+pub(super) fn lock_appointment(connection: &mut Db, id: &str) -> QueryResult<()> {
+    use super::schema::appointments;
+    appointments::table
+        .find(id)
+        .select(appointments::id)
+        .for_update()
+        .load::<String>(connection)
+        .map(drop)
+}
+
+/// Locks an idempotency key (by its hash: two keys rarely share one, and then merely take
+/// turns) until the transaction ends.
+pub(super) fn lock_key(connection: &mut Db, key: &str) -> QueryResult<()> {
+    diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+        .bind::<Text, _>(key)
+        .execute(connection)
+        .map(drop)
+}
+
+/// Writes that read closures share this lock; adding or removing a closure takes it alone,
+/// so it waits for writes in flight and holds new ones back until it commits.
+pub(super) fn lock_closures(connection: &mut Db, access: Access) -> QueryResult<()> {
+    let query = match access {
+        Access::Shared => "SELECT pg_advisory_xact_lock_shared($1, $2)",
+        Access::Exclusive => "SELECT pg_advisory_xact_lock($1, $2)",
+    };
+    diesel::sql_query(query)
+        .bind::<diesel::sql_types::Integer, _>(LOCK_NAMESPACE)
+        .bind::<diesel::sql_types::Integer, _>(CLOSURES_LOCK)
+        .execute(connection)
+        .map(drop)
+}
+
+/// Tells every listening server, when (and only if) the transaction commits, that these slots
+/// changed. PostgreSQL delivers notifications in commit order.
+pub(super) fn announce_slots(
+    connection: &mut Db,
+    resource: &Slug,
+    starts: &[DateTime<Utc>],
+    again_at: Option<DateTime<Utc>>,
+) -> QueryResult<()> {
+    if starts.is_empty() {
+        return Ok(());
+    }
+    notify(connection, &channel::slots_payload(resource, starts, again_at))
+}
+
+/// Tells every listening server to reload everything once the transaction commits.
+pub(super) fn announce_everything(connection: &mut Db) -> QueryResult<()> {
+    notify(connection, channel::EVERYTHING)
+}
+
+fn notify(connection: &mut Db, payload: &str) -> QueryResult<()> {
+    // The connection's channel and origin are set when it is opened; the origin lets the
+    // writing server skip its own announcements: it has told its streams already.
+    diesel::sql_query(format!(
+        "SELECT pg_notify(current_setting('{}'), current_setting('{}') || $1)",
+        channel::CHANNEL_SETTING,
+        channel::ORIGIN_SETTING
+    ))
+    .bind::<Text, _>(payload)
+    .execute(connection)
+    .map(drop)
+}

@@ -1,0 +1,182 @@
+//! The PostgreSQL repository: several servers, in several processes or on several machines,
+//! share one database.
+//!
+//! Writes run under READ COMMITTED, each in its own transaction on a pooled connection, and
+//! lock what their decision rests on before reading it (`dialect`): the occupancy rows of the
+//! slots they judge, the appointment they change, their idempotency key. Writers of different
+//! slots never wait for each other. A transaction that PostgreSQL aborts to break a deadlock,
+//! which the lock order makes rare, is retried from the start.
+//!
+//! Every committed write announces the slots it changed on a notification channel (delivered
+//! at commit, in commit order); [`PgRepository::listen`] hears other servers' announcements.
+
+mod channel;
+mod connection;
+mod dialect;
+mod listen;
+// The SQL both backends share, compiled here against PostgreSQL's connection and `dialect`.
+#[path = "../sql/keys.rs"]
+mod keys;
+#[path = "../sql/places.rs"]
+mod places;
+#[path = "../sql/records.rs"]
+mod records;
+#[path = "../sql/repository.rs"]
+mod repository;
+#[path = "../sql/rows.rs"]
+mod rows;
+#[path = "../sql/schema.rs"]
+mod schema;
+#[path = "../sql/transaction.rs"]
+mod transaction;
+
+use std::{fmt, time::Duration};
+
+use booking_core::repository::{StorageError, WriteError};
+use diesel::{
+    pg::PgConnection,
+    prelude::*,
+    r2d2::{ConnectionManager, Pool, PooledConnection},
+    result::{DatabaseErrorKind, Error as DieselError},
+};
+
+pub use self::listen::Listening;
+use self::{
+    connection::{SessionSettings, migrate, with_defaults},
+    transaction::TxError,
+};
+use crate::{Announcement, OpenError, StoreOptions, database_url::PostgresUrl};
+
+type PgPool = Pool<ConnectionManager<PgConnection>>;
+/// The connection type the shared SQL runs on.
+type Db = PgConnection;
+/// The repository the shared SQL implements the port for.
+type Repository = PgRepository;
+
+/// How many times a write PostgreSQL aborted to break a deadlock is tried in all.
+const ATTEMPTS: u32 = 4;
+
+/// Appointments in a PostgreSQL database shared by any number of servers.
+pub struct PgRepository {
+    pool: PgPool,
+    /// The URL with the connection defaults, for the listening connection.
+    url: String,
+    /// The notification channel of the servers sharing these tables.
+    channel: String,
+    /// Marks this repository's announcements, so its own listener can skip them.
+    origin: String,
+}
+
+impl fmt::Debug for PgRepository {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PgRepository").field("pool", &self.pool.state()).finish_non_exhaustive()
+    }
+}
+
+impl PgRepository {
+    /// Connects, applies pending migrations (one server at a time) and opens the pool.
+    pub fn open(url: &PostgresUrl, options: &StoreOptions) -> Result<Self, OpenError> {
+        let database = format!("the PostgreSQL database {url}");
+        let full_url = with_defaults(url.expose(), options);
+        let schema = migrate(&full_url)
+            .map_err(|source| OpenError::Prepare { database: database.clone(), source })?;
+        let (channel_name, origin) = (channel::name(&schema), channel::new_origin());
+        let pool = Pool::builder()
+            .max_size(options.pool_size)
+            .min_idle(Some(1))
+            .connection_timeout(options.connection_timeout)
+            // Checks each connection before handing it out, so connections that died with a
+            // database restart are replaced instead of failing a request.
+            .test_on_check_out(true)
+            .connection_customizer(Box::new(SessionSettings {
+                statement_timeout: options.statement_timeout,
+                channel: channel_name.clone(),
+                origin: origin.clone(),
+            }))
+            .build(ConnectionManager::new(&full_url))
+            .map_err(|source| OpenError::Pool { database, source })?;
+        Ok(Self { pool, url: full_url, channel: channel_name, origin })
+    }
+
+    /// Calls `deliver`, on a thread of its own, with every change other servers commit, in
+    /// commit order, until the returned guard is dropped or `deliver` returns false.
+    pub fn listen(
+        &self,
+        deliver: impl FnMut(Announcement) -> bool + Send + 'static,
+    ) -> std::io::Result<Listening> {
+        listen::spawn(self.url.clone(), self.channel.clone(), self.origin.clone(), deliver)
+    }
+
+    fn connection(
+        &self,
+    ) -> Result<PooledConnection<ConnectionManager<PgConnection>>, StorageError> {
+        self.pool.get().map_err(StorageError::unavailable)
+    }
+
+    /// Runs `work` in a transaction of its own; a refusal or failure rolls it back. Retried
+    /// from the start when PostgreSQL aborted it to break a deadlock.
+    fn write<T, R>(
+        &self,
+        mut work: impl FnMut(&mut Db) -> Result<T, TxError<R>>,
+    ) -> Result<T, WriteError<R>> {
+        let mut connection = self.connection().map_err(WriteError::Storage)?;
+        let mut attempt = 1;
+        loop {
+            match connection.transaction(|connection| work(connection)) {
+                Ok(value) => return Ok(value),
+                Err(TxError::Storage(error)) if is_conflict(&error) && attempt < ATTEMPTS => {
+                    tracing::debug!(attempt, "write aborted by a deadlock or conflict; retrying");
+                    std::thread::sleep(Duration::from_millis(5 * u64::from(attempt)));
+                    attempt += 1;
+                }
+                Err(TxError::Refused(refusal)) => return Err(WriteError::Refused(refusal)),
+                Err(TxError::KeyReused) => return Err(WriteError::KeyReused),
+                Err(TxError::Storage(error)) => return Err(WriteError::Storage(error)),
+            }
+        }
+    }
+}
+
+/// A transaction PostgreSQL aborted so that others could go on; trying again may succeed.
+#[derive(Debug, thiserror::Error)]
+#[error("the database aborted the transaction to break a conflict: {0}")]
+struct Conflict(DieselError);
+
+fn is_conflict(error: &StorageError) -> bool {
+    std::error::Error::source(error).is_some_and(|source| source.is::<Conflict>())
+}
+
+/// A lost connection, a timeout, a database restarting or a conflict is a passing state;
+/// anything else is a fault.
+fn storage_error(error: DieselError) -> StorageError {
+    const PASSING: [&str; 9] = [
+        "canceling statement due to statement timeout",
+        "canceling statement due to lock timeout",
+        "terminating connection",
+        "the database system is",
+        "server closed the connection",
+        "no connection to the server",
+        "could not receive data",
+        "could not send data",
+        "connection to server",
+    ];
+    match &error {
+        DieselError::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => {
+            StorageError::unavailable(Conflict(error))
+        }
+        DieselError::DatabaseError(_, info) if info.message().starts_with("deadlock detected") => {
+            StorageError::unavailable(Conflict(error))
+        }
+        DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, _)
+        | DieselError::BrokenTransactionManager => StorageError::unavailable(error),
+        DieselError::DatabaseError(_, info)
+            if PASSING.iter().any(|passing| info.message().contains(passing)) =>
+        {
+            StorageError::unavailable(error)
+        }
+        _ => StorageError::fault(error),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,294 @@
+use std::ops::Deref;
+
+use super::*;
+use crate::test_support::TestSchema;
+
+/// A repository on a schema of its own; the schema goes when this is dropped.
+struct TestDatabase {
+    // Dropped first: its connections close before the schema is dropped.
+    repository: PgRepository,
+    _schema: TestSchema,
+}
+
+impl TestDatabase {
+    fn new() -> Option<Self> {
+        let schema = TestSchema::create()?;
+        let repository = PgRepository::open(schema.url(), &StoreOptions::default()).unwrap();
+        Some(Self { repository, _schema: schema })
+    }
+}
+
+impl Deref for TestDatabase {
+    type Target = PgRepository;
+
+    fn deref(&self) -> &PgRepository {
+        &self.repository
+    }
+}
+
+booking_core::repository_contract_tests!(match TestDatabase::new() {
+    Some(database) => database,
+    None => return,
+});
+
+/// Booking a slot of 2030-01-07 (a Monday) on a schedule with `capacity` places per slot,
+/// judged on 2030-01-01.
+struct Monday {
+    schedule: booking_core::schedule::Schedule,
+    admission: booking_core::availability::Admission,
+}
+
+impl Monday {
+    fn with_capacity(capacity: u32) -> Self {
+        use booking_core::schedule::{Capacity, Schedule};
+        let default = Schedule::default();
+        let schedule = Schedule::new(
+            default.time_zone(),
+            default.resources()[0].hours.clone(),
+            default.slot_length(),
+            Capacity::new(capacity).unwrap(),
+        );
+        let admission = schedule.admission("2030-01-01T00:00:00Z".parse().unwrap(), None);
+        Self { schedule, admission }
+    }
+
+    fn at(&self, time: &str) -> booking_core::schedule::Placement {
+        self.schedule
+            .place(
+                "2030-01-07".parse().unwrap(),
+                time.parse().unwrap(),
+                &self.schedule.resources()[0],
+                None,
+            )
+            .unwrap()
+    }
+
+    fn booking(&self, time: &str) -> booking_core::repository::Booking {
+        booking_core::repository::Booking {
+            id: booking_core::appointment::AppointmentId::random(),
+            client_name: booking_core::client::ClientName::parse("Ada").unwrap(),
+            notes: None,
+            candidates: vec![self.at(time)],
+            hold: None,
+        }
+    }
+}
+
+use booking_core::repository::AppointmentRepository;
+
+#[test]
+fn schema_rs_matches_the_migrations() {
+    use diesel::{debug_query, pg::Pg, query_builder::QueryFragment, sql_types::Text};
+    use schema::*;
+
+    #[derive(QueryableByName)]
+    struct Column {
+        #[diesel(sql_type = Text)]
+        column_name: String,
+    }
+    fn declared<T: QueryFragment<Pg>>(query: T) -> Vec<String> {
+        let sql = debug_query::<Pg, _>(&query).to_string();
+        let list = sql.trim_start_matches("SELECT ").split(" FROM").next().unwrap().to_owned();
+        list.split(", ")
+            .map(|c| c.rsplit('.').next().unwrap().trim_matches('"').to_owned())
+            .collect()
+    }
+    let Some(database) = TestDatabase::new() else { return };
+    let mut connection = database.connection().unwrap();
+    let mut check = |table: &str, declared: Vec<String>| {
+        let in_database: Vec<String> = diesel::sql_query(
+            "SELECT column_name::text FROM information_schema.columns \
+             WHERE table_schema = current_schema() AND table_name = $1 ORDER BY ordinal_position",
+        )
+        .bind::<Text, _>(table)
+        .load::<Column>(&mut *connection)
+        .unwrap()
+        .into_iter()
+        .map(|c| c.column_name)
+        .collect();
+        assert_eq!(in_database, declared, "{table}");
+    };
+    check("appointments", declared(appointments::table.select(appointments::all_columns)));
+    check(
+        "appointment_slots",
+        declared(appointment_slots::table.select(appointment_slots::all_columns)),
+    );
+    check("occupancy", declared(occupancy::table.select(occupancy::all_columns)));
+    check("holds", declared(holds::table.select(holds::all_columns)));
+    check("hold_slots", declared(hold_slots::table.select(hold_slots::all_columns)));
+    check("closures", declared(closures::table.select(closures::all_columns)));
+    check(
+        "idempotency_keys",
+        declared(idempotency_keys::table.select(idempotency_keys::all_columns)),
+    );
+}
+
+#[test]
+fn servers_starting_together_migrate_once() {
+    let Some(schema) = TestSchema::create() else { return };
+    let opened: Vec<bool> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..4)
+            .map(|_| {
+                scope.spawn(|| PgRepository::open(schema.url(), &StoreOptions::default()).is_ok())
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(opened, [true; 4]);
+    let repository = PgRepository::open(schema.url(), &StoreOptions::default()).unwrap();
+    let applied: i64 =
+        diesel::sql_query("SELECT count(*) AS applied FROM __diesel_schema_migrations")
+            .get_result::<Applied>(&mut *repository.connection().unwrap())
+            .unwrap()
+            .applied;
+    assert_eq!(applied, 1);
+}
+
+#[derive(QueryableByName)]
+struct Applied {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    applied: i64,
+}
+
+/// A second server: another pool, another origin, on the same schema.
+fn second_server(database: &TestDatabase) -> PgRepository {
+    PgRepository::open(database._schema.url(), &StoreOptions::default()).unwrap()
+}
+
+#[test]
+fn holds_and_bookings_from_two_servers_never_share_a_place() {
+    let Some(database) = TestDatabase::new() else { return };
+    let second = second_server(&database);
+    let monday = Monday::with_capacity(1);
+    let taken = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..16)
+            .map(|i| {
+                let store = if i % 2 == 0 { &*database } else { &second };
+                let monday = &monday;
+                scope.spawn(move || {
+                    if i % 4 < 2 {
+                        store.book(&monday.booking("09:00:00"), &monday.admission, None).is_ok()
+                    } else {
+                        let request = booking_core::repository::HoldRequest {
+                            token: booking_core::hold::HoldToken::random(),
+                            candidates: vec![monday.at("09:00:00")],
+                            expires_at: "2030-01-01T00:05:00Z".parse().unwrap(),
+                        };
+                        store.hold(&request, &monday.admission).is_ok()
+                    }
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).filter(|ok| *ok).count()
+    });
+    assert_eq!(taken, 1);
+    let start = monday.at("09:00:00").slot.start();
+    let usage = second.usage(None, start, start, monday.admission.now()).unwrap();
+    assert_eq!(usage.values().map(|u| u.booked + u.held).sum::<u32>(), 1);
+}
+
+/// Many writers on two servers book, move and cancel across a few slots, crossing each other's
+/// paths (the pattern that deadlocks without a lock order); afterwards every slot's count
+/// equals the scheduled appointments in it and none passes the capacity.
+#[test]
+fn crossing_writers_keep_every_count_exact() {
+    let Some(database) = TestDatabase::new() else { return };
+    let second = second_server(&database);
+    let monday = Monday::with_capacity(2);
+    let times = ["09:00:00", "09:30:00", "10:00:00", "10:30:00"];
+    std::thread::scope(|scope| {
+        for thread in 0..8_u64 {
+            let store: &PgRepository = if thread % 2 == 0 { &database } else { &second };
+            let (monday, times) = (&monday, &times);
+            scope.spawn(move || {
+                let mut state = thread * 7919 + 1;
+                let mut next = move |n: usize| {
+                    state =
+                        state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                    (state >> 33) as usize % n
+                };
+                let mut mine = Vec::new();
+                for _ in 0..40 {
+                    match next(3) {
+                        0 => {
+                            if let Ok(outcome) =
+                                store.book(&monday.booking(times[next(4)]), &monday.admission, None)
+                            {
+                                mine.push(outcome.done().unwrap().id());
+                            }
+                        }
+                        1 if !mine.is_empty() => {
+                            let id = mine[next(mine.len())];
+                            let _refused = store.reschedule(
+                                id,
+                                &monday.at(times[next(4)]),
+                                &monday.admission,
+                                None,
+                            );
+                        }
+                        _ if !mine.is_empty() => {
+                            let id = mine.swap_remove(next(mine.len()));
+                            let _refused = store.cancel(id, monday.admission.now(), None);
+                        }
+                        _ => {}
+                    }
+                }
+            });
+        }
+    });
+    let (first, last) = (monday.at(times[0]).slot.start(), monday.at(times[3]).slot.start());
+    let usage = database.usage(None, first, last, monday.admission.now()).unwrap();
+    let scheduled = database
+        .appointments(&booking_core::repository::AppointmentQuery {
+            status: Some(booking_core::appointment::Status::Scheduled),
+            limit: 1000,
+            ..Default::default()
+        })
+        .unwrap();
+    for time in times {
+        let start = monday.at(time).slot.start();
+        let counted = scheduled.iter().filter(|a| a.occupied().contains(&start)).count() as u32;
+        let booked = usage
+            .values()
+            .zip(usage.keys())
+            .filter(|(_, k)| k.1 == start)
+            .map(|(u, _)| u.booked)
+            .sum::<u32>();
+        assert_eq!(booked, counted, "{time}");
+        assert!(booked <= 2, "{time}: {booked}");
+    }
+}
+
+#[test]
+fn a_server_hears_the_other_servers_changes_but_not_its_own() {
+    let Some(database) = TestDatabase::new() else { return };
+    let second = second_server(&database);
+    let (sender, heard) = std::sync::mpsc::channel();
+    let _listening =
+        database.listen(move |announcement| sender.send(announcement).is_ok()).unwrap();
+    // The listener connects on its own thread; announcements before it listens are missed.
+    std::thread::sleep(Duration::from_millis(300));
+    let monday = Monday::with_capacity(2);
+    let own = database.book(&monday.booking("09:00:00"), &monday.admission, None).unwrap();
+    let other = second.book(&monday.booking("10:00:00"), &monday.admission, None).unwrap();
+    let announcement = heard.recv_timeout(Duration::from_secs(5)).unwrap();
+    assert_eq!(
+        announcement,
+        Announcement::Slots {
+            resource: other.done().unwrap().resource().clone(),
+            starts: vec![monday.at("10:00:00").slot.start()],
+            again_at: None,
+        }
+    );
+    drop(own);
+    let closure = booking_core::closure::Closure {
+        id: booking_core::closure::ClosureId::random(),
+        resource: None,
+        period: monday.at("12:00:00").slot,
+        reason: None,
+        created_at: monday.admission.now(),
+    };
+    second.add_closure(&closure).unwrap();
+    assert_eq!(heard.recv_timeout(Duration::from_secs(5)).unwrap(), Announcement::Everything);
+    assert!(heard.try_recv().is_err(), "its own booking was announced back to it");
+}

@@ -1,0 +1,69 @@
+//! PostgreSQL databases for tests (feature `test-support`): each test gets a schema of its own
+//! in the database `TEST_DATABASE_URL` names, so tests run in parallel and leave nothing
+//! behind. Without `TEST_DATABASE_URL`, PostgreSQL tests skip, saying so once per process.
+#![expect(clippy::expect_used, reason = "test support: a panic is a failed test")]
+
+use std::{io::Write, sync::Once};
+
+use diesel::{Connection, RunQueryDsl, pg::PgConnection};
+
+use crate::{DatabaseUrl, database_url::PostgresUrl};
+
+/// The variable that names the PostgreSQL server tests use.
+pub const TEST_DATABASE_URL: &str = "TEST_DATABASE_URL";
+
+/// An empty schema of its own in the test database, dropped with everything in it when this
+/// is dropped.
+#[derive(Debug)]
+pub struct TestSchema {
+    server: String,
+    name: String,
+    url: PostgresUrl,
+}
+
+impl TestSchema {
+    /// A new schema, or `None` (after a notice on stderr) when `TEST_DATABASE_URL` is unset.
+    /// Panics when it is set but the database cannot be reached: a test run that asked for
+    /// PostgreSQL must not pass without it.
+    pub fn create() -> Option<Self> {
+        let Some(server) = std::env::var(TEST_DATABASE_URL).ok().filter(|url| !url.is_empty())
+        else {
+            static NOTICE: Once = Once::new();
+            NOTICE.call_once(|| {
+                // Written past the test harness's capture, so a plain `cargo test` shows it.
+                let _unwritable = writeln!(
+                    std::io::stderr(),
+                    "note: PostgreSQL tests skipped: set {TEST_DATABASE_URL} \
+                     (e.g. postgres://postgres@127.0.0.1:5432/test) to run them"
+                );
+            });
+            return None;
+        };
+        let name = format!("test_{}", uuid::Uuid::new_v4().simple());
+        let mut connection = PgConnection::establish(&server)
+            .expect("TEST_DATABASE_URL is set, but PostgreSQL cannot be reached");
+        diesel::sql_query(format!("CREATE SCHEMA {name}"))
+            .execute(&mut connection)
+            .expect("cannot create a test schema");
+        let separator = if server.contains('?') { '&' } else { '?' };
+        let url = format!("{server}{separator}options=-csearch_path%3D{name}");
+        let Ok(DatabaseUrl::Postgres(url)) = url.parse() else {
+            panic!("{TEST_DATABASE_URL} is not a postgres:// URL");
+        };
+        Some(Self { server, name, url })
+    }
+
+    /// A URL whose connections work in this schema.
+    pub fn url(&self) -> &PostgresUrl {
+        &self.url
+    }
+}
+
+impl Drop for TestSchema {
+    fn drop(&mut self) {
+        if let Ok(mut connection) = PgConnection::establish(&self.server) {
+            let _left_behind = diesel::sql_query(format!("DROP SCHEMA {} CASCADE", self.name))
+                .execute(&mut connection);
+        }
+    }
+}
