@@ -17,7 +17,7 @@ use booking_core::{
     service::{BookRequest, BookingService, SlotRequest},
 };
 use booking_http::{config::Settings, startup::Application};
-use booking_store::{DatabaseUrl, SqliteOptions, SqliteRepository};
+use booking_store::{DatabaseUrl, SqliteRepository, StoreOptions};
 use chrono::{Duration, NaiveDate, NaiveTime, Utc};
 use serde::{Deserialize, Serialize};
 use tempfile::TempDir;
@@ -174,8 +174,8 @@ fn fill(
     resources: &[String],
     count: usize,
 ) -> anyhow::Result<Vec<String>> {
-    let options = SqliteOptions { durable: false, ..SqliteOptions::default() };
-    let repository = Arc::new(SqliteRepository::open(path, options)?);
+    let options = StoreOptions { durable: false, ..StoreOptions::default() };
+    let repository = Arc::new(SqliteRepository::open(path, &options)?);
     let service = BookingService::new(repository, Arc::new(SystemClock), schedule.clone());
     let client_name = ClientName::parse("Prefilled Client")?;
     let mut ids = Vec::with_capacity(count);

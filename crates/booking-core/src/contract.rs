@@ -58,6 +58,7 @@ macro_rules! repository_contract_tests {
             appointments_are_listed_in_order_with_filters_and_cursor,
             a_repeated_key_replays_the_first_answer_without_doing_the_work,
             a_key_used_for_another_request_is_refused,
+            simultaneous_requests_with_one_key_do_the_work_once,
             a_refused_write_stores_no_answer,
             keys_are_forgotten_after_their_lifetime,
             concurrent_bookings_never_overfill_a_slot,
@@ -705,6 +706,37 @@ fn keyed<'a>(
     at: DateTime<Utc>,
 ) -> Option<Idempotency<'a>> {
     Some(Idempotency { key, fingerprint, now: at, lifetime: Duration::hours(24), render: &render })
+}
+
+/// Retries that arrive together (a client timing out and retrying at once) wait for the first
+/// and replay its answer; the slot has room for two, so a second booking would fit.
+pub fn simultaneous_requests_with_one_key_do_the_work_once(repository: &dyn AppointmentRepository) {
+    let key = IdempotencyKey::parse("book-together").unwrap();
+    let outcomes: Vec<_> = thread::scope(|scope| {
+        let handles: Vec<_> = (0..8)
+            .map(|_| {
+                let key = &key;
+                scope.spawn(move || {
+                    repository
+                        .book(
+                            &booking(vec![place("alice", None, 7, 9, 2)]),
+                            &admission(),
+                            keyed(key, "POST /schedule {a}", now()),
+                        )
+                        .unwrap()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|handle| handle.join().unwrap()).collect()
+    });
+    let done: Vec<_> = outcomes.iter().filter_map(|o| o.clone().done()).collect();
+    assert_eq!(done.len(), 1, "{outcomes:?}");
+    for outcome in &outcomes {
+        if let Outcome::Replayed(stored) = outcome {
+            assert_eq!(stored, &render(&done[0]));
+        }
+    }
+    assert_eq!(booked_at(repository, "alice", at(7, 9, 0)), 1, "booked once");
 }
 
 /// A repeat with the same key and request gets the stored answer; nothing is done twice.

@@ -11,7 +11,7 @@ use booking_core::{
     hours::WeeklyHours,
     schedule::{Capacity, Schedule, SlotLength},
 };
-use booking_store::{DatabaseUrl, SqliteOptions};
+use booking_store::{DatabaseUrl, StoreOptions};
 use chrono_tz::Tz;
 use clap::{Parser, Subcommand};
 
@@ -33,7 +33,8 @@ pub struct Cli {
     /// Port to listen on (0 picks a free one).
     #[arg(long, env = "PORT", default_value_t = 5000)]
     pub port: u16,
-    /// Where appointments are kept: sqlite://PATH (relative) or sqlite:///PATH (absolute).
+    /// Where appointments are kept: sqlite://PATH (relative), sqlite:///PATH (absolute), or
+    /// postgres://USER:PASSWORD@HOST:PORT/DATABASE to share one database between servers.
     #[arg(long, env = "DATABASE_URL", default_value = "sqlite://appointments.db")]
     pub database_url: DatabaseUrl,
     /// The business's IANA time zone, e.g. Europe/Berlin.
@@ -54,12 +55,20 @@ pub struct Cli {
     /// Minimum notice in minutes between booking and the slot's start.
     #[arg(long, env = "BOOKING_MIN_NOTICE_MINUTES", default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=525_600))]
     pub min_notice_minutes: u32,
-    /// Database connections kept open for reads (writes share one more).
+    /// Database connections kept open (SQLite: for reads; its writes share one more).
     #[arg(long, env = "BOOKING_DB_POOL_SIZE", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=64))]
     pub db_pool_size: u32,
-    /// How long a write waits for another process's write lock, in milliseconds.
+    /// How long a request waits for a free database connection (PostgreSQL: also to connect),
+    /// in milliseconds, before it gets a 503.
+    #[arg(long, env = "BOOKING_DB_CONNECTION_TIMEOUT_MS", default_value_t = 5000, value_parser = clap::value_parser!(u64).range(100..=600_000))]
+    pub db_connection_timeout_ms: u64,
+    /// SQLite: how long a write waits for another process's write lock, in milliseconds.
     #[arg(long, env = "BOOKING_DB_BUSY_TIMEOUT_MS", default_value_t = 5000, value_parser = clap::value_parser!(u64).range(0..=600_000))]
     pub db_busy_timeout_ms: u64,
+    /// PostgreSQL: the longest one statement may run, lock waits included, in milliseconds,
+    /// before the database cancels it and the request gets a 503.
+    #[arg(long, env = "BOOKING_DB_STATEMENT_TIMEOUT_MS", default_value_t = 5000, value_parser = clap::value_parser!(u64).range(100..=600_000))]
+    pub db_statement_timeout_ms: u64,
     /// A TOML file describing resources, services and any of the settings above; the file's
     /// values win over flags and environment variables.
     #[arg(long, env = "BOOKING_CONFIG")]
@@ -154,10 +163,12 @@ impl Cli {
         Ok(Settings {
             address: SocketAddr::new(self.host, self.port),
             database: self.database_url,
-            store: SqliteOptions {
+            store: StoreOptions {
                 pool_size: self.db_pool_size,
+                connection_timeout: Duration::from_millis(self.db_connection_timeout_ms),
                 busy_timeout: Duration::from_millis(self.db_busy_timeout_ms),
-                ..SqliteOptions::default()
+                statement_timeout: Duration::from_millis(self.db_statement_timeout_ms),
+                ..StoreOptions::default()
             },
             schedule,
             hold_duration,

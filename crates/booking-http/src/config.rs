@@ -10,7 +10,7 @@ use std::{
 };
 
 use booking_core::schedule::Schedule;
-use booking_store::{DatabaseUrl, SqliteOptions};
+use booking_store::{DatabaseUrl, StoreOptions};
 
 /// Writes per minute per client unless configured otherwise.
 pub const DEFAULT_RATE_LIMIT: u32 = 120;
@@ -23,7 +23,7 @@ pub struct Settings {
     /// Where appointments are kept.
     pub database: DatabaseUrl,
     /// How the store uses its database.
-    pub store: SqliteOptions,
+    pub store: StoreOptions,
     /// The business's schedule.
     pub schedule: Schedule,
     /// How long a hold keeps its slot.
@@ -51,7 +51,7 @@ impl Default for Settings {
         Self {
             address: SocketAddr::from((Ipv4Addr::LOCALHOST, 5000)),
             database: DatabaseUrl::Sqlite("appointments.db".into()),
-            store: SqliteOptions::default(),
+            store: StoreOptions::default(),
             schedule: Schedule::default(),
             hold_duration: booking_core::service::DEFAULT_HOLD_DURATION,
             key_lifetime: booking_core::idempotency::DEFAULT_KEY_LIFETIME,

@@ -1,6 +1,7 @@
 //! Availability changes, published after each write commits, for the availability streams.
 //!
-//! Handlers report which slots a committed write touched. One publisher task reads their usage
+//! Handlers report which slots a committed write touched; with PostgreSQL, the store's
+//! listener reports what other servers committed. One publisher task reads their usage
 //! (after the commit, so a rolled-back write is never announced) and broadcasts it. Because one
 //! task reads and sends in turn, a slot's updates go out in commit order, each carrying its
 //! counts as they stood after that commit. Subscribers that fall behind the bounded channel are
@@ -16,6 +17,7 @@ use std::{
 
 use actix_web::web;
 use booking_core::{availability::Usage, catalog::Slug, service::BookingService};
+use booking_store::Announcement;
 use chrono::{DateTime, Utc};
 use tokio::sync::{broadcast, mpsc};
 
@@ -53,6 +55,8 @@ pub enum Change {
 #[derive(Debug)]
 enum Notice {
     Slots(Slug, Vec<DateTime<Utc>>),
+    /// These slots change by themselves at this instant (a hold expiring).
+    SlotsAt(Slug, Vec<DateTime<Utc>>, DateTime<Utc>),
     Resync,
 }
 
@@ -83,25 +87,34 @@ impl Events {
     }
 
     /// Reports that slots of `resource` change by themselves at `at` (a hold expiring).
-    pub fn slots_change_at(
-        &self,
-        resource: &Slug,
-        starts: &[DateTime<Utc>],
-        at: DateTime<Utc>,
-        now: DateTime<Utc>,
-    ) {
-        let events = self.clone();
-        let (resource, starts) = (resource.clone(), starts.to_vec());
-        let wait = (at - now).to_std().unwrap_or_default();
-        actix_web::rt::spawn(async move {
-            tokio::time::sleep(wait).await;
-            events.slots_changed(&resource, &starts);
-        });
+    pub fn slots_change_at(&self, resource: &Slug, starts: &[DateTime<Utc>], at: DateTime<Utc>) {
+        let _gone = self.notices.send(Notice::SlotsAt(resource.clone(), starts.to_vec(), at));
     }
 
     /// Reports that subscribers should reload everything.
     pub fn everything_changed(&self) {
         let _gone = self.notices.send(Notice::Resync);
+    }
+
+    /// Passes on a change another server committed to the database this one shares; callable
+    /// from any thread. False once the publisher has stopped.
+    pub fn announce(&self, announcement: Announcement) -> bool {
+        let notice = match announcement {
+            Announcement::Slots { resource, starts, again_at: Some(at) } => {
+                // The hold's server times its expiry for its own streams; this one does too.
+                let again =
+                    self.notices.send(Notice::SlotsAt(resource.clone(), starts.clone(), at));
+                if again.is_err() {
+                    return false;
+                }
+                Notice::Slots(resource, starts)
+            }
+            Announcement::Slots { resource, starts, again_at: None } => {
+                Notice::Slots(resource, starts)
+            }
+            Announcement::Everything => Notice::Resync,
+        };
+        self.notices.send(notice).is_ok()
     }
 
     /// A receiver of every change from now on, and the id of the last change sent.
@@ -131,6 +144,13 @@ async fn publish(
             match notice {
                 Notice::Slots(resource, starts) => {
                     slots.extend(starts.into_iter().map(|s| (resource.clone(), s)))
+                }
+                Notice::SlotsAt(resource, starts, at) => {
+                    let (events, wait) = (events.clone(), (at - service.now()).to_std());
+                    actix_web::rt::spawn(async move {
+                        tokio::time::sleep(wait.unwrap_or_default()).await;
+                        events.slots_changed(&resource, &starts);
+                    });
                 }
                 Notice::Resync => resync = true,
             }

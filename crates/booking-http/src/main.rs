@@ -29,8 +29,12 @@ async fn run(mut cli: Cli) -> anyhow::Result<()> {
     let command = cli.command.take();
     let settings = cli.settings()?;
     if let Some(Command::Backup { to }) = command {
-        let DatabaseUrl::Sqlite(path) = &settings.database;
-        SqliteRepository::open(path, settings.store)?.backup_to(&to)?;
+        let DatabaseUrl::Sqlite(path) = &settings.database else {
+            anyhow::bail!(
+                "backup copies SQLite databases; back up PostgreSQL with its own tools (pg_dump, or continuous archiving)"
+            );
+        };
+        SqliteRepository::open(path, &settings.store)?.backup_to(&to)?;
         println!("backed up {} to {}", settings.database, to.display());
         return Ok(());
     }

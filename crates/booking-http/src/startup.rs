@@ -10,7 +10,7 @@ use actix_web::{
 };
 use anyhow::Context;
 use booking_core::{clock::Clock, repository::AppointmentRepository, service::BookingService};
-use booking_store::{DatabaseUrl, SqliteRepository};
+use booking_store::{DatabaseUrl, PgRepository, SqliteRepository, postgres::Listening};
 
 use crate::{
     config::Settings,
@@ -29,6 +29,8 @@ pub const MAX_BODY_BYTES: usize = 16 * 1024;
 pub struct Application {
     server: Server,
     address: SocketAddr,
+    /// With PostgreSQL, hears other servers' changes for as long as the server runs.
+    _listening: Option<Listening>,
 }
 
 impl std::fmt::Debug for Application {
@@ -40,14 +42,27 @@ impl std::fmt::Debug for Application {
 impl Application {
     /// Opens the store (applying migrations), binds the listener and builds the server.
     pub fn build(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
-        let repository: Arc<dyn AppointmentRepository> = match &settings.database {
-            DatabaseUrl::Sqlite(path) => Arc::new(SqliteRepository::open(path, settings.store)?),
+        let (repository, postgres): (Arc<dyn AppointmentRepository>, _) = match &settings.database {
+            DatabaseUrl::Sqlite(path) => {
+                (Arc::new(SqliteRepository::open(path, &settings.store)?), None)
+            }
+            DatabaseUrl::Postgres(url) => {
+                let repository = Arc::new(PgRepository::open(url, &settings.store)?);
+                (repository.clone(), Some(repository))
+            }
         };
         let service = web::Data::new(
             BookingService::new(repository, clock, settings.schedule)
                 .with_hold_duration(settings.hold_duration),
         );
         let events = web::Data::new(Events::start(service.clone()));
+        let listening = match postgres {
+            Some(repository) => {
+                let events = Events::clone(&events);
+                Some(repository.listen(move |announcement| events.announce(announcement))?)
+            }
+            None => None,
+        };
         let heartbeat = web::Data::new(Heartbeat(settings.stream_heartbeat));
         let admin_token = web::Data::new(settings.admin_token);
         let limiter = web::Data::new(
@@ -103,7 +118,7 @@ impl Application {
             server = server.workers(workers);
         }
         let server = server.listen(listener)?.run();
-        Ok(Self { server, address })
+        Ok(Self { server, address, _listening: listening })
     }
 
     /// Where the server listens.

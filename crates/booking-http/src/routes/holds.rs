@@ -86,7 +86,7 @@ pub async fn create(
     let holding = service.clone();
     let hold = blocking("hold", move || holding.hold(&request)).await?;
     events.slots_changed(&hold.resource, &hold.occupied);
-    events.slots_change_at(&hold.resource, &hold.occupied, hold.expires_at, service.now());
+    events.slots_change_at(&hold.resource, &hold.occupied, hold.expires_at);
     let SlotTimes { date, time, start, end } = SlotTimes::of(hold.slot, service.schedule());
     Ok(HttpResponse::Created().json(HoldView {
         message: "Time slot held.",

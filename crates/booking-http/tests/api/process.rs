@@ -18,7 +18,7 @@ use serde_json::json;
 const BINARY: &str = env!("CARGO_BIN_EXE_booking-http");
 
 /// A running server process, killed when dropped.
-struct Server {
+pub(crate) struct Server {
     child: Child,
     address: String,
     log: Arc<Mutex<String>>,
@@ -31,10 +31,15 @@ impl Server {
     }
 
     fn starting(database: &Path, env: &[(&str, &str)]) -> Starting {
+        Self::starting_on(&format!("sqlite://{}", database.display()), env)
+    }
+
+    /// Starts the binary on a free port with the database at `url`.
+    pub(crate) fn starting_on(url: &str, env: &[(&str, &str)]) -> Starting {
         let mut child = Command::new(BINARY)
             .env_clear()
             .env("PORT", "0")
-            .env("DATABASE_URL", format!("sqlite://{}", database.display()))
+            .env("DATABASE_URL", url)
             .env("RUST_LOG", "info")
             .envs(env.iter().copied())
             .stdout(Stdio::piped())
@@ -61,19 +66,19 @@ impl Server {
         Starting { child, receiver, log }
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
     }
 }
 
-struct Starting {
+pub(crate) struct Starting {
     child: Child,
     receiver: mpsc::Receiver<String>,
     log: Arc<Mutex<String>>,
 }
 
 impl Starting {
-    fn ready(mut self) -> Server {
+    pub(crate) fn ready(mut self) -> Server {
         match self.receiver.recv_timeout(Duration::from_secs(30)) {
             Ok(address) => Server { child: self.child, address, log: self.log },
             Err(_) => {
@@ -93,12 +98,16 @@ impl Drop for Server {
 }
 
 /// A date a month from today, so that its slots are in the future by the real clock.
-fn next_month() -> String {
+pub(crate) fn next_month() -> String {
     (Utc::now() + chrono::Duration::days(30)).format("%Y-%m-%d").to_string()
 }
 
 /// Fires `count` bookings of one slot at once, spread over `servers`; returns the statuses.
-async fn book_simultaneously(servers: &[&Server], count: usize, date: &str) -> Vec<StatusCode> {
+pub(crate) async fn book_simultaneously(
+    servers: &[&Server],
+    count: usize,
+    date: &str,
+) -> Vec<StatusCode> {
     let client = reqwest::Client::new();
     let requests = (0..count).map(|i| {
         let request = client
@@ -110,7 +119,7 @@ async fn book_simultaneously(servers: &[&Server], count: usize, date: &str) -> V
 }
 
 /// The 10:00 slot of `date` as a server lists it.
-async fn slot_at_ten(server: &Server, date: &str) -> serde_json::Value {
+pub(crate) async fn slot_at_ten(server: &Server, date: &str) -> serde_json::Value {
     let listing: serde_json::Value =
         reqwest::get(server.url(&format!("/availability?date={date}")))
             .await
@@ -130,7 +139,7 @@ async fn post_json(
     client.post(url).json(body).send().await.unwrap().json().await.unwrap()
 }
 
-fn count(statuses: &[StatusCode], status: StatusCode) -> usize {
+pub(crate) fn count(statuses: &[StatusCode], status: StatusCode) -> usize {
     statuses.iter().filter(|s| **s == status).count()
 }
 
@@ -265,7 +274,7 @@ async fn bookings_acknowledged_before_a_kill_9_survive_it() {
             );
         }
         drop(restarted);
-        booking_store::SqliteRepository::open(&database, booking_store::SqliteOptions::default())
+        booking_store::SqliteRepository::open(&database, &booking_store::StoreOptions::default())
             .unwrap()
             .check_integrity()
             .unwrap();

@@ -83,7 +83,9 @@ impl PgRepository {
         let (channel_name, origin) = (channel::name(&schema), channel::new_origin());
         let pool = Pool::builder()
             .max_size(options.pool_size)
-            .min_idle(Some(1))
+            // Every connection opens at start-up, so a burst of requests does not wait for
+            // connections to be set up.
+            .min_idle(None)
             .connection_timeout(options.connection_timeout)
             // Checks each connection before handing it out, so connections that died with a
             // database restart are replaced instead of failing a request.

@@ -155,36 +155,46 @@ fn second_server(database: &TestDatabase) -> PgRepository {
     PgRepository::open(database._schema.url(), &StoreOptions::default()).unwrap()
 }
 
+/// Writers released together by a barrier, half holding and half booking one slot, half on
+/// each server, round after round: the place is taken once per slot, never by a hold and a
+/// booking together.
 #[test]
 fn holds_and_bookings_from_two_servers_never_share_a_place() {
     let Some(database) = TestDatabase::new() else { return };
     let second = second_server(&database);
     let monday = Monday::with_capacity(1);
-    let taken = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..16)
-            .map(|i| {
-                let store = if i % 2 == 0 { &*database } else { &second };
-                let monday = &monday;
-                scope.spawn(move || {
-                    if i % 4 < 2 {
-                        store.book(&monday.booking("09:00:00"), &monday.admission, None).is_ok()
-                    } else {
+    let times: Vec<String> =
+        (9..17).flat_map(|hour| [format!("{hour:02}:00:00"), format!("{hour:02}:30:00")]).collect();
+    for time in &times {
+        let barrier = std::sync::Barrier::new(8);
+        let taken = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..8)
+                .map(|i| {
+                    let store = if i % 2 == 0 { &*database } else { &second };
+                    let (monday, barrier) = (&monday, &barrier);
+                    scope.spawn(move || {
                         let request = booking_core::repository::HoldRequest {
                             token: booking_core::hold::HoldToken::random(),
-                            candidates: vec![monday.at("09:00:00")],
+                            candidates: vec![monday.at(time)],
                             expires_at: "2030-01-01T00:05:00Z".parse().unwrap(),
                         };
-                        store.hold(&request, &monday.admission).is_ok()
-                    }
+                        let booking = monday.booking(time);
+                        barrier.wait();
+                        if i % 4 < 2 {
+                            store.book(&booking, &monday.admission, None).is_ok()
+                        } else {
+                            store.hold(&request, &monday.admission).is_ok()
+                        }
+                    })
                 })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap()).filter(|ok| *ok).count()
-    });
-    assert_eq!(taken, 1);
-    let start = monday.at("09:00:00").slot.start();
-    let usage = second.usage(None, start, start, monday.admission.now()).unwrap();
-    assert_eq!(usage.values().map(|u| u.booked + u.held).sum::<u32>(), 1);
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).filter(|ok| *ok).count()
+        });
+        let start = monday.at(time).slot.start();
+        let usage = second.usage(None, start, start, monday.admission.now()).unwrap();
+        let used = usage.values().map(|u| u.booked + u.held).sum::<u32>();
+        assert_eq!((taken, used), (1, 1), "{time}");
+    }
 }
 
 /// Many writers on two servers book, move and cancel across a few slots, crossing each other's

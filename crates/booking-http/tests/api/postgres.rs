@@ -1,0 +1,217 @@
+//! Several server processes on one PostgreSQL database: no double booking across them, streams
+//! that hear every server's bookings, and a database that goes away and comes back. Each test
+//! has a schema of its own; without `TEST_DATABASE_URL` they skip.
+
+use std::{
+    io,
+    net::{Shutdown, SocketAddr, TcpListener, TcpStream, ToSocketAddrs},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
+    thread,
+    time::{Duration, Instant},
+};
+
+use booking_store::test_support::TestSchema;
+use futures_util::StreamExt;
+use reqwest::StatusCode;
+use serde_json::json;
+
+use super::process::{Server, book_simultaneously, count, next_month, slot_at_ten};
+
+#[actix_web::test]
+async fn two_servers_on_one_database_never_double_book_and_share_their_streams() {
+    let Some(schema) = TestSchema::create() else { return };
+    let url = schema.url().expose();
+    // Both start at once, so both race to migrate the empty schema too.
+    let (first, second) = (Server::starting_on(url, &[]), Server::starting_on(url, &[]));
+    let (first, second) = (first.ready(), second.ready());
+    let date = next_month();
+    let mut stream = SlotEvents::open(&second, &date).await;
+
+    let statuses = book_simultaneously(&[&first, &second], 64, &date).await;
+    assert_eq!(count(&statuses, StatusCode::CREATED), 1, "{statuses:?}");
+    assert_eq!(count(&statuses, StatusCode::CONFLICT), 63, "{statuses:?}");
+    for server in [&first, &second] {
+        let slot = slot_at_ten(server, &date).await;
+        assert_eq!((slot["booked"].as_u64(), slot["available"].as_bool()), (Some(1), Some(false)));
+    }
+    stream.wait_for("10:00", 1).await;
+
+    // A booking made through the first server alone reaches the stream open on the second.
+    let created = reqwest::Client::new()
+        .post(first.url("/schedule"))
+        .json(&json!({"client_name": "Ada", "date": date, "time": "11:00"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), StatusCode::CREATED);
+    stream.wait_for("11:00", 1).await;
+}
+
+#[actix_web::test]
+async fn a_database_outage_gives_quick_503s_and_the_server_recovers_by_itself() {
+    let Some(schema) = TestSchema::create() else { return };
+    let relay = Relay::start(schema.url().expose());
+    let server = Server::starting_on(
+        &relay.url,
+        &[
+            ("BOOKING_DB_CONNECTION_TIMEOUT_MS", "1000"),
+            ("BOOKING_DB_STATEMENT_TIMEOUT_MS", "1000"),
+        ],
+    )
+    .ready();
+    let client = reqwest::Client::new();
+    let date = next_month();
+    let book = |time: &'static str| {
+        client
+            .post(server.url("/schedule"))
+            .json(&json!({"client_name": "Ada", "date": date, "time": time}))
+            .send()
+    };
+    assert_eq!(book("09:00").await.unwrap().status(), StatusCode::CREATED);
+
+    relay.cut();
+    for _ in 0..3 {
+        let started = Instant::now();
+        let response = book("09:30").await.unwrap();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers()["content-type"], "application/problem+json");
+        assert!(response.headers().contains_key("retry-after"));
+        assert!(started.elapsed() < Duration::from_secs(4), "took {:?}", started.elapsed());
+    }
+    let ready = client.get(server.url("/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
+
+    relay.restore();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let ready = client.get(server.url("/readyz")).send().await.unwrap();
+        if ready.status() == StatusCode::OK {
+            break;
+        }
+        assert!(Instant::now() < deadline, "not ready again after the database came back");
+        actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(book("09:30").await.unwrap().status(), StatusCode::CREATED);
+    // Nothing from the outage was half-written: exactly the two bookings that succeeded.
+    let listing: serde_json::Value = client
+        .get(server.url(&format!("/availability?date={date}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let booked: u64 =
+        listing["slots"].as_array().unwrap().iter().map(|s| s["booked"].as_u64().unwrap()).sum();
+    assert_eq!(booked, 2);
+}
+
+/// An availability stream, read event by event.
+struct SlotEvents {
+    body:
+        std::pin::Pin<Box<dyn futures_util::Stream<Item = reqwest::Result<actix_web::web::Bytes>>>>,
+    seen: String,
+}
+
+impl SlotEvents {
+    async fn open(server: &Server, date: &str) -> Self {
+        let response =
+            reqwest::get(server.url(&format!("/availability/stream?date={date}"))).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let mut events = Self { body: Box::pin(response.bytes_stream()), seen: String::new() };
+        events.next_event_named("snapshot").await;
+        events
+    }
+
+    /// Reads events until one has this name; returns its data.
+    async fn next_event_named(&mut self, name: &str) -> serde_json::Value {
+        let deadline = Duration::from_secs(10);
+        actix_web::rt::time::timeout(deadline, async {
+            loop {
+                while let Some(end) = self.seen.find("\n\n") {
+                    let event: String = self.seen.drain(..end + 2).collect();
+                    if event.lines().any(|line| line == format!("event: {name}")) {
+                        let data = event.lines().find_map(|l| l.strip_prefix("data: ")).unwrap();
+                        return serde_json::from_str(data).unwrap();
+                    }
+                }
+                let chunk = self.body.next().await.unwrap().unwrap();
+                self.seen.push_str(std::str::from_utf8(&chunk).unwrap());
+            }
+        })
+        .await
+        .unwrap_or_else(|_| panic!("no '{name}' event within {deadline:?}"))
+    }
+
+    /// Reads slot events until the slot at `time` shows `booked`.
+    async fn wait_for(&mut self, time: &str, booked: u64) {
+        loop {
+            let slot = self.next_event_named("slot").await;
+            if slot["time"] == time && slot["booked"] == booked {
+                return;
+            }
+        }
+    }
+}
+
+/// A TCP relay in front of PostgreSQL that can drop every connection and refuse new ones, as
+/// a database restart or a network partition would.
+struct Relay {
+    /// The database URL, pointed at the relay.
+    url: String,
+    up: Arc<AtomicBool>,
+    open: Arc<Mutex<Vec<TcpStream>>>,
+}
+
+impl Relay {
+    fn start(database_url: &str) -> Self {
+        let (scheme, rest) = database_url.split_once("://").unwrap();
+        let (user, rest) = rest.split_once('@').unwrap();
+        let (host_port, rest) = rest.split_once('/').unwrap();
+        let host_port = if host_port.contains(':') {
+            host_port.to_owned()
+        } else {
+            format!("{host_port}:5432")
+        };
+        let database: SocketAddr = host_port.to_socket_addrs().unwrap().next().unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("{scheme}://{user}@{}/{rest}", listener.local_addr().unwrap());
+        let (up, open) = (Arc::new(AtomicBool::new(true)), Arc::new(Mutex::new(Vec::new())));
+        let (serving, tracked) = (up.clone(), open.clone());
+        thread::spawn(move || {
+            for client in listener.incoming().map_while(Result::ok) {
+                // Refused while down: the connection closes at once.
+                if !serving.load(Ordering::SeqCst) {
+                    continue;
+                }
+                let Ok(upstream) = TcpStream::connect(database) else { continue };
+                let mut tracked = tracked.lock().unwrap();
+                tracked.extend([client.try_clone().unwrap(), upstream.try_clone().unwrap()]);
+                pipe(client.try_clone().unwrap(), upstream.try_clone().unwrap());
+                pipe(upstream, client);
+            }
+        });
+        Self { url, up, open }
+    }
+
+    fn cut(&self) {
+        self.up.store(false, Ordering::SeqCst);
+        for stream in self.open.lock().unwrap().drain(..) {
+            let _already_closed = stream.shutdown(Shutdown::Both);
+        }
+    }
+
+    fn restore(&self) {
+        self.up.store(true, Ordering::SeqCst);
+    }
+}
+
+fn pipe(mut from: TcpStream, mut to: TcpStream) {
+    thread::spawn(move || {
+        let _closed: io::Result<u64> = io::copy(&mut from, &mut to);
+        let _already_closed = to.shutdown(Shutdown::Both);
+    });
+}
