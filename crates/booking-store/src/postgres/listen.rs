@@ -22,8 +22,10 @@ use crate::Announcement;
 const POLL: Duration = Duration::from_millis(10);
 /// How often the connection is probed with a query, so a silently dead one is noticed.
 const PROBE: Duration = Duration::from_secs(5);
-/// How long to wait before connecting again after a failure.
-const RECONNECT: Duration = Duration::from_secs(1);
+/// How long to wait before connecting again after a failure; doubled after each failure in a
+/// row, up to `RECONNECT_MAX`.
+const RECONNECT: Duration = Duration::from_millis(250);
+const RECONNECT_MAX: Duration = Duration::from_secs(8);
 
 /// Listening goes on until this is dropped.
 #[derive(Debug)]
@@ -48,14 +50,14 @@ pub(super) fn spawn(
     let stop = Arc::new(AtomicBool::new(false));
     let stopped = Arc::clone(&stop);
     thread::Builder::new().name("booking-listen".into()).spawn(move || {
-        let mut reconnected = false;
+        let (mut reconnected, mut wait) = (false, RECONNECT);
         while !stopped.load(Ordering::Relaxed) {
             match connect(&url, &channel) {
                 Ok(mut connection) => {
                     if reconnected && !deliver(Announcement::Everything) {
                         return;
                     }
-                    reconnected = true;
+                    (reconnected, wait) = (true, RECONNECT);
                     match relay(&mut connection, &own, &stopped, &mut deliver) {
                         Relay::Stopped => return,
                         Relay::Lost(error) => {
@@ -68,7 +70,8 @@ pub(super) fn spawn(
                     tracing::warn!(%error, "cannot listen for other servers' changes; retrying");
                 }
             }
-            thread::sleep(RECONNECT);
+            thread::sleep(wait);
+            wait = (wait * 2).min(RECONNECT_MAX);
         }
     })?;
     Ok(Listening { stop })
