@@ -185,3 +185,51 @@ async fn publish(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![expect(clippy::unwrap_used, reason = "test code: a panic is a failed test")]
+
+    use std::time::Duration;
+
+    use booking_core::{clock::ManualClock, memory::InMemoryRepository, schedule::Schedule};
+
+    use super::*;
+
+    /// Another server's hold: announced now, and announced again when it expires, since no
+    /// handler on this server set a timer for it.
+    #[actix_web::test]
+    async fn another_servers_hold_is_published_now_and_when_it_expires() {
+        let now: DateTime<Utc> = "2030-01-01T08:00:00Z".parse().unwrap();
+        let service = web::Data::new(BookingService::new(
+            Arc::new(InMemoryRepository::new()),
+            Arc::new(ManualClock::new(now)),
+            Schedule::default(),
+        ));
+        let events = Events::start(service);
+        let (mut changes, _) = events.subscribe();
+        let resource: Slug = "default".parse().unwrap();
+        let start: DateTime<Utc> = "2030-01-07T09:00:00Z".parse().unwrap();
+        let again_at = now + chrono::Duration::milliseconds(200);
+        let announced = events.announce(Announcement::Slots {
+            resource: resource.clone(),
+            starts: vec![start],
+            again_at: Some(again_at),
+        });
+        assert!(announced);
+        for _ in 0..2 {
+            let change = tokio::time::timeout(Duration::from_secs(5), changes.recv())
+                .await
+                .unwrap()
+                .unwrap();
+            let Change::Usage { updates, .. } = change else { panic!("{change:?}") };
+            assert_eq!(
+                updates.as_slice(),
+                [SlotUpdate { resource: resource.clone(), start, usage: Usage::default() }]
+            );
+        }
+        assert!(events.announce(Announcement::Everything));
+        let change = changes.recv().await.unwrap();
+        assert!(matches!(change, Change::Resync { .. }), "{change:?}");
+    }
+}
