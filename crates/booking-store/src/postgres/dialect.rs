@@ -22,6 +22,9 @@ const CLOSURES_LOCK: i32 = 1;
 /// The advisory lock held by the server applying migrations.
 pub(super) const MIGRATIONS_LOCK: i32 = 2;
 
+/// Whether writers lock the rows they judge (creating missing occupancy rows to do so): yes.
+pub(super) const LOCKS_ROWS: bool = true;
+
 /// Shared for writes that read closures, exclusive for writes that change them.
 #[derive(Debug, Clone, Copy)]
 pub(super) enum Access {

@@ -112,10 +112,16 @@ pub(super) fn first_admitted<'a>(
 ) -> Result<Result<&'a Placement, Unavailable>, StorageError> {
     let mut first_refusal = None;
     for candidate in candidates {
+        if dialect::LOCKS_ROWS && matches!(own, Own::Nothing) && is_full(connection, candidate)? {
+            // A slot full by committed data is refused at once, as it would be after waiting for
+            // its lock: a crowd racing for one slot does not queue behind the winner.
+            if let Err(why) = judge(connection, candidate, admission, own)? {
+                first_refusal.get_or_insert(why);
+                continue;
+            }
+        }
         lock(connection, vec![(&candidate.resource, &candidate.occupied)])?;
-        let closures = closures_over(connection, candidate)?;
-        let usage = usage_for(connection, candidate, admission.now(), own)?;
-        match admission.check(candidate, &closures, &usage) {
+        match judge(connection, candidate, admission, own)? {
             Ok(()) => return Ok(Ok(candidate)),
             Err(why) => {
                 first_refusal.get_or_insert(why);
@@ -123,6 +129,32 @@ pub(super) fn first_admitted<'a>(
         }
     }
     Ok(Err(first_refusal.unwrap_or(Unavailable::OutsideHours)))
+}
+
+/// The admission rule applied to the placement's closures and usage as read now.
+fn judge(
+    connection: &mut Db,
+    candidate: &Placement,
+    admission: &Admission,
+    own: Own<'_>,
+) -> Result<Result<(), Unavailable>, StorageError> {
+    let closures = closures_over(connection, candidate)?;
+    let usage = usage_for(connection, candidate, admission.now(), own)?;
+    Ok(admission.check(candidate, &closures, &usage))
+}
+
+/// Whether any of the placement's slots has as many bookings as places.
+fn is_full(connection: &mut Db, placement: &Placement) -> Result<bool, StorageError> {
+    let starts: Vec<i64> = placement.occupied.iter().map(|at| seconds(*at)).collect();
+    let limit = i32::try_from(placement.capacity.get()).unwrap_or(i32::MAX);
+    let full: i64 = occupancy::table
+        .filter(occupancy::resource.eq(placement.resource.as_str()))
+        .filter(occupancy::start_at.eq_any(&starts))
+        .filter(occupancy::booked.ge(limit))
+        .count()
+        .get_result(connection)
+        .map_err(storage_error)?;
+    Ok(full > 0)
 }
 
 /// Takes one place in each slot with an update that itself refuses to pass the capacity, so
@@ -138,10 +170,13 @@ pub(super) fn take<R: From<Unavailable>>(
     for start in starts {
         let key =
             (occupancy::resource.eq(resource.as_str()), occupancy::start_at.eq(seconds(*start)));
-        diesel::insert_into(occupancy::table)
-            .values((key.0, key.1, occupancy::booked.eq(0)))
-            .on_conflict_do_nothing()
-            .execute(connection)?;
+        // Where writers lock the slots they judge, locking created the rows.
+        if !dialect::LOCKS_ROWS {
+            diesel::insert_into(occupancy::table)
+                .values((key.0, key.1, occupancy::booked.eq(0)))
+                .on_conflict_do_nothing()
+                .execute(connection)?;
+        }
         let taken = diesel::update(
             occupancy::table.filter(key.0).filter(key.1).filter(occupancy::booked.lt(limit)),
         )

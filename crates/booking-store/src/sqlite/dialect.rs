@@ -14,6 +14,9 @@ use super::Db;
 /// SQLite's name for the position of a substring (1-based, 0 when absent).
 pub(super) const TEXT_POSITION: &str = "instr";
 
+/// Whether writers lock the rows they judge: no, the write lock covers the whole database.
+pub(super) const LOCKS_ROWS: bool = false;
+
 /// Shared for writes that read closures, exclusive for writes that change them.
 #[derive(Debug, Clone, Copy)]
 pub(super) enum Access {
