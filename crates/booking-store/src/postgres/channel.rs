@@ -19,9 +19,18 @@ pub(super) const EVERYTHING: &str = "*";
 const ORIGIN_LENGTH: usize = 32;
 
 /// The channel of the servers that share the tables of `schema`: deployments in other
-/// schemas of the same database hear nothing of these.
+/// schemas of the same database hear nothing of these. Channel names are at most 63 bytes, so
+/// a long schema name is replaced by its FNV-1a hash (the same in every build).
 pub(super) fn name(schema: &str) -> String {
-    format!("booking_changes:{schema}")
+    const LIMIT: usize = 63;
+    let name = format!("booking_changes:{schema}");
+    if name.len() <= LIMIT {
+        return name;
+    }
+    let hash = schema.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    format!("booking_changes:#{hash:016x}")
 }
 
 /// A new origin for one repository: its connections' writes carry it.
@@ -83,6 +92,15 @@ mod tests {
             decode(&format!("{origin}{EVERYTHING}")),
             Some((origin.as_str(), Announcement::Everything))
         );
+    }
+
+    #[test]
+    fn channel_names_fit_postgresql_identifiers() {
+        assert_eq!(name("public"), "booking_changes:public");
+        let long = "s".repeat(63);
+        assert!(name(&long).len() <= 63, "{}", name(&long));
+        assert_eq!(name(&long), name(&long));
+        assert_ne!(name(&long), name(&"t".repeat(63)));
     }
 
     #[test]
