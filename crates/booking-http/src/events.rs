@@ -188,8 +188,6 @@ async fn publish(
 
 #[cfg(test)]
 mod tests {
-    #![expect(clippy::unwrap_used, reason = "test code: a panic is a failed test")]
-
     use std::time::Duration;
 
     use booking_core::{clock::ManualClock, memory::InMemoryRepository, schedule::Schedule};
