@@ -18,7 +18,7 @@ use futures_util::StreamExt;
 use reqwest::StatusCode;
 use serde_json::json;
 
-use super::process::{Server, book_simultaneously, count, next_month, slot_at_ten};
+use super::process::{Server, book_simultaneously, count, next_month, slot_at_ten, slots_on};
 
 #[actix_web::test]
 async fn two_servers_on_one_database_never_double_book_and_share_their_streams() {
@@ -96,16 +96,8 @@ async fn a_database_outage_gives_quick_503s_and_the_server_recovers_by_itself() 
     }
     assert_eq!(book("09:30").await.unwrap().status(), StatusCode::CREATED);
     // Nothing from the outage was half-written: exactly the two bookings that succeeded.
-    let listing: serde_json::Value = client
-        .get(server.url(&format!("/availability?date={date}")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let booked: u64 =
-        listing["slots"].as_array().unwrap().iter().map(|s| s["booked"].as_u64().unwrap()).sum();
+    let slots = slots_on(&server, &date).await;
+    let booked: u64 = slots.iter().map(|s| s["booked"].as_u64().unwrap()).sum();
     assert_eq!(booked, 2);
 }
 

@@ -118,8 +118,8 @@ pub(crate) async fn book_simultaneously(
     join_all(requests).await
 }
 
-/// The 10:00 slot of `date` as a server lists it.
-pub(crate) async fn slot_at_ten(server: &Server, date: &str) -> serde_json::Value {
+/// The slots of `date` as a server lists them.
+pub(crate) async fn slots_on(server: &Server, date: &str) -> Vec<serde_json::Value> {
     let listing: serde_json::Value =
         reqwest::get(server.url(&format!("/availability?date={date}")))
             .await
@@ -127,7 +127,12 @@ pub(crate) async fn slot_at_ten(server: &Server, date: &str) -> serde_json::Valu
             .json()
             .await
             .unwrap();
-    listing["slots"].as_array().unwrap().iter().find(|s| s["time"] == "10:00").unwrap().clone()
+    listing["slots"].as_array().unwrap().clone()
+}
+
+/// The 10:00 slot of `date` as a server lists it.
+pub(crate) async fn slot_at_ten(server: &Server, date: &str) -> serde_json::Value {
+    slots_on(server, date).await.into_iter().find(|s| s["time"] == "10:00").unwrap()
 }
 
 /// POSTs a JSON body and returns the JSON answer.
@@ -258,16 +263,8 @@ async fn bookings_acknowledged_before_a_kill_9_survive_it() {
         }
         // A refused request left nothing behind: its slot holds only what a 201 booked.
         for (day, time, status, _) in outcomes.iter().filter(|o| o.2 != StatusCode::CREATED) {
-            let listing: serde_json::Value = client
-                .get(restarted.url(&format!("/availability?date={day}")))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            let slot =
-                listing["slots"].as_array().unwrap().iter().find(|s| s["time"] == *time).unwrap();
+            let slots = slots_on(&restarted, day).await;
+            let slot = slots.iter().find(|s| s["time"] == *time).unwrap();
             assert_eq!(
                 slot["booked"], 0,
                 "round {round}: {day} {time} answered {status} but was written"
