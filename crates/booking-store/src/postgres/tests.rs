@@ -302,3 +302,38 @@ fn a_server_hears_the_other_servers_changes_but_not_its_own() {
     assert_eq!(heard.recv_timeout(Duration::from_secs(5)).unwrap(), Announcement::Everything);
     assert!(heard.try_recv().is_err(), "its own booking was announced back to it");
 }
+
+/// Two writes that lock the same two slots in opposite orders deadlock; PostgreSQL aborts one,
+/// and the store runs it again, so both succeed.
+#[test]
+fn a_write_aborted_to_break_a_deadlock_is_retried() {
+    let Some(database) = TestDatabase::new() else { return };
+    let barrier = std::sync::Barrier::new(2);
+    let attempts: Vec<u32> = std::thread::scope(|scope| {
+        let handles: Vec<_> = [("a", "b"), ("b", "a")]
+            .into_iter()
+            .map(|(first, second)| {
+                let (database, barrier) = (&database, &barrier);
+                scope.spawn(move || {
+                    let mut attempts = 0;
+                    let written: Result<(), WriteError<()>> = database.write(|connection| {
+                        attempts += 1;
+                        dialect::lock_slots(connection, first, &[0])?;
+                        if attempts == 1 {
+                            // Both hold their first lock before either asks for its second.
+                            barrier.wait();
+                        }
+                        dialect::lock_slots(connection, second, &[0])?;
+                        Ok(())
+                    });
+                    assert!(written.is_ok(), "{written:?}");
+                    attempts
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let mut attempts = attempts;
+    attempts.sort_unstable();
+    assert_eq!(attempts, [1, 2], "one of the two was aborted and run again");
+}
