@@ -306,6 +306,19 @@ async fn a_backup_of_a_live_database_restores_every_appointment() {
     assert!(String::from_utf8_lossy(&again.stderr).starts_with("error: "), "one clear line");
 }
 
+#[test]
+fn backup_of_a_postgresql_database_points_to_its_own_tools() {
+    let directory = tempfile::tempdir().unwrap();
+    let copy = directory.path().join("copy.db");
+    let env = [("DATABASE_URL", "postgres://booking:secret@127.0.0.1:1/booking")];
+    let backup =
+        run_with(&env, &directory.path().join("unused.db"), &["backup", copy.to_str().unwrap()]);
+    assert!(!backup.status.success());
+    let stderr = String::from_utf8_lossy(&backup.stderr);
+    assert!(stderr.starts_with("error: ") && stderr.contains("pg_dump"), "{stderr}");
+    assert!(!copy.exists());
+}
+
 #[actix_web::test]
 async fn sigterm_stops_the_server_cleanly() {
     let directory = tempfile::tempdir().unwrap();

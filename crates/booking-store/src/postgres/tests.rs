@@ -337,3 +337,24 @@ fn a_write_aborted_to_break_a_deadlock_is_retried() {
     attempts.sort_unstable();
     assert_eq!(attempts, [1, 2], "one of the two was aborted and run again");
 }
+
+/// A listener whose connection is cut reconnects and says that announcements may have been
+/// missed, so streams reload.
+#[test]
+fn a_lost_listening_connection_comes_back_and_asks_for_a_reload() {
+    let Some(database) = TestDatabase::new() else { return };
+    let (sender, heard) = std::sync::mpsc::channel();
+    let _listening =
+        database.listen(move |announcement| sender.send(announcement).is_ok()).unwrap();
+    let cut = diesel::sql_query(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query = $1",
+    )
+    .bind::<diesel::sql_types::Text, _>(format!("LISTEN \"{}\"", database.channel));
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    // The listener connects on its own thread: cut it once it is there.
+    while cut.clone().execute(&mut *database.connection().unwrap()).unwrap() == 0 {
+        assert!(std::time::Instant::now() < deadline, "the listener never connected");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(heard.recv_timeout(Duration::from_secs(10)).unwrap(), Announcement::Everything);
+}
