@@ -13,8 +13,9 @@ use booking_core::{
     catalog::Resource,
     client::ClientName,
     clock::SystemClock,
-    schedule::{Capacity, Schedule, SlotLength},
+    schedule::Schedule,
     service::{BookRequest, BookingService, SlotRequest},
+    units::{Capacity, SlotLength},
 };
 use booking_http::{config::Settings, startup::Application};
 use booking_store::{DatabaseUrl, SqliteRepository, StoreOptions};
@@ -29,6 +30,8 @@ use crate::Kind;
 const OPENS_AT: u32 = 9 * 60;
 const SLOT_MINUTES: u32 = 30;
 const SLOTS_PER_RESOURCE_DAY: u32 = 16;
+/// Fixture bookings in flight at once, so that the writer commits them in large batches.
+const FILL_IN_FLIGHT: usize = 256;
 /// Resources of an own server.
 pub const RESOURCES: u32 = 20;
 
@@ -179,20 +182,29 @@ fn fill(
     let service = BookingService::new(repository, Arc::new(SystemClock), schedule.clone());
     let client_name = ClientName::parse("Prefilled Client")?;
     let mut ids = Vec::with_capacity(count);
-    for n in 0..count {
-        let (date, time, resource) = slot(first_day, resources, n as u64);
-        let request = BookRequest {
-            client_name: client_name.clone(),
-            notes: None,
-            slot: SlotRequest { date, time, resource: Some(resource.parse()?), service: None },
-            hold: None,
-        };
-        let appointment = service
-            .book(request, None)
-            .map_err(|e| anyhow!("pre-filling slot {n}: {e}"))?
-            .done()
-            .ok_or_else(|| anyhow!("pre-filling slot {n} was replayed"))?;
-        ids.push(appointment.id().to_string());
+    for chunk in (0..count).collect::<Vec<_>>().chunks(FILL_IN_FLIGHT) {
+        let mut pending = Vec::with_capacity(chunk.len());
+        for &n in chunk {
+            let (date, time, resource) = slot(first_day, resources, n as u64);
+            let request = BookRequest {
+                client_name: client_name.clone(),
+                notes: None,
+                slot: SlotRequest { date, time, resource: Some(resource.parse()?), service: None },
+                hold: None,
+            };
+            let booking =
+                service.book(request, None).map_err(|e| anyhow!("pre-filling slot {n}: {e}"))?;
+            pending.push((n, booking));
+        }
+        for (n, booking) in pending {
+            let appointment = booking
+                .wait()
+                .map_err(|e| anyhow!("pre-filling slot {n}: {e}"))?
+                .done()
+                .ok_or_else(|| anyhow!("pre-filling slot {n} was replayed"))?
+                .outcome;
+            ids.push(appointment.id().to_string());
+        }
     }
     Ok(ids)
 }

@@ -10,8 +10,9 @@ use booking_core::{
     client::ClientName,
     clock::ManualClock,
     memory::InMemoryRepository,
-    schedule::{Capacity, Schedule, SlotLength},
+    schedule::Schedule,
     service::{BookRequest, BookingService, SlotRequest},
+    units::{Capacity, SlotLength},
 };
 use chrono::{NaiveDate, NaiveTime};
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -56,7 +57,7 @@ fn salon() -> BookingService {
                     },
                     hold: None,
                 };
-                service.book(request, None).unwrap();
+                service.book(request, None).unwrap().wait().unwrap();
                 booked += 1;
                 if booked == APPOINTMENTS {
                     break 'days;

@@ -9,7 +9,8 @@ use uuid::Uuid;
 use crate::{
     catalog::Slug,
     client::{ClientName, Notes},
-    schedule::{Placement, Slot},
+    placement::Placement,
+    units::Slot,
 };
 
 /// An appointment's identifier: a random (version 4) UUID, so that knowing one id tells nothing
@@ -313,7 +314,7 @@ mod tests {
             service: None,
             slot: Slot::new(start, start + Duration::minutes(30)).unwrap(),
             occupied: vec![start],
-            capacity: crate::schedule::Capacity::new(1).unwrap(),
+            capacity: crate::units::Capacity::new(1).unwrap(),
         }
     }
 

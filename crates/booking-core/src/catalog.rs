@@ -1,17 +1,21 @@
 //! What the business offers: its resources (people, chairs, rooms) and services (what can be
 //! booked, how long it takes, who can do it).
 
-use std::{fmt, num::NonZeroU16, str::FromStr};
+use std::{fmt, num::NonZeroU16, str::FromStr, sync::Arc};
 
 use chrono::Duration;
 use thiserror::Error;
 
-use crate::{hours::WeeklyHours, schedule::Capacity};
+use crate::{hours::WeeklyHours, units::Capacity};
+
+/// The slug of the resource a schedule without a catalog books.
+pub const DEFAULT_RESOURCE: &str = "default";
 
 /// A short, stable, URL-safe name: 1 to 40 lowercase ASCII letters, digits and hyphens,
-/// starting with a letter or digit.
+/// starting with a letter or digit. Cheap to clone (shared text): listings and usage maps hold
+/// one per slot.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Slug(String);
+pub struct Slug(Arc<str>);
 
 /// Text that is not a slug.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -21,7 +25,7 @@ pub struct SlugError(pub String);
 impl Slug {
     /// `default`, the resource of a business that configured none.
     pub(crate) fn default_resource() -> Self {
-        Self(crate::schedule::DEFAULT_RESOURCE.to_owned())
+        Self(DEFAULT_RESOURCE.into())
     }
 
     /// The slug as text.
@@ -37,7 +41,7 @@ impl FromStr for Slug {
         let valid = (1..=40).contains(&text.len())
             && !text.starts_with('-')
             && text.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-        if valid { Ok(Self(text.to_owned())) } else { Err(SlugError(text.to_owned())) }
+        if valid { Ok(Self(text.into())) } else { Err(SlugError(text.to_owned())) }
     }
 }
 

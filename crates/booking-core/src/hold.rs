@@ -6,10 +6,7 @@ use chrono::{DateTime, Utc};
 use thiserror::Error;
 use uuid::Uuid;
 
-use crate::{
-    catalog::Slug,
-    schedule::{Placement, Slot},
-};
+use crate::{catalog::Slug, placement::Placement, units::Slot};
 
 /// The secret that names a hold: 128 random bits, written as 32 lowercase hex digits.
 #[derive(Clone, PartialEq, Eq, Hash)]

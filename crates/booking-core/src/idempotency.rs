@@ -1,8 +1,12 @@
 //! Safe retries: a client names a logical request with a key, and a repeat of the same request
-//! with the same key gets the first answer back instead of doing the work again. The answer is
-//! stored in the same transaction as the write, so no crash can separate them.
+//! with the same key gets the first outcome back instead of doing the work again.
+//!
+//! What a key remembers is a domain record, not an answer: the operation, the request's
+//! fingerprint and the appointment as the write left it. It is stored in the same transaction as
+//! the write, so no crash can separate them; whoever answers the client renders a replay from it
+//! exactly as it rendered the first outcome.
 
-use std::fmt;
+use std::{fmt, str::FromStr};
 
 use chrono::{DateTime, Duration, Utc};
 use thiserror::Error;
@@ -41,36 +45,61 @@ impl fmt::Debug for IdempotencyKey {
     }
 }
 
-/// The answer stored for a key, as the client first received it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredResponse {
-    /// The HTTP status.
-    pub status: u16,
-    /// The body.
-    pub body: String,
-    /// The `Location` header, if any.
-    pub location: Option<String>,
+/// The writes a key can make safe to retry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Operation {
+    /// A booking.
+    Book,
+    /// A cancellation.
+    Cancel,
+    /// A move.
+    Reschedule,
 }
 
-/// Turns the result of a write into the answer to store.
-pub type Render<'a> = &'a (dyn Fn(&Appointment) -> StoredResponse + Send + Sync);
+/// Text that names no operation.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("'{0}' is not an operation")]
+pub struct OperationError(pub String);
 
-/// What a write needs to honour a key.
-#[derive(Clone, Copy)]
-pub struct Idempotency<'a> {
+impl Operation {
+    /// The operation as stored: `book`, `cancel` or `reschedule`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Book => "book",
+            Self::Cancel => "cancel",
+            Self::Reschedule => "reschedule",
+        }
+    }
+}
+
+impl FromStr for Operation {
+    type Err = OperationError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text {
+            "book" => Ok(Self::Book),
+            "cancel" => Ok(Self::Cancel),
+            "reschedule" => Ok(Self::Reschedule),
+            other => Err(OperationError(other.to_owned())),
+        }
+    }
+}
+
+/// What a keyed write needs to honour its key.
+#[derive(Clone)]
+pub struct Idempotency {
     /// The key.
-    pub key: &'a IdempotencyKey,
-    /// What identifies the request (method, path and canonical body): a repeat must match it.
-    pub fingerprint: &'a str,
+    pub key: IdempotencyKey,
+    /// What identifies the request (for HTTP: method, path and canonical body); a repeat must
+    /// match it.
+    pub fingerprint: String,
     /// The time of the request.
     pub now: DateTime<Utc>,
     /// How long keys are remembered.
     pub lifetime: Duration,
-    /// Renders the answer to store with the write.
-    pub render: Render<'a>,
 }
 
-impl fmt::Debug for Idempotency<'_> {
+impl fmt::Debug for Idempotency {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Idempotency")
             .field("now", &self.now)
@@ -79,11 +108,48 @@ impl fmt::Debug for Idempotency<'_> {
     }
 }
 
-impl Idempotency<'_> {
-    /// Keys made before this instant are forgotten.
+impl Idempotency {
+    /// Keys made at or before this instant are forgotten.
     pub fn oldest_remembered(&self) -> DateTime<Utc> {
         self.now - self.lifetime
     }
+
+    /// What a repeat of this request finds under `remembered`, if that record is still
+    /// remembered: the first outcome, or a refusal when the key named another request.
+    pub fn replay(&self, operation: Operation, remembered: Remembered) -> Replay {
+        if remembered.created_at <= self.oldest_remembered() {
+            Replay::Forgotten
+        } else if remembered.operation == operation && remembered.fingerprint == self.fingerprint {
+            Replay::Same(remembered.appointment)
+        } else {
+            Replay::Other
+        }
+    }
+}
+
+/// What a key remembers: the operation it made, the request's fingerprint, and the appointment
+/// as that write left it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Remembered {
+    /// The write it made.
+    pub operation: Operation,
+    /// The request it was used for.
+    pub fingerprint: String,
+    /// The appointment as the write left it.
+    pub appointment: Appointment,
+    /// When it was stored.
+    pub created_at: DateTime<Utc>,
+}
+
+/// What a keyed request finds under its key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Replay {
+    /// The key made this request before: its outcome.
+    Same(Appointment),
+    /// The key made another request: refused.
+    Other,
+    /// The key is not (or no longer) remembered: do the work.
+    Forgotten,
 }
 
 /// What an idempotent write did.
@@ -91,8 +157,9 @@ impl Idempotency<'_> {
 pub enum Outcome<T> {
     /// The work was done now.
     Done(T),
-    /// The key was seen with the same request: here is the first answer; nothing was done.
-    Replayed(StoredResponse),
+    /// The key was seen with the same request: nothing was done, and this is the appointment
+    /// as that first request left it.
+    Replayed(Appointment),
 }
 
 impl<T> Outcome<T> {
@@ -117,5 +184,13 @@ mod tests {
             assert_eq!(IdempotencyKey::parse(bad), Err(IdempotencyKeyError), "{bad:?}");
         }
         assert_eq!(format!("{:?}", IdempotencyKey::parse("secret").unwrap()), "IdempotencyKey(..)");
+    }
+
+    #[test]
+    fn operations_round_trip_as_text() {
+        for operation in [Operation::Book, Operation::Cancel, Operation::Reschedule] {
+            assert_eq!(operation.as_str().parse(), Ok(operation));
+        }
+        assert!("move".parse::<Operation>().is_err());
     }
 }

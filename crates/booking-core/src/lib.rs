@@ -21,24 +21,31 @@
 //!         service: None,
 //!     },
 //!     hold: None,
-//! }, None).unwrap().done().unwrap();
-//! assert_eq!(service.appointment(appointment.id()).unwrap(), Some(appointment));
+//! }, None).unwrap().wait().unwrap().done().unwrap();
+//! assert_eq!(service.appointment(appointment.outcome.id()).unwrap(), Some(appointment.outcome));
 //! ```
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod admission;
 pub mod appointment;
 pub mod availability;
 pub mod catalog;
+pub mod change;
 pub mod client;
 pub mod clock;
 pub mod closure;
 #[cfg(any(test, feature = "contract"))]
 pub mod contract;
+pub mod event;
 pub mod hold;
 pub mod hours;
 pub mod idempotency;
 pub mod memory;
+pub mod pending;
+pub mod placement;
 pub mod repository;
 pub mod schedule;
 pub mod service;
+pub mod storage;
+pub mod units;

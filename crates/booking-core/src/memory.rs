@@ -3,24 +3,26 @@
 
 use std::{
     collections::{BTreeMap, HashMap},
+    convert::Infallible,
     sync::{Mutex, MutexGuard},
 };
 
 use chrono::{DateTime, Utc};
 
 use crate::{
+    admission::{Admission, Unavailable, Usage, UsageMap},
     appointment::{Appointment, AppointmentId, Move, Status},
-    availability::{Admission, Unavailable, Usage, UsageMap},
     catalog::Slug,
     closure::{Closure, ClosureId},
     hold::{Hold, HoldToken},
-    idempotency::{Idempotency, IdempotencyKey, Outcome, StoredResponse},
+    idempotency::{Idempotency, IdempotencyKey, Operation, Outcome, Remembered, Replay},
+    pending::{Pending, WriteResult},
+    placement::Placement,
     repository::{
-        AppointmentQuery, AppointmentRepository, BookFailure, Booking, CancelFailure,
-        ClosureNotFound, HoldNotFound, HoldRequest, RescheduleFailure, Rescheduled, StorageError,
-        WriteError,
+        AppointmentQuery, AppointmentRepository, BookFailure, Booking, CancelFailure, Closed,
+        ClosureNotFound, HoldNotFound, HoldRequest, RescheduleFailure, Written,
     },
-    schedule::Placement,
+    storage::{StorageError, WriteError},
 };
 
 /// Appointments, holds and closures behind one lock; every method is atomic because it holds
@@ -36,43 +38,42 @@ struct State {
     booked: BTreeMap<(Slug, DateTime<Utc>), u32>,
     holds: HashMap<HoldToken, Hold>,
     closures: BTreeMap<ClosureId, Closure>,
-    keys: HashMap<IdempotencyKey, RememberedKey>,
-}
-
-#[derive(Debug)]
-struct RememberedKey {
-    fingerprint: String,
-    response: StoredResponse,
-    created_at: DateTime<Utc>,
+    keys: HashMap<IdempotencyKey, Remembered>,
 }
 
 impl State {
-    /// The stored answer for a key seen with the same request; a key seen with another request
+    /// The first outcome for a key seen with the same request; a key seen with another request
     /// is refused.
     fn replay<R>(
         &mut self,
-        idempotency: Option<Idempotency<'_>>,
-    ) -> Result<Option<StoredResponse>, WriteError<R>> {
+        operation: Operation,
+        idempotency: Option<&Idempotency>,
+    ) -> Result<Option<Appointment>, WriteError<R>> {
         let Some(idempotency) = idempotency else { return Ok(None) };
         let oldest = idempotency.oldest_remembered();
         self.keys.retain(|_, remembered| remembered.created_at > oldest);
-        match self.keys.get(idempotency.key) {
-            Some(remembered) if remembered.fingerprint == idempotency.fingerprint => {
-                Ok(Some(remembered.response.clone()))
-            }
-            Some(_) => Err(WriteError::KeyReused),
-            None => Ok(None),
+        let Some(remembered) = self.keys.get(&idempotency.key) else { return Ok(None) };
+        match idempotency.replay(operation, remembered.clone()) {
+            Replay::Same(appointment) => Ok(Some(appointment)),
+            Replay::Other => Err(WriteError::KeyReused),
+            Replay::Forgotten => Ok(None),
         }
     }
 
-    fn remember(&mut self, idempotency: Option<Idempotency<'_>>, appointment: &Appointment) {
+    fn remember(
+        &mut self,
+        operation: Operation,
+        idempotency: Option<Idempotency>,
+        appointment: &Appointment,
+    ) {
         if let Some(idempotency) = idempotency {
-            let remembered = RememberedKey {
-                fingerprint: idempotency.fingerprint.to_owned(),
-                response: (idempotency.render)(appointment),
+            let remembered = Remembered {
+                operation,
+                fingerprint: idempotency.fingerprint,
+                appointment: appointment.clone(),
                 created_at: idempotency.now,
             };
-            self.keys.insert(idempotency.key.clone(), remembered);
+            self.keys.insert(idempotency.key, remembered);
         }
     }
 
@@ -172,16 +173,16 @@ impl InMemoryRepository {
     }
 }
 
-impl AppointmentRepository for InMemoryRepository {
-    fn book(
+impl InMemoryRepository {
+    fn book_now(
         &self,
-        booking: &Booking,
-        admission: &Admission,
-        idempotency: Option<Idempotency<'_>>,
-    ) -> Result<Outcome<Appointment>, WriteError<BookFailure>> {
+        booking: Booking,
+        admission: Admission,
+        idempotency: Option<Idempotency>,
+    ) -> WriteResult<Outcome<Written<Appointment>>, BookFailure> {
         let mut state = self.state()?;
-        if let Some(stored) = state.replay(idempotency)? {
-            return Ok(Outcome::Replayed(stored));
+        if let Some(appointment) = state.replay(Operation::Book, idempotency.as_ref())? {
+            return Ok(Outcome::Replayed(appointment));
         }
         let now = admission.now();
         let refused = |failure: BookFailure| WriteError::Refused(failure);
@@ -197,13 +198,13 @@ impl AppointmentRepository for InMemoryRepository {
                 (
                     state.first_admitted(
                         std::slice::from_ref(placement),
-                        admission,
+                        &admission,
                         Own::Hold(token),
                     ),
                     Some(token),
                 )
             }
-            None => (state.first_admitted(&booking.candidates, admission, Own::Nothing), None),
+            None => (state.first_admitted(&booking.candidates, &admission, Own::Nothing), None),
         };
         let placement = placement.map_err(|why| refused(why.into()))?;
         let appointment = booking.appointment_at(placement, now);
@@ -212,19 +213,19 @@ impl AppointmentRepository for InMemoryRepository {
         }
         state.take_places(&placement.resource, &placement.occupied);
         state.appointments.insert(appointment.id(), appointment.clone());
-        state.remember(idempotency, &appointment);
-        Ok(Outcome::Done(appointment))
+        state.remember(Operation::Book, idempotency, &appointment);
+        Ok(Outcome::Done(Written::scheduled(appointment)))
     }
 
-    fn cancel(
+    fn cancel_now(
         &self,
         id: AppointmentId,
         now: DateTime<Utc>,
-        idempotency: Option<Idempotency<'_>>,
-    ) -> Result<Outcome<Appointment>, WriteError<CancelFailure>> {
+        idempotency: Option<Idempotency>,
+    ) -> WriteResult<Outcome<Written<Appointment>>, CancelFailure> {
         let mut state = self.state()?;
-        if let Some(stored) = state.replay(idempotency)? {
-            return Ok(Outcome::Replayed(stored));
+        if let Some(appointment) = state.replay(Operation::Cancel, idempotency.as_ref())? {
+            return Ok(Outcome::Replayed(appointment));
         }
         let mut appointment = state
             .appointments
@@ -234,42 +235,154 @@ impl AppointmentRepository for InMemoryRepository {
         appointment.cancel(now).map_err(|refusal| WriteError::Refused(refusal.into()))?;
         state.give_back_places(&appointment.resource().clone(), appointment.occupied());
         state.appointments.insert(id, appointment.clone());
-        state.remember(idempotency, &appointment);
-        Ok(Outcome::Done(appointment))
+        state.remember(Operation::Cancel, idempotency, &appointment);
+        Ok(Outcome::Done(Written::canceled(appointment)))
     }
 
-    fn reschedule(
+    fn reschedule_now(
         &self,
         id: AppointmentId,
-        to: &Placement,
-        admission: &Admission,
-        idempotency: Option<Idempotency<'_>>,
-    ) -> Result<Outcome<Rescheduled>, WriteError<RescheduleFailure>> {
+        to: Placement,
+        admission: Admission,
+        idempotency: Option<Idempotency>,
+    ) -> WriteResult<Outcome<Written<Appointment>>, RescheduleFailure> {
         let mut state = self.state()?;
-        if let Some(stored) = state.replay(idempotency)? {
-            return Ok(Outcome::Replayed(stored));
+        if let Some(appointment) = state.replay(Operation::Reschedule, idempotency.as_ref())? {
+            return Ok(Outcome::Replayed(appointment));
         }
         let refused = |failure: RescheduleFailure| WriteError::Refused(failure);
         let current =
             state.appointments.get(&id).cloned().ok_or(refused(RescheduleFailure::NotFound))?;
         let mut appointment = current.clone();
-        let released = match appointment
-            .reschedule(to, admission.now())
-            .map_err(|r| refused(r.into()))?
-        {
-            Move::Unchanged => Vec::new(),
-            Move::Moved { released } => {
-                state
-                    .first_admitted(std::slice::from_ref(to), admission, Own::Appointment(&current))
-                    .map_err(|why| refused(why.into()))?;
-                state.give_back_places(current.resource(), &released);
-                state.take_places(&to.resource, &to.occupied);
-                state.appointments.insert(id, appointment.clone());
-                released
-            }
-        };
-        state.remember(idempotency, &appointment);
-        Ok(Outcome::Done(Rescheduled { appointment, released }))
+        let written =
+            match appointment.reschedule(&to, admission.now()).map_err(|r| refused(r.into()))? {
+                Move::Unchanged => Written::unchanged(appointment),
+                Move::Moved { released } => {
+                    state
+                        .first_admitted(
+                            std::slice::from_ref(&to),
+                            &admission,
+                            Own::Appointment(&current),
+                        )
+                        .map_err(|why| refused(why.into()))?;
+                    state.give_back_places(current.resource(), &released);
+                    state.take_places(&to.resource, &to.occupied);
+                    state.appointments.insert(id, appointment.clone());
+                    Written::rescheduled(&current, appointment)
+                }
+            };
+        state.remember(Operation::Reschedule, idempotency, &written.outcome);
+        Ok(Outcome::Done(written))
+    }
+
+    fn hold_now(
+        &self,
+        request: HoldRequest,
+        admission: Admission,
+    ) -> WriteResult<Written<Hold>, Unavailable> {
+        let mut state = self.state()?;
+        let now = admission.now();
+        state.holds.retain(|_, hold| hold.is_active(now));
+        let placement = state
+            .first_admitted(&request.candidates, &admission, Own::Nothing)
+            .map_err(WriteError::Refused)?;
+        let hold = request.hold_at(placement, now);
+        state.holds.insert(hold.token.clone(), hold.clone());
+        Ok(Written::hold_taken(hold))
+    }
+
+    fn release_now(
+        &self,
+        token: HoldToken,
+        now: DateTime<Utc>,
+    ) -> WriteResult<Written<Hold>, HoldNotFound> {
+        let mut state = self.state()?;
+        match state.holds.remove(&token) {
+            Some(hold) if hold.is_active(now) => Ok(Written::hold_released(hold, now)),
+            _ => Err(WriteError::Refused(HoldNotFound)),
+        }
+    }
+
+    fn close_now(&self, closure: Closure) -> WriteResult<Written<Closed>, Infallible> {
+        let mut state = self.state()?;
+        state.closures.insert(closure.id, closure.clone());
+        let mut covered: Vec<Appointment> = state
+            .appointments
+            .values()
+            .filter(|a| a.status() == Status::Scheduled && closure.blocks(a.resource(), a.slot()))
+            .cloned()
+            .collect();
+        covered.sort_by_key(|a| (a.slot().start(), a.id()));
+        Ok(Written::closure_added(closure, covered))
+    }
+
+    fn reopen_now(
+        &self,
+        id: ClosureId,
+        now: DateTime<Utc>,
+    ) -> WriteResult<Written<Closure>, ClosureNotFound> {
+        let closure =
+            self.state()?.closures.remove(&id).ok_or(WriteError::Refused(ClosureNotFound))?;
+        Ok(Written::closure_removed(closure, now))
+    }
+}
+
+/// Every write happens on the caller's thread; its answer is ready when the call returns.
+impl AppointmentRepository for InMemoryRepository {
+    fn book(
+        &self,
+        booking: Booking,
+        admission: Admission,
+        idempotency: Option<Idempotency>,
+    ) -> Pending<Outcome<Written<Appointment>>, BookFailure> {
+        Pending::ready(self.book_now(booking, admission, idempotency))
+    }
+
+    fn cancel(
+        &self,
+        id: AppointmentId,
+        now: DateTime<Utc>,
+        idempotency: Option<Idempotency>,
+    ) -> Pending<Outcome<Written<Appointment>>, CancelFailure> {
+        Pending::ready(self.cancel_now(id, now, idempotency))
+    }
+
+    fn reschedule(
+        &self,
+        id: AppointmentId,
+        to: Placement,
+        admission: Admission,
+        idempotency: Option<Idempotency>,
+    ) -> Pending<Outcome<Written<Appointment>>, RescheduleFailure> {
+        Pending::ready(self.reschedule_now(id, to, admission, idempotency))
+    }
+
+    fn hold(
+        &self,
+        request: HoldRequest,
+        admission: Admission,
+    ) -> Pending<Written<Hold>, Unavailable> {
+        Pending::ready(self.hold_now(request, admission))
+    }
+
+    fn release_hold(
+        &self,
+        token: HoldToken,
+        now: DateTime<Utc>,
+    ) -> Pending<Written<Hold>, HoldNotFound> {
+        Pending::ready(self.release_now(token, now))
+    }
+
+    fn add_closure(&self, closure: Closure) -> Pending<Written<Closed>, Infallible> {
+        Pending::ready(self.close_now(closure))
+    }
+
+    fn remove_closure(
+        &self,
+        id: ClosureId,
+        now: DateTime<Utc>,
+    ) -> Pending<Written<Closure>, ClosureNotFound> {
+        Pending::ready(self.reopen_now(id, now))
     }
 
     fn get(&self, id: AppointmentId) -> Result<Option<Appointment>, StorageError> {
@@ -306,51 +419,6 @@ impl AppointmentRepository for InMemoryRepository {
             }
         }
         Ok(usage)
-    }
-
-    fn hold(
-        &self,
-        request: &HoldRequest,
-        admission: &Admission,
-    ) -> Result<Hold, WriteError<Unavailable>> {
-        let mut state = self.state()?;
-        let now = admission.now();
-        state.holds.retain(|_, hold| hold.is_active(now));
-        let placement = state
-            .first_admitted(&request.candidates, admission, Own::Nothing)
-            .map_err(WriteError::Refused)?;
-        let hold = request.hold_at(placement, now);
-        state.holds.insert(hold.token.clone(), hold.clone());
-        Ok(hold)
-    }
-
-    fn release_hold(
-        &self,
-        token: &HoldToken,
-        now: DateTime<Utc>,
-    ) -> Result<Hold, WriteError<HoldNotFound>> {
-        let mut state = self.state()?;
-        match state.holds.remove(token) {
-            Some(hold) if hold.is_active(now) => Ok(hold),
-            _ => Err(WriteError::Refused(HoldNotFound)),
-        }
-    }
-
-    fn add_closure(&self, closure: &Closure) -> Result<Vec<Appointment>, StorageError> {
-        let mut state = self.state()?;
-        state.closures.insert(closure.id, closure.clone());
-        let mut covered: Vec<Appointment> = state
-            .appointments
-            .values()
-            .filter(|a| a.status() == Status::Scheduled && closure.blocks(a.resource(), a.slot()))
-            .cloned()
-            .collect();
-        covered.sort_by_key(|a| (a.slot().start(), a.id()));
-        Ok(covered)
-    }
-
-    fn remove_closure(&self, id: ClosureId) -> Result<Closure, WriteError<ClosureNotFound>> {
-        self.state()?.closures.remove(&id).ok_or(WriteError::Refused(ClosureNotFound))
     }
 
     fn closures(

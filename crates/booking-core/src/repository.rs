@@ -1,22 +1,29 @@
 //! The storage port: what the booking service needs from wherever appointments are kept.
 //!
-//! Every write method is one atomic step: whatever it checks (free places in a slot, the
-//! appointment's state) is checked inside the same transaction as the write, so the rules hold
-//! when several processes share one database.
+//! Every write is one atomic step: whatever it checks (free places in a slot, the appointment's
+//! state) is checked inside the same transaction as the write, so the rules hold when several
+//! processes share one database. A write answers with a [`Pending`] (a store with a writer
+//! thread answers later, once the transaction holding the write has ended) whose value, on
+//! success, is a [`Written`]: the outcome, what it changed for availability, and the domain
+//! event.
 
-use std::{error::Error, fmt};
+use std::{convert::Infallible, fmt};
 
 use chrono::{DateTime, SubsecRound, Utc};
 
 use crate::{
+    admission::{Admission, Unavailable, UsageMap},
     appointment::{Appointment, AppointmentId, CancelRefusal, RescheduleRefusal, Status},
-    availability::{Admission, Unavailable, UsageMap},
     catalog::Slug,
+    change::Change,
     client::{ClientName, Notes},
     closure::{Closure, ClosureId},
+    event::{Event, EventKind},
     hold::{Hold, HoldToken},
     idempotency::{Idempotency, Outcome},
-    schedule::Placement,
+    pending::Pending,
+    placement::Placement,
+    storage::StorageError,
 };
 
 /// Where appointments, holds and closures are kept.
@@ -25,33 +32,35 @@ pub trait AppointmentRepository: Send + Sync + fmt::Debug {
     /// usage of its slots; or, with a hold, converts the hold (which must be for one of the
     /// candidates) into the appointment.
     ///
-    /// With `idempotency`, a key already used for the same request replays its stored answer
-    /// instead, a key used for another request is refused, and a successful write stores its
-    /// answer in the same transaction (see [`Idempotency`]); so do `cancel` and `reschedule`.
+    /// With `idempotency`, a key already used for the same request replays the appointment as
+    /// that request left it instead, a key used for another request is refused, and a
+    /// successful write remembers its key in the same transaction (see [`Idempotency`]); so do
+    /// `cancel` and `reschedule`.
     fn book(
         &self,
-        booking: &Booking,
-        admission: &Admission,
-        idempotency: Option<Idempotency<'_>>,
-    ) -> Result<Outcome<Appointment>, WriteError<BookFailure>>;
+        booking: Booking,
+        admission: Admission,
+        idempotency: Option<Idempotency>,
+    ) -> Pending<Outcome<Written<Appointment>>, BookFailure>;
 
     /// Cancels an appointment (see [`Appointment::cancel`]) and gives its places back.
     fn cancel(
         &self,
         id: AppointmentId,
         now: DateTime<Utc>,
-        idempotency: Option<Idempotency<'_>>,
-    ) -> Result<Outcome<Appointment>, WriteError<CancelFailure>>;
+        idempotency: Option<Idempotency>,
+    ) -> Pending<Outcome<Written<Appointment>>, CancelFailure>;
 
     /// Moves an appointment to `to` (see [`Appointment::reschedule`]) if `admission` admits it
-    /// there, counting its own places as free; otherwise nothing changes.
+    /// there, counting its own places as free; otherwise nothing changes. A move to the slot it
+    /// holds changes nothing and succeeds.
     fn reschedule(
         &self,
         id: AppointmentId,
-        to: &Placement,
-        admission: &Admission,
-        idempotency: Option<Idempotency<'_>>,
-    ) -> Result<Outcome<Rescheduled>, WriteError<RescheduleFailure>>;
+        to: Placement,
+        admission: Admission,
+        idempotency: Option<Idempotency>,
+    ) -> Pending<Outcome<Written<Appointment>>, RescheduleFailure>;
 
     /// One appointment, whatever its status.
     fn get(&self, id: AppointmentId) -> Result<Option<Appointment>, StorageError>;
@@ -72,22 +81,27 @@ pub trait AppointmentRepository: Send + Sync + fmt::Debug {
     /// Holds the first of `candidates` that `admission` admits until `expires_at`.
     fn hold(
         &self,
-        request: &HoldRequest,
-        admission: &Admission,
-    ) -> Result<Hold, WriteError<Unavailable>>;
+        request: HoldRequest,
+        admission: Admission,
+    ) -> Pending<Written<Hold>, Unavailable>;
 
     /// Ends a hold before it expires. An expired or unknown token is refused.
     fn release_hold(
         &self,
-        token: &HoldToken,
+        token: HoldToken,
         now: DateTime<Utc>,
-    ) -> Result<Hold, WriteError<HoldNotFound>>;
+    ) -> Pending<Written<Hold>, HoldNotFound>;
 
-    /// Adds a closure; returns the scheduled appointments it covers, which stay as they are.
-    fn add_closure(&self, closure: &Closure) -> Result<Vec<Appointment>, StorageError>;
+    /// Adds a closure; its outcome names the scheduled appointments it covers, which stay as
+    /// they are.
+    fn add_closure(&self, closure: Closure) -> Pending<Written<Closed>, Infallible>;
 
     /// Removes a closure.
-    fn remove_closure(&self, id: ClosureId) -> Result<Closure, WriteError<ClosureNotFound>>;
+    fn remove_closure(
+        &self,
+        id: ClosureId,
+        now: DateTime<Utc>,
+    ) -> Pending<Written<Closure>, ClosureNotFound>;
 
     /// Closures that overlap `from..to`, ordered by start.
     fn closures(
@@ -98,6 +112,135 @@ pub trait AppointmentRepository: Send + Sync + fmt::Debug {
 
     /// Whether the store can serve requests now.
     fn check_health(&self) -> Result<(), StorageError>;
+}
+
+/// A committed write: what it did, what it changed for availability, and what happened. What
+/// follows a write (availability streams; later history, webhooks, metrics) follows from this
+/// one value, so nobody works out twice what a write changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Written<T> {
+    /// What the write did, for its caller.
+    pub outcome: T,
+    /// The slots whose usage it changed (or that anything may have changed).
+    pub changed: Change,
+    /// What happened; `None` when nothing did (a move to the slot it already held).
+    pub event: Option<Event>,
+}
+
+impl<T> Written<T> {
+    /// The same write with its outcome replaced.
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Written<U> {
+        Written { outcome: f(self.outcome), changed: self.changed, event: self.event }
+    }
+}
+
+/// How each write reports itself: every store builds its `Written` with these, so what a write
+/// changed and what happened are worked out in one place.
+impl Written<Appointment> {
+    /// A booking: its places changed.
+    pub fn scheduled(appointment: Appointment) -> Self {
+        Self {
+            changed: Change::slots(appointment.resource(), appointment.occupied().to_vec(), None),
+            event: Some(Event::new(
+                appointment.created_at(),
+                EventKind::Scheduled(appointment.clone()),
+            )),
+            outcome: appointment,
+        }
+    }
+
+    /// A cancellation: the places it gave back changed.
+    pub fn canceled(appointment: Appointment) -> Self {
+        Self {
+            changed: Change::slots(appointment.resource(), appointment.occupied().to_vec(), None),
+            event: Some(Event::new(
+                appointment.updated_at(),
+                EventKind::Canceled(appointment.clone()),
+            )),
+            outcome: appointment,
+        }
+    }
+
+    /// A move from where `before` was, on the same resource: the places it left and the places
+    /// it took changed, but not those it kept (a move by one slot overlaps itself).
+    pub fn rescheduled(before: &Appointment, appointment: Appointment) -> Self {
+        let (left, taken) = (before.occupied(), appointment.occupied());
+        let touched = left
+            .iter()
+            .filter(|s| !taken.contains(s))
+            .chain(taken.iter().filter(|s| !left.contains(s)));
+        Self {
+            changed: Change::slots(
+                appointment.resource(),
+                touched.copied().collect::<Vec<_>>(),
+                None,
+            ),
+            event: Some(Event::new(
+                appointment.updated_at(),
+                EventKind::Rescheduled { appointment: appointment.clone(), from: before.slot() },
+            )),
+            outcome: appointment,
+        }
+    }
+
+    /// A move to the slot it already held: nothing changed.
+    pub fn unchanged(appointment: Appointment) -> Self {
+        Self { outcome: appointment, changed: Change::Nothing, event: None }
+    }
+}
+
+impl Written<Hold> {
+    /// A hold: its places changed now, and change again when it expires.
+    pub fn hold_taken(hold: Hold) -> Self {
+        Self {
+            changed: Change::slots(&hold.resource, hold.occupied.clone(), Some(hold.expires_at)),
+            event: Some(Event::new(hold.created_at, EventKind::HoldTaken(hold.clone()))),
+            outcome: hold,
+        }
+    }
+
+    /// A hold released at `now`: its places changed.
+    pub fn hold_released(hold: Hold, now: DateTime<Utc>) -> Self {
+        Self {
+            changed: Change::slots(&hold.resource, hold.occupied.clone(), None),
+            event: Some(Event::new(now.trunc_subsecs(0), EventKind::HoldReleased(hold.clone()))),
+            outcome: hold,
+        }
+    }
+}
+
+/// A closure that was added, and the scheduled appointments inside it (left as they are).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Closed {
+    /// The closure.
+    pub closure: Closure,
+    /// The scheduled appointments it covers, ordered by start then id.
+    pub covered: Vec<Appointment>,
+}
+
+impl Written<Closed> {
+    /// A new closure, with the scheduled appointments it covers: any listing may change.
+    pub fn closure_added(closure: Closure, covered: Vec<Appointment>) -> Self {
+        Self {
+            changed: Change::Everything,
+            event: Some(Event::new(closure.created_at, EventKind::ClosureAdded(closure.clone()))),
+            outcome: Closed { closure, covered },
+        }
+    }
+}
+
+impl Written<Closure> {
+    /// A closure removed at `now`: any listing may change.
+    pub fn closure_removed(closure: Closure, now: DateTime<Utc>) -> Self {
+        Self {
+            changed: Change::Everything,
+            event: Some(Event::new(
+                now.trunc_subsecs(0),
+                EventKind::ClosureRemoved(closure.clone()),
+            )),
+            outcome: closure,
+        }
+    }
 }
 
 /// A booking to make.
@@ -143,15 +286,6 @@ impl HoldRequest {
     pub fn hold_at(&self, placement: &Placement, now: DateTime<Utc>) -> Hold {
         Hold::of(self.token.clone(), placement, now.trunc_subsecs(0), self.expires_at)
     }
-}
-
-/// A reschedule that succeeded.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Rescheduled {
-    /// The appointment as it is now.
-    pub appointment: Appointment,
-    /// The starts of the slots it gave back (none when it did not move).
-    pub released: Vec<DateTime<Utc>>,
 }
 
 /// Which appointments to list, and where to continue.
@@ -216,20 +350,6 @@ pub struct HoldNotFound;
 #[error("no closure has this id")]
 pub struct ClosureNotFound;
 
-/// A write that did not happen: the rules refused it, or the store failed.
-#[derive(Debug, thiserror::Error)]
-pub enum WriteError<R> {
-    /// The domain said no; nothing was written.
-    #[error(transparent)]
-    Refused(R),
-    /// The idempotency key was used before for a different request; nothing was written.
-    #[error("the idempotency key was used for a different request")]
-    KeyReused,
-    /// The store could not do it; nothing was written.
-    #[error(transparent)]
-    Storage(#[from] StorageError),
-}
-
 /// Why an appointment was not canceled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum CancelFailure {
@@ -253,52 +373,4 @@ pub enum RescheduleFailure {
     /// The new slot cannot take it.
     #[error(transparent)]
     Unavailable(#[from] Unavailable),
-}
-
-/// Whether a storage failure is worth retrying.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StorageErrorKind {
-    /// The store is busy or unreachable for now (no free connection, database down or locked).
-    Unavailable,
-    /// Anything else: a bug, corrupt data, a full disk.
-    Fault,
-}
-
-/// A failure of the store itself, never of the request.
-#[derive(Debug)]
-pub struct StorageError {
-    kind: StorageErrorKind,
-    source: Box<dyn Error + Send + Sync>,
-}
-
-impl StorageError {
-    /// A failure that may pass if retried later.
-    pub fn unavailable(source: impl Into<Box<dyn Error + Send + Sync>>) -> Self {
-        Self { kind: StorageErrorKind::Unavailable, source: source.into() }
-    }
-
-    /// A failure that will not pass by itself.
-    pub fn fault(source: impl Into<Box<dyn Error + Send + Sync>>) -> Self {
-        Self { kind: StorageErrorKind::Fault, source: source.into() }
-    }
-
-    /// Which kind of failure this is.
-    pub fn kind(&self) -> StorageErrorKind {
-        self.kind
-    }
-}
-
-impl fmt::Display for StorageError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.kind {
-            StorageErrorKind::Unavailable => f.write_str("the store is unavailable"),
-            StorageErrorKind::Fault => f.write_str("the store failed"),
-        }
-    }
-}
-
-impl Error for StorageError {
-    fn source(&self) -> Option<&(dyn Error + 'static)> {
-        Some(&*self.source)
-    }
 }

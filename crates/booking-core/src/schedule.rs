@@ -1,100 +1,19 @@
 //! The business's schedule: its time zone, opening hours, slot length, capacity, and how far ahead
 //! and how soon clients may book. It turns a local date and time into a [`Slot`].
 
-use std::{fmt, num::NonZeroU32};
+use std::fmt;
 
 use chrono::{DateTime, Datelike, Duration, LocalResult, NaiveDate, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use thiserror::Error;
 
 use crate::{
-    availability::Admission,
+    admission::Admission,
     catalog::{CatalogError, Resource, Service, Slug, validate},
     hours::{DayMinute, TimeRange, WeeklyHours},
+    placement::Placement,
+    units::{Capacity, Slot, SlotLength},
 };
-
-/// The length of every slot, in whole minutes (1 to 1440).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct SlotLength(u16);
-
-/// A slot length out of range.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-#[error("slot length must be between 1 and 1440 minutes, got {0}")]
-pub struct SlotLengthError(pub u32);
-
-impl SlotLength {
-    /// A slot length in minutes.
-    pub fn from_minutes(minutes: u32) -> Result<Self, SlotLengthError> {
-        u16::try_from(minutes)
-            .ok()
-            .filter(|m| (1..=1440).contains(m))
-            .map(Self)
-            .ok_or(SlotLengthError(minutes))
-    }
-
-    /// The length in minutes.
-    pub fn minutes(self) -> u16 {
-        self.0
-    }
-
-    /// The length as a duration.
-    pub fn duration(self) -> Duration {
-        Duration::minutes(i64::from(self.0))
-    }
-}
-
-/// How many appointments one slot holds (1 to 10 000).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Capacity(NonZeroU32);
-
-/// A capacity out of range.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-#[error("capacity must be between 1 and {max}, got {0}", max = Capacity::MAX)]
-pub struct CapacityError(pub u32);
-
-impl Capacity {
-    /// The largest capacity accepted.
-    pub const MAX: u32 = 10_000;
-
-    /// A capacity of `n` appointments per slot.
-    pub fn new(n: u32) -> Result<Self, CapacityError> {
-        NonZeroU32::new(n).filter(|n| n.get() <= Self::MAX).map(Self).ok_or(CapacityError(n))
-    }
-
-    /// The number of appointments a slot holds.
-    pub fn get(self) -> u32 {
-        self.0.get()
-    }
-
-    /// Whether a slot that already holds `booked` appointments takes one more.
-    pub fn admits(self, booked: u32) -> bool {
-        booked < self.get()
-    }
-}
-
-/// One bookable period: a start and an end instant.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Slot {
-    start: DateTime<Utc>,
-    end: DateTime<Utc>,
-}
-
-impl Slot {
-    /// A slot from `start` to `end`; `None` unless `start < end`.
-    pub fn new(start: DateTime<Utc>, end: DateTime<Utc>) -> Option<Self> {
-        (start < end).then_some(Self { start, end })
-    }
-
-    /// When the slot starts.
-    pub fn start(&self) -> DateTime<Utc> {
-        self.start
-    }
-
-    /// When the slot ends.
-    pub fn end(&self) -> DateTime<Utc> {
-        self.end
-    }
-}
 
 /// Why a local date and time is not the start of a slot.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -184,14 +103,11 @@ pub struct Schedule {
     services: Vec<Service>,
 }
 
-/// The slug of the resource a schedule without a catalog books.
-pub const DEFAULT_RESOURCE: &str = "default";
-
 impl Default for Schedule {
     /// UTC, one resource open 09:00-17:00 every day, 30-minute slots of capacity 1, no horizon,
     /// no notice.
     fn default() -> Self {
-        Self::new(Tz::UTC, WeeklyHours::default(), SlotLength(30), Capacity(NonZeroU32::MIN))
+        Self::new(Tz::UTC, WeeklyHours::default(), SlotLength::default(), Capacity::ONE)
     }
 }
 
@@ -215,7 +131,7 @@ pub enum ChoiceError {
 }
 
 impl Schedule {
-    /// A schedule with one resource, [`DEFAULT_RESOURCE`], no services, no horizon and no
+    /// A schedule with one resource, [`DEFAULT_RESOURCE`](crate::catalog::DEFAULT_RESOURCE), no services, no horizon and no
     /// minimum notice.
     pub fn new(
         time_zone: Tz,
@@ -458,22 +374,6 @@ impl Schedule {
     }
 }
 
-/// Where an appointment sits: its resource, its service, the time the client sees, and every
-/// slot it takes on the resource (buffers included).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Placement {
-    /// The resource.
-    pub resource: Slug,
-    /// The service, if any.
-    pub service: Option<Slug>,
-    /// The time the client sees.
-    pub slot: Slot,
-    /// The start of every slot it takes, buffers included, in order.
-    pub occupied: Vec<DateTime<Utc>>,
-    /// The resource's capacity per slot.
-    pub capacity: Capacity,
-}
-
 fn minute_of(value: u16) -> DayMinute {
     DayMinute::clamped(value)
 }
@@ -654,19 +554,6 @@ mod tests {
         assert_eq!(berlin().start_of_day(date("2030-07-08")), utc("2030-07-07T22:00:00Z"));
         let gap = date("2018-11-04").and_time(time("00:30"));
         assert_eq!(schedule.instant_of(gap), None);
-    }
-
-    #[test]
-    fn lengths_and_capacities_are_bounded() {
-        assert_eq!(SlotLength::from_minutes(0), Err(SlotLengthError(0)));
-        assert_eq!(SlotLength::from_minutes(1441), Err(SlotLengthError(1441)));
-        assert_eq!(SlotLength::from_minutes(1440).unwrap().minutes(), 1440);
-        assert_eq!(Capacity::new(0), Err(CapacityError(0)));
-        assert_eq!(Capacity::new(10_001), Err(CapacityError(10_001)));
-        let two = Capacity::new(2).unwrap();
-        assert_eq!(Capacity::new(10_000).unwrap().get(), 10_000);
-        assert!(two.admits(1));
-        assert!(!two.admits(2));
     }
 
     fn resource(name: &str, hours: &str) -> Resource {

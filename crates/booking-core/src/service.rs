@@ -1,25 +1,30 @@
 //! The booking use cases: what the HTTP API (or any other front end) calls.
 
-use std::sync::Arc;
+use std::{convert::Infallible, sync::Arc};
 
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, SubsecRound, Utc};
 use thiserror::Error;
 
 use crate::{
-    appointment::{Appointment, AppointmentId, RescheduleRefusal},
-    availability::{Admission, Availability, DateRange, ListingPlan, Unavailable, UsageMap},
+    admission::{Admission, Unavailable, UsageMap},
+    appointment::{Appointment, AppointmentId},
+    availability::{Availability, DateRange, ListingPlan},
     catalog::{Service, Slug},
+    change::Feed,
     client::{ClientName, Notes},
     clock::Clock,
     closure::{Closure, ClosureId},
     hold::{Hold, HoldToken},
-    idempotency::{DEFAULT_KEY_LIFETIME, Idempotency, IdempotencyKey, Outcome, Render},
+    idempotency::{DEFAULT_KEY_LIFETIME, Idempotency, IdempotencyKey, Outcome},
+    pending::{Pending, WriteResult},
+    placement::Placement,
     repository::{
-        AppointmentQuery, AppointmentRepository, BookFailure, Booking, CancelFailure,
-        ClosureNotFound, HoldNotFound, HoldRequest, RescheduleFailure, Rescheduled, StorageError,
-        WriteError,
+        AppointmentQuery, AppointmentRepository, BookFailure, Booking, CancelFailure, Closed,
+        ClosureNotFound, HoldNotFound, HoldRequest, RescheduleFailure, Written,
     },
-    schedule::{ChoiceError, Placement, Schedule, Slot, SlotError},
+    schedule::{ChoiceError, Schedule, SlotError},
+    storage::StorageError,
+    units::Slot,
 };
 
 /// How long a hold lasts unless configured otherwise.
@@ -65,56 +70,17 @@ pub enum PlacementError {
     Unavailable(#[from] Unavailable),
 }
 
-/// A client's key for a write and what the write must store under it; the service adds the
-/// time and how long keys are remembered.
-#[derive(Clone, Copy)]
-pub struct Retry<'a> {
+/// A client's key for a write and what identifies the request; the service adds the time and
+/// how long keys are remembered.
+#[derive(Debug, Clone)]
+pub struct Retry {
     /// The client's key.
-    pub key: &'a IdempotencyKey,
-    /// What identifies the request.
-    pub fingerprint: &'a str,
-    /// Renders the answer to store.
-    pub render: Render<'a>,
+    pub key: IdempotencyKey,
+    /// What identifies the request: a repeat must match it.
+    pub fingerprint: String,
 }
 
-impl std::fmt::Debug for Retry<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Retry(..)")
-    }
-}
-
-/// Why a booking was not made.
-#[derive(Debug, Error)]
-pub enum BookError {
-    /// The request names no bookable placement.
-    #[error(transparent)]
-    Placement(#[from] PlacementError),
-    /// The store refused it.
-    #[error(transparent)]
-    Refused(#[from] BookFailure),
-    /// The idempotency key was used for a different request.
-    #[error("the idempotency key was used for a different request")]
-    KeyReused,
-    /// The store failed; nothing was booked.
-    #[error(transparent)]
-    Storage(#[from] StorageError),
-}
-
-/// Why a hold was not made.
-#[derive(Debug, Error)]
-pub enum HoldError {
-    /// The request names no bookable placement.
-    #[error(transparent)]
-    Placement(#[from] PlacementError),
-    /// The store failed; nothing was held.
-    #[error(transparent)]
-    Storage(#[from] StorageError),
-}
-
-/// Why an appointment was not canceled.
-pub type CancelError = WriteError<CancelFailure>;
-
-/// Why an appointment was not moved.
+/// Why a move could not be handed to the store.
 #[derive(Debug, Error)]
 pub enum RescheduleError {
     /// No appointment has the id.
@@ -123,46 +89,18 @@ pub enum RescheduleError {
     /// The new time names no bookable placement.
     #[error(transparent)]
     Placement(#[from] PlacementError),
-    /// The appointment's state forbids it.
-    #[error(transparent)]
-    Refused(#[from] RescheduleRefusal),
-    /// The idempotency key was used for a different request.
-    #[error("the idempotency key was used for a different request")]
-    KeyReused,
-    /// The store failed; nothing changed.
+    /// The store failed while the appointment was read; nothing changed.
     #[error(transparent)]
     Storage(#[from] StorageError),
-}
-
-/// Why a closure was not made.
-#[derive(Debug, Error)]
-pub enum ClosureError {
-    /// The resource does not exist.
-    #[error(transparent)]
-    Choice(#[from] ChoiceError),
-    /// The store failed; nothing was closed.
-    #[error(transparent)]
-    Storage(#[from] StorageError),
-}
-
-impl<T> From<WriteError<T>> for RescheduleError
-where
-    RescheduleFailure: From<T>,
-{
-    fn from(error: WriteError<T>) -> Self {
-        match error {
-            WriteError::Refused(failure) => match RescheduleFailure::from(failure) {
-                RescheduleFailure::NotFound => Self::NotFound,
-                RescheduleFailure::Refused(refusal) => Self::Refused(refusal),
-                RescheduleFailure::Unavailable(why) => Self::Placement(why.into()),
-            },
-            WriteError::KeyReused => Self::KeyReused,
-            WriteError::Storage(error) => Self::Storage(error),
-        }
-    }
 }
 
 /// The booking service: the schedule's rules over a repository, at the clock's time.
+///
+/// Writes happen in two steps. First the request is judged against the schedule alone (is it a
+/// slot, on a resource that performs the service, not in the past...), which answers at once;
+/// then the store writes it, and answers through a [`Pending`]. Every write that commits is
+/// handed to the service's [`Feed`], once, after its commit, whether or not the caller still
+/// waits for the answer.
 #[derive(Debug, Clone)]
 pub struct BookingService {
     repository: Arc<dyn AppointmentRepository>,
@@ -170,6 +108,27 @@ pub struct BookingService {
     schedule: Schedule,
     hold_duration: Duration,
     key_lifetime: Duration,
+    feed: Option<Arc<dyn Feed>>,
+}
+
+/// A committed write's answer, as the feed needs it.
+trait Committed {
+    fn written(&self) -> Option<(&crate::change::Change, Option<&crate::event::Event>)>;
+}
+
+impl<T, R> Committed for WriteResult<Written<T>, R> {
+    fn written(&self) -> Option<(&crate::change::Change, Option<&crate::event::Event>)> {
+        self.as_ref().ok().map(|written| (&written.changed, written.event.as_ref()))
+    }
+}
+
+impl<T, R> Committed for WriteResult<Outcome<Written<T>>, R> {
+    fn written(&self) -> Option<(&crate::change::Change, Option<&crate::event::Event>)> {
+        match self {
+            Ok(Outcome::Done(written)) => Some((&written.changed, written.event.as_ref())),
+            _ => None,
+        }
+    }
 }
 
 impl BookingService {
@@ -185,6 +144,7 @@ impl BookingService {
             schedule,
             hold_duration: DEFAULT_HOLD_DURATION,
             key_lifetime: DEFAULT_KEY_LIFETIME,
+            feed: None,
         }
     }
 
@@ -194,23 +154,15 @@ impl BookingService {
         self
     }
 
-    fn idempotency<'a>(
-        &self,
-        retry: Option<Retry<'a>>,
-        now: DateTime<Utc>,
-    ) -> Option<Idempotency<'a>> {
-        retry.map(|retry| Idempotency {
-            key: retry.key,
-            fingerprint: retry.fingerprint,
-            now,
-            lifetime: self.key_lifetime,
-            render: retry.render,
-        })
-    }
-
     /// Holds last `duration`.
     pub fn with_hold_duration(mut self, duration: Duration) -> Self {
         self.hold_duration = duration;
+        self
+    }
+
+    /// Every committed write is handed to `feed`.
+    pub fn with_feed(mut self, feed: Arc<dyn Feed>) -> Self {
+        self.feed = Some(feed);
         self
     }
 
@@ -224,9 +176,41 @@ impl BookingService {
         self.hold_duration
     }
 
+    /// How long idempotency keys are remembered.
+    pub fn key_lifetime(&self) -> Duration {
+        self.key_lifetime
+    }
+
     /// The current time by the service's clock.
     pub fn now(&self) -> DateTime<Utc> {
         self.clock.now()
+    }
+
+    fn idempotency(&self, retry: Option<Retry>, now: DateTime<Utc>) -> Option<Idempotency> {
+        retry.map(|Retry { key, fingerprint }| Idempotency {
+            key,
+            fingerprint,
+            now,
+            lifetime: self.key_lifetime,
+        })
+    }
+
+    /// Hands the write's answer to the feed once it commits.
+    fn followed<T: 'static, R: 'static>(&self, pending: Pending<T, R>) -> Pending<T, R>
+    where
+        WriteResult<T, R>: Committed,
+    {
+        match &self.feed {
+            Some(feed) => {
+                let feed = feed.clone();
+                pending.then(move |answer| {
+                    if let Some((change, event)) = answer.written() {
+                        feed.committed(change, event);
+                    }
+                })
+            }
+            None => pending,
+        }
     }
 
     fn service_of(&self, slug: Option<&Slug>) -> Result<Option<&Service>, ChoiceError> {
@@ -269,8 +253,8 @@ impl BookingService {
     pub fn book(
         &self,
         request: BookRequest,
-        retry: Option<Retry<'_>>,
-    ) -> Result<Outcome<Appointment>, BookError> {
+        retry: Option<Retry>,
+    ) -> Result<Pending<Outcome<Written<Appointment>>, BookFailure>, PlacementError> {
         let now = self.clock.now();
         let (candidates, admission) = self.placements(&request.slot, now, true)?;
         let booking = Booking {
@@ -280,44 +264,34 @@ impl BookingService {
             candidates,
             hold: request.hold,
         };
-        self.repository.book(&booking, &admission, self.idempotency(retry, now)).map_err(|error| {
-            match error {
-                WriteError::Refused(failure) => BookError::Refused(failure),
-                WriteError::KeyReused => BookError::KeyReused,
-                WriteError::Storage(error) => BookError::Storage(error),
-            }
-        })
+        Ok(self.followed(self.repository.book(booking, admission, self.idempotency(retry, now))))
     }
 
     /// Holds the requested placement for the hold duration.
-    pub fn hold(&self, request: &SlotRequest) -> Result<Hold, HoldError> {
+    pub fn hold(
+        &self,
+        request: &SlotRequest,
+    ) -> Result<Pending<Written<Hold>, Unavailable>, PlacementError> {
         let now = self.clock.now();
         let (candidates, admission) = self.placements(request, now, true)?;
         let expires_at = (now + self.hold_duration).trunc_subsecs(0);
         let request = HoldRequest { token: HoldToken::random(), candidates, expires_at };
-        self.repository.hold(&request, &admission).map_err(|error| match error {
-            WriteError::Refused(why) => HoldError::Placement(why.into()),
-            // Holds carry no idempotency key, so a store that answers this is broken.
-            WriteError::KeyReused => {
-                HoldError::Storage(StorageError::fault("a hold was refused for a key it never had"))
-            }
-            WriteError::Storage(error) => HoldError::Storage(error),
-        })
+        Ok(self.followed(self.repository.hold(request, admission)))
     }
 
     /// Ends a hold early.
-    pub fn release_hold(&self, token: &HoldToken) -> Result<Hold, WriteError<HoldNotFound>> {
-        self.repository.release_hold(token, self.clock.now())
+    pub fn release_hold(&self, token: HoldToken) -> Pending<Written<Hold>, HoldNotFound> {
+        self.followed(self.repository.release_hold(token, self.clock.now()))
     }
 
     /// Cancels an appointment that has not started; with `retry`, at most once per key.
     pub fn cancel(
         &self,
         id: AppointmentId,
-        retry: Option<Retry<'_>>,
-    ) -> Result<Outcome<Appointment>, CancelError> {
+        retry: Option<Retry>,
+    ) -> Pending<Outcome<Written<Appointment>>, CancelFailure> {
         let now = self.clock.now();
-        self.repository.cancel(id, now, self.idempotency(retry, now))
+        self.followed(self.repository.cancel(id, now, self.idempotency(retry, now)))
     }
 
     /// Moves an appointment to the slot at a local date and time on its resource, or leaves
@@ -327,8 +301,8 @@ impl BookingService {
         id: AppointmentId,
         date: NaiveDate,
         time: NaiveTime,
-        retry: Option<Retry<'_>>,
-    ) -> Result<Outcome<Rescheduled>, RescheduleError> {
+        retry: Option<Retry>,
+    ) -> Result<Pending<Outcome<Written<Appointment>>, RescheduleFailure>, RescheduleError> {
         // An appointment's resource and service never change, so reading them before the
         // write is safe; the write re-checks everything else.
         let current = self.repository.get(id)?.ok_or(RescheduleError::NotFound)?;
@@ -341,10 +315,13 @@ impl BookingService {
         // Asking for the slot it holds is a no-op whatever the time rules say, so they are
         // left to the store, which applies them only to a real move.
         let now = self.clock.now();
-        let (candidates, admission) = self.placements(&request, now, false)?;
-        let to =
-            candidates.first().ok_or(PlacementError::Unavailable(Unavailable::OutsideHours))?;
-        Ok(self.repository.reschedule(id, to, &admission, self.idempotency(retry, now))?)
+        let (mut candidates, admission) = self.placements(&request, now, false)?;
+        if candidates.is_empty() {
+            return Err(PlacementError::Unavailable(Unavailable::OutsideHours).into());
+        }
+        let to = candidates.swap_remove(0);
+        let idempotency = self.idempotency(retry, now);
+        Ok(self.followed(self.repository.reschedule(id, to, admission, idempotency)))
     }
 
     /// One appointment.
@@ -402,19 +379,25 @@ impl BookingService {
         plan.judge(&admission, closures, usage)
     }
 
-    /// The usage of every slot from `from` to `to`, both included, now.
-    pub fn usage(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<UsageMap, StorageError> {
-        self.repository.usage(None, from, to, self.clock.now())
+    /// The usage of these slots of `resource`, now.
+    pub fn usage(
+        &self,
+        resource: &Slug,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<UsageMap, StorageError> {
+        self.repository.usage(Some(resource), from, to, self.clock.now())
     }
 
-    /// Closes a resource (or, with none, the business) for a period; returns the closure and
-    /// the scheduled appointments inside it, which are left for the operator to move or cancel.
+    /// Closes a resource (or, with none, the business) for a period; the outcome is the closure
+    /// and the scheduled appointments inside it, which are left for the operator to move or
+    /// cancel.
     pub fn close(
         &self,
         resource: Option<Slug>,
         period: Slot,
         reason: Option<String>,
-    ) -> Result<(Closure, Vec<Appointment>), ClosureError> {
+    ) -> Result<Pending<Written<Closed>, Infallible>, ChoiceError> {
         if let Some(slug) = &resource {
             self.schedule.resource(slug)?;
         }
@@ -423,15 +406,14 @@ impl BookingService {
             resource,
             period,
             reason,
-            created_at: self.clock.now(),
+            created_at: self.clock.now().trunc_subsecs(0),
         };
-        let covered = self.repository.add_closure(&closure)?;
-        Ok((closure, covered))
+        Ok(self.followed(self.repository.add_closure(closure)))
     }
 
     /// Removes a closure.
-    pub fn reopen(&self, id: ClosureId) -> Result<Closure, WriteError<ClosureNotFound>> {
-        self.repository.remove_closure(id)
+    pub fn reopen(&self, id: ClosureId) -> Pending<Written<Closure>, ClosureNotFound> {
+        self.followed(self.repository.remove_closure(id, self.clock.now()))
     }
 
     /// Every closure that overlaps `from..to`.

@@ -11,8 +11,10 @@ use booking_core::{
     clock::ManualClock,
     memory::InMemoryRepository,
     repository::BookFailure,
-    schedule::{Capacity, Schedule, Slot, SlotLength},
-    service::{BookError, BookRequest, BookingService, PlacementError, SlotRequest},
+    schedule::Schedule,
+    service::{BookRequest, BookingService, PlacementError, SlotRequest},
+    storage::WriteError,
+    units::{Capacity, Slot, SlotLength},
 };
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 use proptest::prelude::*;
@@ -112,23 +114,23 @@ proptest! {
             match op {
                 Op::Book { day: d, slot, resource, long } => {
                     let service_slug = long.then_some("long");
-                    if let Ok(appointment) = service.book(request(day(d), time(slot), resource, service_slug), None) {
-                        ids.push(appointment.done().unwrap().id());
+                    if let Ok(Ok(booked)) = service.book(request(day(d), time(slot), resource, service_slug), None).map(|p| p.wait()) {
+                        ids.push(booked.done().unwrap().outcome.id());
                     }
                 }
                 Op::Hold { day: d, slot } => {
-                    let _held_or_refused = service.hold(&request(day(d), time(slot), None, None).slot);
+                    let _held_or_refused = service.hold(&request(day(d), time(slot), None, None).slot).map(|p| p.wait());
                 }
                 Op::Cancel { pick } if !ids.is_empty() => {
-                    if let Ok(appointment) = service.cancel(ids[pick % ids.len()], None) {
-                        let appointment = appointment.done().unwrap();
+                    if let Ok(outcome) = service.cancel(ids[pick % ids.len()], None).wait() {
+                        let appointment = outcome.done().unwrap().outcome;
                         canceled.insert(appointment.id(), appointment.slot().start());
                     }
                 }
                 Op::Reschedule { pick, day: d, slot } if !ids.is_empty() => {
                     let id = ids[pick % ids.len()];
-                    let moved = service.reschedule(id, day(d), time(slot), None);
-                    prop_assert!(!(canceled.contains_key(&id) && moved.is_ok()), "a canceled appointment moved");
+                    let moved = service.reschedule(id, day(d), time(slot), None).map(|p| p.wait());
+                    prop_assert!(!(canceled.contains_key(&id) && matches!(moved, Ok(Ok(_)))), "a canceled appointment moved");
                 }
                 Op::Wait { minutes } => clock.advance(Duration::minutes(minutes)),
                 Op::Cancel { .. } | Op::Reschedule { .. } => {}
@@ -165,15 +167,15 @@ proptest! {
         let filler = BookingService::new(repository.clone(), clock.clone(), schedule(capacity, 0, None));
         for (d, slot, hold) in prebooked {
             if hold {
-                let _held_or_refused = filler.hold(&request(day(d), time(slot), None, None).slot);
+                let _held_or_refused = filler.hold(&request(day(d), time(slot), None, None).slot).map(|p| p.wait());
             } else {
-                let _full_or_booked = filler.book(request(day(d), time(slot), None, Some("long")), None);
+                let _full_or_booked = filler.book(request(day(d), time(slot), None, Some("long")), None).map(|p| p.wait());
             }
         }
         if let Some((d, slot, length, everyone)) = closure {
             let from = filler.schedule().instant_of(day(d).and_time(time(slot))).unwrap();
             let period = Slot::new(from, from + Duration::minutes(30 * i64::from(length))).unwrap();
-            filler.close((!everyone).then(|| slug("alice")), period, None).unwrap();
+            filler.close((!everyone).then(|| slug("alice")), period, None).unwrap().wait().unwrap();
         }
         // The same store, seen at a later moment through the schedule under test.
         clock.set(start + Duration::minutes(minutes_after_start));
@@ -183,17 +185,17 @@ proptest! {
         for listed in listing.slots {
             let outcome = service
                 .book(request(listed.date, listed.time, Some(listed.resource.as_str()), long.then_some("long")), None)
-                .map(|outcome| outcome.done().unwrap());
+                .map(|pending| pending.wait().map(|outcome| outcome.done().unwrap().outcome));
             match (listed.status, outcome) {
-                (Ok(()), Ok(appointment)) => {
+                (Ok(()), Ok(Ok(appointment))) => {
                     prop_assert_eq!(appointment.slot().start(), listed.slot.start());
                     // Give the places back so that the next slot is tried against the store
                     // the listing saw.
-                    service.cancel(appointment.id(), None).unwrap();
+                    service.cancel(appointment.id(), None).wait().unwrap();
                 }
-                (Err(reason), Err(BookError::Refused(BookFailure::Unavailable(refused)))) => prop_assert_eq!(reason, refused),
-                (Err(reason), Err(BookError::Placement(PlacementError::Unavailable(refused)))) => prop_assert_eq!(reason, refused),
-                (Err(reason), Err(BookError::Placement(PlacementError::InvalidSlot(_)))) => {
+                (Err(reason), Ok(Err(WriteError::Refused(BookFailure::Unavailable(refused))))) => prop_assert_eq!(reason, refused),
+                (Err(reason), Err(PlacementError::Unavailable(refused))) => prop_assert_eq!(reason, refused),
+                (Err(reason), Err(PlacementError::InvalidSlot(_))) => {
                     prop_assert_eq!(reason.reason(), "outside_hours");
                 }
                 (listed, outcome) => prop_assert!(false, "listed {:?} but booking gave {:?}", listed, outcome),

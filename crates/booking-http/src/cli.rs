@@ -9,7 +9,8 @@ use std::{
 
 use booking_core::{
     hours::WeeklyHours,
-    schedule::{Capacity, Schedule, SlotLength},
+    schedule::Schedule,
+    units::{Capacity, SlotLength},
 };
 use booking_store::{DatabaseUrl, StoreOptions};
 use chrono_tz::Tz;

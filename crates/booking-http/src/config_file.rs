@@ -7,7 +7,8 @@ use std::{num::NonZeroU16, path::Path};
 use booking_core::{
     catalog::{Resource, Service, Slug},
     hours::WeeklyHours,
-    schedule::{Capacity, Schedule, SlotLength},
+    schedule::Schedule,
+    units::{Capacity, SlotLength},
 };
 use chrono::Duration;
 use chrono_tz::Tz;

@@ -1,14 +1,16 @@
-//! Availability changes, published after each write commits, for the availability streams.
+//! The change feed's publisher: availability changes, for the availability streams.
 //!
-//! Handlers report which slots a committed write touched; with PostgreSQL, the store's
-//! listener reports what other servers committed. One publisher task reads their usage
-//! (after the commit, so a rolled-back write is never announced) and broadcasts it. Because one
-//! task reads and sends in turn, a slot's updates go out in commit order, each carrying its
-//! counts as they stood after that commit. Subscribers that fall behind the bounded channel are
-//! told to start over from a fresh snapshot instead of holding memory for them.
+//! Every committed write reaches [`Events`] as its [`Change`], once, right after its commit (the
+//! booking service hands it on, see `booking_core::change::Feed`); with PostgreSQL, the changes
+//! other servers commit arrive the same way from the store's listener. One publisher task takes
+//! them in order, reads the usage of the slots they name (after the commit, so a rolled-back
+//! write is never published; one read for everything reported meanwhile) and broadcasts it.
+//! Because one task reads and sends in turn, a slot's updates go out in commit order, each
+//! carrying its counts as they stood after that commit. Subscribers that fall behind the bounded
+//! channel are told to start over from a fresh snapshot instead of holding memory for them.
 
 use std::{
-    collections::BTreeSet,
+    collections::{BTreeMap, BTreeSet},
     sync::{
         Arc,
         atomic::{AtomicU64, Ordering},
@@ -16,10 +18,16 @@ use std::{
 };
 
 use actix_web::web;
-use booking_core::{availability::Usage, catalog::Slug, service::BookingService};
-use booking_store::Announcement;
+use booking_core::{
+    admission::Usage,
+    catalog::Slug,
+    change::{Change, Feed},
+    event::Event,
+};
 use chrono::{DateTime, Utc};
 use tokio::sync::{broadcast, mpsc};
+
+use crate::routes::Bookings;
 
 /// How many changes a subscriber may fall behind before it gets a fresh snapshot instead.
 pub const SUBSCRIBER_BUFFER: usize = 256;
@@ -37,7 +45,7 @@ pub struct SlotUpdate {
 
 /// A change as subscribers see it; `id` grows with every change.
 #[derive(Debug, Clone)]
-pub enum Change {
+pub enum Published {
     /// These slots' usage changed.
     Usage {
         /// The change's sequence number.
@@ -45,189 +53,223 @@ pub enum Change {
         /// The slots and their new usage.
         updates: Arc<Vec<SlotUpdate>>,
     },
-    /// Something that is not usage changed (a closure): subscribers reload.
+    /// Anything may have changed (a closure, or changes were missed): subscribers reload.
     Resync {
         /// The change's sequence number.
         id: u64,
     },
 }
 
-#[derive(Debug)]
-enum Notice {
-    Slots(Slug, Vec<DateTime<Utc>>),
-    /// These slots change by themselves at this instant (a hold expiring).
-    SlotsAt(Slug, Vec<DateTime<Utc>>, DateTime<Utc>),
-    Resync,
-}
-
-/// The publisher's front door, shared by handlers and streams.
+/// The publisher's front door: fed by committed writes and by other servers, read by streams.
 #[derive(Debug, Clone)]
 pub struct Events {
-    notices: mpsc::UnboundedSender<Notice>,
-    changes: broadcast::Sender<Change>,
+    changes: mpsc::UnboundedSender<Change>,
+    published: broadcast::Sender<Published>,
     sequence: Arc<AtomicU64>,
 }
 
+/// The publisher before it runs: it needs the service, which needs [`Events`] as its feed.
+#[derive(Debug)]
+pub struct Publisher {
+    events: Events,
+    changes: mpsc::UnboundedReceiver<Change>,
+}
+
 impl Events {
-    /// Starts the publisher on the current runtime.
-    pub fn start(service: web::Data<BookingService>) -> Self {
-        let (notices, receiver) = mpsc::unbounded_channel();
-        let (changes, _) = broadcast::channel(SUBSCRIBER_BUFFER);
-        let events = Self { notices, changes, sequence: Arc::new(AtomicU64::new(0)) };
-        actix_web::rt::spawn(publish(receiver, events.clone(), service));
-        events
+    /// The front door, and the publisher to start once the service exists.
+    pub fn new() -> (Self, Publisher) {
+        let (changes, receiver) = mpsc::unbounded_channel();
+        let (published, _) = broadcast::channel(SUBSCRIBER_BUFFER);
+        let events = Self { changes, published, sequence: Arc::new(AtomicU64::new(0)) };
+        (events.clone(), Publisher { events, changes: receiver })
     }
 
-    /// Reports, after its commit, that a write changed these slots of `resource`.
-    pub fn slots_changed(&self, resource: &Slug, starts: &[DateTime<Utc>]) {
-        if !starts.is_empty() {
-            // The publisher lives as long as the server; if it is gone there is no one to tell.
-            let _gone = self.notices.send(Notice::Slots(resource.clone(), starts.to_vec()));
-        }
-    }
-
-    /// Reports that slots of `resource` change by themselves at `at` (a hold expiring).
-    pub fn slots_change_at(&self, resource: &Slug, starts: &[DateTime<Utc>], at: DateTime<Utc>) {
-        let _gone = self.notices.send(Notice::SlotsAt(resource.clone(), starts.to_vec(), at));
-    }
-
-    /// Reports that subscribers should reload everything.
-    pub fn everything_changed(&self) {
-        let _gone = self.notices.send(Notice::Resync);
-    }
-
-    /// Passes on a change another server committed to the database this one shares; callable
+    /// Passes on a change committed elsewhere (another server's, or a hold's expiry); callable
     /// from any thread. False once the publisher has stopped.
-    pub fn announce(&self, announcement: Announcement) -> bool {
-        let notice = match announcement {
-            Announcement::Slots { resource, starts, again_at: Some(at) } => {
-                // The hold's server times its expiry for its own streams; this one does too.
-                let again =
-                    self.notices.send(Notice::SlotsAt(resource.clone(), starts.clone(), at));
-                if again.is_err() {
-                    return false;
-                }
-                Notice::Slots(resource, starts)
-            }
-            Announcement::Slots { resource, starts, again_at: None } => {
-                Notice::Slots(resource, starts)
-            }
-            Announcement::Everything => Notice::Resync,
-        };
-        self.notices.send(notice).is_ok()
+    pub fn relay(&self, change: Change) -> bool {
+        self.changes.send(change).is_ok()
     }
 
     /// A receiver of every change from now on, and the id of the last change sent.
-    pub fn subscribe(&self) -> (broadcast::Receiver<Change>, u64) {
-        let receiver = self.changes.subscribe();
+    pub fn subscribe(&self) -> (broadcast::Receiver<Published>, u64) {
+        let receiver = self.published.subscribe();
         (receiver, self.sequence.load(Ordering::SeqCst))
     }
 
-    fn send(&self, change: impl FnOnce(u64) -> Change) {
+    fn send(&self, published: impl FnOnce(u64) -> Published) {
         let id = self.sequence.fetch_add(1, Ordering::SeqCst) + 1;
         // No subscriber is not an error.
-        let _unheard = self.changes.send(change(id));
+        let _unheard = self.published.send(published(id));
+    }
+}
+
+impl Feed for Events {
+    fn committed(&self, change: &Change, _event: Option<&Event>) {
+        // With nobody listening there is nothing to publish: a stream that subscribes later
+        // reads its snapshot after subscribing, so it sees this write. A hold's expiry still
+        // needs its timer, for the streams that open before it expires.
+        let expires = matches!(change, Change::Slots { again_at: Some(_), .. });
+        if expires || self.published.receiver_count() > 0 {
+            // The publisher lives as long as the server; if it is gone there is no one to tell.
+            let _gone = self.changes.send(change.clone());
+        }
+    }
+}
+
+impl Publisher {
+    /// Runs the publisher on the current runtime, reading usage through `bookings`.
+    pub fn start(self, bookings: web::Data<Bookings>) {
+        actix_web::rt::spawn(publish(self.changes, self.events, bookings));
     }
 }
 
 async fn publish(
-    mut notices: mpsc::UnboundedReceiver<Notice>,
+    mut changes: mpsc::UnboundedReceiver<Change>,
     events: Events,
-    service: web::Data<BookingService>,
+    bookings: web::Data<Bookings>,
 ) {
-    while let Some(first) = notices.recv().await {
-        // Everything reported meanwhile goes out in one read.
-        let mut slots = BTreeSet::new();
+    while let Some(first) = changes.recv().await {
+        // Everything reported meanwhile goes out together.
+        let mut slots: BTreeMap<Slug, BTreeSet<DateTime<Utc>>> = BTreeMap::new();
         let mut resync = false;
         let mut next = Some(first);
-        while let Some(notice) = next {
-            match notice {
-                Notice::Slots(resource, starts) => {
-                    slots.extend(starts.into_iter().map(|s| (resource.clone(), s)))
+        while let Some(change) = next {
+            match change {
+                Change::Slots { resource, starts, again_at } => {
+                    if let Some(at) = again_at {
+                        expire_at(&events, &bookings, resource.clone(), starts.clone(), at);
+                    }
+                    slots.entry(resource).or_default().extend(starts);
                 }
-                Notice::SlotsAt(resource, starts, at) => {
-                    let (events, wait) = (events.clone(), (at - service.now()).to_std());
-                    actix_web::rt::spawn(async move {
-                        tokio::time::sleep(wait.unwrap_or_default()).await;
-                        events.slots_changed(&resource, &starts);
-                    });
-                }
-                Notice::Resync => resync = true,
+                Change::Everything => resync = true,
+                Change::Nothing => {}
             }
-            next = notices.try_recv().ok();
+            next = changes.try_recv().ok();
         }
         if resync {
-            events.send(|id| Change::Resync { id });
+            events.send(|id| Published::Resync { id });
         }
-        let (Some(first), Some(last)) =
-            (slots.iter().map(|s| s.1).min(), slots.iter().map(|s| s.1).max())
-        else {
+        if !slots.is_empty() {
+            publish_usage(&events, &bookings, slots).await;
+        }
+    }
+}
+
+/// Reads the slots' usage now and broadcasts it; on failure, tells streams to reload.
+async fn publish_usage(
+    events: &Events,
+    bookings: &web::Data<Bookings>,
+    slots: BTreeMap<Slug, BTreeSet<DateTime<Utc>>>,
+) {
+    let mut updates = Vec::new();
+    for (resource, starts) in slots {
+        let (Some(first), Some(last)) = (starts.first().copied(), starts.last().copied()) else {
             continue;
         };
-        let reading = service.clone();
-        match web::block(move || reading.usage(first, last)).await {
-            Ok(Ok(usage)) => {
-                let updates = slots
-                    .into_iter()
-                    .map(|(resource, start)| {
-                        let usage =
-                            usage.get(&(resource.clone(), start)).copied().unwrap_or_default();
-                        SlotUpdate { resource, start, usage }
-                    })
-                    .collect();
-                events.send(|id| Change::Usage { id, updates: Arc::new(updates) });
-            }
-            failed => {
+        let reading = resource.clone();
+        match bookings.run("publish", move |service| service.usage(&reading, first, last)).await {
+            Ok(usage) => updates.extend(starts.into_iter().map(|start| {
+                let usage = usage.get(&(resource.clone(), start)).copied().unwrap_or_default();
+                SlotUpdate { resource: resource.clone(), start, usage }
+            })),
+            Err(error) => {
                 // Without the counts, the honest message is "reload".
-                tracing::warn!(error = ?failed.map(drop), "could not read usage to publish; streams will resync");
-                events.send(|id| Change::Resync { id });
+                tracing::warn!(%error, "could not read usage to publish; streams will resync");
+                events.send(|id| Published::Resync { id });
+                return;
             }
         }
     }
+    events.send(|id| Published::Usage { id, updates: Arc::new(updates) });
+}
+
+/// These slots change by themselves at `at` (a hold expiring): publishes them again then.
+fn expire_at(
+    events: &Events,
+    bookings: &web::Data<Bookings>,
+    resource: Slug,
+    starts: Vec<DateTime<Utc>>,
+    at: DateTime<Utc>,
+) {
+    let wait = (at - bookings.now()).to_std().unwrap_or_default();
+    let events = events.clone();
+    actix_web::rt::spawn(async move {
+        tokio::time::sleep(wait).await;
+        events.relay(Change::Slots { resource, starts, again_at: None });
+    });
 }
 
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
 
-    use booking_core::{clock::ManualClock, memory::InMemoryRepository, schedule::Schedule};
+    use booking_core::{
+        clock::ManualClock, memory::InMemoryRepository, schedule::Schedule, service::BookingService,
+    };
 
     use super::*;
+    use crate::routes::StoreCalls;
 
-    /// Another server's hold: announced now, and announced again when it expires, since no
-    /// handler on this server set a timer for it.
-    #[actix_web::test]
-    async fn another_servers_hold_is_published_now_and_when_it_expires() {
-        let now: DateTime<Utc> = "2030-01-01T08:00:00Z".parse().unwrap();
-        let service = web::Data::new(BookingService::new(
+    fn start(now: DateTime<Utc>) -> Events {
+        let (events, publisher) = Events::new();
+        let service = BookingService::new(
             Arc::new(InMemoryRepository::new()),
             Arc::new(ManualClock::new(now)),
             Schedule::default(),
-        ));
-        let events = Events::start(service);
-        let (mut changes, _) = events.subscribe();
+        );
+        publisher.start(web::Data::new(Bookings::new(service, StoreCalls::Inline)));
+        events
+    }
+
+    async fn next(published: &mut broadcast::Receiver<Published>) -> Published {
+        tokio::time::timeout(Duration::from_secs(5), published.recv()).await.unwrap().unwrap()
+    }
+
+    /// Another server's hold: published now, and again when it expires, since no write on
+    /// this server set a timer for it.
+    #[actix_web::test]
+    async fn another_servers_hold_is_published_now_and_when_it_expires() {
+        let now: DateTime<Utc> = "2030-01-01T08:00:00Z".parse().unwrap();
+        let events = start(now);
+        let (mut published, _) = events.subscribe();
         let resource: Slug = "default".parse().unwrap();
         let start: DateTime<Utc> = "2030-01-07T09:00:00Z".parse().unwrap();
         let again_at = now + chrono::Duration::milliseconds(200);
-        let announced = events.announce(Announcement::Slots {
+        assert!(events.relay(Change::Slots {
             resource: resource.clone(),
             starts: vec![start],
             again_at: Some(again_at),
-        });
-        assert!(announced);
+        }));
         for _ in 0..2 {
-            let change = tokio::time::timeout(Duration::from_secs(5), changes.recv())
-                .await
-                .unwrap()
-                .unwrap();
-            let Change::Usage { updates, .. } = change else { panic!("{change:?}") };
+            let Published::Usage { updates, .. } = next(&mut published).await else {
+                panic!("expected usage")
+            };
             assert_eq!(
                 updates.as_slice(),
                 [SlotUpdate { resource: resource.clone(), start, usage: Usage::default() }]
             );
         }
-        assert!(events.announce(Announcement::Everything));
-        let change = changes.recv().await.unwrap();
-        assert!(matches!(change, Change::Resync { .. }), "{change:?}");
+        assert!(events.relay(Change::Everything));
+        assert!(matches!(next(&mut published).await, Published::Resync { .. }));
+    }
+
+    /// A committed write is published only while someone listens, but a hold's expiry always
+    /// sets its timer.
+    #[actix_web::test]
+    async fn writes_are_published_to_listeners() {
+        let now: DateTime<Utc> = "2030-01-01T08:00:00Z".parse().unwrap();
+        let events = start(now);
+        let resource: Slug = "default".parse().unwrap();
+        let start: DateTime<Utc> = "2030-01-07T09:00:00Z".parse().unwrap();
+        let booked = Change::slots(&resource, [start], None);
+        events.committed(&booked, None);
+        let (mut published, before) = events.subscribe();
+        let later = Change::slots(&resource, [start + chrono::Duration::minutes(30)], None);
+        events.committed(&later, None);
+        let Published::Usage { id, updates } = next(&mut published).await else {
+            panic!("expected usage")
+        };
+        assert_eq!(id, before + 1, "the unheard write was not published");
+        assert_eq!(updates[0].start, start + chrono::Duration::minutes(30));
     }
 }

@@ -18,7 +18,7 @@ use crate::{
     events::Events,
     limits::{self, RateLimiter},
     openapi::OpenApiJson,
-    routes::{self, stream::Heartbeat},
+    routes::{self, Bookings, StoreCalls, stream::Heartbeat},
     telemetry,
 };
 
@@ -42,27 +42,32 @@ impl std::fmt::Debug for Application {
 impl Application {
     /// Opens the store (applying migrations), binds the listener and builds the server.
     pub fn build(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
-        let (repository, postgres): (Arc<dyn AppointmentRepository>, _) = match &settings.database {
+        let (repository, postgres, calls): (Arc<dyn AppointmentRepository>, _, _) = match &settings
+            .database
+        {
             DatabaseUrl::Sqlite(path) => {
-                (Arc::new(SqliteRepository::open(path, &settings.store)?), None)
+                (Arc::new(SqliteRepository::open(path, &settings.store)?), None, StoreCalls::Inline)
             }
             DatabaseUrl::Postgres(url) => {
                 let repository = Arc::new(PgRepository::open(url, &settings.store)?);
-                (repository.clone(), Some(repository))
+                (repository.clone(), Some(repository), StoreCalls::Blocking)
             }
         };
-        let service = web::Data::new(
-            BookingService::new(repository, clock, settings.schedule)
-                .with_hold_duration(settings.hold_duration),
-        );
-        let events = web::Data::new(Events::start(service.clone()));
+        let (events, publisher) = Events::new();
+        let service = BookingService::new(repository, clock, settings.schedule)
+            .with_hold_duration(settings.hold_duration)
+            .with_key_lifetime(settings.key_lifetime)
+            .with_feed(Arc::new(events.clone()));
+        let bookings = web::Data::new(Bookings::new(service, calls));
+        publisher.start(bookings.clone());
         let listening = match postgres {
             Some(repository) => {
-                let events = Events::clone(&events);
-                Some(repository.listen(move |announcement| events.announce(announcement))?)
+                let events = events.clone();
+                Some(repository.listen(move |change| events.relay(change))?)
             }
             None => None,
         };
+        let events = web::Data::new(events);
         let heartbeat = web::Data::new(Heartbeat(settings.stream_heartbeat));
         let admin_token = web::Data::new(settings.admin_token);
         let limiter = web::Data::new(
@@ -75,7 +80,7 @@ impl Application {
         let address = listener.local_addr()?;
         let mut server = HttpServer::new(move || {
             App::new()
-                .app_data(service.clone())
+                .app_data(bookings.clone())
                 .app_data(events.clone())
                 .app_data(heartbeat.clone())
                 .app_data(admin_token.clone())

@@ -8,7 +8,6 @@
     reason = "sql/ is compiled once per backend, against its connection type and dialect"
 )]
 
-mod announcement;
 mod database_url;
 mod options;
 pub mod postgres;
@@ -18,7 +17,6 @@ pub mod test_support;
 
 use thiserror::Error;
 
-pub use announcement::Announcement;
 pub use database_url::{DatabaseUrl, DatabaseUrlError, PostgresUrl};
 pub use options::StoreOptions;
 pub use postgres::PgRepository;

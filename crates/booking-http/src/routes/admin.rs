@@ -14,21 +14,20 @@ use booking_core::{
     catalog::Slug,
     closure::{Closure, ClosureId},
     repository::AppointmentQuery,
-    schedule::Slot,
     service::BookingService,
+    units::Slot,
 };
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::{
-    blocking, fields,
+    Bookings, fields,
     views::{AppointmentView, utc},
 };
 use crate::{
     config::AdminToken,
     error::{ApiError, Problem},
-    events::Events,
 };
 
 /// Lets a request through only with the configured bearer token.
@@ -178,15 +177,15 @@ fn encode(value: &str) -> String {
     )
 )]
 pub async fn appointments(
-    service: web::Data<BookingService>,
+    bookings: web::Data<Bookings>,
     query: web::Query<AppointmentsQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let filter = query.to_query(&service)?;
+    let filter = query.to_query(&bookings)?;
     let limit = filter.limit as usize;
-    let listing = service.clone();
-    let found = blocking("admin_appointments", move || listing.appointments(&filter)).await?;
+    let found =
+        bookings.run("admin_appointments", move |service| service.appointments(&filter)).await?;
     let views: Vec<AppointmentView> =
-        found.iter().map(|a| AppointmentView::new(a, service.schedule())).collect();
+        found.iter().map(|a| AppointmentView::new(a, bookings.schedule())).collect();
     let next = match (found.last(), views.last()) {
         (Some(last), Some(view)) if found.len() == limit => {
             Some(query.next_link(view, last.slot().start()))
@@ -310,12 +309,11 @@ fn boundary(
     )
 )]
 pub async fn close(
-    service: web::Data<BookingService>,
-    events: web::Data<Events>,
+    bookings: web::Data<Bookings>,
     body: web::Json<ClosureRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let from = boundary("from", &body.from, false, &service)?;
-    let to = boundary("to", &body.to, true, &service)?;
+    let from = boundary("from", &body.from, false, &bookings)?;
+    let to = boundary("to", &body.to, true, &bookings)?;
     let period = Slot::new(from, to)
         .ok_or_else(|| ApiError::invalid_request("'to' must be after 'from'"))?;
     let resource = body.resource.as_deref().map(str::parse::<Slug>).transpose()?;
@@ -323,15 +321,15 @@ pub async fn close(
     if reason.as_ref().is_some_and(|r| r.chars().count() > 500) {
         return Err(ApiError::invalid_request("reason must be at most 500 characters"));
     }
-    let closing = service.clone();
-    let (closure, covered) =
-        blocking("close", move || closing.close(resource, period, reason)).await?;
-    events.everything_changed();
+    let pending =
+        bookings.run("close", move |service| service.close(resource, period, reason)).await?;
+    let closed = pending.await?.outcome;
     Ok(HttpResponse::Created().json(ClosureCreated {
-        closure: ClosureView::new(&closure, &service),
-        affected_appointments: covered
+        closure: ClosureView::new(&closed.closure, &bookings),
+        affected_appointments: closed
+            .covered
             .iter()
-            .map(|a| AppointmentView::new(a, service.schedule()))
+            .map(|a| AppointmentView::new(a, bookings.schedule()))
             .collect(),
     }))
 }
@@ -346,14 +344,15 @@ pub async fn close(
         (status = 503, description = "No admin token configured, or the database is unavailable", body = Problem, content_type = "application/problem+json"),
     )
 )]
-pub async fn closures(service: web::Data<BookingService>) -> Result<HttpResponse, ApiError> {
-    let listing = service.clone();
-    let found = blocking("closures", move || {
-        listing.closures(DateTime::<Utc>::MIN_UTC, DateTime::<Utc>::MAX_UTC)
-    })
-    .await?;
-    Ok(HttpResponse::Ok()
-        .json(Closures { closures: found.iter().map(|c| ClosureView::new(c, &service)).collect() }))
+pub async fn closures(bookings: web::Data<Bookings>) -> Result<HttpResponse, ApiError> {
+    let found = bookings
+        .run("closures", |service| {
+            service.closures(DateTime::<Utc>::MIN_UTC, DateTime::<Utc>::MAX_UTC)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(Closures {
+        closures: found.iter().map(|c| ClosureView::new(c, &bookings)).collect(),
+    }))
 }
 
 /// Remove a closure.
@@ -369,17 +368,17 @@ pub async fn closures(service: web::Data<BookingService>) -> Result<HttpResponse
     )
 )]
 pub async fn reopen(
-    service: web::Data<BookingService>,
-    events: web::Data<Events>,
+    bookings: web::Data<Bookings>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let not_found = || {
-        ApiError::from(booking_core::repository::WriteError::Refused(
+        ApiError::from(booking_core::storage::WriteError::Refused(
             booking_core::repository::ClosureNotFound,
         ))
     };
     let id: ClosureId = id.parse().map_err(|_| not_found())?;
-    blocking("reopen", move || service.reopen(id)).await?;
-    events.everything_changed();
+    let pending =
+        bookings.run("reopen", move |service| Ok::<_, ApiError>(service.reopen(id))).await?;
+    pending.await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -1,30 +1,27 @@
 //! Booking, canceling, moving and reading appointments: the original service's endpoints.
 
 use actix_web::{
-    HttpRequest, HttpResponse,
-    http::{StatusCode, header, header::ContentType},
+    HttpRequest, HttpResponse, HttpResponseBuilder,
+    http::{StatusCode, header},
     web,
 };
 use booking_core::{
     appointment::{Appointment, AppointmentId},
     client::{ClientName, Notes},
     hold::HoldToken,
-    idempotency::{IdempotencyKey, Outcome, StoredResponse},
-    repository::{HoldNotFound, Rescheduled},
+    idempotency::{IdempotencyKey, Outcome},
+    repository::{HoldNotFound, Written},
     schedule::Schedule,
-    service::{BookRequest, BookingService, Retry},
+    service::{BookRequest, Retry},
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::{
-    blocking, fields,
+    Bookings, fields,
     views::{AppointmentChanged, AppointmentView},
 };
-use crate::{
-    error::{ApiError, Problem},
-    events::Events,
-};
+use crate::error::{ApiError, Problem};
 
 /// A request for an appointment.
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
@@ -127,146 +124,70 @@ fn appointment_id(text: &str) -> Result<AppointmentId, ApiError> {
 )]
 pub async fn schedule(
     request: HttpRequest,
-    service: web::Data<BookingService>,
-    events: web::Data<Events>,
+    bookings: web::Data<Bookings>,
     body: web::Json<ScheduleRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let retry = RetryKey::of(&request, &*body)?;
+    let retry = retry_key(&request, &*body)?;
     let book = BookRequest::try_from(body.into_inner())?;
-    let booking = service.clone();
-    let (done, response) = blocking("book", move || {
-        let render = |appointment: &Appointment| scheduled(appointment, booking.schedule());
-        booking
-            .book(book, retry.as_ref().map(|r| r.with(&render)))
-            .map(|outcome| answer(outcome, &render))
-    })
-    .await?
-    .respond();
-    if let Some(appointment) = done {
-        events.slots_changed(appointment.resource(), appointment.occupied());
-    }
-    Ok(response)
+    let pending = bookings.run("book", move |service| service.book(book, retry)).await?;
+    Ok(scheduled(pending.await?, bookings.schedule()))
 }
 
-/// The answer to a booking.
-fn scheduled(appointment: &Appointment, schedule: &Schedule) -> StoredResponse {
+/// The answer to a booking: the same for the first request and for a replay of it, but for
+/// `Idempotent-Replayed`.
+fn scheduled(outcome: Outcome<Written<Appointment>>, schedule: &Schedule) -> HttpResponse {
+    let (appointment, mut response) = answer(outcome, StatusCode::CREATED);
     let id = appointment.id().to_string();
-    stored(
-        StatusCode::CREATED,
-        &Scheduled {
-            message: "Appointment scheduled successfully.",
-            appointment_id: id.clone(),
-            appointment: AppointmentView::new(appointment, schedule),
-        },
-        Some(format!("/appointment/{id}")),
-    )
+    response.insert_header((header::LOCATION, format!("/appointment/{id}"))).json(Scheduled {
+        message: "Appointment scheduled successfully.",
+        appointment_id: id,
+        appointment: AppointmentView::new(&appointment, schedule),
+    })
 }
 
-/// The answer to a change of an appointment.
+/// The answer to a change of an appointment, first or replayed.
 fn changed(
     message: &'static str,
-    appointment: &Appointment,
+    outcome: Outcome<Written<Appointment>>,
     schedule: &Schedule,
-) -> StoredResponse {
-    stored(
-        StatusCode::OK,
-        &AppointmentChanged { message, appointment: AppointmentView::new(appointment, schedule) },
-        None,
-    )
+) -> HttpResponse {
+    let (appointment, mut response) = answer(outcome, StatusCode::OK);
+    response.json(AppointmentChanged {
+        message,
+        appointment: AppointmentView::new(&appointment, schedule),
+    })
 }
 
-fn stored(status: StatusCode, body: &impl Serialize, location: Option<String>) -> StoredResponse {
-    // These bodies are plain structs of strings: serializing them cannot fail.
-    let body = serde_json::to_string(body).unwrap_or_default();
-    StoredResponse { status: status.as_u16(), body, location }
-}
-
-/// What a write did, and the answer for it: rendered now, or replayed as first sent.
-struct Answer<T> {
-    done: Option<T>,
-    response: StoredResponse,
-}
-
-fn answer<T: Touched>(
-    outcome: Outcome<T>,
-    render: &dyn Fn(&Appointment) -> StoredResponse,
-) -> Answer<T> {
-    match outcome {
-        Outcome::Done(value) => Answer { response: render(value.appointment()), done: Some(value) },
-        Outcome::Replayed(response) => Answer { done: None, response },
-    }
-}
-
-impl<T> Answer<T> {
-    /// The HTTP response; a replay says so in `Idempotent-Replayed`.
-    fn respond(self) -> (Option<T>, HttpResponse) {
-        let replayed = self.done.is_none();
-        (self.done, respond(self.response, replayed))
-    }
-}
-
-fn respond(stored: StoredResponse, replayed: bool) -> HttpResponse {
-    let status = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK);
+/// The appointment a keyed write's answer shows (as the write left it, whether it was done now
+/// or replayed), and a response that says which.
+fn answer(
+    outcome: Outcome<Written<Appointment>>,
+    status: StatusCode,
+) -> (Appointment, HttpResponseBuilder) {
     let mut response = HttpResponse::build(status);
-    response.content_type(ContentType::json());
-    if let Some(location) = stored.location {
-        response.insert_header((header::LOCATION, location));
-    }
-    if replayed {
-        response.insert_header(("Idempotent-Replayed", "true"));
-    }
-    response.body(stored.body)
+    let appointment = match outcome {
+        Outcome::Done(written) => written.outcome,
+        Outcome::Replayed(appointment) => {
+            response.insert_header(("Idempotent-Replayed", "true"));
+            appointment
+        }
+    };
+    (appointment, response)
 }
 
-/// A write's result that holds an appointment.
-trait Touched {
-    fn appointment(&self) -> &Appointment;
-}
-
-impl Touched for Appointment {
-    fn appointment(&self) -> &Appointment {
-        self
-    }
-}
-
-impl Touched for Rescheduled {
-    fn appointment(&self) -> &Appointment {
-        &self.appointment
-    }
-}
-
-/// The `Idempotency-Key` of a request, with what identifies the request.
-struct RetryKey {
-    key: IdempotencyKey,
-    fingerprint: String,
-}
-
-impl RetryKey {
-    /// Reads the header; a request without one is not keyed.
-    fn of(request: &HttpRequest, body: &impl Serialize) -> Result<Option<Self>, ApiError> {
-        let Some(value) = request.headers().get("idempotency-key") else { return Ok(None) };
-        let key =
-            value.to_str().ok().and_then(|text| IdempotencyKey::parse(text).ok()).ok_or_else(
-                || {
-                    ApiError::invalid_request(
-                        "Idempotency-Key must be 1-255 visible ASCII characters, such as a UUID",
-                    )
-                },
-            )?;
-        // The canonical body (fields in a fixed order), so that spacing does not matter.
-        let body = serde_json::to_string(body).unwrap_or_default();
-        Ok(Some(Self {
-            key,
-            fingerprint: format!("{} {}\n{body}", request.method(), request.path()),
-        }))
-    }
-
-    fn with<'a>(
-        &'a self,
-        render: &'a (dyn Fn(&Appointment) -> StoredResponse + Send + Sync),
-    ) -> Retry<'a> {
-        Retry { key: &self.key, fingerprint: &self.fingerprint, render }
-    }
+/// The `Idempotency-Key` of a request, with what identifies the request; a request without one
+/// is not keyed.
+fn retry_key(request: &HttpRequest, body: &impl Serialize) -> Result<Option<Retry>, ApiError> {
+    let Some(value) = request.headers().get("idempotency-key") else { return Ok(None) };
+    let key =
+        value.to_str().ok().and_then(|text| IdempotencyKey::parse(text).ok()).ok_or_else(|| {
+            ApiError::invalid_request(
+                "Idempotency-Key must be 1-255 visible ASCII characters, such as a UUID",
+            )
+        })?;
+    // The canonical body (fields in a fixed order), so that spacing does not matter.
+    let body = serde_json::to_string(body).unwrap_or_default();
+    Ok(Some(Retry { key, fingerprint: format!("{} {}\n{body}", request.method(), request.path()) }))
 }
 
 /// Cancel an appointment.
@@ -283,27 +204,14 @@ impl RetryKey {
 )]
 pub async fn cancel(
     request: HttpRequest,
-    service: web::Data<BookingService>,
-    events: web::Data<Events>,
+    bookings: web::Data<Bookings>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let retry = RetryKey::of(&request, &())?;
+    let retry = retry_key(&request, &())?;
     let id = appointment_id(&id)?;
-    let canceling = service.clone();
-    let (done, response) = blocking("cancel", move || {
-        let render = |appointment: &Appointment| {
-            changed("Appointment canceled successfully.", appointment, canceling.schedule())
-        };
-        canceling
-            .cancel(id, retry.as_ref().map(|r| r.with(&render)))
-            .map(|outcome| answer(outcome, &render))
-    })
-    .await?
-    .respond();
-    if let Some(appointment) = done {
-        events.slots_changed(appointment.resource(), appointment.occupied());
-    }
-    Ok(response)
+    let pending =
+        bookings.run("cancel", move |service| Ok::<_, ApiError>(service.cancel(id, retry))).await?;
+    Ok(changed("Appointment canceled successfully.", pending.await?, bookings.schedule()))
 }
 
 /// Move an appointment to another slot.
@@ -324,34 +232,18 @@ pub async fn cancel(
 )]
 pub async fn reschedule(
     request: HttpRequest,
-    service: web::Data<BookingService>,
-    events: web::Data<Events>,
+    bookings: web::Data<Bookings>,
     id: web::Path<String>,
     body: web::Json<RescheduleRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let retry = RetryKey::of(&request, &*body)?;
+    let retry = retry_key(&request, &*body)?;
     let date = fields::date("date", &body.date)?;
     let time = fields::time("time", &body.time)?;
     let id = appointment_id(&id)?;
-    let moving = service.clone();
-    let (done, response) = blocking("reschedule", move || {
-        let render = |appointment: &Appointment| {
-            changed("Appointment rescheduled successfully.", appointment, moving.schedule())
-        };
-        moving
-            .reschedule(id, date, time, retry.as_ref().map(|r| r.with(&render)))
-            .map(|outcome| answer(outcome, &render))
-    })
-    .await?
-    .respond();
-    if let Some(Rescheduled { appointment, released }) =
-        done.filter(|moved| !moved.released.is_empty())
-    {
-        let mut touched = released;
-        touched.extend_from_slice(appointment.occupied());
-        events.slots_changed(appointment.resource(), &touched);
-    }
-    Ok(response)
+    let pending = bookings
+        .run("reschedule", move |service| service.reschedule(id, date, time, retry))
+        .await?;
+    Ok(changed("Appointment rescheduled successfully.", pending.await?, bookings.schedule()))
 }
 
 /// Read an appointment.
@@ -365,13 +257,13 @@ pub async fn reschedule(
     )
 )]
 pub async fn get(
-    service: web::Data<BookingService>,
+    bookings: web::Data<Bookings>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = appointment_id(&id)?;
-    let reading = service.clone();
-    let appointment = blocking("get", move || reading.appointment(id))
+    let appointment = bookings
+        .run("get", move |service| service.appointment(id))
         .await?
         .ok_or_else(ApiError::appointment_not_found)?;
-    Ok(HttpResponse::Ok().json(AppointmentView::new(&appointment, service.schedule())))
+    Ok(HttpResponse::Ok().json(AppointmentView::new(&appointment, bookings.schedule())))
 }

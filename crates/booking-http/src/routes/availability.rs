@@ -4,13 +4,13 @@ use actix_web::{HttpResponse, web};
 use booking_core::{
     availability::{Availability, DateRange, ListingPlan, SlotAvailability},
     catalog::Slug,
-    repository::StorageError,
     service::BookingService,
+    storage::StorageError,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::{blocking, fields, views::SlotTimes};
+use super::{Bookings, fields, views::SlotTimes};
 use crate::error::{ApiError, Problem};
 
 /// The days to list: `date` for one day, or `from` and `to` (both included, at most 31 days);
@@ -157,15 +157,15 @@ impl AvailabilityView {
     )
 )]
 pub async fn list(
-    service: web::Data<BookingService>,
+    bookings: web::Data<Bookings>,
     query: web::Query<AvailabilityQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let plan = query.plan(&service)?;
-    let listing = service.clone();
-    let availability = blocking("availability", move || {
-        let (usage, closures) = listing.read_availability(&plan)?;
-        Ok::<_, StorageError>(listing.judge(plan, &usage, &closures))
-    })
-    .await?;
-    Ok(HttpResponse::Ok().json(AvailabilityView::new(&availability, &service)))
+    let plan = query.plan(&bookings)?;
+    let availability = bookings
+        .run("availability", move |service| {
+            let (usage, closures) = service.read_availability(&plan)?;
+            Ok::<_, StorageError>(service.judge(plan, &usage, &closures))
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(AvailabilityView::new(&availability, &bookings)))
 }

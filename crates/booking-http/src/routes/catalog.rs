@@ -1,7 +1,8 @@
 //! What the business offers: its resources and services.
 
 use actix_web::{HttpResponse, web};
-use booking_core::service::BookingService;
+
+use super::Bookings;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -52,8 +53,8 @@ pub struct Services {
 
 /// List the resources.
 #[utoipa::path(get, path = "/resources", tag = "catalog", responses((status = 200, body = Resources)))]
-pub async fn resources(service: web::Data<BookingService>) -> HttpResponse {
-    let resources = service
+pub async fn resources(bookings: web::Data<Bookings>) -> HttpResponse {
+    let resources = bookings
         .schedule()
         .resources()
         .iter()
@@ -69,9 +70,9 @@ pub async fn resources(service: web::Data<BookingService>) -> HttpResponse {
 
 /// List the services.
 #[utoipa::path(get, path = "/services", tag = "catalog", responses((status = 200, body = Services)))]
-pub async fn services(service: web::Data<BookingService>) -> HttpResponse {
-    let slot = u32::from(service.schedule().slot_length().minutes());
-    let services = service
+pub async fn services(bookings: web::Data<Bookings>) -> HttpResponse {
+    let slot = u32::from(bookings.schedule().slot_length().minutes());
+    let services = bookings
         .schedule()
         .services()
         .iter()

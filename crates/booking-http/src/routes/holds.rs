@@ -1,18 +1,15 @@
 //! Holds: a slot kept for a few minutes while a client finishes booking.
 
 use actix_web::{HttpResponse, web};
-use booking_core::{hold::HoldToken, repository::HoldNotFound, service::BookingService};
+use booking_core::{hold::HoldToken, repository::HoldNotFound};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::{
-    blocking, fields,
+    Bookings, fields,
     views::{SlotTimes, utc},
 };
-use crate::{
-    error::{ApiError, Problem},
-    events::Events,
-};
+use crate::error::{ApiError, Problem};
 
 /// A request to hold a slot.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -73,8 +70,7 @@ pub struct HoldView {
     )
 )]
 pub async fn create(
-    service: web::Data<BookingService>,
-    events: web::Data<Events>,
+    bookings: web::Data<Bookings>,
     body: web::Json<HoldRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let request = fields::slot_request(
@@ -83,11 +79,9 @@ pub async fn create(
         body.resource.as_deref(),
         body.service.as_deref(),
     )?;
-    let holding = service.clone();
-    let hold = blocking("hold", move || holding.hold(&request)).await?;
-    events.slots_changed(&hold.resource, &hold.occupied);
-    events.slots_change_at(&hold.resource, &hold.occupied, hold.expires_at);
-    let SlotTimes { date, time, start, end } = SlotTimes::of(hold.slot, service.schedule());
+    let pending = bookings.run("hold", move |service| service.hold(&request)).await?;
+    let hold = pending.await?.outcome;
+    let SlotTimes { date, time, start, end } = SlotTimes::of(hold.slot, bookings.schedule());
     Ok(HttpResponse::Created().json(HoldView {
         message: "Time slot held.",
         token: hold.token.as_str().to_owned(),
@@ -112,12 +106,13 @@ pub async fn create(
     )
 )]
 pub async fn release(
-    service: web::Data<BookingService>,
-    events: web::Data<Events>,
+    bookings: web::Data<Bookings>,
     token: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let token: HoldToken = token.parse().map_err(|_| ApiError::from(HoldNotFound))?;
-    let hold = blocking("release_hold", move || service.release_hold(&token)).await?;
-    events.slots_changed(&hold.resource, &hold.occupied);
+    let pending = bookings
+        .run("release_hold", move |service| Ok::<_, ApiError>(service.release_hold(token)))
+        .await?;
+    pending.await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -1,11 +1,10 @@
 //! The service describing itself: welcome, liveness, readiness and the OpenAPI document.
 
 use actix_web::{HttpResponse, http::header::ContentType, web};
-use booking_core::service::BookingService;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::blocking;
+use super::Bookings;
 use crate::{
     error::{ApiError, Problem},
     openapi::OpenApiJson,
@@ -59,8 +58,8 @@ pub struct Health {
 
 /// Welcome.
 #[utoipa::path(get, path = "/", tag = "service", responses((status = 200, body = Welcome)))]
-pub async fn index(service: web::Data<BookingService>) -> HttpResponse {
-    let schedule = service.schedule();
+pub async fn index(bookings: web::Data<Bookings>) -> HttpResponse {
+    let schedule = bookings.schedule();
     HttpResponse::Ok().json(Welcome {
         name: "booking-service",
         version: env!("CARGO_PKG_VERSION"),
@@ -93,8 +92,8 @@ pub async fn healthz() -> HttpResponse {
         (status = 503, description = "The database does not answer", body = Problem, content_type = "application/problem+json"),
     )
 )]
-pub async fn readyz(service: web::Data<BookingService>) -> Result<HttpResponse, ApiError> {
-    blocking("check_health", move || service.check_health()).await?;
+pub async fn readyz(bookings: web::Data<Bookings>) -> Result<HttpResponse, ApiError> {
+    bookings.run("check_health", |service| service.check_health()).await?;
     Ok(HttpResponse::Ok().json(Health { status: "ready" }))
 }
 

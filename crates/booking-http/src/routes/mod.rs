@@ -1,5 +1,5 @@
 //! The HTTP endpoints. Each handler reads its request into a domain value, makes one call to the
-//! booking service on the blocking pool, and maps the result.
+//! booking service ([`Bookings::run`]), and renders the result.
 
 pub mod admin;
 pub mod appointments;
@@ -12,6 +12,9 @@ pub mod stream;
 pub mod views;
 
 use actix_web::{HttpResponse, Resource, http::header, middleware::from_fn, web};
+use std::sync::Arc;
+
+use booking_core::service::BookingService;
 
 use crate::error::ApiError;
 
@@ -61,17 +64,59 @@ fn resource(path: &str, allow: &'static str) -> Resource {
     }))
 }
 
-/// Runs blocking work (database calls) off the async workers, inside a span that is a child of
-/// the request's. The work runs to its end even if the client goes away, so a transaction
-/// always commits or rolls back.
-async fn blocking<T, E>(
-    operation: &'static str,
-    work: impl FnOnce() -> Result<T, E> + Send + 'static,
-) -> Result<T, ApiError>
-where
-    T: Send + 'static,
-    E: Into<ApiError> + Send + 'static,
-{
-    let span = tracing::info_span!("service", operation);
-    web::block(move || span.in_scope(work)).await.map_err(ApiError::internal)?.map_err(Into::into)
+/// How handlers may call the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreCalls {
+    /// On the HTTP worker itself: the store answers in microseconds (SQLite: a read is a local
+    /// index lookup, and a write is queued to the writer thread and awaited).
+    Inline,
+    /// On the blocking pool: every call may wait on the network (PostgreSQL).
+    Blocking,
+}
+
+/// The booking service, and how handlers may call it. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Bookings {
+    service: Arc<BookingService>,
+    calls: StoreCalls,
+}
+
+impl Bookings {
+    /// The service, called as `calls` says.
+    pub fn new(service: BookingService, calls: StoreCalls) -> Self {
+        Self { service: Arc::new(service), calls }
+    }
+
+    /// Runs `work` against the service, inside a span that is a child of the request's: on the
+    /// worker when the store answers at once, else on the blocking pool, where it runs to its
+    /// end even if the client goes away (so a transaction always commits or rolls back).
+    pub async fn run<T, E>(
+        &self,
+        operation: &'static str,
+        work: impl FnOnce(&BookingService) -> Result<T, E> + Send + 'static,
+    ) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        E: Into<ApiError> + Send + 'static,
+    {
+        let span = tracing::info_span!("service", operation);
+        match self.calls {
+            StoreCalls::Inline => span.in_scope(|| work(&self.service)).map_err(Into::into),
+            StoreCalls::Blocking => {
+                let bookings = self.clone();
+                web::block(move || span.in_scope(|| work(&bookings.service)))
+                    .await
+                    .map_err(ApiError::internal)?
+                    .map_err(Into::into)
+            }
+        }
+    }
+}
+
+impl std::ops::Deref for Bookings {
+    type Target = BookingService;
+
+    fn deref(&self) -> &BookingService {
+        &self.service
+    }
 }

@@ -6,7 +6,8 @@ use std::{collections::VecDeque, time::Duration};
 
 use actix_web::{HttpResponse, http::header, web, web::Bytes};
 use booking_core::{
-    availability::{Availability, ListingPlan, UsageMap},
+    admission::UsageMap,
+    availability::{Availability, ListingPlan},
     closure::Closure,
     service::BookingService,
 };
@@ -14,12 +15,12 @@ use serde::Serialize;
 use tokio::sync::broadcast::{self, error::RecvError};
 
 use super::{
+    Bookings,
     availability::{AvailabilityQuery, AvailabilityView, SlotView},
-    blocking,
 };
 use crate::{
     error::{ApiError, Problem},
-    events::{Change, Events},
+    events::{Events, Published},
 };
 
 /// How often idle streams get a heartbeat comment.
@@ -37,18 +38,18 @@ pub struct Heartbeat(pub Duration);
     )
 )]
 pub async fn stream(
-    service: web::Data<BookingService>,
+    bookings: web::Data<Bookings>,
     events: web::Data<Events>,
     heartbeat: web::Data<Heartbeat>,
     query: web::Query<AvailabilityQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let plan = query.plan(&service)?;
+    let plan = query.plan(&bookings)?;
     // Subscribe before reading, so that no change committed after the read is missed;
     // applying one the read already saw is harmless (updates carry absolute counts).
     let (changes, id) = events.subscribe();
-    let view = View::load(service.clone(), plan).await?;
+    let view = View::load(&bookings, plan).await?;
     let mut state = State {
-        service,
+        bookings,
         changes,
         view,
         id,
@@ -56,7 +57,7 @@ pub async fn stream(
         queue: VecDeque::new(),
     };
     state.heartbeat.reset();
-    state.queue.push_back(state.view.snapshot_event(&state.service, state.id));
+    state.queue.push_back(state.view.snapshot_event(&state.bookings, state.id));
     let body = futures_util::stream::unfold(state, |mut state| async move {
         let next = state.next().await?;
         Some((Ok::<_, actix_web::Error>(next), state))
@@ -78,12 +79,12 @@ struct View {
 }
 
 impl View {
-    async fn load(service: web::Data<BookingService>, plan: ListingPlan) -> Result<Self, ApiError> {
-        let reading = service.clone();
+    async fn load(bookings: &web::Data<Bookings>, plan: ListingPlan) -> Result<Self, ApiError> {
         let planned = plan.clone();
-        let (usage, closures) =
-            blocking("stream_snapshot", move || reading.read_availability(&planned)).await?;
-        let last = service.judge(plan.clone(), &usage, &closures);
+        let (usage, closures) = bookings
+            .run("stream_snapshot", move |service| service.read_availability(&planned))
+            .await?;
+        let last = bookings.judge(plan.clone(), &usage, &closures);
         Ok(Self { plan, usage, closures, last })
     }
 
@@ -121,8 +122,8 @@ impl View {
 }
 
 struct State {
-    service: web::Data<BookingService>,
-    changes: broadcast::Receiver<Change>,
+    bookings: web::Data<Bookings>,
+    changes: broadcast::Receiver<Published>,
     view: View,
     id: u64,
     heartbeat: tokio::time::Interval,
@@ -138,12 +139,12 @@ impl State {
             }
             tokio::select! {
                 change = self.changes.recv() => match change {
-                    Ok(Change::Usage { id, updates }) => {
+                    Ok(Published::Usage { id, updates }) => {
                         self.id = id;
-                        let events = self.view.apply(&self.service, &updates, id);
+                        let events = self.view.apply(&self.bookings, &updates, id);
                         self.queue.extend(events);
                     }
-                    Ok(Change::Resync { id }) => self.resync(id).await?,
+                    Ok(Published::Resync { id }) => self.resync(id).await?,
                     // Fell behind: the buffer is gone, so start over from the store.
                     Err(RecvError::Lagged(_)) => self.resync(self.id).await?,
                     Err(RecvError::Closed) => return None,
@@ -156,10 +157,10 @@ impl State {
     async fn resync(&mut self, id: u64) -> Option<()> {
         self.changes = self.changes.resubscribe();
         self.id = id;
-        match View::load(self.service.clone(), self.view.plan.clone()).await {
+        match View::load(&self.bookings, self.view.plan.clone()).await {
             Ok(view) => {
                 self.view = view;
-                self.queue.push_back(self.view.snapshot_event(&self.service, self.id));
+                self.queue.push_back(self.view.snapshot_event(&self.bookings, self.id));
                 Some(())
             }
             // The client reconnects and gets a snapshot then.

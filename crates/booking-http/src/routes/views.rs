@@ -1,10 +1,7 @@
 //! What the API sends back: appointments and slots as JSON, in the business's local time and as
 //! RFC 3339 instants.
 
-use booking_core::{
-    appointment::Appointment,
-    schedule::{Schedule, Slot},
-};
+use booking_core::{appointment::Appointment, schedule::Schedule, units::Slot};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;

@@ -2,7 +2,8 @@ use std::sync::Arc;
 
 use booking_core::{
     clock::ManualClock,
-    schedule::{Capacity, Schedule, SlotLength},
+    schedule::Schedule,
+    units::{Capacity, SlotLength},
 };
 use booking_http::{config::Settings, startup::Application, telemetry};
 use booking_store::DatabaseUrl;

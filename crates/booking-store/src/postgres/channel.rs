@@ -2,20 +2,19 @@
 //! writing transaction and read back by every listening server.
 //!
 //! A payload is the writing server's origin (32 hex digits, from its connections' setting)
-//! followed by `*` (reload everything) or `resource|again_at|start,start,...` with instants
-//! in seconds since the epoch and `again_at` empty when the slots do not change by themselves.
+//! followed by `*` (anything may have changed) or `resource|again_at|start,start,...` with
+//! instants in seconds since the epoch and `again_at` empty when the slots do not change by
+//! themselves. It carries a [`Change`], the same value the write returned.
 
-use booking_core::catalog::Slug;
+use booking_core::change::Change;
 use chrono::{DateTime, Utc};
-
-use crate::Announcement;
 
 /// The session setting that holds a connection's channel.
 pub(super) const CHANNEL_SETTING: &str = "booking.channel";
 /// The session setting that holds a connection's origin.
 pub(super) const ORIGIN_SETTING: &str = "booking.origin";
-/// The payload, after the origin, of "reload everything".
-pub(super) const EVERYTHING: &str = "*";
+/// The payload, after the origin, of "anything may have changed".
+const EVERYTHING: &str = "*";
 const ORIGIN_LENGTH: usize = 32;
 
 /// The channel of the servers that share the tables of `schema`: deployments in other
@@ -38,23 +37,25 @@ pub(super) fn new_origin() -> String {
     uuid::Uuid::new_v4().simple().to_string()
 }
 
-/// The payload, after the origin, announcing that slots changed.
-pub(super) fn slots_payload(
-    resource: &Slug,
-    starts: &[DateTime<Utc>],
-    again_at: Option<DateTime<Utc>>,
-) -> String {
-    let again_at = again_at.map(|at| at.timestamp().to_string()).unwrap_or_default();
-    let starts: Vec<String> = starts.iter().map(|at| at.timestamp().to_string()).collect();
-    format!("{resource}|{again_at}|{}", starts.join(","))
+/// The payload, after the origin, announcing `change`; `None` when there is nothing to say.
+pub(super) fn payload(change: &Change) -> Option<String> {
+    match change {
+        Change::Slots { resource, starts, again_at } => {
+            let again_at = again_at.map(|at| at.timestamp().to_string()).unwrap_or_default();
+            let starts: Vec<String> = starts.iter().map(|at| at.timestamp().to_string()).collect();
+            Some(format!("{resource}|{again_at}|{}", starts.join(",")))
+        }
+        Change::Everything => Some(EVERYTHING.to_owned()),
+        Change::Nothing => None,
+    }
 }
 
-/// The origin and the announcement a payload carries; `None` if it is not one of ours.
-pub(super) fn decode(payload: &str) -> Option<(&str, Announcement)> {
+/// The origin and the change a payload carries; `None` if it is not one of ours.
+pub(super) fn decode(payload: &str) -> Option<(&str, Change)> {
     let origin = payload.get(..ORIGIN_LENGTH)?;
     let body = payload.get(ORIGIN_LENGTH..)?;
     if body == EVERYTHING {
-        return Some((origin, Announcement::Everything));
+        return Some((origin, Change::Everything));
     }
     let mut parts = body.split('|');
     let resource = parts.next()?.parse().ok()?;
@@ -66,7 +67,7 @@ pub(super) fn decode(payload: &str) -> Option<(&str, Announcement)> {
     if parts.next().is_some() || starts.is_empty() {
         return None;
     }
-    Some((origin, Announcement::Slots { resource, starts, again_at }))
+    Some((origin, Change::Slots { resource, starts, again_at }))
 }
 
 fn instant(seconds: &str) -> Option<DateTime<Utc>> {
@@ -75,6 +76,8 @@ fn instant(seconds: &str) -> Option<DateTime<Utc>> {
 
 #[cfg(test)]
 mod tests {
+    use booking_core::catalog::Slug;
+
     use super::*;
 
     #[test]
@@ -83,15 +86,12 @@ mod tests {
         let resource: Slug = "room-1".parse().unwrap();
         let starts = vec![instant("1893488400").unwrap(), instant("1893490200").unwrap()];
         let again_at = instant("1893488700");
-        let payload = format!("{origin}{}", slots_payload(&resource, &starts, again_at));
-        assert_eq!(
-            decode(&payload),
-            Some((origin.as_str(), Announcement::Slots { resource, starts, again_at }))
-        );
-        assert_eq!(
-            decode(&format!("{origin}{EVERYTHING}")),
-            Some((origin.as_str(), Announcement::Everything))
-        );
+        let change = Change::Slots { resource, starts, again_at };
+        let written = format!("{origin}{}", payload(&change).unwrap());
+        assert_eq!(decode(&written), Some((origin.as_str(), change)));
+        let everything = format!("{origin}{}", payload(&Change::Everything).unwrap());
+        assert_eq!(decode(&everything), Some((origin.as_str(), Change::Everything)));
+        assert_eq!(payload(&Change::Nothing), None);
     }
 
     #[test]

@@ -17,7 +17,7 @@ use super::{
 };
 use crate::StoreOptions;
 
-const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
+pub(super) const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
 
 /// How long a starting server waits for another one's migrations.
 const MIGRATION_WAIT: Duration = Duration::from_secs(60);

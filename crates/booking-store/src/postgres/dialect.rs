@@ -5,8 +5,7 @@
 //! Locks are always taken in one order (idempotency key, closures, appointment, slots by
 //! resource then time) so that writers never wait on each other in a circle.
 
-use booking_core::catalog::Slug;
-use chrono::{DateTime, Utc};
+use booking_core::change::Change;
 use diesel::{prelude::*, sql_types::Text};
 
 use super::{Db, channel, schema::occupancy};
@@ -93,23 +92,13 @@ pub(super) fn lock_closures(connection: &mut Db, access: Access) -> QueryResult<
         .map(drop)
 }
 
-/// Tells every listening server, when (and only if) the transaction commits, that these slots
-/// changed. PostgreSQL delivers notifications in commit order.
-pub(super) fn announce_slots(
-    connection: &mut Db,
-    resource: &Slug,
-    starts: &[DateTime<Utc>],
-    again_at: Option<DateTime<Utc>>,
-) -> QueryResult<()> {
-    if starts.is_empty() {
-        return Ok(());
+/// Tells every listening server, when (and only if) the transaction commits, what it changed.
+/// PostgreSQL delivers notifications in commit order.
+pub(super) fn announce(connection: &mut Db, change: &Change) -> QueryResult<()> {
+    match channel::payload(change) {
+        Some(payload) => notify(connection, &payload),
+        None => Ok(()),
     }
-    notify(connection, &channel::slots_payload(resource, starts, again_at))
-}
-
-/// Tells every listening server to reload everything once the transaction commits.
-pub(super) fn announce_everything(connection: &mut Db) -> QueryResult<()> {
-    notify(connection, channel::EVERYTHING)
 }
 
 fn notify(connection: &mut Db, payload: &str) -> QueryResult<()> {

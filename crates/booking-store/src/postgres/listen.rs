@@ -1,7 +1,7 @@
-//! Hearing other servers' announcements: a dedicated connection LISTENs on the shared channel
-//! and hands each announcement from another origin to the caller, in the order PostgreSQL
-//! delivers them (commit order). A lost connection is reopened; since announcements may have
-//! been missed meanwhile, the caller is then told to reload everything.
+//! Hearing other servers' changes: a dedicated connection LISTENs on the shared channel and
+//! hands each change from another origin to the caller, in the order PostgreSQL delivers them
+//! (commit order). A lost connection is reopened; since changes may have been missed meanwhile,
+//! the caller is then told that anything may have changed.
 
 use std::{
     sync::{
@@ -15,7 +15,7 @@ use std::{
 use diesel::{pg::PgConnection, prelude::*};
 
 use super::channel;
-use crate::Announcement;
+use booking_core::change::Change;
 
 /// How often the connection is checked for notifications that have arrived. Checking reads
 /// what the socket holds and asks the database nothing.
@@ -39,13 +39,13 @@ impl Drop for Listening {
     }
 }
 
-/// Starts a thread that calls `deliver` with every announcement made by other origins than
+/// Starts a thread that calls `deliver` with every change committed by other origins than
 /// `own`. It stops when the returned guard is dropped or `deliver` returns false.
 pub(super) fn spawn(
     url: String,
     channel: String,
     own: String,
-    mut deliver: impl FnMut(Announcement) -> bool + Send + 'static,
+    mut deliver: impl FnMut(Change) -> bool + Send + 'static,
 ) -> std::io::Result<Listening> {
     let stop = Arc::new(AtomicBool::new(false));
     let stopped = Arc::clone(&stop);
@@ -54,7 +54,7 @@ pub(super) fn spawn(
         while !stopped.load(Ordering::Relaxed) {
             match connect(&url, &channel) {
                 Ok(mut connection) => {
-                    if reconnected && !deliver(Announcement::Everything) {
+                    if reconnected && !deliver(Change::Everything) {
                         return;
                     }
                     (reconnected, wait) = (true, RECONNECT);
@@ -94,7 +94,7 @@ fn relay(
     connection: &mut PgConnection,
     own: &str,
     stop: &AtomicBool,
-    deliver: &mut impl FnMut(Announcement) -> bool,
+    deliver: &mut impl FnMut(Change) -> bool,
 ) -> Relay {
     let mut probed = Instant::now();
     loop {
@@ -108,8 +108,8 @@ fn relay(
             };
             match channel::decode(&notification.payload) {
                 Some((origin, _)) if origin == own => {}
-                Some((_, announcement)) => {
-                    if !deliver(announcement) {
+                Some((_, change)) => {
+                    if !deliver(change) {
                         return Relay::Stopped;
                     }
                 }

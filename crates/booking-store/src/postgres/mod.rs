@@ -7,8 +7,8 @@
 //! slots never wait for each other. A transaction that PostgreSQL aborts to break a deadlock,
 //! which the lock order makes rare, is retried from the start.
 //!
-//! Every committed write announces the slots it changed on a notification channel (delivered
-//! at commit, in commit order); [`PgRepository::listen`] hears other servers' announcements.
+//! Every committed write announces what it changed (its `Change`) on a notification channel
+//! (delivered at commit, in commit order); [`PgRepository::listen`] hears other servers'.
 
 mod channel;
 mod connection;
@@ -32,7 +32,11 @@ mod transaction;
 
 use std::{fmt, time::Duration};
 
-use booking_core::repository::{StorageError, WriteError};
+use booking_core::{
+    change::Change,
+    pending::Pending,
+    storage::{StorageError, WriteError},
+};
 use diesel::{
     pg::PgConnection,
     prelude::*,
@@ -45,7 +49,7 @@ use self::{
     connection::{SessionSettings, migrate, with_defaults},
     transaction::TxError,
 };
-use crate::{Announcement, OpenError, StoreOptions, database_url::PostgresUrl};
+use crate::{OpenError, StoreOptions, database_url::PostgresUrl};
 
 type PgPool = Pool<ConnectionManager<PgConnection>>;
 /// The connection type the shared SQL runs on.
@@ -101,10 +105,11 @@ impl PgRepository {
     }
 
     /// Calls `deliver`, on a thread of its own, with every change other servers commit, in
-    /// commit order, until the returned guard is dropped or `deliver` returns false.
+    /// commit order (and [`Change::Everything`] after a lost connection, since changes may
+    /// have been missed), until the returned guard is dropped or `deliver` returns false.
     pub fn listen(
         &self,
-        deliver: impl FnMut(Announcement) -> bool + Send + 'static,
+        deliver: impl FnMut(Change) -> bool + Send + 'static,
     ) -> std::io::Result<Listening> {
         listen::spawn(self.url.clone(), self.channel.clone(), self.origin.clone(), deliver)
     }
@@ -115,9 +120,14 @@ impl PgRepository {
         self.pool.get().map_err(StorageError::unavailable)
     }
 
-    /// Runs `work` in a transaction of its own; a refusal or failure rolls it back. Retried
-    /// from the start when PostgreSQL aborted it to break a deadlock.
-    fn write<T, R>(
+    /// Runs `work` now, on the caller's thread, in a transaction of its own; a refusal or
+    /// failure rolls it back. Retried from the start when PostgreSQL aborted it to break a
+    /// deadlock. The answer is ready when this returns.
+    fn write<T, R>(&self, work: impl FnMut(&mut Db) -> Result<T, TxError<R>>) -> Pending<T, R> {
+        Pending::ready(self.write_now(work))
+    }
+
+    fn write_now<T, R>(
         &self,
         mut work: impl FnMut(&mut Db) -> Result<T, TxError<R>>,
     ) -> Result<T, WriteError<R>> {

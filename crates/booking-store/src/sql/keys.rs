@@ -1,64 +1,139 @@
-//! Idempotency keys: the stored answer of a keyed write, read and written inside the write's
-//! own transaction.
+//! Idempotency records: what a keyed write remembers (its operation, the request's fingerprint
+//! and the appointment as the write left it), read and written inside the write's own
+//! transaction.
 
 use booking_core::{
     appointment::Appointment,
-    idempotency::{Idempotency, StoredResponse},
+    idempotency::{Idempotency, Operation, Remembered, Replay},
+    storage::StorageError,
 };
 use diesel::prelude::*;
 
-use super::{Db, TxError, dialect, rows::seconds, schema::idempotency_keys};
+use super::{
+    Db, TxError, dialect,
+    rows::{AppointmentRow, instant, seconds},
+    schema::idempotency_records,
+};
 
-/// The stored answer for a key seen with the same request; a key seen with another request is
-/// refused. Forgets keys older than their lifetime first. Holds the key until the transaction
-/// ends, so a concurrent request with the same key waits and then replays this one's answer.
-pub(super) fn replay<R>(
-    connection: &mut Db,
-    idempotency: Option<Idempotency<'_>>,
-) -> Result<Option<StoredResponse>, TxError<R>> {
-    let Some(idempotency) = idempotency else { return Ok(None) };
-    dialect::lock_key(connection, idempotency.key.as_str())?;
-    diesel::delete(
-        idempotency_keys::table
-            .filter(idempotency_keys::created_at.le(seconds(idempotency.oldest_remembered()))),
-    )
-    .execute(connection)?;
-    let stored: Option<(String, i32, String, Option<String>)> = idempotency_keys::table
-        .find(idempotency.key.as_str())
-        .select((
-            idempotency_keys::fingerprint,
-            idempotency_keys::status,
-            idempotency_keys::body,
-            idempotency_keys::location,
-        ))
-        .first(connection)
-        .optional()?;
-    match stored {
-        Some((fingerprint, status, body, location)) if fingerprint == idempotency.fingerprint => {
-            Ok(Some(StoredResponse { status: status.unsigned_abs() as u16, body, location }))
+/// One record as stored: the key's columns, then the appointment's.
+#[derive(Debug, Queryable, Selectable, Insertable)]
+#[diesel(table_name = idempotency_records, check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+struct RecordRow {
+    key: String,
+    operation: String,
+    fingerprint: String,
+    created_at: i64,
+    appointment_id: String,
+    client_name: String,
+    notes: Option<String>,
+    resource: String,
+    service: Option<String>,
+    start_at: i64,
+    end_at: i64,
+    /// The starts of the appointment's slots, in seconds, comma-separated.
+    occupied: String,
+    status: String,
+    booked_at: i64,
+    changed_at: i64,
+}
+
+impl RecordRow {
+    fn new(operation: Operation, idempotency: &Idempotency, appointment: &Appointment) -> Self {
+        let row = AppointmentRow::from(appointment);
+        let occupied: Vec<String> =
+            appointment.occupied().iter().map(|start| seconds(*start).to_string()).collect();
+        Self {
+            key: idempotency.key.as_str().to_owned(),
+            operation: operation.as_str().to_owned(),
+            fingerprint: idempotency.fingerprint.clone(),
+            created_at: seconds(idempotency.now),
+            appointment_id: row.id,
+            client_name: row.client_name,
+            notes: row.notes,
+            resource: row.resource,
+            service: row.service,
+            start_at: row.start_at,
+            end_at: row.end_at,
+            occupied: occupied.join(","),
+            status: row.status,
+            booked_at: row.created_at,
+            changed_at: row.updated_at,
         }
-        Some(_) => Err(TxError::KeyReused),
-        None => Ok(None),
+    }
+
+    /// The record, through the same validation as every appointment read back.
+    fn into_remembered(self) -> Result<Remembered, StorageError> {
+        let corrupt =
+            |what: &str| StorageError::fault(format!("stored idempotency {what} is invalid"));
+        let mut occupied = self
+            .occupied
+            .split(',')
+            .map(|start| start.parse::<i64>().map_err(|_| corrupt("slots")))
+            .collect::<Result<Vec<_>, _>>()?;
+        occupied.sort_unstable();
+        let appointment = AppointmentRow {
+            id: self.appointment_id,
+            client_name: self.client_name,
+            notes: self.notes,
+            start_at: self.start_at,
+            end_at: self.end_at,
+            status: self.status,
+            created_at: self.booked_at,
+            updated_at: self.changed_at,
+            resource: self.resource,
+            service: self.service,
+        }
+        .into_appointment(&occupied)?;
+        Ok(Remembered {
+            operation: self.operation.parse().map_err(|_| corrupt("operation"))?,
+            fingerprint: self.fingerprint,
+            appointment,
+            created_at: instant(self.created_at)?,
+        })
     }
 }
 
-/// Stores the answer to a keyed write that succeeded.
+/// The appointment a key's first request left, if this is a repeat of it; a key used for
+/// another request is refused. Forgets keys older than their lifetime first. Holds the key
+/// until the transaction ends, so a concurrent request with the same key waits and then
+/// replays this one's outcome.
+pub(super) fn replay<R>(
+    connection: &mut Db,
+    operation: Operation,
+    idempotency: Option<&Idempotency>,
+) -> Result<Option<Appointment>, TxError<R>> {
+    let Some(idempotency) = idempotency else { return Ok(None) };
+    dialect::lock_key(connection, idempotency.key.as_str())?;
+    diesel::delete(
+        idempotency_records::table
+            .filter(idempotency_records::created_at.le(seconds(idempotency.oldest_remembered()))),
+    )
+    .execute(connection)?;
+    let Some(row) = idempotency_records::table
+        .find(idempotency.key.as_str())
+        .select(RecordRow::as_select())
+        .first(connection)
+        .optional()?
+    else {
+        return Ok(None);
+    };
+    match idempotency.replay(operation, row.into_remembered()?) {
+        Replay::Same(appointment) => Ok(Some(appointment)),
+        Replay::Other => Err(TxError::KeyReused),
+        Replay::Forgotten => Ok(None),
+    }
+}
+
+/// Remembers a keyed write that succeeded, with the appointment as it left it.
 pub(super) fn remember(
     connection: &mut Db,
-    idempotency: Option<Idempotency<'_>>,
+    operation: Operation,
+    idempotency: Option<&Idempotency>,
     appointment: &Appointment,
 ) -> QueryResult<()> {
     let Some(idempotency) = idempotency else { return Ok(()) };
-    let response = (idempotency.render)(appointment);
-    diesel::insert_into(idempotency_keys::table)
-        .values((
-            idempotency_keys::key.eq(idempotency.key.as_str()),
-            idempotency_keys::fingerprint.eq(idempotency.fingerprint),
-            idempotency_keys::status.eq(i32::from(response.status)),
-            idempotency_keys::body.eq(&response.body),
-            idempotency_keys::location.eq(&response.location),
-            idempotency_keys::created_at.eq(seconds(idempotency.now)),
-        ))
+    diesel::insert_into(idempotency_records::table)
+        .values(RecordRow::new(operation, idempotency, appointment))
         .execute(connection)
         .map(drop)
 }

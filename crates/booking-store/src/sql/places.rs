@@ -3,11 +3,13 @@
 //! transaction.
 
 use booking_core::{
+    admission::{Admission, Unavailable, UsageMap},
     appointment::Appointment,
-    availability::{Admission, Unavailable, UsageMap},
     catalog::Slug,
     closure::Closure,
-    schedule::{Capacity, Placement},
+    placement::Placement,
+    storage::StorageError,
+    units::Capacity,
 };
 use chrono::{DateTime, Utc};
 use diesel::{dsl::count_star, prelude::*};
@@ -18,7 +20,6 @@ use super::{
     schema::{closures, hold_slots, occupancy},
     storage_error,
 };
-use booking_core::repository::StorageError;
 
 /// Places that belong to the request itself and so do not count against it.
 #[derive(Clone, Copy)]

@@ -6,7 +6,8 @@ use booking_core::{
     appointment::{Appointment, AppointmentId, Status},
     closure::Closure,
     hold::{Hold, HoldToken},
-    repository::{AppointmentQuery, StorageError},
+    repository::AppointmentQuery,
+    storage::StorageError,
 };
 use chrono::{DateTime, Utc};
 use diesel::{dsl::sql, prelude::*, sql_types::Bool};

@@ -1,20 +1,24 @@
 //! The repository port over SQL: every write is one transaction that locks what it reads
 //! (`dialect`), judges with the core's admission rule, and takes places with updates that
-//! themselves refuse to pass the capacity. Both backends run this same code.
+//! themselves refuse to pass the capacity. Both backends run this same code; each write answers
+//! with the core's `Written`, which says what it changed and what happened.
+
+use std::convert::Infallible;
 
 use booking_core::{
+    admission::{Admission, Unavailable, UsageMap},
     appointment::{Appointment, AppointmentId, Move},
-    availability::{Admission, Unavailable, UsageMap},
     catalog::Slug,
     closure::{Closure, ClosureId},
     hold::{Hold, HoldToken},
-    idempotency::{Idempotency, Outcome},
+    idempotency::{Idempotency, Operation, Outcome},
+    pending::Pending,
+    placement::Placement,
     repository::{
-        AppointmentQuery, AppointmentRepository, BookFailure, Booking, CancelFailure,
-        ClosureNotFound, HoldNotFound, HoldRequest, RescheduleFailure, Rescheduled, StorageError,
-        WriteError,
+        AppointmentQuery, AppointmentRepository, BookFailure, Booking, CancelFailure, Closed,
+        ClosureNotFound, HoldNotFound, HoldRequest, RescheduleFailure, Written,
     },
-    schedule::Placement,
+    storage::StorageError,
 };
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -31,13 +35,15 @@ use super::{
 impl AppointmentRepository for Repository {
     fn book(
         &self,
-        booking: &Booking,
-        admission: &Admission,
-        idempotency: Option<Idempotency<'_>>,
-    ) -> Result<Outcome<Appointment>, WriteError<BookFailure>> {
-        self.write(|connection| {
-            if let Some(stored) = keys::replay(connection, idempotency)? {
-                return Ok(Outcome::Replayed(stored));
+        booking: Booking,
+        admission: Admission,
+        idempotency: Option<Idempotency>,
+    ) -> Pending<Outcome<Written<Appointment>>, BookFailure> {
+        self.write(move |connection| {
+            if let Some(appointment) =
+                keys::replay(connection, Operation::Book, idempotency.as_ref())?
+            {
+                return Ok(Outcome::Replayed(appointment));
             }
             dialect::lock_closures(connection, dialect::Access::Shared)?;
             let now = admission.now();
@@ -58,14 +64,14 @@ impl AppointmentRepository for Repository {
                     places::first_admitted(
                         connection,
                         std::slice::from_ref(placement),
-                        admission,
+                        &admission,
                         Own::Nothing,
                     )?
                 }
                 None => places::first_admitted(
                     connection,
                     &booking.candidates,
-                    admission,
+                    &admission,
                     Own::Nothing,
                 )?,
             };
@@ -73,9 +79,10 @@ impl AppointmentRepository for Repository {
             places::take(connection, &placement.resource, &placement.occupied, placement.capacity)?;
             let appointment = booking.appointment_at(placement, now);
             records::insert_appointment(connection, &appointment)?;
-            keys::remember(connection, idempotency, &appointment)?;
-            dialect::announce_slots(connection, &placement.resource, &placement.occupied, None)?;
-            Ok(Outcome::Done(appointment))
+            keys::remember(connection, Operation::Book, idempotency.as_ref(), &appointment)?;
+            let written = Written::scheduled(appointment);
+            dialect::announce(connection, &written.changed)?;
+            Ok(Outcome::Done(written))
         })
     }
 
@@ -83,11 +90,13 @@ impl AppointmentRepository for Repository {
         &self,
         id: AppointmentId,
         now: DateTime<Utc>,
-        idempotency: Option<Idempotency<'_>>,
-    ) -> Result<Outcome<Appointment>, WriteError<CancelFailure>> {
-        self.write(|connection| {
-            if let Some(stored) = keys::replay(connection, idempotency)? {
-                return Ok(Outcome::Replayed(stored));
+        idempotency: Option<Idempotency>,
+    ) -> Pending<Outcome<Written<Appointment>>, CancelFailure> {
+        self.write(move |connection| {
+            if let Some(appointment) =
+                keys::replay(connection, Operation::Cancel, idempotency.as_ref())?
+            {
+                return Ok(Outcome::Replayed(appointment));
             }
             let mut appointment = records::appointment_for_update(connection, id)?
                 .ok_or(TxError::Refused(CancelFailure::NotFound))?;
@@ -102,54 +111,66 @@ impl AppointmentRepository for Repository {
             let (resource, occupied) = (appointment.resource(), appointment.occupied());
             places::lock(connection, vec![(resource, occupied)])?;
             places::give_back(connection, resource, occupied)?;
-            keys::remember(connection, idempotency, &appointment)?;
-            dialect::announce_slots(connection, resource, occupied, None)?;
-            Ok(Outcome::Done(appointment))
+            keys::remember(connection, Operation::Cancel, idempotency.as_ref(), &appointment)?;
+            let written = Written::canceled(appointment);
+            dialect::announce(connection, &written.changed)?;
+            Ok(Outcome::Done(written))
         })
     }
 
     fn reschedule(
         &self,
         id: AppointmentId,
-        to: &Placement,
-        admission: &Admission,
-        idempotency: Option<Idempotency<'_>>,
-    ) -> Result<Outcome<Rescheduled>, WriteError<RescheduleFailure>> {
-        self.write(|connection| {
-            if let Some(stored) = keys::replay(connection, idempotency)? {
-                return Ok(Outcome::Replayed(stored));
+        to: Placement,
+        admission: Admission,
+        idempotency: Option<Idempotency>,
+    ) -> Pending<Outcome<Written<Appointment>>, RescheduleFailure> {
+        self.write(move |connection| {
+            if let Some(appointment) =
+                keys::replay(connection, Operation::Reschedule, idempotency.as_ref())?
+            {
+                return Ok(Outcome::Replayed(appointment));
             }
             dialect::lock_closures(connection, dialect::Access::Shared)?;
             let current = records::appointment_for_update(connection, id)?
                 .ok_or(TxError::Refused(RescheduleFailure::NotFound))?;
             let mut appointment = current.clone();
             let change = appointment
-                .reschedule(to, admission.now())
+                .reschedule(&to, admission.now())
                 .map_err(|refusal| TxError::Refused(refusal.into()))?;
-            let Move::Moved { released } = change else {
-                keys::remember(connection, idempotency, &appointment)?;
-                return Ok(Outcome::Done(Rescheduled { appointment, released: Vec::new() }));
+            let written = match change {
+                Move::Unchanged => Written::unchanged(appointment),
+                Move::Moved { released } => {
+                    // The old and the new places, in one go so the lock order holds across both.
+                    places::lock(
+                        connection,
+                        vec![
+                            (current.resource(), current.occupied()),
+                            (&to.resource, &to.occupied),
+                        ],
+                    )?;
+                    places::first_admitted(
+                        connection,
+                        std::slice::from_ref(&to),
+                        &admission,
+                        Own::Appointment(&current),
+                    )?
+                    .map_err(|why| TxError::Refused(why.into()))?;
+                    // Give back first: the new places may overlap the old ones.
+                    places::give_back(connection, current.resource(), &released)?;
+                    places::take(connection, &to.resource, &to.occupied, to.capacity)?;
+                    records::move_appointment(connection, &appointment)?;
+                    Written::rescheduled(&current, appointment)
+                }
             };
-            // The old and the new places, in one go so the lock order holds across both.
-            places::lock(
+            keys::remember(
                 connection,
-                vec![(current.resource(), current.occupied()), (&to.resource, &to.occupied)],
+                Operation::Reschedule,
+                idempotency.as_ref(),
+                &written.outcome,
             )?;
-            places::first_admitted(
-                connection,
-                std::slice::from_ref(to),
-                admission,
-                Own::Appointment(&current),
-            )?
-            .map_err(|why| TxError::Refused(why.into()))?;
-            // Give back first: the new places may overlap the old ones.
-            places::give_back(connection, current.resource(), &released)?;
-            places::take(connection, &to.resource, &to.occupied, to.capacity)?;
-            records::move_appointment(connection, &appointment)?;
-            keys::remember(connection, idempotency, &appointment)?;
-            dialect::announce_slots(connection, current.resource(), &released, None)?;
-            dialect::announce_slots(connection, &to.resource, &to.occupied, None)?;
-            Ok(Outcome::Done(Rescheduled { appointment, released }))
+            dialect::announce(connection, &written.changed)?;
+            Ok(Outcome::Done(written))
         })
     }
 
@@ -173,66 +194,61 @@ impl AppointmentRepository for Repository {
 
     fn hold(
         &self,
-        request: &HoldRequest,
-        admission: &Admission,
-    ) -> Result<Hold, WriteError<Unavailable>> {
-        self.write(|connection| {
+        request: HoldRequest,
+        admission: Admission,
+    ) -> Pending<Written<Hold>, Unavailable> {
+        self.write(move |connection| {
             dialect::lock_closures(connection, dialect::Access::Shared)?;
             records::delete_expired_holds(connection, admission.now())?;
             let placement =
-                places::first_admitted(connection, &request.candidates, admission, Own::Nothing)?
+                places::first_admitted(connection, &request.candidates, &admission, Own::Nothing)?
                     .map_err(TxError::Refused)?;
             let hold = request.hold_at(placement, admission.now());
             records::insert_hold(connection, &hold)?;
-            dialect::announce_slots(
-                connection,
-                &hold.resource,
-                &hold.occupied,
-                Some(hold.expires_at),
-            )?;
-            Ok(hold)
+            let written = Written::hold_taken(hold);
+            dialect::announce(connection, &written.changed)?;
+            Ok(written)
         })
     }
 
     fn release_hold(
         &self,
-        token: &HoldToken,
+        token: HoldToken,
         now: DateTime<Utc>,
-    ) -> Result<Hold, WriteError<HoldNotFound>> {
-        self.write(|connection| {
-            let hold = records::hold(connection, token)?;
-            let deleted = records::delete_hold(connection, token)?;
+    ) -> Pending<Written<Hold>, HoldNotFound> {
+        self.write(move |connection| {
+            let hold = records::hold(connection, &token)?;
+            let deleted = records::delete_hold(connection, &token)?;
             let hold = hold
                 .filter(|hold| deleted && hold.is_active(now))
                 .ok_or(TxError::Refused(HoldNotFound))?;
-            dialect::announce_slots(connection, &hold.resource, &hold.occupied, None)?;
-            Ok(hold)
+            let written = Written::hold_released(hold, now);
+            dialect::announce(connection, &written.changed)?;
+            Ok(written)
         })
     }
 
-    fn add_closure(&self, closure: &Closure) -> Result<Vec<Appointment>, StorageError> {
-        let added: Result<_, WriteError<std::convert::Infallible>> = self.write(|connection| {
+    fn add_closure(&self, closure: Closure) -> Pending<Written<Closed>, Infallible> {
+        self.write(move |connection| {
             // Waits for writes in flight to commit, so the list below misses none of them,
             // and holds new ones back until this closure is in place.
             dialect::lock_closures(connection, dialect::Access::Exclusive)?;
             diesel::insert_into(closures::table)
-                .values(ClosureRow::from(closure))
+                .values(ClosureRow::from(&closure))
                 .execute(connection)?;
-            let covered = records::covered_by(connection, closure)?;
-            dialect::announce_everything(connection)?;
-            Ok(covered)
-        });
-        added.map_err(|error| match error {
-            WriteError::Storage(error) => error,
-            WriteError::Refused(never) => match never {},
-            WriteError::KeyReused => {
-                StorageError::fault("a closure was refused for a key it never had")
-            }
+            let covered = records::covered_by(connection, &closure)?;
+            let written = Written::closure_added(closure.clone(), covered);
+            dialect::announce(connection, &written.changed)?;
+            Ok(written)
         })
     }
 
-    fn remove_closure(&self, id: ClosureId) -> Result<Closure, WriteError<ClosureNotFound>> {
-        self.write(|connection| {
+    fn remove_closure(
+        &self,
+        id: ClosureId,
+        now: DateTime<Utc>,
+    ) -> Pending<Written<Closure>, ClosureNotFound> {
+        self.write(move |connection| {
             dialect::lock_closures(connection, dialect::Access::Exclusive)?;
             let row: ClosureRow = closures::table
                 .find(id.to_string())
@@ -241,8 +257,9 @@ impl AppointmentRepository for Repository {
                 .optional()?
                 .ok_or(TxError::Refused(ClosureNotFound))?;
             diesel::delete(closures::table.find(&row.id)).execute(connection)?;
-            dialect::announce_everything(connection)?;
-            Ok(Closure::try_from(row)?)
+            let written = Written::closure_removed(Closure::try_from(row)?, now);
+            dialect::announce(connection, &written.changed)?;
+            Ok(written)
         })
     }
 

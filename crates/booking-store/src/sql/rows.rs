@@ -7,8 +7,8 @@ use booking_core::{
     client::{ClientName, Notes},
     closure::Closure,
     hold::Hold,
-    repository::StorageError,
-    schedule::Slot,
+    storage::StorageError,
+    units::Slot,
 };
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;

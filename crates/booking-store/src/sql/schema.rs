@@ -64,13 +64,22 @@ diesel::table! {
 }
 
 diesel::table! {
-    idempotency_keys (key) {
+    idempotency_records (key) {
         key -> Text,
+        operation -> Text,
         fingerprint -> Text,
-        status -> Integer,
-        body -> Text,
-        location -> Nullable<Text>,
         created_at -> BigInt,
+        appointment_id -> Text,
+        client_name -> Text,
+        notes -> Nullable<Text>,
+        resource -> Text,
+        service -> Nullable<Text>,
+        start_at -> BigInt,
+        end_at -> BigInt,
+        occupied -> Text,
+        status -> Text,
+        booked_at -> BigInt,
+        changed_at -> BigInt,
     }
 }
 

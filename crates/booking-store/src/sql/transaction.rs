@@ -1,6 +1,6 @@
 //! How a write transaction ends early; either way it rolls back.
 
-use booking_core::repository::StorageError;
+use booking_core::storage::StorageError;
 
 use super::storage_error;
 

@@ -105,12 +105,17 @@ pub(super) fn reapply(
     migrate(connection)
 }
 
-/// Applies only the first migration, to build a database as the first release left it.
+/// Applies only the first `count` migrations, to build a database as an earlier release left
+/// it.
 #[cfg(test)]
-pub(super) fn apply_first_migration(
+pub(super) fn apply_first_migrations(
     connection: &mut SqliteConnection,
+    count: usize,
 ) -> Result<(), Box<dyn Error + Send + Sync>> {
-    connection.run_next_migration(MIGRATIONS).map(drop)
+    for _ in 0..count {
+        connection.run_next_migration(MIGRATIONS)?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -5,8 +5,7 @@
 //! and key locks PostgreSQL needs are already held, whole. Other servers cannot share an SQLite
 //! file over a network, so there is no one to announce changes to beyond this process.
 
-use booking_core::catalog::Slug;
-use chrono::{DateTime, Utc};
+use booking_core::change::Change;
 use diesel::QueryResult;
 
 use super::Db;
@@ -40,15 +39,6 @@ pub(super) fn lock_closures(_: &mut Db, _: Access) -> QueryResult<()> {
     Ok(())
 }
 
-pub(super) fn announce_slots(
-    _: &mut Db,
-    _resource: &Slug,
-    _starts: &[DateTime<Utc>],
-    _again_at: Option<DateTime<Utc>>,
-) -> QueryResult<()> {
-    Ok(())
-}
-
-pub(super) fn announce_everything(_: &mut Db) -> QueryResult<()> {
+pub(super) fn announce(_: &mut Db, _change: &Change) -> QueryResult<()> {
     Ok(())
 }

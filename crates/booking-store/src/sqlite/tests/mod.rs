@@ -1,13 +1,21 @@
+//! The SQLite repository: the contract suite, the schema and its migrations, the database's own
+//! guards, several stores on one file, backups; `writer` tests the writer's batches.
+
+mod writer;
+
 use std::ops::Deref;
 
-use booking_core::{client::ClientName, repository::Booking, schedule::Schedule};
-use diesel::{debug_query, sqlite::Sqlite};
-use tempfile::TempDir;
-
 use booking_core::{
-    appointment::AppointmentId, availability::Admission, repository::AppointmentRepository,
+    admission::Admission,
+    appointment::AppointmentId,
+    client::ClientName,
+    idempotency::{Idempotency, IdempotencyKey, Outcome},
+    repository::{AppointmentRepository, Booking},
+    schedule::Schedule,
 };
 use chrono::DateTime;
+use diesel::{debug_query, sqlite::Sqlite};
+use tempfile::TempDir;
 
 use super::{schema::*, *};
 
@@ -19,10 +27,13 @@ struct TestDatabase {
 
 impl TestDatabase {
     fn new() -> Self {
+        Self::with(StoreOptions::default())
+    }
+
+    fn with(options: StoreOptions) -> Self {
         let directory = tempfile::tempdir().unwrap();
         let repository =
-            SqliteRepository::open(&directory.path().join("test.db"), &StoreOptions::default())
-                .unwrap();
+            SqliteRepository::open(&directory.path().join("test.db"), &options).unwrap();
         Self { repository, directory }
     }
 
@@ -68,7 +79,7 @@ fn columns_in_schema<T: diesel::query_builder::QueryFragment<Sqlite>>(query: T) 
 
 #[test]
 fn schema_rs_matches_the_migrations() {
-    use schema::{appointment_slots, closures, hold_slots, holds, idempotency_keys, occupancy};
+    use schema::{appointment_slots, closures, hold_slots, holds, idempotency_records, occupancy};
     let database = TestDatabase::new();
     let mut connection = database.connection();
     let mut check = |table: &str, declared: Vec<String>| {
@@ -84,8 +95,8 @@ fn schema_rs_matches_the_migrations() {
     check("hold_slots", columns_in_schema(hold_slots::table.select(hold_slots::all_columns)));
     check("closures", columns_in_schema(closures::table.select(closures::all_columns)));
     check(
-        "idempotency_keys",
-        columns_in_schema(idempotency_keys::table.select(idempotency_keys::all_columns)),
+        "idempotency_records",
+        columns_in_schema(idempotency_records::table.select(idempotency_records::all_columns)),
     );
 }
 
@@ -114,7 +125,7 @@ fn an_earlier_database_upgrades_with_its_bookings() {
     let directory = tempfile::tempdir().unwrap();
     let path = directory.path().join("old.db");
     let mut connection = SqliteConnection::establish(path.to_str().unwrap()).unwrap();
-    connection::apply_first_migration(&mut connection).unwrap();
+    connection::apply_first_migrations(&mut connection, 1).unwrap();
     diesel::sql_query(
         "INSERT INTO appointments VALUES ('67e55044-10b1-426f-9247-bb680e5fe0c8', 'Ada', NULL, 1893488400, 1893490200, 'scheduled', 1, 1);
          ",
@@ -134,6 +145,50 @@ fn an_earlier_database_upgrades_with_its_bookings() {
     let usage =
         repository.usage(None, start, start, DateTime::from_timestamp(0, 0).unwrap()).unwrap();
     assert_eq!(usage.values().map(|u| u.booked).sum::<u32>(), 1);
+}
+
+/// A key stored by the release that kept rendered answers still replays, as the appointment it
+/// described.
+#[test]
+fn an_earlier_databases_keys_replay_the_appointment_they_answered_with() {
+    let directory = tempfile::tempdir().unwrap();
+    let path = directory.path().join("keys.db");
+    let mut connection = SqliteConnection::establish(path.to_str().unwrap()).unwrap();
+    connection::apply_first_migrations(&mut connection, 4).unwrap();
+    let id = "67e55044-10b1-426f-9247-bb680e5fe0c8";
+    diesel::sql_query(format!(
+        "INSERT INTO appointments VALUES ('{id}', 'Ada', NULL, 1893488400, 1893490200, 'canceled', 1893484800, 1893485000, 'default', NULL);
+         INSERT INTO appointment_slots VALUES ('{id}', 1893488400);"
+    ))
+    .execute(&mut connection)
+    .unwrap();
+    let body = format!(
+        r#"{{"message":"Appointment scheduled successfully.","appointment_id":"{id}","appointment":{{"id":"{id}","client_name":"Ada","resource":"default","service":null,"date":"2030-01-01","time":"09:00","start":"2030-01-01T10:00:00+01:00","end":"2030-01-01T10:30:00+01:00","status":"scheduled","notes":null,"created_at":"2030-01-01T08:00:00Z","updated_at":"2030-01-01T08:00:00Z"}}}}"#
+    );
+    diesel::sql_query("INSERT INTO idempotency_keys VALUES ('old-key', 'POST /schedule\n{}', 201, ?, ?, 1893484800)")
+        .bind::<diesel::sql_types::Text, _>(body)
+        .bind::<diesel::sql_types::Text, _>(format!("/appointment/{id}"))
+        .execute(&mut connection)
+        .unwrap();
+    drop(connection);
+    let repository = SqliteRepository::open(&path, &StoreOptions::default()).unwrap();
+    let (booking, admission) = monday_nine();
+    let retry = Idempotency {
+        key: IdempotencyKey::parse("old-key").unwrap(),
+        fingerprint: "POST /schedule\n{}".to_owned(),
+        now: DateTime::from_timestamp(1893484900, 0).unwrap(),
+        lifetime: chrono::Duration::hours(24),
+    };
+    let Outcome::Replayed(appointment) =
+        repository.book(booking, admission, Some(retry)).wait().unwrap()
+    else {
+        panic!("the old key was not replayed");
+    };
+    assert_eq!(appointment.id().to_string(), id);
+    assert_eq!(appointment.status().as_str(), "scheduled", "as answered, though canceled since");
+    assert_eq!(appointment.slot().start().timestamp(), 1893488400);
+    assert_eq!(appointment.created_at().timestamp(), 1893484800);
+    assert_eq!(appointment.occupied(), [DateTime::from_timestamp(1893488400, 0).unwrap()]);
 }
 
 #[test]
@@ -221,7 +276,7 @@ fn two_stores_on_one_file_share_the_capacity() {
             .map(|i| {
                 let store = if i % 2 == 0 { &database.repository } else { &second };
                 let booking = Booking { id: AppointmentId::random(), ..booking.clone() };
-                scope.spawn(move || store.book(&booking, &admission, None).is_ok())
+                scope.spawn(move || store.book(booking, admission, None).wait().is_ok())
             })
             .collect();
         handles.into_iter().map(|h| h.join().unwrap()).filter(|ok| *ok).count()
@@ -247,7 +302,8 @@ fn an_unopenable_path_is_a_clear_error() {
 fn a_backup_is_a_consistent_copy_that_opens_as_a_store() {
     let database = TestDatabase::new();
     let (booking, admission) = monday_nine();
-    let appointment = database.book(&booking, &admission, None).unwrap().done().unwrap();
+    let appointment =
+        database.book(booking, admission, None).wait().unwrap().done().unwrap().outcome;
     let target = database.directory.path().join("backup.db");
     database.backup_to(&target).unwrap();
     let copy = SqliteRepository::open(&target, &StoreOptions::default()).unwrap();
@@ -291,7 +347,9 @@ fn writers_sharing_a_commit_do_not_fail_each_other() {
                 let booking = booking_at(if contested { "16:00:00" } else { times[i / 2] });
                 let store = &database.repository;
                 let admission = &admission;
-                scope.spawn(move || (contested, store.book(&booking, admission, None).is_ok()))
+                scope.spawn(move || {
+                    (contested, store.book(booking, *admission, None).wait().is_ok())
+                })
             })
             .collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()

@@ -1,0 +1,136 @@
+//! Canceling and moving appointments.
+
+use chrono::Duration;
+
+use super::*;
+use crate::appointment::{CancelRefusal, RescheduleRefusal, Status};
+
+/// A canceled appointment frees every place it took.
+pub fn canceling_gives_the_places_back(repository: &dyn AppointmentRepository) {
+    let first = book(repository, place("alice", Some("colour"), 7, 9, 1));
+    let later = now() + Duration::minutes(5);
+    let canceled = cancel_on(repository, first.id(), later).unwrap().outcome;
+    assert_eq!(canceled.status(), Status::Canceled);
+    assert_eq!(canceled.updated_at(), later);
+    assert_eq!(repository.get(first.id()).unwrap(), Some(canceled));
+    for start in first.occupied() {
+        assert_eq!(booked_at(repository, "alice", *start), 0);
+    }
+    book(repository, place("alice", Some("colour"), 7, 9, 1));
+}
+
+/// Canceling twice, or canceling what does not exist, is refused and changes nothing.
+pub fn canceling_twice_or_unknown_is_refused(repository: &dyn AppointmentRepository) {
+    let appointment = book(repository, place("alice", None, 7, 9, 1));
+    let canceled = cancel_on(repository, appointment.id(), now()).unwrap().outcome;
+    assert!(matches!(
+        cancel_on(repository, appointment.id(), now()),
+        Err(WriteError::Refused(CancelFailure::Refused(CancelRefusal::AlreadyCanceled)))
+    ));
+    assert_eq!(repository.get(appointment.id()).unwrap(), Some(canceled));
+    assert!(matches!(
+        cancel_on(repository, AppointmentId::random(), now()),
+        Err(WriteError::Refused(CancelFailure::NotFound))
+    ));
+}
+
+/// Once an appointment has started it stays as it is.
+pub fn a_started_appointment_cannot_be_canceled(repository: &dyn AppointmentRepository) {
+    let appointment = book(repository, place("alice", None, 7, 9, 1));
+    assert!(matches!(
+        cancel_on(repository, appointment.id(), at(7, 9, 0)),
+        Err(WriteError::Refused(CancelFailure::Refused(CancelRefusal::AlreadyStarted)))
+    ));
+    assert_eq!(repository.get(appointment.id()).unwrap(), Some(appointment));
+    assert_eq!(booked_at(repository, "alice", at(7, 9, 0)), 1);
+}
+
+/// Moving an appointment frees every old slot and takes every new one.
+pub fn rescheduling_moves_every_place(repository: &dyn AppointmentRepository) {
+    let appointment = book(repository, place("alice", Some("colour"), 7, 9, 1));
+    let moved = reschedule_on(
+        repository,
+        appointment.id(),
+        &place("alice", Some("colour"), 8, 11, 1),
+        &admission(),
+    )
+    .unwrap()
+    .outcome;
+    assert_eq!(moved.slot().start(), at(8, 11, 0));
+    assert_eq!(moved.status(), Status::Scheduled);
+    assert_eq!(moved.created_at(), appointment.created_at());
+    assert_eq!(repository.get(appointment.id()).unwrap().as_ref(), Some(&moved));
+    assert!(appointment.occupied().iter().all(|s| booked_at(repository, "alice", *s) == 0));
+    assert!(moved.occupied().iter().all(|s| booked_at(repository, "alice", *s) == 1));
+}
+
+/// A move by one slot overlaps the appointment's own places, which do not count against it.
+pub fn rescheduling_may_overlap_its_own_places(repository: &dyn AppointmentRepository) {
+    let appointment = book(repository, place("alice", Some("colour"), 7, 9, 1));
+    let moved = reschedule_on(
+        repository,
+        appointment.id(),
+        &place("alice", Some("colour"), 7, 10, 1),
+        &admission(),
+    )
+    .unwrap()
+    .outcome;
+    assert_eq!(moved.slot().start(), at(7, 10, 0));
+    assert_eq!(booked_at(repository, "alice", at(7, 9, 0)), 0);
+    for start in moved.occupied() {
+        assert_eq!(booked_at(repository, "alice", *start), 1);
+    }
+}
+
+/// A move into a full slot is refused and leaves everything as it was.
+pub fn rescheduling_into_a_full_slot_changes_nothing(repository: &dyn AppointmentRepository) {
+    let mover = book(repository, place("alice", None, 7, 9, 1));
+    book(repository, place("alice", None, 7, 10, 1));
+    assert!(matches!(
+        reschedule_on(repository, mover.id(), &place("alice", None, 7, 10, 1), &admission()),
+        Err(WriteError::Refused(RescheduleFailure::Unavailable(Unavailable::Full { .. })))
+    ));
+    let mut past = place("alice", None, 1, 7, 1);
+    past.occupied = vec![past.slot.start()];
+    assert!(matches!(
+        reschedule_on(repository, mover.id(), &past, &admission()),
+        Err(WriteError::Refused(RescheduleFailure::Unavailable(Unavailable::Past)))
+    ));
+    assert_eq!(repository.get(mover.id()).unwrap(), Some(mover));
+    assert_eq!(booked_at(repository, "alice", at(7, 9, 0)), 1);
+    assert_eq!(booked_at(repository, "alice", at(7, 10, 0)), 1);
+}
+
+/// Asking to move to the slot already held succeeds and changes nothing, even in a full slot.
+pub fn rescheduling_to_the_same_slot_is_a_no_op_even_when_full(
+    repository: &dyn AppointmentRepository,
+) {
+    let appointment = book(repository, place("alice", None, 7, 9, 1));
+    let same =
+        reschedule_on(repository, appointment.id(), &place("alice", None, 7, 9, 1), &admission())
+            .unwrap();
+    assert_eq!(same.outcome, appointment);
+    assert_eq!(repository.get(appointment.id()).unwrap(), Some(appointment));
+    assert_eq!(booked_at(repository, "alice", at(7, 9, 0)), 1);
+}
+
+/// Canceled appointments stay canceled; unknown ids are not found.
+pub fn a_canceled_appointment_cannot_be_rescheduled(repository: &dyn AppointmentRepository) {
+    let appointment = book(repository, place("alice", None, 7, 9, 1));
+    let canceled = cancel_on(repository, appointment.id(), now()).unwrap().outcome;
+    assert!(matches!(
+        reschedule_on(repository, appointment.id(), &place("alice", None, 7, 10, 1), &admission()),
+        Err(WriteError::Refused(RescheduleFailure::Refused(RescheduleRefusal::Canceled)))
+    ));
+    assert_eq!(repository.get(appointment.id()).unwrap(), Some(canceled));
+    assert_eq!(booked_at(repository, "alice", at(7, 10, 0)), 0);
+    assert!(matches!(
+        reschedule_on(
+            repository,
+            AppointmentId::random(),
+            &place("alice", None, 7, 10, 1),
+            &admission()
+        ),
+        Err(WriteError::Refused(RescheduleFailure::NotFound))
+    ));
+}

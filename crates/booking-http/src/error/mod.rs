@@ -1,0 +1,292 @@
+//! The one place where failures become HTTP responses: RFC 9457 problem documents
+//! (`application/problem+json`) that also carry the original service's `message` sentence.
+//! Server-side failures get an opaque body; their cause chain goes to the log. Mappings live
+//! by family: `requests` for input that cannot be read, `store` for what the booking service
+//! and its store refuse or fail at.
+
+mod requests;
+mod store;
+
+use std::fmt;
+
+use actix_web::{
+    HttpResponse, ResponseError,
+    http::{StatusCode, header},
+};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+pub use self::requests::{json_error, problem_for_bare_errors, query_error};
+
+/// The media type of every error body.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// An RFC 9457 problem document.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Problem {
+    /// A URI reference naming the kind of problem; see docs/api.md.
+    #[serde(rename = "type")]
+    #[schema(example = "/problems/slot-unavailable")]
+    pub kind: String,
+    /// A short, fixed summary of the kind of problem.
+    #[schema(example = "Slot unavailable")]
+    pub title: &'static str,
+    /// The HTTP status code.
+    #[schema(example = 409)]
+    pub status: u16,
+    /// What exactly went wrong with this request, and how to fix it.
+    #[schema(example = "the slot is already booked")]
+    pub detail: String,
+    /// The sentence the original service answered with, kept for its clients.
+    #[schema(example = "Time slot is not available.")]
+    pub message: String,
+    /// Why a slot cannot be booked: past, too_soon, beyond_horizon, outside_hours, closed,
+    /// held or full.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "full")]
+    pub reason: Option<&'static str>,
+}
+
+/// A failed request. Boxed, because results carry it on every path.
+#[derive(Debug)]
+pub struct ApiError(Box<Details>);
+
+#[derive(Debug)]
+struct Details {
+    status: StatusCode,
+    slug: &'static str,
+    title: &'static str,
+    message: String,
+    detail: String,
+    reason: Option<&'static str>,
+    /// Seconds after which a retry may succeed (sent as `Retry-After`).
+    retry_after: Option<u64>,
+    /// For server faults: the cause, logged and never sent.
+    cause: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+impl ApiError {
+    pub(super) fn new(
+        status: StatusCode,
+        slug: &'static str,
+        title: &'static str,
+        message: impl Into<String>,
+        detail: impl Into<String>,
+    ) -> Self {
+        Self(Box::new(Details {
+            status,
+            slug,
+            title,
+            message: message.into(),
+            detail: detail.into(),
+            reason: None,
+            retry_after: None,
+            cause: None,
+        }))
+    }
+
+    pub(super) fn with_reason(mut self, reason: &'static str) -> Self {
+        self.0.reason = Some(reason);
+        self
+    }
+
+    /// A request field that is not in the expected format.
+    pub fn invalid_format(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid-date-or-time",
+            "Invalid date or time format",
+            "Invalid date or time format.",
+            detail,
+        )
+    }
+
+    /// A body or query that could not be read.
+    pub fn invalid_request(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid-request",
+            "Invalid request",
+            "Invalid request.",
+            detail,
+        )
+    }
+
+    /// No route matches the path.
+    pub fn route_not_found(method: &str, path: &str) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            "Not found",
+            "Not found.",
+            format!("there is no endpoint {method} {path}; GET /openapi.json lists every endpoint"),
+        )
+    }
+
+    /// A client over its rate limit.
+    pub fn too_many_requests(wait: std::time::Duration) -> Self {
+        let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
+        let mut error = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too-many-requests",
+            "Too many requests",
+            "Too many requests.",
+            format!(
+                "this client has made too many changes in the last minute; retry in {seconds} s"
+            ),
+        );
+        error.0.retry_after = Some(seconds);
+        error
+    }
+
+    /// Request headers over the limit.
+    pub fn headers_too_large(size: usize, limit: usize) -> Self {
+        Self::new(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "headers-too-large",
+            "Request headers too large",
+            "Request headers are too large.",
+            format!("the request's headers take {size} bytes; at most {limit} are accepted"),
+        )
+    }
+
+    /// The operator's API without a configured token.
+    pub fn admin_disabled() -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "admin-disabled",
+            "Admin API disabled",
+            "The admin API is not enabled.",
+            "start the server with BOOKING_ADMIN_TOKEN (or --admin-token) set to a secret of at least 16 characters",
+        )
+    }
+
+    /// A missing or wrong bearer token.
+    pub fn unauthorized() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "Unauthorized",
+            "Authentication required.",
+            "send the admin token as 'Authorization: Bearer <token>'",
+        )
+    }
+
+    /// A server-side failure: the body says nothing of the cause, the log says everything.
+    pub fn internal(cause: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        let mut error = Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal-error",
+            "Internal server error",
+            "Internal server error.",
+            "the server failed to handle this request; the failure has been logged",
+        );
+        error.0.cause = Some(cause.into());
+        error
+    }
+
+    /// A problem for a response a framework produced without a body (for example 405).
+    pub fn from_status(status: StatusCode, method: &str, path: &str) -> Self {
+        let title = status.canonical_reason().unwrap_or("Error");
+        let detail = match status {
+            StatusCode::METHOD_NOT_ALLOWED => {
+                format!("{path} does not take {method}; the Allow header lists what it takes")
+            }
+            StatusCode::NOT_FOUND => return Self::route_not_found(method, path),
+            _ => format!("{method} {path} failed with status {}", status.as_u16()),
+        };
+        let slug = if status.is_server_error() { "internal-error" } else { "http-error" };
+        Self::new(status, slug, title, format!("{title}."), detail)
+    }
+
+    /// The problem document sent for this error.
+    pub fn problem(&self) -> Problem {
+        Problem {
+            kind: format!("/problems/{}", self.0.slug),
+            title: self.0.title,
+            status: self.0.status.as_u16(),
+            detail: self.0.detail.clone(),
+            message: self.0.message.clone(),
+            reason: self.0.reason,
+        }
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}: {}", self.0.status.as_u16(), self.0.title, self.0.detail)
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.0.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if let Some(cause) = &self.0.cause {
+            tracing::error!(status = self.0.status.as_u16(), cause = %ErrorChain(&**cause), "request failed");
+        }
+        let mut response = HttpResponse::build(self.0.status);
+        response.content_type(PROBLEM_JSON);
+        if let Some(seconds) = self.0.retry_after {
+            response.insert_header((header::RETRY_AFTER, seconds.to_string()));
+        }
+        if self.0.status == StatusCode::UNAUTHORIZED {
+            response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+        }
+        response.json(self.problem())
+    }
+}
+
+/// An error and its sources on one line.
+struct ErrorChain<'a>(&'a (dyn std::error::Error + 'static));
+
+impl fmt::Display for ErrorChain<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut source = self.0.source();
+        while let Some(error) = source {
+            write!(f, ": {error}")?;
+            source = error.source();
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::body::to_bytes;
+    use booking_core::storage::StorageError;
+
+    use super::*;
+
+    async fn body_of(error: ApiError) -> (StatusCode, Option<String>, serde_json::Value) {
+        let response = error.error_response();
+        let retry_after =
+            response.headers().get(header::RETRY_AFTER).map(|v| v.to_str().unwrap().to_owned());
+        let status = response.status();
+        let bytes = to_bytes(response.into_body()).await.unwrap();
+        (status, retry_after, serde_json::from_slice(&bytes).unwrap())
+    }
+
+    #[actix_web::test]
+    async fn an_unavailable_store_is_503_with_retry_after() {
+        let error = ApiError::from(StorageError::unavailable("pool timed out"));
+        let (status, retry_after, body) = body_of(error).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(retry_after.as_deref(), Some("1"));
+        assert_eq!(body["message"], "Service temporarily unavailable.");
+        assert!(!body.to_string().contains("pool timed out"), "{body}");
+    }
+
+    #[actix_web::test]
+    async fn a_store_fault_is_an_opaque_500() {
+        let error = ApiError::from(StorageError::fault("disk I/O error at page 7"));
+        let (status, retry_after, body) = body_of(error).await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(retry_after, None);
+        assert_eq!(body["type"], "/problems/internal-error");
+        assert!(!body.to_string().contains("disk"), "{body}");
+    }
+}

@@ -1,0 +1,359 @@
+//! The writer: one thread owns the SQLite write connection, and every write of this process goes
+//! through it.
+//!
+//! Writes arrive on a bounded queue, each with a deadline (the busy timeout, from the moment it
+//! was queued). The writer waits for the first, opens `BEGIN IMMEDIATE` (waiting at most until
+//! that deadline for another process's lock), then runs it and whatever else has queued meanwhile
+//! (up to [`MAX_BATCH`]), each in a savepoint of its own, and commits once: one fsync for the
+//! batch. Only then is each write answered. A lone write commits at once; nothing polls or
+//! sleeps.
+//!
+//! - A write taken after its deadline is answered "unavailable" and never applied.
+//! - A write that is refused, or that panics, rolls back its own savepoint; the others go on.
+//! - A write that fails in the database ends the batch early (SQLite may have rolled the whole
+//!   transaction back); the writes before it are committed or failed together, those after it
+//!   run in the next batch.
+//! - A failed `COMMIT` answers every write of the batch: those that wrote, "outcome unknown"
+//!   (retry with the same idempotency key); those refused, "unavailable" (nothing was written).
+//!   No write is ever answered as done unless the transaction holding it committed.
+
+use std::{
+    panic::{AssertUnwindSafe, catch_unwind},
+    sync::mpsc::{self, Receiver, SyncSender, TrySendError},
+    thread::{self, JoinHandle},
+    time::{Duration, Instant},
+};
+
+use booking_core::{
+    pending::{Pending, Promise, promise},
+    storage::{StorageError, WriteError},
+};
+use diesel::{
+    QueryResult,
+    connection::{AnsiTransactionManager, SimpleConnection, TransactionManager},
+    sqlite::SqliteConnection,
+};
+
+use super::{TxError, storage_error};
+
+/// Writes that may wait in the queue; past this the writer is far behind, and a new write is
+/// answered "unavailable" at once instead of waiting.
+pub(super) const QUEUE: usize = 1024;
+/// Writes that share one transaction at most.
+pub(super) const MAX_BATCH: usize = 256;
+
+/// Opens (or reopens) the write connection.
+pub(super) type Connect = Box<dyn Fn() -> QueryResult<SqliteConnection> + Send>;
+
+/// The handle writes are submitted through; dropping it lets the writer finish what is queued
+/// and stop.
+pub(super) struct Writer {
+    queue: Option<SyncSender<Job>>,
+    thread: Option<JoinHandle<()>>,
+    /// How long a write may wait, in the queue and for another process's lock.
+    patience: Duration,
+}
+
+struct Job {
+    deadline: Instant,
+    span: tracing::Span,
+    member: Box<dyn Member>,
+}
+
+/// A write waiting to run, with the promise of its answer.
+trait Member: Send {
+    /// Runs it in a savepoint of the open transaction.
+    fn run(self: Box<Self>, connection: &mut SqliteConnection) -> Ran;
+    /// Answers it without running it: it is never applied.
+    fn refuse(self: Box<Self>, error: StorageError);
+}
+
+/// How a write went in its savepoint.
+enum Ran {
+    /// It wrote; answer it once the transaction has ended.
+    Wrote(Box<dyn Answer>),
+    /// It was refused (its savepoint rolled back); answer it once the transaction has ended,
+    /// since the refusal may rest on a neighbour's uncommitted write.
+    Refused(Box<dyn Answer>),
+    /// The database failed under it, and it has been answered; end the batch here.
+    Failed,
+    /// It panicked, its savepoint rolled back, and it has been answered.
+    Panicked,
+    /// Its savepoint could not be rolled back: the transaction is in an unknown state.
+    Broken,
+}
+
+/// An answer held back until the transaction ends.
+trait Answer: Send {
+    /// The transaction committed.
+    fn committed(self: Box<Self>);
+    /// It did not; `error` says what that means for this write.
+    fn lost(self: Box<Self>, error: StorageError);
+}
+
+struct Write<T, R, F> {
+    work: F,
+    promise: Promise<T, R>,
+}
+
+struct Held<T, R> {
+    answer: Result<T, WriteError<R>>,
+    promise: Promise<T, R>,
+}
+
+impl<T: Send, R: Send> Answer for Held<T, R> {
+    fn committed(self: Box<Self>) {
+        self.promise.keep(self.answer);
+    }
+
+    fn lost(self: Box<Self>, error: StorageError) {
+        self.promise.keep(Err(WriteError::Storage(error)));
+    }
+}
+
+impl<T, R, F> Member for Write<T, R, F>
+where
+    T: Send + 'static,
+    R: Send + 'static,
+    F: FnOnce(&mut SqliteConnection) -> Result<T, TxError<R>> + Send,
+{
+    fn run(self: Box<Self>, connection: &mut SqliteConnection) -> Ran {
+        let Write { work, promise } = *self;
+        if let Err(error) = AnsiTransactionManager::begin_transaction(connection) {
+            promise.keep(Err(WriteError::Storage(storage_error(error))));
+            return Ran::Failed;
+        }
+        match catch_unwind(AssertUnwindSafe(|| work(connection))) {
+            Ok(Ok(value)) => match AnsiTransactionManager::commit_transaction(connection) {
+                Ok(()) => Ran::Wrote(Box::new(Held { answer: Ok(value), promise })),
+                Err(error) => {
+                    promise.keep(Err(WriteError::Storage(storage_error(error))));
+                    Ran::Failed
+                }
+            },
+            Ok(Err(error)) => {
+                let rolled_back = AnsiTransactionManager::rollback_transaction(connection).is_ok();
+                let answer = match error {
+                    TxError::Refused(refusal) => Err(WriteError::Refused(refusal)),
+                    TxError::KeyReused => Err(WriteError::KeyReused),
+                    TxError::Storage(error) => {
+                        promise.keep(Err(WriteError::Storage(error)));
+                        return if rolled_back { Ran::Failed } else { Ran::Broken };
+                    }
+                };
+                if rolled_back {
+                    Ran::Refused(Box::new(Held { answer, promise }))
+                } else {
+                    promise.keep(Err(WriteError::Storage(StorageError::unavailable(
+                        "the write could not be rolled back; nothing was written",
+                    ))));
+                    Ran::Broken
+                }
+            }
+            Err(_panic) => {
+                tracing::error!("a write panicked; it alone is rolled back");
+                let rolled_back = AnsiTransactionManager::rollback_transaction(connection).is_ok();
+                promise.keep(Err(WriteError::Storage(StorageError::fault("the write panicked"))));
+                if rolled_back { Ran::Panicked } else { Ran::Broken }
+            }
+        }
+    }
+
+    fn refuse(self: Box<Self>, error: StorageError) {
+        self.promise.keep(Err(WriteError::Storage(error)));
+    }
+}
+
+impl std::fmt::Debug for Writer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Writer").field("patience", &self.patience).finish_non_exhaustive()
+    }
+}
+
+impl Writer {
+    /// Starts the writer thread on the connection `connect` opens. A write waits at most
+    /// `patience` (the busy timeout) to start.
+    pub(super) fn start(connect: Connect, patience: Duration) -> std::io::Result<Self> {
+        let connection = connect().map_err(std::io::Error::other)?;
+        let (queue, jobs) = mpsc::sync_channel(QUEUE);
+        let thread = thread::Builder::new().name("booking-writer".into()).spawn(move || {
+            Batches { connection, connect, busy: patience, default_busy: patience }.run(&jobs)
+        })?;
+        Ok(Self { queue: Some(queue), thread: Some(thread), patience })
+    }
+
+    /// Queues `work`; its answer comes once the transaction holding it has ended.
+    pub(super) fn submit<T, R>(
+        &self,
+        work: impl FnOnce(&mut SqliteConnection) -> Result<T, TxError<R>> + Send + 'static,
+    ) -> Pending<T, R>
+    where
+        T: Send + 'static,
+        R: Send + 'static,
+    {
+        let (promise, pending) = promise();
+        let job = Job {
+            deadline: Instant::now() + self.patience,
+            span: tracing::Span::current(),
+            member: Box::new(Write { work, promise }),
+        };
+        let Some(queue) = &self.queue else {
+            job.member.refuse(StorageError::unavailable("the writer has stopped"));
+            return pending;
+        };
+        match queue.try_send(job) {
+            Ok(()) => {}
+            Err(TrySendError::Full(job)) => job.member.refuse(StorageError::unavailable(
+                "too many writes are waiting; nothing was written",
+            )),
+            Err(TrySendError::Disconnected(job)) => {
+                job.member.refuse(StorageError::unavailable("the writer has stopped"))
+            }
+        }
+        pending
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        // Closing the queue lets the writer finish what is queued, then stop.
+        drop(self.queue.take());
+        if let Some(thread) = self.thread.take() {
+            let _panicked = thread.join();
+        }
+    }
+}
+
+/// The writer thread's state.
+struct Batches {
+    connection: SqliteConnection,
+    connect: Connect,
+    /// The busy timeout the connection has now, and the configured one.
+    busy: Duration,
+    default_busy: Duration,
+}
+
+impl Batches {
+    fn run(mut self, jobs: &Receiver<Job>) {
+        let mut carried = None;
+        loop {
+            let first = match carried.take() {
+                Some(job) => job,
+                None => match jobs.recv() {
+                    Ok(job) => job,
+                    Err(_closed) => return,
+                },
+            };
+            carried = self.batch(first, jobs);
+        }
+    }
+
+    /// Runs one transaction: `first` and whatever queues behind it. Returns a write taken but
+    /// left for the next transaction.
+    fn batch(&mut self, first: Job, jobs: &Receiver<Job>) -> Option<Job> {
+        if let Err(error) = self.begin(first.deadline) {
+            // Another process holds the lock past the first write's deadline; writes queued
+            // behind it with time left try again.
+            first.member.refuse(error);
+            return None;
+        }
+        let mut answers: Vec<(bool, Box<dyn Answer>)> = Vec::new();
+        let mut next = Some(first);
+        while let Some(job) = next.take() {
+            if Instant::now() > job.deadline {
+                job.member.refuse(StorageError::unavailable(
+                    "the write waited too long for the database; nothing was written",
+                ));
+            } else {
+                let ran = job.span.in_scope(|| job.member.run(&mut self.connection));
+                match ran {
+                    Ran::Wrote(answer) => answers.push((true, answer)),
+                    Ran::Refused(answer) => answers.push((false, answer)),
+                    Ran::Panicked => {}
+                    Ran::Failed => break,
+                    Ran::Broken => {
+                        self.abandon(answers);
+                        return None;
+                    }
+                }
+            }
+            if answers.len() >= MAX_BATCH {
+                break;
+            }
+            next = jobs.try_recv().ok();
+        }
+        self.commit(answers);
+        next
+    }
+
+    /// Opens the transaction, waiting for another process's lock no longer than `deadline`.
+    fn begin(&mut self, deadline: Instant) -> Result<(), StorageError> {
+        let left = deadline.saturating_duration_since(Instant::now()).min(self.default_busy);
+        // The connection's busy timeout bounds the wait; it changes only when a write has
+        // already waited in the queue.
+        if left != self.busy {
+            self.connection
+                .batch_execute(&format!("PRAGMA busy_timeout = {}", left.as_millis()))
+                .map_err(storage_error)?;
+            self.busy = left;
+        }
+        AnsiTransactionManager::begin_transaction_sql(&mut self.connection, "BEGIN IMMEDIATE")
+            .map_err(|error| {
+                let error = storage_error(error);
+                match error.kind() {
+                    booking_core::storage::StorageErrorKind::Fault => error,
+                    _ => StorageError::unavailable(
+                        "another process held the database's write lock past the write's deadline; nothing was written",
+                    ),
+                }
+            })
+    }
+
+    fn commit(&mut self, answers: Vec<(bool, Box<dyn Answer>)>) {
+        match AnsiTransactionManager::commit_transaction(&mut self.connection) {
+            Ok(()) => answers.into_iter().for_each(|(_, answer)| answer.committed()),
+            Err(error) => {
+                tracing::error!(%error, writes = answers.len(), "a commit failed; every write of it is answered as not known to be done");
+                self.answer_lost(answers, true);
+                self.reopen();
+            }
+        }
+    }
+
+    /// Rolls back the whole transaction after a savepoint could not be.
+    fn abandon(&mut self, answers: Vec<(bool, Box<dyn Answer>)>) {
+        let rolled_back =
+            AnsiTransactionManager::rollback_transaction(&mut self.connection).is_ok();
+        self.answer_lost(answers, !rolled_back);
+        self.reopen();
+    }
+
+    /// Answers writes whose transaction did not commit. When it is unknown whether it did,
+    /// the writes that wrote may have been made.
+    fn answer_lost(&self, answers: Vec<(bool, Box<dyn Answer>)>, unknown: bool) {
+        for (wrote, answer) in answers {
+            answer.lost(if wrote && unknown {
+                StorageError::outcome_unknown(
+                    "the database could not commit; the write may or may not have been made",
+                )
+            } else {
+                StorageError::unavailable("the transaction was rolled back; nothing was written")
+            });
+        }
+    }
+
+    /// After a failed transaction the connection may still hold it open, or Diesel may count
+    /// it as broken; a fresh connection holds neither (closing the old one rolls back whatever
+    /// it still held).
+    fn reopen(&mut self) {
+        match (self.connect)() {
+            Ok(connection) => {
+                self.connection = connection;
+                self.busy = self.default_busy;
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot reopen the write connection; keeping the old one")
+            }
+        }
+    }
+}
