@@ -59,6 +59,11 @@ struct Args {
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
+    /// Only serve the scenario's target (the ceiling handler, or a server of this build on a
+    /// temporary database, pre-filled for `read` and `mixed`) and wait, for a load generator
+    /// of your own (see `wrk/run.sh`); prints `listening on http://ADDRESS`.
+    #[arg(long)]
+    serve: bool,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -67,6 +72,16 @@ fn main() -> anyhow::Result<()> {
         args.seconds = args.seconds.min(2);
         args.prefill = args.prefill.min(2_000);
         args.connections = args.connections.min(16);
+    }
+    if args.serve {
+        let target = match args.scenario {
+            Kind::Ceiling => Target::ceiling()?,
+            kind => Target::own(kind, args.prefill)?,
+        };
+        println!("listening on http://{}", target.address());
+        loop {
+            std::thread::park();
+        }
     }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let duration = Duration::from_secs(args.seconds);

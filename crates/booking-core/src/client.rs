@@ -49,7 +49,10 @@ pub enum ClientNameError {
 impl ClientName {
     /// Trims and validates a name.
     pub fn parse(raw: &str) -> Result<Self, ClientNameError> {
-        let name: String = raw.trim().nfc().collect();
+        let trimmed = raw.trim();
+        // ASCII text is its own normal form: no need to decompose and recompose it.
+        let name: String =
+            if trimmed.is_ascii() { trimmed.to_owned() } else { trimmed.nfc().collect() };
         if name.is_empty() {
             return Err(ClientNameError::Empty);
         }

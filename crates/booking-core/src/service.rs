@@ -441,3 +441,75 @@ pub enum AvailabilityError {
     #[error(transparent)]
     Storage(#[from] StorageError),
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::{change::Change, clock::ManualClock, event::Event, memory::InMemoryRepository};
+
+    /// Remembers what it was fed.
+    #[derive(Debug, Default)]
+    struct Recorder(Mutex<Vec<(Change, Option<&'static str>)>>);
+
+    impl Feed for Recorder {
+        fn committed(&self, change: &Change, event: Option<&Event>) {
+            self.0.lock().unwrap().push((change.clone(), event.map(Event::name)));
+        }
+    }
+
+    fn request(time: &str) -> BookRequest {
+        BookRequest {
+            client_name: ClientName::parse("Ada").unwrap(),
+            notes: None,
+            slot: SlotRequest {
+                date: "2030-01-07".parse().unwrap(),
+                time: time.parse().unwrap(),
+                resource: None,
+                service: None,
+            },
+            hold: None,
+        }
+    }
+
+    /// Every committed write reaches the feed once, in the order the writes committed, with the
+    /// change it returned; refusals and replays are not fed.
+    #[test]
+    fn the_feed_hears_each_committed_write_once_in_order() {
+        let recorder = Arc::new(Recorder::default());
+        let service = BookingService::new(
+            Arc::new(InMemoryRepository::new()),
+            Arc::new(ManualClock::new("2030-01-01T00:00:00Z".parse().unwrap())),
+            Schedule::default(),
+        )
+        .with_feed(recorder.clone());
+        let retry = || Retry {
+            key: IdempotencyKey::parse("once").unwrap(),
+            fingerprint: "book 10:00".to_owned(),
+        };
+        let booked = service.book(request("10:00:00"), Some(retry())).unwrap().wait().unwrap();
+        let booked = booked.done().unwrap();
+        let replayed = service.book(request("10:00:00"), Some(retry())).unwrap().wait().unwrap();
+        assert!(replayed.done().is_none());
+        assert!(service.book(request("10:00:00"), None).unwrap().wait().is_err(), "full");
+        let id = booked.outcome.id();
+        let moved = service
+            .reschedule(id, "2030-01-07".parse().unwrap(), "11:00:00".parse().unwrap(), None)
+            .unwrap()
+            .wait()
+            .unwrap()
+            .done()
+            .unwrap();
+        let canceled = service.cancel(id, None).wait().unwrap().done().unwrap();
+        let fed = recorder.0.lock().unwrap().clone();
+        assert_eq!(
+            fed,
+            [
+                (booked.changed, Some("appointment.scheduled")),
+                (moved.changed, Some("appointment.rescheduled")),
+                (canceled.changed, Some("appointment.canceled")),
+            ]
+        );
+    }
+}

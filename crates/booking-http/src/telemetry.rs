@@ -29,9 +29,13 @@ pub async fn log_request(
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
     let started = Instant::now();
-    let method = request.method().clone();
-    let span = tracing::info_span!("request", %method, route = tracing::field::Empty);
+    let span =
+        tracing::info_span!("request", method = %request.method(), route = tracing::field::Empty);
     let response = next.call(request).instrument(span.clone()).await;
+    // Finding the route pattern walks the routing table again: only worth it for a log line.
+    if span.is_disabled() {
+        return response;
+    }
     let (status, route) = match &response {
         Ok(response) => (response.status(), response.request().match_pattern()),
         Err(error) => (error.as_response_error().status_code(), None),

@@ -12,6 +12,7 @@ mod database_url;
 mod options;
 pub mod postgres;
 pub mod sqlite;
+mod statements;
 #[cfg(any(test, feature = "test-support"))]
 pub mod test_support;
 

@@ -1,11 +1,19 @@
-//! PostgreSQL databases for tests (feature `test-support`): each test gets a schema of its own
-//! in the database `TEST_DATABASE_URL` names, so tests run in parallel and leave nothing
-//! behind. Without `TEST_DATABASE_URL`, PostgreSQL tests skip, saying so once per process.
+//! Support for tests (feature `test-support`).
+//!
+//! PostgreSQL databases: each test gets a schema of its own in the database
+//! `TEST_DATABASE_URL` names, so tests run in parallel and leave nothing behind. Without
+//! `TEST_DATABASE_URL`, PostgreSQL tests skip, saying so once per process.
+//!
+//! SQLite: [`SqliteWriteLock`] holds a database file's write lock the way another process
+//! writing to it would.
 #![expect(clippy::expect_used, reason = "test support: a panic is a failed test")]
 
 use std::{io::Write, sync::Once};
 
-use diesel::{Connection, RunQueryDsl, pg::PgConnection};
+use diesel::{
+    Connection, RunQueryDsl, connection::SimpleConnection, pg::PgConnection,
+    sqlite::SqliteConnection,
+};
 
 use crate::{DatabaseUrl, database_url::PostgresUrl};
 
@@ -65,5 +73,31 @@ impl Drop for TestSchema {
             let _left_behind = diesel::sql_query(format!("DROP SCHEMA {} CASCADE", self.name))
                 .execute(&mut connection);
         }
+    }
+}
+
+/// The write lock of an SQLite database, held (as by another process in the middle of a write)
+/// until this is dropped.
+pub struct SqliteWriteLock(SqliteConnection);
+
+impl std::fmt::Debug for SqliteWriteLock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SqliteWriteLock")
+    }
+}
+
+impl SqliteWriteLock {
+    /// Takes the write lock of the database at `path`.
+    pub fn take(path: &std::path::Path) -> Self {
+        let path = path.to_str().expect("a test database path is text");
+        let mut connection = SqliteConnection::establish(path).expect("cannot open the database");
+        connection.batch_execute("BEGIN IMMEDIATE").expect("cannot take the write lock");
+        Self(connection)
+    }
+}
+
+impl Drop for SqliteWriteLock {
+    fn drop(&mut self) {
+        let _already_ended = self.0.batch_execute("ROLLBACK");
     }
 }

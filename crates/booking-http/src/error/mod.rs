@@ -281,6 +281,18 @@ mod tests {
     }
 
     #[actix_web::test]
+    async fn a_write_whose_outcome_is_unknown_is_503_saying_to_retry_with_its_key() {
+        let error = ApiError::from(StorageError::outcome_unknown("disk I/O error during COMMIT"));
+        let (status, retry_after, body) = body_of(error).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(retry_after.as_deref(), Some("1"));
+        let detail = body["detail"].as_str().unwrap();
+        assert!(detail.contains("may or may not have been made"), "{detail}");
+        assert!(detail.contains("same Idempotency-Key"), "{detail}");
+        assert!(!body.to_string().contains("COMMIT"), "{body}");
+    }
+
+    #[actix_web::test]
     async fn a_store_fault_is_an_opaque_500() {
         let error = ApiError::from(StorageError::fault("disk I/O error at page 7"));
         let (status, retry_after, body) = body_of(error).await;

@@ -23,6 +23,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::{
     Bookings, fields,
+    times::{InUtc, Zoned},
     views::{AppointmentView, utc},
 };
 use crate::{
@@ -75,9 +76,9 @@ pub struct AppointmentsQuery {
 
 /// A page of appointments.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct AppointmentsPage {
+pub struct AppointmentsPage<'a> {
     /// Appointments, ordered by start then id.
-    pub appointments: Vec<AppointmentView>,
+    pub appointments: Vec<AppointmentView<'a>>,
     /// The next page, or null on the last one.
     pub next: Option<String>,
 }
@@ -216,53 +217,51 @@ pub struct ClosureRequest {
 
 /// A closure.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct ClosureView {
+pub struct ClosureView<'a> {
     /// Its id.
     #[schema(format = Uuid)]
     pub id: String,
     /// The resource closed, or null for the whole business.
-    pub resource: Option<String>,
+    pub resource: Option<&'a str>,
     /// Start (RFC 3339).
-    #[schema(format = DateTime)]
-    pub from: String,
+    #[schema(value_type = String, format = DateTime)]
+    pub from: Zoned,
     /// End, excluded (RFC 3339).
-    #[schema(format = DateTime)]
-    pub to: String,
+    #[schema(value_type = String, format = DateTime)]
+    pub to: Zoned,
     /// Why.
-    pub reason: Option<String>,
+    pub reason: Option<&'a str>,
     /// When it was made (RFC 3339, UTC).
-    #[schema(format = DateTime)]
-    pub created_at: String,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: InUtc,
 }
 
 /// A closure that was made, with the appointments it covers.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct ClosureCreated {
+pub struct ClosureCreated<'a> {
     /// The closure.
-    pub closure: ClosureView,
+    pub closure: ClosureView<'a>,
     /// Scheduled appointments inside it: left as they are, for the operator to move or cancel.
-    pub affected_appointments: Vec<AppointmentView>,
+    pub affected_appointments: Vec<AppointmentView<'a>>,
 }
 
 /// Every closure.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct Closures {
+pub struct Closures<'a> {
     /// Ordered by start.
-    pub closures: Vec<ClosureView>,
+    pub closures: Vec<ClosureView<'a>>,
 }
 
-impl ClosureView {
-    fn new(closure: &Closure, service: &BookingService) -> Self {
+impl<'a> ClosureView<'a> {
+    fn new(closure: &'a Closure, service: &BookingService) -> Self {
         let zone = service.schedule().time_zone();
-        let local = |at: DateTime<Utc>| {
-            at.with_timezone(&zone).to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
-        };
+        let local = |at: DateTime<Utc>| Zoned(at.with_timezone(&zone).fixed_offset());
         Self {
             id: closure.id.to_string(),
-            resource: closure.resource.as_ref().map(ToString::to_string),
+            resource: closure.resource.as_ref().map(|resource| resource.as_str()),
             from: local(closure.period.start()),
             to: local(closure.period.end()),
-            reason: closure.reason.clone(),
+            reason: closure.reason.as_deref(),
             created_at: utc(closure.created_at),
         }
     }

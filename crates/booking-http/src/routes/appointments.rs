@@ -89,15 +89,15 @@ pub struct RescheduleRequest {
 
 /// A booking that was made.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct Scheduled {
+pub struct Scheduled<'a> {
     /// Always "Appointment scheduled successfully."
     #[schema(example = "Appointment scheduled successfully.")]
     pub message: &'static str,
     /// The new appointment's id.
-    #[schema(format = Uuid)]
-    pub appointment_id: String,
+    #[schema(value_type = String, format = Uuid)]
+    pub appointment_id: uuid::Uuid,
     /// The new appointment.
-    pub appointment: AppointmentView,
+    pub appointment: AppointmentView<'a>,
 }
 
 fn appointment_id(text: &str) -> Result<AppointmentId, ApiError> {
@@ -137,10 +137,10 @@ pub async fn schedule(
 /// `Idempotent-Replayed`.
 fn scheduled(outcome: Outcome<Written<Appointment>>, schedule: &Schedule) -> HttpResponse {
     let (appointment, mut response) = answer(outcome, StatusCode::CREATED);
-    let id = appointment.id().to_string();
+    let id = appointment.id();
     response.insert_header((header::LOCATION, format!("/appointment/{id}"))).json(Scheduled {
         message: "Appointment scheduled successfully.",
-        appointment_id: id,
+        appointment_id: id.as_uuid(),
         appointment: AppointmentView::new(&appointment, schedule),
     })
 }

@@ -10,7 +10,11 @@ use booking_core::{
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::{Bookings, fields, views::SlotTimes};
+use super::{
+    Bookings, fields,
+    times::{LocalDate, LocalTime, Zoned},
+    views::SlotTimes,
+};
 use crate::error::{ApiError, Problem};
 
 /// The days to list: `date` for one day, or `from` and `to` (both included, at most 31 days);
@@ -63,42 +67,42 @@ impl TryFrom<&AvailabilityQuery> for DateRange {
     }
 }
 
-/// The slots of a range of days.
+/// The slots of a range of days, borrowed from the listing it shows.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct AvailabilityView {
+pub struct AvailabilityView<'a> {
     /// The business's IANA time zone; dates and times are local to it.
     #[schema(example = "Europe/Berlin")]
-    pub time_zone: String,
+    pub time_zone: &'static str,
     /// First date listed.
-    #[schema(format = Date)]
-    pub from: String,
+    #[schema(value_type = String, format = Date)]
+    pub from: LocalDate,
     /// Last date listed.
-    #[schema(format = Date)]
-    pub to: String,
+    #[schema(value_type = String, format = Date)]
+    pub to: LocalDate,
     /// Length of each slot in minutes.
     pub slot_minutes: u16,
     /// Every slot of those days, in time order.
-    pub slots: Vec<SlotView>,
+    pub slots: Vec<SlotView<'a>>,
 }
 
 /// One slot of one resource.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct SlotView {
+pub struct SlotView<'a> {
     /// The resource.
     #[schema(example = "alice")]
-    pub resource: String,
+    pub resource: &'a str,
     /// Local date.
-    #[schema(format = Date, example = "2030-01-07")]
-    pub date: String,
+    #[schema(value_type = String, format = Date, example = "2030-01-07")]
+    pub date: LocalDate,
     /// Local start time, HH:MM.
-    #[schema(example = "09:30")]
-    pub time: String,
+    #[schema(value_type = String, example = "09:30")]
+    pub time: LocalTime,
     /// Start instant (RFC 3339).
-    #[schema(format = DateTime)]
-    pub start: String,
+    #[schema(value_type = String, format = DateTime)]
+    pub start: Zoned,
     /// End instant (RFC 3339).
-    #[schema(format = DateTime)]
-    pub end: String,
+    #[schema(value_type = String, format = DateTime)]
+    pub end: Zoned,
     /// Appointments the slot holds.
     pub capacity: u32,
     /// Appointments scheduled in it (their cleanup and preparation included).
@@ -113,12 +117,12 @@ pub struct SlotView {
     pub reason: Option<&'static str>,
 }
 
-impl SlotView {
+impl<'a> SlotView<'a> {
     /// A slot of a listing, its times shown in the schedule's zone.
-    pub fn new(slot: &SlotAvailability, service: &BookingService) -> Self {
+    pub fn new(slot: &'a SlotAvailability, service: &BookingService) -> Self {
         let SlotTimes { date, time, start, end } = SlotTimes::of(slot.slot, service.schedule());
         Self {
-            resource: slot.resource.to_string(),
+            resource: slot.resource.as_str(),
             date,
             time,
             start,
@@ -132,14 +136,14 @@ impl SlotView {
     }
 }
 
-impl AvailabilityView {
+impl<'a> AvailabilityView<'a> {
     /// A listing, its times shown in the schedule's zone.
-    pub fn new(availability: &Availability, service: &BookingService) -> Self {
+    pub fn new(availability: &'a Availability, service: &BookingService) -> Self {
         let schedule = service.schedule();
         Self {
-            time_zone: schedule.time_zone().name().to_owned(),
-            from: availability.range.from().to_string(),
-            to: availability.range.to().to_string(),
+            time_zone: schedule.time_zone().name(),
+            from: LocalDate(availability.range.from()),
+            to: LocalDate(availability.range.to()),
             slot_minutes: schedule.slot_length().minutes(),
             slots: availability.slots.iter().map(|slot| SlotView::new(slot, service)).collect(),
         }

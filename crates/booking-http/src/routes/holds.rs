@@ -7,6 +7,7 @@ use utoipa::ToSchema;
 
 use super::{
     Bookings, fields,
+    times::{InUtc, LocalDate, LocalTime, Zoned},
     views::{SlotTimes, utc},
 };
 use crate::error::{ApiError, Problem};
@@ -30,30 +31,31 @@ pub struct HoldRequest {
 
 /// A hold that was made.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct HoldView {
+pub struct HoldView<'a> {
     /// Always "Time slot held."
     pub message: &'static str,
     /// The secret to send as `hold` with POST /schedule, or to DELETE /holds/{token}.
     #[schema(example = "3f2c9a7d1b6e4f0a8c5d2e7f9a1b3c4d")]
-    pub token: String,
+    pub token: &'a str,
     /// When the hold stops counting (RFC 3339, UTC).
-    #[schema(format = DateTime)]
-    pub expires_at: String,
+    #[schema(value_type = String, format = DateTime)]
+    pub expires_at: InUtc,
     /// The resource held.
-    pub resource: String,
+    pub resource: &'a str,
     /// The service it is for.
-    pub service: Option<String>,
+    pub service: Option<&'a str>,
     /// Local date.
-    #[schema(format = Date)]
-    pub date: String,
+    #[schema(value_type = String, format = Date)]
+    pub date: LocalDate,
     /// Local start time.
-    pub time: String,
+    #[schema(value_type = String)]
+    pub time: LocalTime,
     /// Start instant (RFC 3339).
-    #[schema(format = DateTime)]
-    pub start: String,
+    #[schema(value_type = String, format = DateTime)]
+    pub start: Zoned,
     /// End instant (RFC 3339).
-    #[schema(format = DateTime)]
-    pub end: String,
+    #[schema(value_type = String, format = DateTime)]
+    pub end: Zoned,
 }
 
 /// Hold a slot for a few minutes.
@@ -84,10 +86,10 @@ pub async fn create(
     let SlotTimes { date, time, start, end } = SlotTimes::of(hold.slot, bookings.schedule());
     Ok(HttpResponse::Created().json(HoldView {
         message: "Time slot held.",
-        token: hold.token.as_str().to_owned(),
+        token: hold.token.as_str(),
         expires_at: utc(hold.expires_at),
-        resource: hold.resource.to_string(),
-        service: hold.service.as_ref().map(ToString::to_string),
+        resource: hold.resource.as_str(),
+        service: hold.service.as_ref().map(|service| service.as_str()),
         date,
         time,
         start,

@@ -9,6 +9,7 @@ mod fields;
 pub mod holds;
 pub mod meta;
 pub mod stream;
+mod times;
 pub mod views;
 
 use actix_web::{HttpResponse, Resource, http::header, middleware::from_fn, web};

@@ -2,94 +2,96 @@
 //! RFC 3339 instants.
 
 use booking_core::{appointment::Appointment, schedule::Schedule, units::Slot};
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
+use uuid::Uuid;
 
-/// An appointment.
+use super::times::{InUtc, LocalDate, LocalTime, Zoned};
+
+/// An appointment, borrowed from the domain value it shows.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct AppointmentView {
+pub struct AppointmentView<'a> {
     /// The appointment's id (a random UUID).
-    #[schema(format = Uuid, example = "67e55044-10b1-426f-9247-bb680e5fe0c8")]
-    pub id: String,
+    #[schema(value_type = String, format = Uuid, example = "67e55044-10b1-426f-9247-bb680e5fe0c8")]
+    pub id: Uuid,
     /// The client's name.
     #[schema(example = "José Ñúñez")]
-    pub client_name: String,
+    pub client_name: &'a str,
     /// The resource booked (`default` when the business has a single one).
     #[schema(example = "alice")]
-    pub resource: String,
+    pub resource: &'a str,
     /// The service booked, if any.
     #[schema(example = "haircut")]
-    pub service: Option<String>,
+    pub service: Option<&'a str>,
     /// Local date of the start, in the business's time zone.
-    #[schema(format = Date, example = "2030-01-07")]
-    pub date: String,
+    #[schema(value_type = String, format = Date, example = "2030-01-07")]
+    pub date: LocalDate,
     /// Local start time, HH:MM.
-    #[schema(example = "09:30")]
-    pub time: String,
+    #[schema(value_type = String, example = "09:30")]
+    pub time: LocalTime,
     /// Start instant, RFC 3339 with the business's UTC offset.
-    #[schema(format = DateTime, example = "2030-01-07T09:30:00+00:00")]
-    pub start: String,
+    #[schema(value_type = String, format = DateTime, example = "2030-01-07T09:30:00+00:00")]
+    pub start: Zoned,
     /// End instant, RFC 3339 with the business's UTC offset.
-    #[schema(format = DateTime, example = "2030-01-07T10:00:00+00:00")]
-    pub end: String,
+    #[schema(value_type = String, format = DateTime, example = "2030-01-07T10:00:00+00:00")]
+    pub end: Zoned,
     /// `scheduled` or `canceled`.
     #[schema(example = "scheduled")]
     pub status: &'static str,
     /// The client's notes.
-    pub notes: Option<String>,
+    pub notes: Option<&'a str>,
     /// When it was booked (RFC 3339, UTC).
-    #[schema(format = DateTime)]
-    pub created_at: String,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: InUtc,
     /// When it last changed (RFC 3339, UTC).
-    #[schema(format = DateTime)]
-    pub updated_at: String,
+    #[schema(value_type = String, format = DateTime)]
+    pub updated_at: InUtc,
 }
 
 /// The local and absolute times of a slot, as the API writes them.
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy)]
 pub(crate) struct SlotTimes {
-    pub date: String,
-    pub time: String,
-    pub start: String,
-    pub end: String,
+    pub date: LocalDate,
+    pub time: LocalTime,
+    pub start: Zoned,
+    pub end: Zoned,
 }
 
 impl SlotTimes {
     pub(crate) fn of(slot: Slot, schedule: &Schedule) -> Self {
         let zone = schedule.time_zone();
-        let local = schedule.local(slot.start());
-        let instant =
-            |at: DateTime<Utc>| at.with_timezone(&zone).to_rfc3339_opts(SecondsFormat::Secs, false);
+        let start = slot.start().with_timezone(&zone).fixed_offset();
         Self {
-            date: local.format("%Y-%m-%d").to_string(),
-            time: local.format("%H:%M").to_string(),
-            start: instant(slot.start()),
-            end: instant(slot.end()),
+            date: LocalDate(start.date_naive()),
+            time: LocalTime(start.time()),
+            start: Zoned(start),
+            // The end may fall on the other side of a daylight-saving change.
+            end: Zoned(slot.end().with_timezone(&zone).fixed_offset()),
         }
     }
 }
 
 /// An instant as RFC 3339 in UTC.
-pub(crate) fn utc(at: DateTime<Utc>) -> String {
-    at.to_rfc3339_opts(SecondsFormat::Secs, true)
+pub(crate) fn utc(at: DateTime<Utc>) -> InUtc {
+    InUtc(at)
 }
 
-impl AppointmentView {
+impl<'a> AppointmentView<'a> {
     /// An appointment, its times shown in the schedule's zone.
-    pub fn new(appointment: &Appointment, schedule: &Schedule) -> Self {
+    pub fn new(appointment: &'a Appointment, schedule: &Schedule) -> Self {
         let SlotTimes { date, time, start, end } = SlotTimes::of(appointment.slot(), schedule);
         Self {
-            id: appointment.id().to_string(),
-            client_name: appointment.client_name().to_string(),
-            resource: appointment.resource().to_string(),
-            service: appointment.service().map(ToString::to_string),
+            id: appointment.id().as_uuid(),
+            client_name: appointment.client_name().as_str(),
+            resource: appointment.resource().as_str(),
+            service: appointment.service().map(|service| service.as_str()),
             date,
             time,
             start,
             end,
             status: appointment.status().as_str(),
-            notes: appointment.notes().map(|notes| notes.as_str().to_owned()),
+            notes: appointment.notes().map(|notes| notes.as_str()),
             created_at: utc(appointment.created_at()),
             updated_at: utc(appointment.updated_at()),
         }
@@ -98,10 +100,10 @@ impl AppointmentView {
 
 /// A successful change to an appointment.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct AppointmentChanged {
+pub struct AppointmentChanged<'a> {
     /// What happened, in a sentence.
     #[schema(example = "Appointment canceled successfully.")]
     pub message: &'static str,
     /// The appointment as it is now.
-    pub appointment: AppointmentView,
+    pub appointment: AppointmentView<'a>,
 }

@@ -21,6 +21,8 @@ pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
     pub clock: Arc<ManualClock>,
+    /// The SQLite file it keeps appointments in.
+    pub database: std::path::PathBuf,
 
     _directory: TempDir,
 }
@@ -104,7 +106,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     let application = Application::build(settings, clock.clone()).unwrap();
     let address = format!("http://{}", application.address());
     actix_web::rt::spawn(application.run_until_stopped());
-    TestApp { address, client: reqwest::Client::new(), clock, _directory: directory }
+    TestApp { address, client: reqwest::Client::new(), clock, database, _directory: directory }
 }
 
 impl TestApp {

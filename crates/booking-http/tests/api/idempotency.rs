@@ -3,7 +3,7 @@ use futures_util::future::join_all;
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{DAY, TestApp, assert_problem, spawn_app};
+use crate::helpers::{DAY, TestApp, assert_problem, spawn_app, spawn_app_with};
 
 async fn post(app: &TestApp, path: &str, key: &str, body: &Value) -> Response {
     app.client.post(app.url(path)).header("Idempotency-Key", key).json(body).send().await.unwrap()
@@ -155,4 +155,39 @@ async fn malformed_keys_are_400() {
         assert!(body["detail"].as_str().unwrap().contains("Idempotency-Key"), "{body}");
     }
     assert_eq!(app.slot(DAY, "10:00").await.0, 0);
+}
+
+/// What a key remembers is the appointment as the booking left it: a replay after the
+/// appointment changed still answers exactly as the booking did.
+#[actix_web::test]
+async fn a_replay_is_rendered_from_the_record_as_the_first_answer_was() {
+    let app = spawn_app().await;
+    let first = post(&app, "/schedule", "book-then-cancel", &booking("10:00")).await;
+    assert_eq!(first.status(), StatusCode::CREATED);
+    let location = first.headers()["location"].clone();
+    let first_body = first.text().await.unwrap();
+    let id = serde_json::from_str::<Value>(&first_body).unwrap()["appointment_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let canceled = app.client.post(app.url(&format!("/cancel/{id}"))).send().await.unwrap();
+    assert_eq!(canceled.status(), StatusCode::OK);
+    let again = post(&app, "/schedule", "book-then-cancel", &booking("10:00")).await;
+    assert_eq!(again.status(), StatusCode::CREATED);
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    assert_eq!(again.headers()["location"], location);
+    assert_eq!(again.text().await.unwrap(), first_body, "as first answered: scheduled");
+}
+
+#[actix_web::test]
+async fn keys_live_as_long_as_the_setting_says() {
+    let app = spawn_app_with(|settings| settings.key_lifetime = Duration::hours(1)).await;
+    let first = post(&app, "/schedule", "short-lived", &booking("10:00")).await;
+    assert_eq!(first.status(), StatusCode::CREATED);
+    app.clock.advance(Duration::minutes(59));
+    let reused = post(&app, "/schedule", "short-lived", &booking("10:30")).await;
+    assert_eq!(reused.status(), StatusCode::UNPROCESSABLE_ENTITY, "still remembered");
+    app.clock.advance(Duration::minutes(1));
+    let fresh = post(&app, "/schedule", "short-lived", &booking("10:30")).await;
+    assert_eq!(fresh.status(), StatusCode::CREATED, "forgotten after an hour");
 }

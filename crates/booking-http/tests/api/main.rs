@@ -19,3 +19,4 @@ mod process;
 mod reschedule;
 mod schedule;
 mod stream;
+mod writes;

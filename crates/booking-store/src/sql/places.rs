@@ -14,6 +14,8 @@ use booking_core::{
 use chrono::{DateTime, Utc};
 use diesel::{dsl::count_star, prelude::*};
 
+use crate::statements::{GiveBackPlace, TakePlace};
+
 use super::{
     Db, TxError, dialect,
     rows::{ClosureRow, instant, seconds},
@@ -29,6 +31,20 @@ pub(super) enum Own<'a> {
     Appointment(&'a Appointment),
 }
 
+/// The first and last of a placement's slot starts, in seconds: the span its usage is read
+/// over. (A span, not a list, so the query's text is the same for every placement and is
+/// prepared once.)
+fn span_of(placement: &Placement) -> (i64, i64) {
+    let starts = placement.occupied.iter().map(|at| seconds(*at));
+    let first = starts.clone().min().unwrap_or_default();
+    (first, starts.max().unwrap_or(first))
+}
+
+/// Whether the placement takes the slot starting at `start` (in seconds).
+fn takes(placement: &Placement, start: i64) -> bool {
+    placement.occupied.iter().any(|at| seconds(*at) == start)
+}
+
 /// Usage of the slots `placement` takes, as seen inside the transaction.
 fn usage_for(
     connection: &mut Db,
@@ -36,27 +52,30 @@ fn usage_for(
     now: DateTime<Utc>,
     own: Own<'_>,
 ) -> Result<UsageMap, StorageError> {
-    let starts: Vec<i64> = placement.occupied.iter().map(|at| seconds(*at)).collect();
+    let (first, last) = span_of(placement);
     let resource = placement.resource.as_str();
     let booked: Vec<(i64, i32)> = occupancy::table
-        .filter(occupancy::resource.eq(resource).and(occupancy::start_at.eq_any(&starts)))
+        .filter(occupancy::resource.eq(resource))
+        .filter(occupancy::start_at.between(first, last))
         .select((occupancy::start_at, occupancy::booked))
         .load(connection)
         .map_err(storage_error)?;
     let held: Vec<(i64, i64)> = hold_slots::table
         .filter(hold_slots::resource.eq(resource))
-        .filter(hold_slots::start_at.eq_any(&starts))
+        .filter(hold_slots::start_at.between(first, last))
         .filter(hold_slots::expires_at.gt(seconds(now)))
         .group_by(hold_slots::start_at)
         .select((hold_slots::start_at, count_star()))
         .load(connection)
         .map_err(storage_error)?;
+    // Inside the span only the placement's own slots count (a grid changed since could have
+    // left others there).
     let mut usage = UsageMap::new();
-    for (start, booked) in booked {
+    for (start, booked) in booked.into_iter().filter(|(start, _)| takes(placement, *start)) {
         usage.entry((placement.resource.clone(), instant(start)?)).or_default().booked =
             booked.unsigned_abs();
     }
-    for (start, held) in held {
+    for (start, held) in held.into_iter().filter(|(start, _)| takes(placement, *start)) {
         usage.entry((placement.resource.clone(), instant(start)?)).or_default().held =
             u32::try_from(held).unwrap_or(u32::MAX);
     }
@@ -146,16 +165,16 @@ fn judge(
 
 /// Whether any of the placement's slots has as many bookings as places.
 fn is_full(connection: &mut Db, placement: &Placement) -> Result<bool, StorageError> {
-    let starts: Vec<i64> = placement.occupied.iter().map(|at| seconds(*at)).collect();
+    let (first, last) = span_of(placement);
     let limit = i32::try_from(placement.capacity.get()).unwrap_or(i32::MAX);
-    let full: i64 = occupancy::table
+    let full: Vec<i64> = occupancy::table
         .filter(occupancy::resource.eq(placement.resource.as_str()))
-        .filter(occupancy::start_at.eq_any(&starts))
+        .filter(occupancy::start_at.between(first, last))
         .filter(occupancy::booked.ge(limit))
-        .count()
-        .get_result(connection)
+        .select(occupancy::start_at)
+        .load(connection)
         .map_err(storage_error)?;
-    Ok(full > 0)
+    Ok(full.into_iter().any(|start| takes(placement, start)))
 }
 
 /// Takes one place in each slot with an update that itself refuses to pass the capacity, so
@@ -169,20 +188,8 @@ pub(super) fn take<R: From<Unavailable>>(
     // Capacity::MAX is 10 000, far inside i32.
     let limit = i32::try_from(capacity.get()).unwrap_or(i32::MAX);
     for start in starts {
-        let key =
-            (occupancy::resource.eq(resource.as_str()), occupancy::start_at.eq(seconds(*start)));
-        // Where writers lock the slots they judge, locking created the rows.
-        if !dialect::LOCKS_ROWS {
-            diesel::insert_into(occupancy::table)
-                .values((key.0, key.1, occupancy::booked.eq(0)))
-                .on_conflict_do_nothing()
-                .execute(connection)?;
-        }
-        let taken = diesel::update(
-            occupancy::table.filter(key.0).filter(key.1).filter(occupancy::booked.lt(limit)),
-        )
-        .set(occupancy::booked.eq(occupancy::booked + 1))
-        .execute(connection)?;
+        let taken = TakePlace { resource: resource.as_str(), start_at: seconds(*start), limit }
+            .execute(connection)?;
         if taken != 1 {
             return Err(TxError::Refused(R::from(Unavailable::Full { capacity })));
         }
@@ -196,15 +203,11 @@ pub(super) fn give_back(
     resource: &Slug,
     starts: &[DateTime<Utc>],
 ) -> Result<(), diesel::result::Error> {
-    let starts: Vec<i64> = starts.iter().map(|at| seconds(*at)).collect();
-    diesel::update(
-        occupancy::table
-            .filter(occupancy::resource.eq(resource.as_str()))
-            .filter(occupancy::start_at.eq_any(starts)),
-    )
-    .set(occupancy::booked.eq(occupancy::booked - 1))
-    .execute(connection)
-    .map(drop)
+    for start in starts {
+        GiveBackPlace { resource: resource.as_str(), start_at: seconds(*start) }
+            .execute(connection)?;
+    }
+    Ok(())
 }
 
 /// Usage of every slot from `from` to `to`, both included.

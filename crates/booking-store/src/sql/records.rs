@@ -12,6 +12,8 @@ use booking_core::{
 use chrono::{DateTime, Utc};
 use diesel::{dsl::sql, prelude::*, sql_types::Bool};
 
+use crate::statements::MoveTo;
+
 use super::{
     Db, dialect,
     rows::{AppointmentRow, HoldRow, seconds},
@@ -24,6 +26,16 @@ fn with_slots(
     connection: &mut Db,
     rows: Vec<AppointmentRow>,
 ) -> Result<Vec<Appointment>, StorageError> {
+    if let [row] = rows.as_slice() {
+        // One appointment (the common read) by a query prepared once.
+        let occupied: Vec<i64> = appointment_slots::table
+            .filter(appointment_slots::appointment_id.eq(&row.id))
+            .order(appointment_slots::start_at)
+            .select(appointment_slots::start_at)
+            .load(connection)
+            .map_err(storage_error)?;
+        return rows.into_iter().map(|row| row.into_appointment(&occupied)).collect();
+    }
     let ids: Vec<&str> = rows.iter().map(|row| row.id.as_str()).collect();
     let slots: Vec<(String, i64)> = appointment_slots::table
         .filter(appointment_slots::appointment_id.eq_any(&ids))
@@ -141,32 +153,32 @@ pub(super) fn insert_appointment(
     insert_slots(connection, appointment)
 }
 
+/// One row per slot: a statement of one row is prepared once, one of many rows for every
+/// count of rows.
 fn insert_slots(connection: &mut Db, appointment: &Appointment) -> QueryResult<()> {
     let id = appointment.id().to_string();
-    let slots: Vec<_> = appointment
-        .occupied()
-        .iter()
-        .map(|start| {
-            (
+    for start in appointment.occupied() {
+        diesel::insert_into(appointment_slots::table)
+            .values((
                 appointment_slots::appointment_id.eq(&id),
                 appointment_slots::start_at.eq(seconds(*start)),
-            )
-        })
-        .collect();
-    diesel::insert_into(appointment_slots::table).values(slots).execute(connection).map(drop)
+            ))
+            .execute(connection)?;
+    }
+    Ok(())
 }
 
 /// Writes an appointment's new time and slots.
 pub(super) fn move_appointment(connection: &mut Db, appointment: &Appointment) -> QueryResult<()> {
     let row = AppointmentRow::from(appointment);
-    diesel::update(appointments::table.find(&row.id))
-        .set((
-            appointments::start_at.eq(row.start_at),
-            appointments::end_at.eq(row.end_at),
-            appointments::resource.eq(&row.resource),
-            appointments::updated_at.eq(row.updated_at),
-        ))
-        .execute(connection)?;
+    MoveTo {
+        id: &row.id,
+        start_at: row.start_at,
+        end_at: row.end_at,
+        resource: &row.resource,
+        updated_at: row.updated_at,
+    }
+    .execute(connection)?;
     diesel::delete(appointment_slots::table.filter(appointment_slots::appointment_id.eq(&row.id)))
         .execute(connection)?;
     insert_slots(connection, appointment)
@@ -197,19 +209,17 @@ pub(super) fn insert_hold(connection: &mut Db, hold: &Hold) -> QueryResult<()> {
     diesel::insert_into(holds::table).values(HoldRow::from(hold)).execute(connection)?;
     let (token, resource, expires_at) =
         (hold.token.as_str(), hold.resource.as_str(), seconds(hold.expires_at));
-    let slots: Vec<_> = hold
-        .occupied
-        .iter()
-        .map(|start| {
-            (
+    for start in &hold.occupied {
+        diesel::insert_into(hold_slots::table)
+            .values((
                 hold_slots::token.eq(token),
                 hold_slots::resource.eq(resource),
                 hold_slots::start_at.eq(seconds(*start)),
                 hold_slots::expires_at.eq(expires_at),
-            )
-        })
-        .collect();
-    diesel::insert_into(hold_slots::table).values(slots).execute(connection).map(drop)
+            ))
+            .execute(connection)?;
+    }
+    Ok(())
 }
 
 /// Deletes a hold and its slots; false if it was already gone, perhaps deleted by a

@@ -23,12 +23,14 @@ use booking_core::{
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
+use crate::statements::SetStatus;
+
 use super::{
     Repository, TxError, dialect, keys,
     places::{self, Own},
     records,
     rows::{AppointmentRow, ClosureRow, seconds},
-    schema::{appointments, closures},
+    schema::closures,
     storage_error,
 };
 
@@ -102,11 +104,7 @@ impl AppointmentRepository for Repository {
                 .ok_or(TxError::Refused(CancelFailure::NotFound))?;
             appointment.cancel(now).map_err(|refusal| TxError::Refused(refusal.into()))?;
             let row = AppointmentRow::from(&appointment);
-            diesel::update(appointments::table.find(&row.id))
-                .set((
-                    appointments::status.eq(&row.status),
-                    appointments::updated_at.eq(row.updated_at),
-                ))
+            SetStatus { id: &row.id, status: &row.status, updated_at: row.updated_at }
                 .execute(connection)?;
             let (resource, occupied) = (appointment.resource(), appointment.occupied());
             places::lock(connection, vec![(resource, occupied)])?;

@@ -1,0 +1,113 @@
+//! The statements of the write path that Diesel would prepare anew at every call (it never
+//! caches an `UPDATE`, since a changeset's columns may vary), written once here as fixed SQL
+//! with typed binds. Each has a query id of its own, so every connection prepares it once and
+//! then only binds and runs it.
+
+use diesel::{
+    QueryResult, RunQueryDsl,
+    pg::Pg,
+    query_builder::{AstPass, QueryFragment, QueryId},
+    sql_types::{BigInt, Integer, Text},
+    sqlite::Sqlite,
+};
+
+/// Declares a statement: a struct of its binds (borrowed for `'a`), and its SQL as literals and
+/// `(field: SqlType)` binds in order, for both backends.
+macro_rules! statement {
+    (
+        $(#[$meta:meta])*
+        $name:ident { $($field:ident: $type:ty),* $(,)? }
+        sql: $($part:tt)*
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug)]
+        pub(crate) struct $name<'a> {
+            $(pub(crate) $field: $type,)*
+        }
+
+        impl QueryId for $name<'_> {
+            type QueryId = $name<'static>;
+            const HAS_STATIC_QUERY_ID: bool = true;
+        }
+
+        impl QueryFragment<Sqlite> for $name<'_> {
+            fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Sqlite>) -> QueryResult<()> {
+                statement!(@walk self out $($part)*);
+                Ok(())
+            }
+        }
+
+        impl QueryFragment<Pg> for $name<'_> {
+            fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+                statement!(@walk self out $($part)*);
+                Ok(())
+            }
+        }
+
+        impl<Conn> RunQueryDsl<Conn> for $name<'_> {}
+    };
+    (@walk $self:ident $out:ident) => {};
+    (@walk $self:ident $out:ident $sql:literal $($rest:tt)*) => {
+        $out.push_sql($sql);
+        statement!(@walk $self $out $($rest)*);
+    };
+    (@walk $self:ident $out:ident ($field:ident: $sql_type:ty) $($rest:tt)*) => {
+        $out.push_bind_param::<$sql_type, _>(&$self.$field)?;
+        statement!(@walk $self $out $($rest)*);
+    };
+}
+
+statement! {
+    /// Takes one place in a slot (adding its row at the first place), unless it is full:
+    /// changes no row when `booked` has reached `limit`, whatever the caller checked before.
+    TakePlace { resource: &'a str, start_at: i64, limit: i32 }
+    sql: "INSERT INTO occupancy (resource, start_at, booked) VALUES (" (resource: Text) ", "
+        (start_at: BigInt) ", 1) ON CONFLICT (resource, start_at) DO UPDATE \
+        SET booked = occupancy.booked + 1 WHERE occupancy.booked < " (limit: Integer)
+}
+
+statement! {
+    /// Gives back one place in a slot.
+    GiveBackPlace { resource: &'a str, start_at: i64 }
+    sql: "UPDATE occupancy SET booked = booked - 1 WHERE resource = " (resource: Text)
+        " AND start_at = " (start_at: BigInt)
+}
+
+statement! {
+    /// Writes an appointment's status (canceling it).
+    SetStatus { id: &'a str, status: &'a str, updated_at: i64 }
+    sql: "UPDATE appointments SET status = " (status: Text) ", updated_at = "
+        (updated_at: BigInt) " WHERE id = " (id: Text)
+}
+
+statement! {
+    /// Writes an appointment's new time.
+    MoveTo { id: &'a str, start_at: i64, end_at: i64, resource: &'a str, updated_at: i64 }
+    sql: "UPDATE appointments SET start_at = " (start_at: BigInt) ", end_at = " (end_at: BigInt)
+        ", resource = " (resource: Text) ", updated_at = " (updated_at: BigInt)
+        " WHERE id = " (id: Text)
+}
+
+#[cfg(test)]
+mod tests {
+    use diesel::debug_query;
+
+    use super::*;
+
+    #[test]
+    fn statements_read_as_written_on_both_backends() {
+        let take = TakePlace { resource: "alice", start_at: 60, limit: 2 };
+        assert_eq!(
+            debug_query::<Sqlite, _>(&take).to_string(),
+            "INSERT INTO occupancy (resource, start_at, booked) VALUES (?, ?, 1) ON CONFLICT \
+             (resource, start_at) DO UPDATE SET booked = occupancy.booked + 1 WHERE \
+             occupancy.booked < ? -- binds: [\"alice\", 60, 2]"
+        );
+        let give_back = GiveBackPlace { resource: "alice", start_at: 60 };
+        assert_eq!(
+            debug_query::<Pg, _>(&give_back).to_string(),
+            "UPDATE occupancy SET booked = booked - 1 WHERE resource = $1 AND start_at = $2 \
+             -- binds: [\"alice\", 60]"
+        );
+    }
+}
