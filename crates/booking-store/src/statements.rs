@@ -2,6 +2,11 @@
 //! caches an `UPDATE`, since a changeset's columns may vary), written once here as fixed SQL
 //! with typed binds. Each has a query id of its own, so every connection prepares it once and
 //! then only binds and runs it.
+//!
+//! Two more rules keep prepared statements prepared, in every query of the hot paths: no
+//! variable `IN` list (Diesel does not cache one; a span `BETWEEN` does the same work), and no
+//! bound `LIMIT` (Diesel's `first`): SQLite marks a statement whose `LIMIT` is a parameter to be
+//! prepared again every time it is bound, since the value may change the plan.
 
 use diesel::{
     QueryResult, RunQueryDsl,
@@ -81,11 +86,18 @@ statement! {
 }
 
 statement! {
-    /// Writes an appointment's new time.
-    MoveTo { id: &'a str, start_at: i64, end_at: i64, resource: &'a str, updated_at: i64 }
+    /// Writes an appointment's new time and slots.
+    MoveTo {
+        id: &'a str,
+        start_at: i64,
+        end_at: i64,
+        resource: &'a str,
+        occupied: &'a str,
+        updated_at: i64,
+    }
     sql: "UPDATE appointments SET start_at = " (start_at: BigInt) ", end_at = " (end_at: BigInt)
-        ", resource = " (resource: Text) ", updated_at = " (updated_at: BigInt)
-        " WHERE id = " (id: Text)
+        ", resource = " (resource: Text) ", occupied = " (occupied: Text) ", updated_at = "
+        (updated_at: BigInt) " WHERE id = " (id: Text)
 }
 
 #[cfg(test)]

@@ -100,7 +100,7 @@ impl Bookings {
         T: Send + 'static,
         E: Into<ApiError> + Send + 'static,
     {
-        let span = tracing::info_span!("service", operation);
+        let span = tracing::debug_span!("service", operation);
         match self.calls {
             StoreCalls::Inline => span.in_scope(|| work(&self.service)).map_err(Into::into),
             StoreCalls::Blocking => {

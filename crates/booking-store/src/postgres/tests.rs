@@ -109,10 +109,6 @@ fn schema_rs_matches_the_migrations() {
         assert_eq!(in_database, declared, "{table}");
     };
     check("appointments", declared(appointments::table.select(appointments::all_columns)));
-    check(
-        "appointment_slots",
-        declared(appointment_slots::table.select(appointment_slots::all_columns)),
-    );
     check("occupancy", declared(occupancy::table.select(occupancy::all_columns)));
     check("holds", declared(holds::table.select(holds::all_columns)));
     check("hold_slots", declared(hold_slots::table.select(hold_slots::all_columns)));
@@ -350,4 +346,52 @@ fn a_lost_listening_connection_comes_back_and_asks_for_a_reload() {
         std::thread::sleep(Duration::from_millis(20));
     }
     assert_eq!(heard.recv_timeout(Duration::from_secs(10)).unwrap(), Change::Everything);
+}
+
+/// A database the first release left, with an appointment, its slots and a stored answer for a
+/// key, upgrades with all of them: the appointment keeps its slots, and the key replays the
+/// appointment it answered with.
+#[test]
+fn an_earlier_database_upgrades_with_its_bookings_and_keys() {
+    use diesel_migrations::MigrationHarness;
+    let Some(schema) = TestSchema::create() else { return };
+    let mut connection = PgConnection::establish(schema.url().expose()).unwrap();
+    connection.run_next_migration(connection::MIGRATIONS).unwrap();
+    let id = "67e55044-10b1-426f-9247-bb680e5fe0c8";
+    diesel::sql_query(format!(
+        "INSERT INTO appointments VALUES ('{id}', 'Ada', NULL, 1893488400, 1893490200, 'canceled', 1893484800, 1893485000, 'default', NULL)"
+    ))
+    .execute(&mut connection)
+    .unwrap();
+    diesel::sql_query(format!(
+        "INSERT INTO appointment_slots VALUES ('{id}', 1893490200), ('{id}', 1893488400)"
+    ))
+    .execute(&mut connection)
+    .unwrap();
+    let body = format!(
+        r#"{{"message":"Appointment scheduled successfully.","appointment_id":"{id}","appointment":{{"id":"{id}","client_name":"Ada","resource":"default","service":null,"date":"2030-01-01","time":"09:00","start":"2030-01-01T10:00:00+01:00","end":"2030-01-01T10:30:00+01:00","status":"scheduled","notes":null,"created_at":"2030-01-01T08:00:00Z","updated_at":"2030-01-01T08:00:00Z"}}}}"#
+    );
+    diesel::sql_query("INSERT INTO idempotency_keys VALUES ('old-key', 'POST /schedule', 201, $1, NULL, 1893484800)")
+        .bind::<diesel::sql_types::Text, _>(body)
+        .execute(&mut connection)
+        .unwrap();
+    drop(connection);
+    let repository = PgRepository::open(schema.url(), &StoreOptions::default()).unwrap();
+    let stored = repository.get(id.parse().unwrap()).unwrap().unwrap();
+    let at = |seconds| chrono::DateTime::from_timestamp(seconds, 0).unwrap();
+    assert_eq!(stored.occupied(), [at(1893488400), at(1893490200)]);
+    let retry = booking_core::idempotency::Idempotency {
+        key: booking_core::idempotency::IdempotencyKey::parse("old-key").unwrap(),
+        fingerprint: "POST /schedule".to_owned(),
+        now: at(1893484900),
+        lifetime: chrono::Duration::hours(24),
+    };
+    let monday = Monday::with_capacity(1);
+    let replayed = repository.book(monday.booking("09:00:00"), monday.admission, Some(retry));
+    let booking_core::idempotency::Outcome::Replayed(appointment) = replayed.wait().unwrap() else {
+        panic!("the old key was not replayed");
+    };
+    assert_eq!(appointment.status().as_str(), "scheduled", "as answered, though canceled since");
+    assert_eq!(appointment.slot().start(), at(1893488400));
+    assert_eq!(appointment.occupied(), stored.occupied());
 }

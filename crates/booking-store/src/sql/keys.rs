@@ -63,14 +63,9 @@ impl RecordRow {
 
     /// The record, through the same validation as every appointment read back.
     fn into_remembered(self) -> Result<Remembered, StorageError> {
-        let corrupt =
-            |what: &str| StorageError::fault(format!("stored idempotency {what} is invalid"));
-        let mut occupied = self
-            .occupied
-            .split(',')
-            .map(|start| start.parse::<i64>().map_err(|_| corrupt("slots")))
-            .collect::<Result<Vec<_>, _>>()?;
-        occupied.sort_unstable();
+        let operation = self.operation.parse().map_err(|_| {
+            StorageError::fault(format!("stored operation is invalid: {}", self.operation))
+        })?;
         let appointment = AppointmentRow {
             id: self.appointment_id,
             client_name: self.client_name,
@@ -82,10 +77,11 @@ impl RecordRow {
             updated_at: self.changed_at,
             resource: self.resource,
             service: self.service,
+            occupied: self.occupied,
         }
-        .into_appointment(&occupied)?;
+        .into_appointment()?;
         Ok(Remembered {
-            operation: self.operation.parse().map_err(|_| corrupt("operation"))?,
+            operation,
             fingerprint: self.fingerprint,
             appointment,
             created_at: instant(self.created_at)?,
@@ -112,7 +108,7 @@ pub(super) fn replay<R>(
     let Some(row) = idempotency_records::table
         .find(idempotency.key.as_str())
         .select(RecordRow::as_select())
-        .first(connection)
+        .get_result(connection)
         .optional()?
     else {
         return Ok(None);

@@ -1,7 +1,5 @@
 //! Reading and writing appointments and holds with the slots they take.
 
-use std::collections::HashMap;
-
 use booking_core::{
     appointment::{Appointment, AppointmentId, Status},
     closure::Closure,
@@ -17,60 +15,33 @@ use crate::statements::MoveTo;
 use super::{
     Db, dialect,
     rows::{AppointmentRow, HoldRow, seconds},
-    schema::{appointment_slots, appointments, hold_slots, holds},
+    schema::{appointments, hold_slots, holds},
     storage_error,
 };
 
-/// Reads rows back with their slots, in the rows' order.
-fn with_slots(
-    connection: &mut Db,
-    rows: Vec<AppointmentRow>,
-) -> Result<Vec<Appointment>, StorageError> {
-    if let [row] = rows.as_slice() {
-        // One appointment (the common read) by a query prepared once.
-        let occupied: Vec<i64> = appointment_slots::table
-            .filter(appointment_slots::appointment_id.eq(&row.id))
-            .order(appointment_slots::start_at)
-            .select(appointment_slots::start_at)
-            .load(connection)
-            .map_err(storage_error)?;
-        return rows.into_iter().map(|row| row.into_appointment(&occupied)).collect();
-    }
-    let ids: Vec<&str> = rows.iter().map(|row| row.id.as_str()).collect();
-    let slots: Vec<(String, i64)> = appointment_slots::table
-        .filter(appointment_slots::appointment_id.eq_any(&ids))
-        .order((appointment_slots::appointment_id, appointment_slots::start_at))
-        .select((appointment_slots::appointment_id, appointment_slots::start_at))
-        .load(connection)
-        .map_err(storage_error)?;
-    let mut by_id: HashMap<String, Vec<i64>> = HashMap::new();
-    for (id, start) in slots {
-        by_id.entry(id).or_default().push(start);
-    }
-    rows.into_iter()
-        .map(|row| {
-            let occupied = by_id.remove(&row.id).unwrap_or_default();
-            row.into_appointment(&occupied)
-        })
-        .collect()
+/// Rows back into appointments, in the rows' order.
+fn appointments_of(rows: Vec<AppointmentRow>) -> Result<Vec<Appointment>, StorageError> {
+    rows.into_iter().map(AppointmentRow::into_appointment).collect()
 }
 
-/// One appointment with its slots.
+/// One appointment.
 pub(super) fn appointment(
     connection: &mut Db,
     id: AppointmentId,
 ) -> Result<Option<Appointment>, StorageError> {
-    let row = appointments::table
+    appointments::table
         .find(id.to_string())
         .select(AppointmentRow::as_select())
-        .first(connection)
+        // Not `first`: see `statements` on why no query here binds a LIMIT.
+        .get_result(connection)
         .optional()
-        .map_err(storage_error)?;
-    Ok(with_slots(connection, row.into_iter().collect())?.pop())
+        .map_err(storage_error)?
+        .map(AppointmentRow::into_appointment)
+        .transpose()
 }
 
-/// One appointment with its slots, locked against every other writer until the transaction
-/// ends, and read after the lock is granted, so it is as the last writer left it.
+/// One appointment, locked against every other writer until the transaction ends, and read
+/// after the lock is granted, so it is as the last writer left it.
 pub(super) fn appointment_for_update(
     connection: &mut Db,
     id: AppointmentId,
@@ -118,7 +89,7 @@ pub(super) fn appointments(
         .limit(i64::from(query.limit))
         .load(connection)
         .map_err(storage_error)?;
-    with_slots(connection, rows)
+    appointments_of(rows)
 }
 
 /// Scheduled appointments a closure covers, ordered by start then id.
@@ -139,33 +110,18 @@ pub(super) fn covered_by(
         .order((appointments::start_at, appointments::id))
         .load(connection)
         .map_err(storage_error)?;
-    with_slots(connection, rows)
+    appointments_of(rows)
 }
 
-/// Inserts an appointment and its slots.
+/// Inserts an appointment.
 pub(super) fn insert_appointment(
     connection: &mut Db,
     appointment: &Appointment,
 ) -> QueryResult<()> {
     diesel::insert_into(appointments::table)
         .values(AppointmentRow::from(appointment))
-        .execute(connection)?;
-    insert_slots(connection, appointment)
-}
-
-/// One row per slot: a statement of one row is prepared once, one of many rows for every
-/// count of rows.
-fn insert_slots(connection: &mut Db, appointment: &Appointment) -> QueryResult<()> {
-    let id = appointment.id().to_string();
-    for start in appointment.occupied() {
-        diesel::insert_into(appointment_slots::table)
-            .values((
-                appointment_slots::appointment_id.eq(&id),
-                appointment_slots::start_at.eq(seconds(*start)),
-            ))
-            .execute(connection)?;
-    }
-    Ok(())
+        .execute(connection)
+        .map(drop)
 }
 
 /// Writes an appointment's new time and slots.
@@ -176,12 +132,11 @@ pub(super) fn move_appointment(connection: &mut Db, appointment: &Appointment) -
         start_at: row.start_at,
         end_at: row.end_at,
         resource: &row.resource,
+        occupied: &row.occupied,
         updated_at: row.updated_at,
     }
-    .execute(connection)?;
-    diesel::delete(appointment_slots::table.filter(appointment_slots::appointment_id.eq(&row.id)))
-        .execute(connection)?;
-    insert_slots(connection, appointment)
+    .execute(connection)
+    .map(drop)
 }
 
 /// A hold with its slots, whether or not it has expired.
@@ -189,7 +144,7 @@ pub(super) fn hold(connection: &mut Db, token: &HoldToken) -> Result<Option<Hold
     let Some(row) = holds::table
         .find(token.as_str())
         .select(HoldRow::as_select())
-        .first(connection)
+        .get_result(connection)
         .optional()
         .map_err(storage_error)?
     else {

@@ -251,7 +251,7 @@ impl AppointmentRepository for Repository {
             let row: ClosureRow = closures::table
                 .find(id.to_string())
                 .select(ClosureRow::as_select())
-                .first(connection)
+                .get_result(connection)
                 .optional()?
                 .ok_or(TxError::Refused(ClosureNotFound))?;
             diesel::delete(closures::table.find(&row.id)).execute(connection)?;

@@ -24,6 +24,28 @@ pub(super) fn instant(seconds: i64) -> Result<DateTime<Utc>, StorageError> {
     DateTime::from_timestamp(seconds, 0).ok_or_else(|| corrupt("instant", seconds))
 }
 
+/// The starts of an appointment's slots as stored: whole seconds, comma-separated, in order.
+pub(super) fn starts_text(starts: &[DateTime<Utc>]) -> String {
+    let mut text = String::with_capacity(starts.len() * 11);
+    for (n, start) in starts.iter().enumerate() {
+        if n > 0 {
+            text.push(',');
+        }
+        text.push_str(&seconds(*start).to_string());
+    }
+    text
+}
+
+/// The starts `starts_text` wrote, in order; never none.
+pub(super) fn starts_of(text: &str) -> Result<Vec<DateTime<Utc>>, StorageError> {
+    let mut starts = text
+        .split(',')
+        .map(|start| start.parse().map_err(|_| corrupt("slots", text)).and_then(instant))
+        .collect::<Result<Vec<_>, _>>()?;
+    starts.sort_unstable();
+    Ok(starts)
+}
+
 fn corrupt(what: &str, value: impl std::fmt::Display) -> StorageError {
     StorageError::fault(format!("stored {what} is invalid: {value}"))
 }
@@ -50,6 +72,8 @@ pub(super) struct AppointmentRow {
     pub updated_at: i64,
     pub resource: String,
     pub service: Option<String>,
+    /// The starts of every slot it takes (see [`starts_text`]).
+    pub occupied: String,
 }
 
 impl From<&Appointment> for AppointmentRow {
@@ -65,13 +89,14 @@ impl From<&Appointment> for AppointmentRow {
             updated_at: seconds(appointment.updated_at()),
             resource: appointment.resource().to_string(),
             service: appointment.service().map(ToString::to_string),
+            occupied: starts_text(appointment.occupied()),
         }
     }
 }
 
 impl AppointmentRow {
-    /// The appointment this row and its slots describe.
-    pub(super) fn into_appointment(self, occupied: &[i64]) -> Result<Appointment, StorageError> {
+    /// The appointment this row describes.
+    pub(super) fn into_appointment(self) -> Result<Appointment, StorageError> {
         let status: Status = self.status.parse().map_err(|_| corrupt("status", &self.status))?;
         Ok(Appointment::from(AppointmentRecord {
             id: self.id.parse().map_err(|_| corrupt("appointment id", &self.id))?,
@@ -87,7 +112,7 @@ impl AppointmentRow {
             resource: slug(&self.resource)?,
             service: self.service.as_deref().map(slug).transpose()?,
             slot: slot(self.start_at, self.end_at)?,
-            occupied: occupied.iter().map(|s| instant(*s)).collect::<Result<_, _>>()?,
+            occupied: starts_of(&self.occupied)?,
             status,
             created_at: instant(self.created_at)?,
             updated_at: instant(self.updated_at)?,

@@ -13,13 +13,7 @@ diesel::table! {
         updated_at -> BigInt,
         resource -> Text,
         service -> Nullable<Text>,
-    }
-}
-
-diesel::table! {
-    appointment_slots (appointment_id, start_at) {
-        appointment_id -> Text,
-        start_at -> BigInt,
+        occupied -> Text,
     }
 }
 
@@ -83,13 +77,5 @@ diesel::table! {
     }
 }
 
-diesel::joinable!(appointment_slots -> appointments (appointment_id));
 diesel::joinable!(hold_slots -> holds (token));
-diesel::allow_tables_to_appear_in_same_query!(
-    appointments,
-    appointment_slots,
-    occupancy,
-    holds,
-    hold_slots,
-    closures
-);
+diesel::allow_tables_to_appear_in_same_query!(appointments, occupancy, holds, hold_slots, closures);

@@ -32,8 +32,11 @@ impl From<&StoreOptions> for ConnectionOptions {
 
 impl ConnectionOptions {
     pub(super) fn apply(&self, connection: &mut SqliteConnection) -> diesel::QueryResult<()> {
+        // Savepoints keep the pages they change in a statement journal: in memory, not in a
+        // temporary file written at every change.
         connection.batch_execute(&format!(
-            "PRAGMA busy_timeout = {}; PRAGMA synchronous = {}; PRAGMA foreign_keys = ON;",
+            "PRAGMA busy_timeout = {}; PRAGMA synchronous = {}; PRAGMA foreign_keys = ON; \
+             PRAGMA temp_store = MEMORY;",
             self.busy_timeout.as_millis(),
             if self.durable { "FULL" } else { "OFF" }
         ))

@@ -31,6 +31,7 @@ use std::path::Path;
 
 use booking_core::{pending::Pending, storage::StorageError};
 use diesel::{
+    connection::SimpleConnection,
     prelude::*,
     r2d2::{ConnectionManager, Pool, PooledConnection},
 };
@@ -88,14 +89,19 @@ impl SqliteRepository {
             .connection_customizer(Box::new(connection_options))
             .build(ConnectionManager::new(&name))
             .map_err(|source| OpenError::Pool { database: database.clone(), source })?;
+        let cannot_open = |error: std::io::Error| OpenError::Prepare {
+            database: database.clone(),
+            source: error.into(),
+        };
         let connect = move || {
             let mut connection = SqliteConnection::establish(&name)
                 .map_err(|error| diesel::result::Error::QueryBuilderError(error.into()))?;
             connection_options.apply(&mut connection)?;
+            // The writer checkpoints between transactions, not inside a commit (see `writer`).
+            connection.batch_execute("PRAGMA wal_autocheckpoint = 0")?;
             Ok(connection)
         };
-        let writer = Writer::start(Box::new(connect), options.busy_timeout)
-            .map_err(|source| OpenError::Prepare { database, source: source.into() })?;
+        let writer = Writer::start(Box::new(connect), options.busy_timeout).map_err(cannot_open)?;
         Ok(Self { pool, writer })
     }
 

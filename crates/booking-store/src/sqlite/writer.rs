@@ -16,6 +16,9 @@
 //! - A failed `COMMIT` answers every write of the batch: those that wrote, "outcome unknown"
 //!   (retry with the same idempotency key); those refused, "unavailable" (nothing was written).
 //!   No write is ever answered as done unless the transaction holding it committed.
+//!
+//! Every [`WRITES_PER_CHECKPOINT`] writes, once their batch is answered, the writer copies the
+//! WAL back into the database file, so the WAL stays small.
 
 use std::{
     panic::{AssertUnwindSafe, catch_unwind},
@@ -41,6 +44,9 @@ use super::{TxError, storage_error};
 pub(super) const QUEUE: usize = 1024;
 /// Writes that share one transaction at most.
 pub(super) const MAX_BATCH: usize = 256;
+/// Writes between checkpoints: about the 1000 pages SQLite would let the WAL reach before it
+/// checkpoints, at two or three pages a booking.
+pub(super) const WRITES_PER_CHECKPOINT: usize = 400;
 
 /// Opens (or reopens) the write connection.
 pub(super) type Connect = Box<dyn Fn() -> QueryResult<SqliteConnection> + Send>;
@@ -171,13 +177,21 @@ impl std::fmt::Debug for Writer {
 }
 
 impl Writer {
-    /// Starts the writer thread on the connection `connect` opens. A write waits at most
-    /// `patience` (the busy timeout) to start.
+    /// Starts the writer thread on the connection `connect` opens (which must not checkpoint by
+    /// itself: see [`Batches::checkpoint`]). A write waits at most `patience` (the busy timeout)
+    /// to start.
     pub(super) fn start(connect: Connect, patience: Duration) -> std::io::Result<Self> {
         let connection = connect().map_err(std::io::Error::other)?;
         let (queue, jobs) = mpsc::sync_channel(QUEUE);
         let thread = thread::Builder::new().name("booking-writer".into()).spawn(move || {
-            Batches { connection, connect, busy: patience, default_busy: patience }.run(&jobs)
+            Batches {
+                connection,
+                connect,
+                busy: patience,
+                default_busy: patience,
+                since_checkpoint: 0,
+            }
+            .run(&jobs)
         })?;
         Ok(Self { queue: Some(queue), thread: Some(thread), patience })
     }
@@ -231,6 +245,8 @@ struct Batches {
     /// The busy timeout the connection has now, and the configured one.
     busy: Duration,
     default_busy: Duration,
+    /// Writes committed since the last checkpoint.
+    since_checkpoint: usize,
 }
 
 impl Batches {
@@ -251,7 +267,15 @@ impl Batches {
     /// Runs one transaction: `first` and whatever queues behind it. Returns a write taken but
     /// left for the next transaction.
     fn batch(&mut self, first: Job, jobs: &Receiver<Job>) -> Option<Job> {
-        if let Err(error) = self.begin(first.deadline) {
+        let begun = Instant::now();
+        let waited = (first.deadline - self.default_busy).elapsed();
+        let begin_result = self.begin(first.deadline);
+        tracing::debug!(
+            begin_us = begun.elapsed().as_micros() as u64,
+            queued_us = waited.as_micros() as u64,
+            "began"
+        );
+        if let Err(error) = begin_result {
             // Another process holds the lock past the first write's deadline; writes queued
             // behind it with time left try again.
             first.member.refuse(error);
@@ -310,13 +334,38 @@ impl Batches {
     }
 
     fn commit(&mut self, answers: Vec<(bool, Box<dyn Answer>)>) {
+        let started = Instant::now();
         match AnsiTransactionManager::commit_transaction(&mut self.connection) {
-            Ok(()) => answers.into_iter().for_each(|(_, answer)| answer.committed()),
+            Ok(()) => {
+                tracing::debug!(
+                    writes = answers.len(),
+                    commit_us = started.elapsed().as_micros() as u64,
+                    "committed"
+                );
+                self.since_checkpoint += answers.len();
+                answers.into_iter().for_each(|(_, answer)| answer.committed());
+                if self.since_checkpoint >= WRITES_PER_CHECKPOINT {
+                    self.checkpoint();
+                }
+            }
             Err(error) => {
                 tracing::error!(%error, writes = answers.len(), "a commit failed; every write of it is answered as not known to be done");
                 self.answer_lost(answers, true);
                 self.reopen();
             }
+        }
+    }
+
+    /// Copies the WAL back into the database file. SQLite would do it inside the commit that
+    /// grows the WAL past 1000 pages, before that commit's writes are answered; here it runs
+    /// after they are. Run between transactions by the only writer of the process, it copies
+    /// everything (unless another process writes, or a reader still needs old pages), so the
+    /// next transaction starts the WAL over instead of growing it. (A checkpoint on another
+    /// thread, beside the writer, never catches up with it, and the WAL grows without bound.)
+    fn checkpoint(&mut self) {
+        self.since_checkpoint = 0;
+        if let Err(error) = self.connection.batch_execute("PRAGMA wal_checkpoint(PASSIVE)") {
+            tracing::warn!(%error, "a checkpoint failed; the next one will copy its pages");
         }
     }
 

@@ -79,17 +79,13 @@ fn columns_in_schema<T: diesel::query_builder::QueryFragment<Sqlite>>(query: T) 
 
 #[test]
 fn schema_rs_matches_the_migrations() {
-    use schema::{appointment_slots, closures, hold_slots, holds, idempotency_records, occupancy};
+    use schema::{closures, hold_slots, holds, idempotency_records, occupancy};
     let database = TestDatabase::new();
     let mut connection = database.connection();
     let mut check = |table: &str, declared: Vec<String>| {
         assert_eq!(columns_in_database(&mut connection, table), declared, "{table}");
     };
     check("appointments", columns_in_schema(appointments::table.select(appointments::all_columns)));
-    check(
-        "appointment_slots",
-        columns_in_schema(appointment_slots::table.select(appointment_slots::all_columns)),
-    );
     check("occupancy", columns_in_schema(occupancy::table.select(occupancy::all_columns)));
     check("holds", columns_in_schema(holds::table.select(holds::all_columns)));
     check("hold_slots", columns_in_schema(hold_slots::table.select(hold_slots::all_columns)));
@@ -117,7 +113,7 @@ fn migrations_revert_cleanly_and_reapply() {
         assert!(columns_in_database(&mut connection, table).is_empty(), "{table} left behind");
     }
     connection::reapply(&mut connection).unwrap();
-    assert_eq!(columns_in_database(&mut connection, "appointments").len(), 10);
+    assert_eq!(columns_in_database(&mut connection, "appointments").len(), 11);
 }
 
 #[test]
@@ -211,12 +207,34 @@ fn connections_use_wal_full_sync_and_a_busy_timeout() {
     assert_eq!(read("foreign_keys"), "1");
 }
 
+/// `.cargo/config.toml` compiles SQLite so that connections share no page cache and count no
+/// allocations (both behind global mutexes that readers and the writer would take turns on).
+#[test]
+fn sqlite_is_compiled_without_process_wide_mutexes() {
+    #[derive(QueryableByName)]
+    struct Used {
+        #[diesel(sql_type = diesel::sql_types::Integer)]
+        used: i32,
+    }
+    let database = TestDatabase::new();
+    let mut connection = database.connection();
+    let mut used = |option: &str| {
+        diesel::sql_query("SELECT sqlite_compileoption_used(?) AS used")
+            .bind::<diesel::sql_types::Text, _>(option)
+            .get_result::<Used>(&mut connection)
+            .unwrap()
+            .used
+    };
+    assert_eq!(used("ENABLE_MEMORY_MANAGEMENT"), 0);
+    assert_eq!(used("DEFAULT_MEMSTATUS=0"), 1);
+}
+
 #[test]
 fn the_database_refuses_to_change_a_canceled_appointment() {
     let database = TestDatabase::new();
     let mut connection = database.connection();
     diesel::sql_query(
-        "INSERT INTO appointments VALUES ('67e55044-10b1-426f-9247-bb680e5fe0c8', 'Ada', NULL, 100, 200, 'canceled', 1, 1, 'default', NULL)",
+        "INSERT INTO appointments VALUES ('67e55044-10b1-426f-9247-bb680e5fe0c8', 'Ada', NULL, 100, 200, 'canceled', 1, 1, 'default', NULL, '100')",
     )
     .execute(&mut connection)
     .unwrap();

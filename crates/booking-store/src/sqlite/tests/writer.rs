@@ -142,7 +142,7 @@ fn a_failed_commit_answers_every_write_that_the_outcome_is_unknown() {
     let breaking: Pending<(), ()> = database.write(|connection| {
         connection.batch_execute(
             "PRAGMA defer_foreign_keys = ON;
-             INSERT INTO appointment_slots VALUES ('00000000-0000-4000-8000-000000000000', 1);",
+             INSERT INTO hold_slots VALUES ('00000000000000000000000000000000', 'r', 1, 2);",
         )?;
         Ok(())
     });
@@ -202,4 +202,28 @@ fn keyed_writes_queued_together_do_the_work_once() {
     assert_eq!(done.len(), 1, "{outcomes:?}");
     assert!(outcomes.iter().all(|o| matches!(o, Outcome::Replayed(a) if *a == done[0].outcome)
         || o.clone().done().is_some()));
+}
+
+/// The writer checkpoints as it goes: however many writes it commits, the WAL stops growing.
+#[test]
+fn the_wal_stays_small_however_much_is_written() {
+    let database = TestDatabase::with(StoreOptions { durable: false, ..StoreOptions::default() });
+    let admission = monday_nine().1;
+    let schedule = Schedule::default();
+    let wal = database.directory.path().join("test.db-wal");
+    let mut largest = 0;
+    for n in 0..(4 * crate::sqlite::writer::WRITES_PER_CHECKPOINT as u32) {
+        let date =
+            chrono::NaiveDate::from_ymd_opt(2030, 1, 7).unwrap() + chrono::Days::new(n.into());
+        let placement = schedule
+            .place(date, "09:00:00".parse().unwrap(), &schedule.resources()[0], None)
+            .unwrap();
+        let booking =
+            Booking { id: AppointmentId::random(), candidates: vec![placement], ..monday_nine().0 };
+        database.book(booking, admission, None).wait().unwrap();
+        largest = largest.max(std::fs::metadata(&wal).unwrap().len());
+    }
+    // Four checkpoints' worth of writes; a WAL that grew with every write would hold them all.
+    let pages_per_checkpoint = 3 * crate::sqlite::writer::WRITES_PER_CHECKPOINT as u64;
+    assert!(largest < 2 * pages_per_checkpoint * 4096, "the WAL reached {largest} bytes");
 }
