@@ -79,9 +79,8 @@ fn main() -> anyhow::Result<()> {
             kind => Target::own(kind, args.prefill)?,
         };
         println!("listening on http://{}", target.address());
-        loop {
-            std::thread::park();
-        }
+        target.wait();
+        return Ok(());
     }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let duration = Duration::from_secs(args.seconds);

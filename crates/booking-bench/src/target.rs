@@ -44,6 +44,8 @@ pub struct Target {
     pub resources: Vec<String>,
     /// Appointments stored before the run.
     pub prefilled: Vec<String>,
+    /// The thread the server runs on, when this process started it.
+    server: Option<thread::JoinHandle<()>>,
     _directory: Option<TempDir>,
 }
 
@@ -67,8 +69,16 @@ impl Target {
             first_day,
             resources: Vec::new(),
             prefilled: Vec::new(),
+            server: None,
             _directory: None,
         })
+    }
+
+    /// Blocks until the server this process started stops (on SIGINT or SIGTERM).
+    pub fn wait(mut self) {
+        if let Some(server) = self.server.take() {
+            let _stopped_or_panicked = server.join();
+        }
     }
 
     /// A server of this build on a temporary database, pre-filled for the read scenarios.
@@ -108,16 +118,23 @@ impl Target {
             rate_limit: None,
             ..Settings::default()
         };
-        let address = serve(move || {
+        let (address, server) = serve(move || {
             let application = Application::build(settings, Arc::new(SystemClock))?;
             Ok((application.address(), async move { application.run_until_stopped().await }))
         })?;
-        Ok(Self { address, first_day, resources, prefilled, _directory: Some(directory) })
+        Ok(Self {
+            address,
+            first_day,
+            resources,
+            prefilled,
+            server: Some(server),
+            _directory: Some(directory),
+        })
     }
 
     /// A handler that parses a booking's JSON and answers 201 with JSON, and nothing else.
     pub fn ceiling() -> anyhow::Result<Self> {
-        let address = serve(|| {
+        let (address, server) = serve(|| {
             let server = HttpServer::new(|| App::new().route("/schedule", web::post().to(minimal)))
                 .bind("127.0.0.1:0")?;
             let address = server.addrs()[0];
@@ -129,6 +146,7 @@ impl Target {
             first_day: Utc::now().date_naive(),
             resources: vec!["default".to_owned()],
             prefilled: Vec::new(),
+            server: Some(server),
             _directory: None,
         })
     }
@@ -145,14 +163,14 @@ async fn minimal(body: web::Json<Minimal>) -> HttpResponse {
     HttpResponse::Created().json(body.into_inner())
 }
 
-/// Runs a server on its own thread and actix system; returns once it listens.
-fn serve<F, S>(start: F) -> anyhow::Result<SocketAddr>
+/// Runs a server on its own thread and actix system; returns once it listens, with the thread.
+fn serve<F, S>(start: F) -> anyhow::Result<(SocketAddr, thread::JoinHandle<()>)>
 where
     F: FnOnce() -> anyhow::Result<(SocketAddr, S)> + Send + 'static,
     S: std::future::Future<Output = std::io::Result<()>> + 'static,
 {
     let (sender, receiver) = mpsc::channel();
-    thread::spawn(move || {
+    let server = thread::spawn(move || {
         actix_web::rt::System::new().block_on(async move {
             match start() {
                 Ok((address, server)) => {
@@ -165,7 +183,8 @@ where
             }
         });
     });
-    receiver.recv().context("the server thread died")?
+    let address = receiver.recv().context("the server thread died")??;
+    Ok((address, server))
 }
 
 /// Stores `count` appointments, one per slot from `first_day`, straight through the store

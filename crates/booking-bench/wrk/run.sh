@@ -2,8 +2,9 @@
 # The release server as its own process, loaded by wrk (a separate load generator on the same
 # machine), against the HTTP ceiling measured the same way in the same run: a minimal
 # actix-web handler that parses the same JSON (`booking-bench ceiling --serve`). Runs, in turn:
-# ceiling, book, ceiling, book (each book run on slots of its own), GET /appointment over the
-# booked appointments, ceiling; then prints one line per run and the server's peak RSS.
+# ceiling, book, ceiling, book (each book run on slots of its own; the first keeps the ids it
+# booked, the second spares wrk that work), ceiling, GET /appointment over the first run's
+# appointments; then prints one line per run and the server's peak RSS.
 #
 #   cargo build --release -p booking-bench -p booking-http
 #   crates/booking-bench/wrk/run.sh [SECONDS]      # CONNECTIONS=64, RUST_LOG=info by default
@@ -18,7 +19,7 @@ threads=2
 bin=target/release
 scripts=crates/booking-bench/wrk
 work=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
+trap 'kill $(jobs -p) 2>/dev/null || true; wait; rm -rf "$work"' EXIT
 
 for r in $(seq 0 19); do printf '[[resources]]\nslug = "r%d"\nname = "R%d"\n\n' "$r" "$r"; done \
   > "$work/bench.toml"
@@ -66,7 +67,7 @@ run() {
 run ceiling-1 "$ceiling" ceiling.lua
 run book-1 "$server" book.lua "$threads" 0 "$work"
 run ceiling-2 "$ceiling" ceiling.lua
-run book-2 "$server" book.lua "$threads" 5000 "$work"
+run book-2 "$server" book.lua "$threads" 5000 -
 run ceiling-3 "$ceiling" ceiling.lua
 run read "$server" read.lua "$work"
-echo "booked: $(cat "$work"/ids-*.txt | wc -l) appointments; server peak RSS: $(awk '/VmHWM/ {print $2, $3}' "/proc/$server_pid/status")"
+echo "read over $(cat "$work"/ids-*.txt | wc -l) appointments; server peak RSS: $(awk '/VmHWM/ {print $2, $3}' "/proc/$server_pid/status")"

@@ -1,4 +1,5 @@
-//! Logs: one line per request, and spans that follow a request into the blocking pool.
+//! Logs: one line per request, and (with debug logs on) spans that follow a request's work
+//! into the blocking pool and the store's writer.
 
 use std::{io::IsTerminal, time::Instant};
 
@@ -8,8 +9,10 @@ use actix_web::{
     dev::{ServiceRequest, ServiceResponse},
     middleware::Next,
 };
-use tracing::Instrument;
+use tracing::{Instrument, Level};
 use tracing_subscriber::EnvFilter;
+
+use crate::error::ApiError;
 
 /// Sends logs to standard output, filtered by `RUST_LOG` (default `info`).
 pub fn init() {
@@ -21,33 +24,35 @@ pub fn init() {
         .try_init();
 }
 
-/// Logs method, route, status and latency of every request, inside a span that the handler's
-/// work inherits. The route is the pattern (`/cancel/{id}`), never the path: appointment ids and
-/// hold tokens work as capabilities, so they stay out of the logs.
+/// Logs one line per request: method, route, status and latency, and for a server-side
+/// failure its cause. The route is the pattern (`/cancel/{id}`), never the path: appointment
+/// ids and hold tokens work as capabilities, so they stay out of the logs. With debug logs on,
+/// the request's work (the store's writer included) runs in a span of its own.
 pub async fn log_request(
     request: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
     let started = Instant::now();
-    let span =
-        tracing::info_span!("request", method = %request.method(), route = tracing::field::Empty);
-    let response = next.call(request).instrument(span.clone()).await;
+    let method = request.method().clone();
+    let response = next.call(request).instrument(tracing::debug_span!("request", %method)).await;
     // Finding the route pattern walks the routing table again: only worth it for a log line.
-    if span.is_disabled() {
+    if !tracing::enabled!(Level::ERROR) {
         return response;
     }
-    let (status, route) = match &response {
-        Ok(response) => (response.status(), response.request().match_pattern()),
-        Err(error) => (error.as_response_error().status_code(), None),
+    let (status, route, error) = match &response {
+        Ok(response) => {
+            (response.status(), response.request().match_pattern(), response.response().error())
+        }
+        Err(error) => (error.as_response_error().status_code(), None, Some(error)),
     };
-    span.record("route", route.as_deref().unwrap_or("(no route)"));
-    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
-    span.in_scope(|| {
-        tracing::info!(
-            status = status.as_u16(),
-            latency_ms = format_args!("{latency_ms:.2}"),
-            "served"
-        );
-    });
+    let route = route.as_deref().unwrap_or("(no route)");
+    let status = status.as_u16();
+    let latency_ms = format_args!("{:.2}", started.elapsed().as_secs_f64() * 1000.0);
+    match error.and_then(|error| error.as_error::<ApiError>()).and_then(ApiError::cause) {
+        Some(cause) => {
+            tracing::error!(%method, route, status, latency_ms, %cause, "request failed")
+        }
+        None => tracing::info!(%method, route, status, latency_ms, "served"),
+    }
     response
 }

@@ -62,6 +62,44 @@ macro_rules! statement {
     };
 }
 
+/// Declares a statement of fixed text, with no binds (SQLite only).
+macro_rules! fixed {
+    ($(#[$meta:meta])* $name:ident = $sql:literal) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy)]
+        pub(crate) struct $name;
+
+        impl QueryId for $name {
+            type QueryId = $name;
+            const HAS_STATIC_QUERY_ID: bool = true;
+        }
+
+        impl QueryFragment<Sqlite> for $name {
+            fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Sqlite>) -> QueryResult<()> {
+                out.push_sql($sql);
+                Ok(())
+            }
+        }
+
+        impl<Conn> RunQueryDsl<Conn> for $name {}
+    };
+}
+
+fixed! {
+    /// Opens the savepoint one write of the writer's batch runs in.
+    OpenSavepoint = "SAVEPOINT write"
+}
+
+fixed! {
+    /// Keeps what the write did, for the batch's commit.
+    ReleaseSavepoint = "RELEASE write"
+}
+
+fixed! {
+    /// Undoes what the write did (the savepoint stays open, to be released).
+    RollBackToSavepoint = "ROLLBACK TO write"
+}
+
 statement! {
     /// Takes one place in a slot (adding its row at the first place), unless it is full:
     /// changes no row when `booked` has reached `limit`, whatever the caller checked before.

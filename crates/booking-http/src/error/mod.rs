@@ -224,9 +224,6 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        if let Some(cause) = &self.0.cause {
-            tracing::error!(status = self.0.status.as_u16(), cause = %ErrorChain(&**cause), "request failed");
-        }
         let mut response = HttpResponse::build(self.0.status);
         response.content_type(PROBLEM_JSON);
         if let Some(seconds) = self.0.retry_after {
@@ -236,6 +233,14 @@ impl ResponseError for ApiError {
             response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
         }
         response.json(self.problem())
+    }
+}
+
+impl ApiError {
+    /// For a server-side failure, its cause and the causes of that, for the log (never for the
+    /// client).
+    pub fn cause(&self) -> Option<impl fmt::Display + '_> {
+        self.0.cause.as_deref().map(|cause| ErrorChain(cause))
     }
 }
 

@@ -27,11 +27,12 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .service(resource("/readyz", "GET").route(web::get().to(meta::readyz)))
         .service(resource("/openapi.json", "GET").route(web::get().to(meta::openapi)))
         .service(resource("/schedule", "POST").route(web::post().to(appointments::schedule)))
+        // Paths with a parameter are matched one after another: the most read comes first.
+        .service(resource("/appointment/{id}", "GET").route(web::get().to(appointments::get)))
         .service(resource("/cancel/{id}", "POST").route(web::post().to(appointments::cancel)))
         .service(
             resource("/reschedule/{id}", "POST").route(web::post().to(appointments::reschedule)),
         )
-        .service(resource("/appointment/{id}", "GET").route(web::get().to(appointments::get)))
         .service(resource("/availability", "GET").route(web::get().to(availability::list)))
         .service(resource("/availability/stream", "GET").route(web::get().to(stream::stream)))
         .service(resource("/holds", "POST").route(web::post().to(holds::create)))

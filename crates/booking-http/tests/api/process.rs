@@ -201,6 +201,34 @@ async fn request_logs_name_routes_but_never_ids_tokens_or_names() {
     }
 }
 
+/// A server-side failure is logged on its request's line, with its route and its cause; the
+/// client gets an opaque problem.
+#[actix_web::test]
+async fn a_failure_is_logged_with_its_route_and_cause() {
+    let directory = tempfile::tempdir().unwrap();
+    let database = directory.path().join("busy.db");
+    let server = Server::starting(&database, &[("BOOKING_DB_BUSY_TIMEOUT_MS", "100")]).ready();
+    let lock = booking_store::test_support::SqliteWriteLock::take(&database);
+    let client = reqwest::Client::new();
+    let body = json!({"client_name": "Ada Lovelace", "date": next_month(), "time": "10:00"});
+    let response = client.post(server.url("/schedule")).json(&body).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(!response.text().await.unwrap().contains("lock"), "the cause stays in the log");
+    drop(lock);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let line = loop {
+        let log = server.log.lock().unwrap().clone();
+        if let Some(line) = log.lines().find(|line| line.contains("request failed")) {
+            break line.to_owned();
+        }
+        assert!(Instant::now() < deadline, "no failure line:\n{log}");
+        thread::sleep(Duration::from_millis(20));
+    };
+    for part in ["method=POST", "route=\"/schedule\"", "status=503", "cause=", "write lock"] {
+        assert!(line.contains(part), "{part} is not in: {line}");
+    }
+}
+
 /// A few hundredths of a second of pseudo-randomness, from the clock.
 fn random_millis(range: std::ops::Range<u64>) -> u64 {
     let nanos =

@@ -8,6 +8,7 @@
 //! transaction never fails half-way for lack of it) and commits the writes that queued together
 //! in one transaction, with one fsync.
 
+mod checkpoint;
 mod connection;
 mod dialect;
 // The SQL both backends share, compiled here against SQLite's connection and `dialect`.
@@ -40,6 +41,7 @@ use thiserror::Error;
 use crate::{OpenError, StoreOptions};
 
 use self::{
+    checkpoint::Checkpointer,
     connection::{ConnectionOptions, is_locked, prepare},
     transaction::TxError,
     writer::Writer,
@@ -101,7 +103,11 @@ impl SqliteRepository {
             connection.batch_execute("PRAGMA wal_autocheckpoint = 0")?;
             Ok(connection)
         };
-        let writer = Writer::start(Box::new(connect), options.busy_timeout).map_err(cannot_open)?;
+        let checkpoints =
+            Checkpointer::start(connect().map_err(std::io::Error::other).map_err(cannot_open)?)
+                .map_err(cannot_open)?;
+        let writer = Writer::start(Box::new(connect), checkpoints, options.busy_timeout)
+            .map_err(cannot_open)?;
         Ok(Self { pool, writer })
     }
 

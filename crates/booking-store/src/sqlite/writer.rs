@@ -32,21 +32,25 @@ use booking_core::{
     storage::{StorageError, WriteError},
 };
 use diesel::{
-    QueryResult,
+    QueryResult, RunQueryDsl,
     connection::{AnsiTransactionManager, SimpleConnection, TransactionManager},
     sqlite::SqliteConnection,
 };
 
-use super::{TxError, storage_error};
+use super::{TxError, checkpoint::Checkpointer, storage_error};
+use crate::statements::{OpenSavepoint, ReleaseSavepoint, RollBackToSavepoint};
 
 /// Writes that may wait in the queue; past this the writer is far behind, and a new write is
 /// answered "unavailable" at once instead of waiting.
 pub(super) const QUEUE: usize = 1024;
 /// Writes that share one transaction at most.
 pub(super) const MAX_BATCH: usize = 256;
-/// Writes between checkpoints: about the 1000 pages SQLite would let the WAL reach before it
-/// checkpoints, at two or three pages a booking.
+/// Writes between the writer's own checkpoints: about the 1000 pages SQLite would let the WAL
+/// reach before it checkpoints, at two or three pages a booking.
 pub(super) const WRITES_PER_CHECKPOINT: usize = 400;
+/// Writes between nudges to the checkpointer, which copies most pages before the writer's own
+/// checkpoint comes.
+const WRITES_PER_NUDGE: usize = 100;
 
 /// Opens (or reopens) the write connection.
 pub(super) type Connect = Box<dyn Fn() -> QueryResult<SqliteConnection> + Send>;
@@ -125,20 +129,20 @@ where
 {
     fn run(self: Box<Self>, connection: &mut SqliteConnection) -> Ran {
         let Write { work, promise } = *self;
-        if let Err(error) = AnsiTransactionManager::begin_transaction(connection) {
+        if let Err(error) = OpenSavepoint.execute(connection) {
             promise.keep(Err(WriteError::Storage(storage_error(error))));
             return Ran::Failed;
         }
         match catch_unwind(AssertUnwindSafe(|| work(connection))) {
-            Ok(Ok(value)) => match AnsiTransactionManager::commit_transaction(connection) {
-                Ok(()) => Ran::Wrote(Box::new(Held { answer: Ok(value), promise })),
+            Ok(Ok(value)) => match ReleaseSavepoint.execute(connection) {
+                Ok(_) => Ran::Wrote(Box::new(Held { answer: Ok(value), promise })),
                 Err(error) => {
                     promise.keep(Err(WriteError::Storage(storage_error(error))));
                     Ran::Failed
                 }
             },
             Ok(Err(error)) => {
-                let rolled_back = AnsiTransactionManager::rollback_transaction(connection).is_ok();
+                let rolled_back = roll_back(connection);
                 let answer = match error {
                     TxError::Refused(refusal) => Err(WriteError::Refused(refusal)),
                     TxError::KeyReused => Err(WriteError::KeyReused),
@@ -158,7 +162,7 @@ where
             }
             Err(_panic) => {
                 tracing::error!("a write panicked; it alone is rolled back");
-                let rolled_back = AnsiTransactionManager::rollback_transaction(connection).is_ok();
+                let rolled_back = roll_back(connection);
                 promise.keep(Err(WriteError::Storage(StorageError::fault("the write panicked"))));
                 if rolled_back { Ran::Panicked } else { Ran::Broken }
             }
@@ -170,6 +174,11 @@ where
     }
 }
 
+/// Undoes a write's savepoint and closes it; false if it could not be undone.
+fn roll_back(connection: &mut SqliteConnection) -> bool {
+    RollBackToSavepoint.execute(connection).is_ok() && ReleaseSavepoint.execute(connection).is_ok()
+}
+
 impl std::fmt::Debug for Writer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Writer").field("patience", &self.patience).finish_non_exhaustive()
@@ -178,9 +187,13 @@ impl std::fmt::Debug for Writer {
 
 impl Writer {
     /// Starts the writer thread on the connection `connect` opens (which must not checkpoint by
-    /// itself: see [`Batches::checkpoint`]). A write waits at most `patience` (the busy timeout)
-    /// to start.
-    pub(super) fn start(connect: Connect, patience: Duration) -> std::io::Result<Self> {
+    /// itself: see [`Batches::checkpoint`]), with `checkpoints` copying most of the WAL beside
+    /// it. A write waits at most `patience` (the busy timeout) to start.
+    pub(super) fn start(
+        connect: Connect,
+        checkpoints: Checkpointer,
+        patience: Duration,
+    ) -> std::io::Result<Self> {
         let connection = connect().map_err(std::io::Error::other)?;
         let (queue, jobs) = mpsc::sync_channel(QUEUE);
         let thread = thread::Builder::new().name("booking-writer".into()).spawn(move || {
@@ -189,6 +202,7 @@ impl Writer {
                 connect,
                 busy: patience,
                 default_busy: patience,
+                checkpoints,
                 since_checkpoint: 0,
             }
             .run(&jobs)
@@ -245,7 +259,8 @@ struct Batches {
     /// The busy timeout the connection has now, and the configured one.
     busy: Duration,
     default_busy: Duration,
-    /// Writes committed since the last checkpoint.
+    checkpoints: Checkpointer,
+    /// Writes committed since the writer's last checkpoint.
     since_checkpoint: usize,
 }
 
@@ -267,15 +282,7 @@ impl Batches {
     /// Runs one transaction: `first` and whatever queues behind it. Returns a write taken but
     /// left for the next transaction.
     fn batch(&mut self, first: Job, jobs: &Receiver<Job>) -> Option<Job> {
-        let begun = Instant::now();
-        let waited = (first.deadline - self.default_busy).elapsed();
-        let begin_result = self.begin(first.deadline);
-        tracing::debug!(
-            begin_us = begun.elapsed().as_micros() as u64,
-            queued_us = waited.as_micros() as u64,
-            "began"
-        );
-        if let Err(error) = begin_result {
+        if let Err(error) = self.begin(first.deadline) {
             // Another process holds the lock past the first write's deadline; writes queued
             // behind it with time left try again.
             first.member.refuse(error);
@@ -342,10 +349,13 @@ impl Batches {
                     commit_us = started.elapsed().as_micros() as u64,
                     "committed"
                 );
+                let before = self.since_checkpoint;
                 self.since_checkpoint += answers.len();
                 answers.into_iter().for_each(|(_, answer)| answer.committed());
                 if self.since_checkpoint >= WRITES_PER_CHECKPOINT {
                     self.checkpoint();
+                } else if self.since_checkpoint / WRITES_PER_NUDGE > before / WRITES_PER_NUDGE {
+                    self.checkpoints.nudge();
                 }
             }
             Err(error) => {
@@ -356,17 +366,21 @@ impl Batches {
         }
     }
 
-    /// Copies the WAL back into the database file. SQLite would do it inside the commit that
-    /// grows the WAL past 1000 pages, before that commit's writes are answered; here it runs
-    /// after they are. Run between transactions by the only writer of the process, it copies
-    /// everything (unless another process writes, or a reader still needs old pages), so the
-    /// next transaction starts the WAL over instead of growing it. (A checkpoint on another
-    /// thread, beside the writer, never catches up with it, and the WAL grows without bound.)
+    /// Copies what is left of the WAL back into the database file. SQLite would do it all inside
+    /// the commit that grows the WAL past 1000 pages, before that commit's writes are answered;
+    /// here it runs after they are, and the checkpointer has copied most pages already. Run
+    /// between transactions by the only writer of the process, it copies everything (unless
+    /// another process writes, or a reader still needs old pages), so the next transaction
+    /// starts the WAL over instead of growing it: the checkpointer alone, beside the writer,
+    /// never catches up with it.
     fn checkpoint(&mut self) {
         self.since_checkpoint = 0;
+        let started = Instant::now();
         if let Err(error) = self.connection.batch_execute("PRAGMA wal_checkpoint(PASSIVE)") {
             tracing::warn!(%error, "a checkpoint failed; the next one will copy its pages");
         }
+        let checkpoint_us = started.elapsed().as_micros() as u64;
+        tracing::debug!(checkpoint_us, "checkpointed");
     }
 
     /// Rolls back the whole transaction after a savepoint could not be.
