@@ -140,6 +140,11 @@ impl ListingPlan {
         Self { range, service: service.cloned(), entries }
     }
 
+    /// How many slots the listing covers.
+    pub fn slot_count(&self) -> usize {
+        self.entries.len()
+    }
+
     /// The one resource the listing covers, if it covers only one.
     pub fn single_resource(&self) -> Option<&Slug> {
         let first = &self.entries.first()?.0;

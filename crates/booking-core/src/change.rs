@@ -45,8 +45,11 @@ impl Change {
 }
 
 /// Whoever follows committed writes (availability streams, metrics). Called once per committed
-/// write, after its commit, on whichever thread completed it: implementations hand the change
-/// on and return at once.
+/// write, after its commit, on whichever thread completed it (a store's writer, or the caller):
+/// implementations hand the change on and return at once. Calls may come in another order
+/// than the commits (a write answered at once by the caller's thread overtakes a batch being
+/// answered by the writer's): a follower that needs the state after them reads it, as the
+/// availability publisher does.
 pub trait Feed: Send + Sync + fmt::Debug {
     /// A write committed: what it changed, and what happened.
     fn committed(&self, change: &Change, event: Option<&Event>);

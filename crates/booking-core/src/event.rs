@@ -59,14 +59,4 @@ impl Event {
             EventKind::ClosureRemoved(_) => "closure.removed",
         }
     }
-
-    /// The appointment it is about, if it is about one.
-    pub fn appointment(&self) -> Option<&Appointment> {
-        match &self.kind {
-            EventKind::Scheduled(appointment)
-            | EventKind::Canceled(appointment)
-            | EventKind::Rescheduled { appointment, .. } => Some(appointment),
-            _ => None,
-        }
-    }
 }

@@ -62,16 +62,15 @@ impl<T, R> Shared<T, R> {
 
     fn fill(&self, answer: WriteResult<T, R>) {
         let mut slot = self.lock();
-        let previous = std::mem::replace(&mut *slot, Slot::Taken);
+        let previous = std::mem::replace(&mut *slot, Slot::Filled(answer));
         let Slot::Empty { waker, hook } = previous else {
             // Filled twice cannot happen: a promise is kept at most once.
             *slot = previous;
             return;
         };
-        if let Some(hook) = hook {
-            hook(&answer);
+        if let (Some(hook), Slot::Filled(answer)) = (hook, &*slot) {
+            run(hook, answer);
         }
-        *slot = Slot::Filled(answer);
         drop(slot);
         self.filled.notify_all();
         if let Some(waker) = waker {
@@ -126,11 +125,11 @@ impl<T, R> Pending<T, R> {
 impl<T: 'static, R: 'static> Pending<T, R> {
     /// Runs `hook` with the answer as soon as it is known: now, on this thread, if it is known
     /// already, else on the thread that answers, before anyone waiting is woken. Hooks must be
-    /// quick; they run while the answer is being delivered.
+    /// quick; they run while the answer is being delivered, and one that panics is ignored.
     pub fn then(self, hook: impl FnOnce(&WriteResult<T, R>) + Send + 'static) -> Self {
         let mut slot = self.state.lock();
         match &mut *slot {
-            Slot::Filled(answer) => hook(answer),
+            Slot::Filled(answer) => run(Box::new(hook), answer),
             Slot::Empty { hook: existing, .. } => {
                 *existing = Some(match existing.take() {
                     None => Box::new(hook),
@@ -145,6 +144,12 @@ impl<T: 'static, R: 'static> Pending<T, R> {
         drop(slot);
         self
     }
+}
+
+/// Runs a hook. One that panics loses neither the answer nor the thread delivering it (a
+/// store's writer): the panic is reported by the panic hook, and delivery goes on.
+fn run<T, R>(hook: Hook<T, R>, answer: &WriteResult<T, R>) {
+    let _panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| hook(answer)));
 }
 
 /// Taken already: only a second poll after completion gets here.
@@ -234,6 +239,18 @@ mod tests {
         assert_eq!(runs.load(Ordering::SeqCst), 3);
         let _ready = Pending::<u32, ()>::ready(Ok(1)).then(count(&runs));
         assert_eq!(runs.load(Ordering::SeqCst), 4);
+    }
+
+    #[test]
+    fn a_panicking_hook_loses_neither_the_answer_nor_the_answering_thread() {
+        let (promise, pending) = promise::<u32, ()>();
+        let pending = pending.then(|_| panic!("a broken hook"));
+        let writer = thread::spawn(move || {
+            promise.keep(Ok(5));
+            "still running"
+        });
+        assert_eq!(writer.join().unwrap(), "still running");
+        assert_eq!(pending.wait().ok(), Some(5));
     }
 
     #[test]

@@ -127,13 +127,6 @@ pub struct Written<T> {
     pub event: Option<Event>,
 }
 
-impl<T> Written<T> {
-    /// The same write with its outcome replaced.
-    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Written<U> {
-        Written { outcome: f(self.outcome), changed: self.changed, event: self.event }
-    }
-}
-
 /// How each write reports itself: every store builds its `Written` with these, so what a write
 /// changed and what happened are worked out in one place.
 impl Written<Appointment> {

@@ -359,11 +359,6 @@ impl Schedule {
             .unwrap_or_else(|| date.and_time(NaiveTime::MIN).and_utc())
     }
 
-    /// The local date and time at which an instant falls in the business's zone.
-    pub fn local(&self, instant: DateTime<Utc>) -> chrono::NaiveDateTime {
-        instant.with_timezone(&self.time_zone).naive_local()
-    }
-
     fn instant(&self, date: NaiveDate, time: NaiveTime) -> Option<DateTime<Utc>> {
         match self.time_zone.from_local_datetime(&date.and_time(time)) {
             LocalResult::Single(local) | LocalResult::Ambiguous(local, _) => {
@@ -530,7 +525,8 @@ mod tests {
         let slot = berlin().slot_at(date("2030-10-27"), time("02:30")).unwrap();
         assert_eq!(slot.start(), utc("2030-10-27T00:30:00Z"));
         assert_eq!(slot.end(), utc("2030-10-27T01:00:00Z"));
-        assert_eq!(berlin().local(slot.start()), date("2030-10-27").and_time(time("02:30")));
+        let local = slot.start().with_timezone(&chrono_tz::Europe::Berlin).naive_local();
+        assert_eq!(local, date("2030-10-27").and_time(time("02:30")));
         assert_eq!(berlin().day_slots(date("2030-10-27")).len(), 48);
     }
 

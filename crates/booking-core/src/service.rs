@@ -10,10 +10,11 @@ use crate::{
     appointment::{Appointment, AppointmentId},
     availability::{Availability, DateRange, ListingPlan},
     catalog::{Service, Slug},
-    change::Feed,
+    change::{Change, Feed},
     client::{ClientName, Notes},
     clock::Clock,
     closure::{Closure, ClosureId},
+    event::Event,
     hold::{Hold, HoldToken},
     idempotency::{DEFAULT_KEY_LIFETIME, Idempotency, IdempotencyKey, Outcome},
     pending::{Pending, WriteResult},
@@ -23,7 +24,7 @@ use crate::{
         ClosureNotFound, HoldNotFound, HoldRequest, RescheduleFailure, Written,
     },
     schedule::{ChoiceError, Schedule, SlotError},
-    storage::StorageError,
+    storage::{StorageError, StorageErrorKind, WriteError},
     units::Slot,
 };
 
@@ -100,7 +101,7 @@ pub enum RescheduleError {
 /// slot, on a resource that performs the service, not in the past...), which answers at once;
 /// then the store writes it, and answers through a [`Pending`]. Every write that commits is
 /// handed to the service's [`Feed`], once, after its commit, whether or not the caller still
-/// waits for the answer.
+/// waits for the answer (and a write whose outcome is unknown, as having changed anything).
 #[derive(Debug, Clone)]
 pub struct BookingService {
     repository: Arc<dyn AppointmentRepository>,
@@ -111,22 +112,39 @@ pub struct BookingService {
     feed: Option<Arc<dyn Feed>>,
 }
 
-/// A committed write's answer, as the feed needs it.
+/// A write's answer, as the feed needs it: what a committed write changed; or, when nobody
+/// can tell whether it committed, that anything may have changed.
 trait Committed {
-    fn written(&self) -> Option<(&crate::change::Change, Option<&crate::event::Event>)>;
+    fn written(&self) -> Option<(&Change, Option<&Event>)>;
+}
+
+/// What a write whose outcome is unknown may have changed.
+static UNKNOWN: Change = Change::Everything;
+
+fn unknown<R>(error: &WriteError<R>) -> Option<(&'static Change, Option<&'static Event>)> {
+    match error {
+        WriteError::Storage(error) if error.kind() == StorageErrorKind::OutcomeUnknown => {
+            Some((&UNKNOWN, None))
+        }
+        _ => None,
+    }
 }
 
 impl<T, R> Committed for WriteResult<Written<T>, R> {
-    fn written(&self) -> Option<(&crate::change::Change, Option<&crate::event::Event>)> {
-        self.as_ref().ok().map(|written| (&written.changed, written.event.as_ref()))
+    fn written(&self) -> Option<(&Change, Option<&Event>)> {
+        match self {
+            Ok(written) => Some((&written.changed, written.event.as_ref())),
+            Err(error) => unknown(error),
+        }
     }
 }
 
 impl<T, R> Committed for WriteResult<Outcome<Written<T>>, R> {
-    fn written(&self) -> Option<(&crate::change::Change, Option<&crate::event::Event>)> {
+    fn written(&self) -> Option<(&Change, Option<&Event>)> {
         match self {
             Ok(Outcome::Done(written)) => Some((&written.changed, written.event.as_ref())),
-            _ => None,
+            Ok(Outcome::Replayed(_)) => None,
+            Err(error) => unknown(error),
         }
     }
 }
@@ -447,7 +465,7 @@ mod tests {
     use std::sync::Mutex;
 
     use super::*;
-    use crate::{change::Change, clock::ManualClock, event::Event, memory::InMemoryRepository};
+    use crate::{clock::ManualClock, memory::InMemoryRepository};
 
     /// Remembers what it was fed.
     #[derive(Debug, Default)]

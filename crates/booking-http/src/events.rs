@@ -13,7 +13,7 @@ use std::{
     collections::{BTreeMap, BTreeSet},
     sync::{
         Arc,
-        atomic::{AtomicU64, Ordering},
+        atomic::{AtomicBool, AtomicU64, Ordering},
     },
 };
 
@@ -31,6 +31,9 @@ use crate::routes::Bookings;
 
 /// How many changes a subscriber may fall behind before it gets a fresh snapshot instead.
 pub const SUBSCRIBER_BUFFER: usize = 256;
+/// Changes that may wait for the publisher; past this it is far behind, and the streams reload
+/// once it catches up instead.
+pub const QUEUED_CHANGES: usize = 4096;
 
 /// One slot's usage after a change.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,7 +66,9 @@ pub enum Published {
 /// The publisher's front door: fed by committed writes and by other servers, read by streams.
 #[derive(Debug, Clone)]
 pub struct Events {
-    changes: mpsc::UnboundedSender<Change>,
+    changes: mpsc::Sender<Change>,
+    /// Set when a change found the queue full: the streams must reload.
+    overflowed: Arc<AtomicBool>,
     published: broadcast::Sender<Published>,
     sequence: Arc<AtomicU64>,
 }
@@ -72,22 +77,36 @@ pub struct Events {
 #[derive(Debug)]
 pub struct Publisher {
     events: Events,
-    changes: mpsc::UnboundedReceiver<Change>,
+    changes: mpsc::Receiver<Change>,
 }
 
 impl Events {
     /// The front door, and the publisher to start once the service exists.
     pub fn new() -> (Self, Publisher) {
-        let (changes, receiver) = mpsc::unbounded_channel();
+        let (changes, receiver) = mpsc::channel(QUEUED_CHANGES);
         let (published, _) = broadcast::channel(SUBSCRIBER_BUFFER);
-        let events = Self { changes, published, sequence: Arc::new(AtomicU64::new(0)) };
+        let events = Self {
+            changes,
+            overflowed: Arc::new(AtomicBool::new(false)),
+            published,
+            sequence: Arc::new(AtomicU64::new(0)),
+        };
         (events.clone(), Publisher { events, changes: receiver })
     }
 
     /// Passes on a change committed elsewhere (another server's, or a hold's expiry); callable
-    /// from any thread. False once the publisher has stopped.
+    /// from any thread, and never waits. False once the publisher has stopped.
     pub fn relay(&self, change: Change) -> bool {
-        self.changes.send(change).is_ok()
+        match self.changes.try_send(change) {
+            Ok(()) => true,
+            // Dropped, so the streams reload (a hold's expiry in it goes unannounced, but the
+            // reload shows the hold for as long as it is active).
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                self.overflowed.store(true, Ordering::SeqCst);
+                true
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        }
     }
 
     /// A receiver of every change from now on, and the id of the last change sent.
@@ -111,7 +130,7 @@ impl Feed for Events {
         let expires = matches!(change, Change::Slots { again_at: Some(_), .. });
         if expires || self.published.receiver_count() > 0 {
             // The publisher lives as long as the server; if it is gone there is no one to tell.
-            let _gone = self.changes.send(change.clone());
+            let _gone = self.relay(change.clone());
         }
     }
 }
@@ -124,14 +143,14 @@ impl Publisher {
 }
 
 async fn publish(
-    mut changes: mpsc::UnboundedReceiver<Change>,
+    mut changes: mpsc::Receiver<Change>,
     events: Events,
     bookings: web::Data<Bookings>,
 ) {
     while let Some(first) = changes.recv().await {
         // Everything reported meanwhile goes out together.
         let mut slots: BTreeMap<Slug, BTreeSet<DateTime<Utc>>> = BTreeMap::new();
-        let mut resync = false;
+        let mut resync = events.overflowed.swap(false, Ordering::SeqCst);
         let mut next = Some(first);
         while let Some(change) = next {
             match change {

@@ -46,13 +46,18 @@ pub async fn log_request(
         Err(error) => (error.as_response_error().status_code(), None, Some(error)),
     };
     let route = route.as_deref().unwrap_or("(no route)");
-    let status = status.as_u16();
-    let latency_ms = format_args!("{:.2}", started.elapsed().as_secs_f64() * 1000.0);
-    match error.and_then(|error| error.as_error::<ApiError>()).and_then(ApiError::cause) {
-        Some(cause) => {
+    // Milliseconds, to the hundredth.
+    let latency_ms = (started.elapsed().as_secs_f64() * 100_000.0).round() / 100.0;
+    let cause = error.and_then(|error| error.as_error::<ApiError>()).and_then(ApiError::cause);
+    match (cause, status.as_u16()) {
+        // Busy, overloaded or unsure: the client is told to retry.
+        (Some(cause), 503) => {
+            tracing::warn!(%method, route, status = 503, latency_ms, %cause, "request failed")
+        }
+        (Some(cause), status) => {
             tracing::error!(%method, route, status, latency_ms, %cause, "request failed")
         }
-        None => tracing::info!(%method, route, status, latency_ms, "served"),
+        (None, status) => tracing::info!(%method, route, status, latency_ms, "served"),
     }
     response
 }

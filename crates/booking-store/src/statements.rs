@@ -86,6 +86,21 @@ macro_rules! fixed {
 }
 
 fixed! {
+    /// Opens the writer's transaction, taking the database's write lock at once.
+    BeginImmediate = "BEGIN IMMEDIATE"
+}
+
+fixed! {
+    /// Commits the writer's transaction.
+    Commit = "COMMIT"
+}
+
+fixed! {
+    /// Rolls back the writer's transaction.
+    Rollback = "ROLLBACK"
+}
+
+fixed! {
     /// Opens the savepoint one write of the writer's batch runs in.
     OpenSavepoint = "SAVEPOINT write"
 }

@@ -37,7 +37,7 @@ SELECT key,
        extract(epoch FROM (a ->> 'start')::timestamptz)::bigint,
        extract(epoch FROM (a ->> 'end')::timestamptz)::bigint,
        coalesce(
-           (SELECT string_agg(s.start_at::text, ',') FROM appointment_slots s
+           (SELECT string_agg(s.start_at::text, ',' ORDER BY s.start_at) FROM appointment_slots s
             WHERE s.appointment_id = a ->> 'id'),
            extract(epoch FROM (a ->> 'start')::timestamptz)::bigint::text
        ),

@@ -37,7 +37,7 @@ SELECT key,
        unixepoch(json_extract(body, '$.appointment.start')),
        unixepoch(json_extract(body, '$.appointment.end')),
        coalesce(
-           (SELECT group_concat(s.start_at, ',') FROM appointment_slots s
+           (SELECT group_concat(s.start_at, ',' ORDER BY s.start_at) FROM appointment_slots s
             WHERE s.appointment_id = json_extract(body, '$.appointment.id')),
            unixepoch(json_extract(body, '$.appointment.start'))
        ),

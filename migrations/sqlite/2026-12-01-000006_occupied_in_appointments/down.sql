@@ -1,3 +1,5 @@
+DROP TRIGGER appointments_keep_occupying_slots;
+DROP TRIGGER appointments_occupy_slots;
 CREATE TABLE appointment_slots (
     appointment_id TEXT    NOT NULL REFERENCES appointments (id),
     start_at       INTEGER NOT NULL,

@@ -19,3 +19,18 @@ BEGIN
 END;
 
 DROP TABLE appointment_slots;
+
+-- Every appointment takes at least one slot (a column added to a table cannot carry the
+-- CHECK that says so, so triggers do).
+CREATE TRIGGER appointments_occupy_slots
+BEFORE INSERT ON appointments
+WHEN NEW.occupied = ''
+BEGIN
+    SELECT RAISE(ABORT, 'an appointment takes at least one slot');
+END;
+CREATE TRIGGER appointments_keep_occupying_slots
+BEFORE UPDATE OF occupied ON appointments
+WHEN NEW.occupied = ''
+BEGIN
+    SELECT RAISE(ABORT, 'an appointment takes at least one slot');
+END;

@@ -183,8 +183,9 @@ pub async fn appointments(
 ) -> Result<HttpResponse, ApiError> {
     let filter = query.to_query(&bookings)?;
     let limit = filter.limit as usize;
-    let found =
-        bookings.run("admin_appointments", move |service| service.appointments(&filter)).await?;
+    let found = bookings
+        .run_long("admin_appointments", move |service| service.appointments(&filter))
+        .await?;
     let views: Vec<AppointmentView> =
         found.iter().map(|a| AppointmentView::new(a, bookings.schedule())).collect();
     let next = match (found.last(), views.last()) {
@@ -345,7 +346,7 @@ pub async fn close(
 )]
 pub async fn closures(bookings: web::Data<Bookings>) -> Result<HttpResponse, ApiError> {
     let found = bookings
-        .run("closures", |service| {
+        .run_long("closures", |service| {
             service.closures(DateTime::<Utc>::MIN_UTC, DateTime::<Utc>::MAX_UTC)
         })
         .await?;

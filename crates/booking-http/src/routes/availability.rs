@@ -48,6 +48,15 @@ impl AvailabilityQuery {
     }
 }
 
+/// Listings of up to this many slots (a week of a resource is 112 at half-hour slots) are read
+/// on the worker; longer ones on the blocking pool.
+const SHORT_LISTING: usize = 256;
+
+/// Whether a listing is short enough to read without leaving the worker.
+pub fn plan_is_short(plan: &ListingPlan) -> bool {
+    plan.slot_count() <= SHORT_LISTING
+}
+
 impl TryFrom<&AvailabilityQuery> for DateRange {
     type Error = ApiError;
 
@@ -165,11 +174,14 @@ pub async fn list(
     query: web::Query<AvailabilityQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let plan = query.plan(&bookings)?;
-    let availability = bookings
-        .run("availability", move |service| {
-            let (usage, closures) = service.read_availability(&plan)?;
-            Ok::<_, StorageError>(service.judge(plan, &usage, &closures))
-        })
-        .await?;
+    let short = plan_is_short(&plan);
+    let read = move |service: &BookingService| {
+        let (usage, closures) = service.read_availability(&plan)?;
+        Ok::<_, StorageError>(service.judge(plan, &usage, &closures))
+    };
+    let availability = match short {
+        true => bookings.run("availability", read).await?,
+        false => bookings.run_long("availability", read).await?,
+    };
     Ok(HttpResponse::Ok().json(AvailabilityView::new(&availability, &bookings)))
 }

@@ -89,9 +89,10 @@ impl Bookings {
         Self { service: Arc::new(service), calls }
     }
 
-    /// Runs `work` against the service, inside a span that is a child of the request's: on the
-    /// worker when the store answers at once, else on the blocking pool, where it runs to its
-    /// end even if the client goes away (so a transaction always commits or rolls back).
+    /// Runs short `work` (a point read, a small listing, a write handed to the store) against
+    /// the service, inside a span that is a child of the request's: on the worker when the
+    /// store answers at once, else on the blocking pool, where it runs to its end even if the
+    /// client goes away (so a transaction always commits or rolls back).
     pub async fn run<T, E>(
         &self,
         operation: &'static str,
@@ -101,8 +102,35 @@ impl Bookings {
         T: Send + 'static,
         E: Into<ApiError> + Send + 'static,
     {
+        self.run_with(self.calls, operation, work).await
+    }
+
+    /// Runs `work` that may take long (a listing of many rows) on the blocking pool, whatever
+    /// the store, so that it holds up no other request of the worker.
+    pub async fn run_long<T, E>(
+        &self,
+        operation: &'static str,
+        work: impl FnOnce(&BookingService) -> Result<T, E> + Send + 'static,
+    ) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        E: Into<ApiError> + Send + 'static,
+    {
+        self.run_with(StoreCalls::Blocking, operation, work).await
+    }
+
+    async fn run_with<T, E>(
+        &self,
+        calls: StoreCalls,
+        operation: &'static str,
+        work: impl FnOnce(&BookingService) -> Result<T, E> + Send + 'static,
+    ) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        E: Into<ApiError> + Send + 'static,
+    {
         let span = tracing::debug_span!("service", operation);
-        match self.calls {
+        match calls {
             StoreCalls::Inline => span.in_scope(|| work(&self.service)).map_err(Into::into),
             StoreCalls::Blocking => {
                 let bookings = self.clone();

@@ -16,7 +16,7 @@ use tokio::sync::broadcast::{self, error::RecvError};
 
 use super::{
     Bookings,
-    availability::{AvailabilityQuery, AvailabilityView, SlotView},
+    availability::{AvailabilityQuery, AvailabilityView, SlotView, plan_is_short},
 };
 use crate::{
     error::{ApiError, Problem},
@@ -81,9 +81,11 @@ struct View {
 impl View {
     async fn load(bookings: &web::Data<Bookings>, plan: ListingPlan) -> Result<Self, ApiError> {
         let planned = plan.clone();
-        let (usage, closures) = bookings
-            .run("stream_snapshot", move |service| service.read_availability(&planned))
-            .await?;
+        let read = move |service: &BookingService| service.read_availability(&planned);
+        let (usage, closures) = match plan_is_short(&plan) {
+            true => bookings.run("stream_snapshot", read).await?,
+            false => bookings.run_long("stream_snapshot", read).await?,
+        };
         let last = bookings.judge(plan.clone(), &usage, &closures);
         Ok(Self { plan, usage, closures, last })
     }

@@ -54,75 +54,115 @@ fn time_bytes(time: NaiveTime) -> [u8; 8] {
     out
 }
 
-/// Writes ASCII bytes this module made.
-fn write_ascii(f: &mut fmt::Formatter<'_>, bytes: &[u8]) -> fmt::Result {
-    f.write_str(std::str::from_utf8(bytes).map_err(|_| fmt::Error)?)
+/// Text of at most 25 ASCII bytes, on the stack.
+struct Text {
+    bytes: [u8; 25],
+    len: usize,
 }
 
-impl fmt::Display for LocalDate {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match date_bytes(self.0) {
-            Some(bytes) => write_ascii(f, &bytes),
-            None => write!(f, "{}", self.0),
-        }
+impl Text {
+    fn of(part: &[u8]) -> Self {
+        let mut bytes = [0; 25];
+        bytes[..part.len()].copy_from_slice(part);
+        Self { bytes, len: part.len() }
+    }
+
+    fn as_str(&self) -> &str {
+        // Only ASCII digits and separators are ever written here.
+        std::str::from_utf8(&self.bytes[..self.len]).unwrap_or_default()
     }
 }
 
-impl fmt::Display for LocalTime {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write_ascii(f, &time_bytes(self.0)[..5])
-    }
-}
-
-/// `date` `T` `time`, then the offset (`Z` for UTC when `z`, else `+HH:MM`).
-fn rfc3339(
-    f: &mut fmt::Formatter<'_>,
-    local: chrono::NaiveDateTime,
-    offset_seconds: i32,
-    z: bool,
-) -> fmt::Result {
-    let Some(date) = date_bytes(local.date()) else {
-        return write!(f, "{}", local.and_utc().to_rfc3339());
-    };
+/// `date` `T` `time`, then the offset (`Z` for UTC when `z`, else `+HH:MM`); `None` for a year
+/// that four digits cannot hold.
+fn rfc3339(local: chrono::NaiveDateTime, offset_seconds: i32, z: bool) -> Option<Text> {
     let mut out = [0u8; 25];
-    out[..10].copy_from_slice(&date);
+    out[..10].copy_from_slice(&date_bytes(local.date())?);
     out[10] = b'T';
     out[11..19].copy_from_slice(&time_bytes(local.time()));
     if z {
         out[19] = b'Z';
-        return write_ascii(f, &out[..20]);
+        return Some(Text::of(&out[..20]));
     }
     out[19] = if offset_seconds < 0 { b'-' } else { b'+' };
     let minutes = offset_seconds.unsigned_abs() / 60;
     out[20..22].copy_from_slice(&digits::<2>(minutes / 60));
     out[22] = b':';
     out[23..].copy_from_slice(&digits::<2>(minutes % 60));
-    write_ascii(f, &out)
+    Some(Text::of(&out))
 }
 
-impl fmt::Display for Zoned {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        rfc3339(f, self.0.naive_local(), self.0.offset().local_minus_utc(), false)
+/// How each type writes itself, or `None` when it falls back on chrono (years past 9999).
+trait Written {
+    fn text(&self) -> Option<Text>;
+    fn fallback(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result;
+}
+
+impl Written for LocalDate {
+    fn text(&self) -> Option<Text> {
+        date_bytes(self.0).map(|bytes| Text::of(&bytes))
+    }
+
+    fn fallback(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
     }
 }
 
-impl fmt::Display for InUtc {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        rfc3339(f, self.0.naive_utc(), 0, true)
+impl Written for LocalTime {
+    fn text(&self) -> Option<Text> {
+        Some(Text::of(&time_bytes(self.0)[..5]))
+    }
+
+    fn fallback(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0.format("%H:%M"))
     }
 }
 
-macro_rules! serialize_as_text {
+impl Written for Zoned {
+    fn text(&self) -> Option<Text> {
+        rfc3339(self.0.naive_local(), self.0.offset().local_minus_utc(), false)
+    }
+
+    fn fallback(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0.to_rfc3339_opts(chrono::SecondsFormat::Secs, false))
+    }
+}
+
+impl Written for InUtc {
+    fn text(&self) -> Option<Text> {
+        rfc3339(self.0.naive_utc(), 0, true)
+    }
+
+    fn fallback(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+    }
+}
+
+macro_rules! written_as_text {
     ($($type:ty),*) => {
-        $(impl Serialize for $type {
-            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-                serializer.collect_str(self)
+        $(
+            impl fmt::Display for $type {
+                fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                    match self.text() {
+                        Some(text) => f.write_str(text.as_str()),
+                        None => self.fallback(f),
+                    }
+                }
             }
-        })*
+
+            impl Serialize for $type {
+                fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                    match self.text() {
+                        Some(text) => serializer.serialize_str(text.as_str()),
+                        None => serializer.collect_str(self),
+                    }
+                }
+            }
+        )*
     };
 }
 
-serialize_as_text!(LocalDate, LocalTime, Zoned, InUtc);
+written_as_text!(LocalDate, LocalTime, Zoned, InUtc);
 
 #[cfg(test)]
 mod tests {

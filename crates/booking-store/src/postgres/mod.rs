@@ -120,6 +120,11 @@ impl PgRepository {
         self.pool.get().map_err(StorageError::unavailable)
     }
 
+    /// Whether writes can be taken: every write opens its own transaction on the pool.
+    fn ready(&self) -> Result<(), StorageError> {
+        Ok(())
+    }
+
     /// Runs `work` now, on the caller's thread, in a transaction of its own; a refusal or
     /// failure rolls it back. Retried from the start when PostgreSQL aborted it to break a
     /// deadlock. The answer is ready when this returns.

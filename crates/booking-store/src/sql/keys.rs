@@ -40,8 +40,6 @@ struct RecordRow {
 impl RecordRow {
     fn new(operation: Operation, idempotency: &Idempotency, appointment: &Appointment) -> Self {
         let row = AppointmentRow::from(appointment);
-        let occupied: Vec<String> =
-            appointment.occupied().iter().map(|start| seconds(*start).to_string()).collect();
         Self {
             key: idempotency.key.as_str().to_owned(),
             operation: operation.as_str().to_owned(),
@@ -54,7 +52,7 @@ impl RecordRow {
             service: row.service,
             start_at: row.start_at,
             end_at: row.end_at,
-            occupied: occupied.join(","),
+            occupied: row.occupied,
             status: row.status,
             booked_at: row.created_at,
             changed_at: row.updated_at,

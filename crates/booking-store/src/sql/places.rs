@@ -218,34 +218,75 @@ pub(super) fn usage_between(
     to: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<UsageMap, StorageError> {
-    let (from, to) = (seconds(from), seconds(to));
-    let mut booked = occupancy::table
-        .filter(occupancy::start_at.between(from, to).and(occupancy::booked.gt(0)))
+    let (from, to, now) = (seconds(from), seconds(to), seconds(now));
+    let booked =
+        occupancy::table.filter(occupancy::start_at.between(from, to).and(occupancy::booked.gt(0)));
+    let held = hold_slots::table
+        .filter(hold_slots::start_at.between(from, to).and(hold_slots::expires_at.gt(now)));
+    let mut usage = UsageMap::new();
+    let mut add = |resource: Slug, start: i64, booked: Option<i32>, held: Option<i64>| {
+        let entry = usage.entry((resource, instant(start)?)).or_default();
+        if let Some(booked) = booked {
+            entry.booked = booked.unsigned_abs();
+        }
+        if let Some(held) = held {
+            entry.held = u32::try_from(held).unwrap_or(u32::MAX);
+        }
+        Ok::<_, StorageError>(())
+    };
+    if let Some(resource) = resource {
+        // One resource (a booking page): its rows need not name it.
+        let booked: Vec<(i64, i32)> = booked
+            .filter(occupancy::resource.eq(resource.as_str()))
+            .select((occupancy::start_at, occupancy::booked))
+            .load(connection)
+            .map_err(storage_error)?;
+        let held: Vec<(i64, i64)> = held
+            .filter(hold_slots::resource.eq(resource.as_str()))
+            .group_by(hold_slots::start_at)
+            .select((hold_slots::start_at, count_star()))
+            .load(connection)
+            .map_err(storage_error)?;
+        for (start, count) in booked {
+            add(resource.clone(), start, Some(count), None)?;
+        }
+        for (start, count) in held {
+            add(resource.clone(), start, None, Some(count))?;
+        }
+        return Ok(usage);
+    }
+    let booked: Vec<(String, i64, i32)> = booked
         .select((occupancy::resource, occupancy::start_at, occupancy::booked))
-        .into_boxed();
-    let mut held = hold_slots::table
-        .filter(hold_slots::start_at.between(from, to).and(hold_slots::expires_at.gt(seconds(now))))
+        .load(connection)
+        .map_err(storage_error)?;
+    let held: Vec<(String, i64, i64)> = held
         .group_by((hold_slots::resource, hold_slots::start_at))
         .select((hold_slots::resource, hold_slots::start_at, count_star()))
-        .into_boxed();
-    if let Some(resource) = resource {
-        booked = booked.filter(occupancy::resource.eq(resource.as_str()));
-        held = held.filter(hold_slots::resource.eq(resource.as_str()));
+        .load(connection)
+        .map_err(storage_error)?;
+    let mut slugs = Slugs::default();
+    for (resource, start, count) in booked {
+        add(slugs.of(resource)?, start, Some(count), None)?;
     }
-    let booked: Vec<(String, i64, i32)> = booked.load(connection).map_err(storage_error)?;
-    let held: Vec<(String, i64, i64)> = held.load(connection).map_err(storage_error)?;
-    let slug = |text: &str| {
-        text.parse::<Slug>()
-            .map_err(|_| StorageError::fault(format!("stored slug is invalid: {text}")))
-    };
-    let mut usage = UsageMap::new();
-    for (resource, start, booked) in booked {
-        usage.entry((slug(&resource)?, instant(start)?)).or_default().booked =
-            booked.unsigned_abs();
-    }
-    for (resource, start, held) in held {
-        usage.entry((slug(&resource)?, instant(start)?)).or_default().held =
-            u32::try_from(held).unwrap_or(u32::MAX);
+    for (resource, start, count) in held {
+        add(slugs.of(resource)?, start, None, Some(count))?;
     }
     Ok(usage)
+}
+
+/// Stored resource names read back as slugs, each parsed once.
+#[derive(Default)]
+struct Slugs(std::collections::HashMap<String, Slug>);
+
+impl Slugs {
+    fn of(&mut self, text: String) -> Result<Slug, StorageError> {
+        if let Some(slug) = self.0.get(&text) {
+            return Ok(slug.clone());
+        }
+        let slug = text
+            .parse::<Slug>()
+            .map_err(|_| StorageError::fault(format!("stored slug is invalid: {text}")))?;
+        self.0.insert(text, slug.clone());
+        Ok(slug)
+    }
 }

@@ -278,6 +278,7 @@ impl AppointmentRepository for Repository {
     }
 
     fn check_health(&self) -> Result<(), StorageError> {
+        self.ready()?;
         diesel::sql_query("SELECT 1")
             .execute(&mut *self.connection()?)
             .map(drop)

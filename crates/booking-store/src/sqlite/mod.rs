@@ -152,6 +152,15 @@ impl SqliteRepository {
         self.pool.get().map_err(StorageError::unavailable)
     }
 
+    /// Whether writes can be taken: the writer thread is running.
+    fn ready(&self) -> Result<(), StorageError> {
+        if self.writer.is_running() {
+            Ok(())
+        } else {
+            Err(StorageError::fault("the writer thread has stopped; restart the server"))
+        }
+    }
+
     /// Queues `work` for the writer: committed with its neighbours if it returns `Ok`, its
     /// savepoint rolled back otherwise; answered only once its transaction has ended.
     fn write<T, R>(

@@ -29,16 +29,17 @@ use std::{
 
 use booking_core::{
     pending::{Pending, Promise, promise},
-    storage::{StorageError, WriteError},
+    storage::{StorageError, StorageErrorKind, WriteError},
 };
 use diesel::{
-    QueryResult, RunQueryDsl,
-    connection::{AnsiTransactionManager, SimpleConnection, TransactionManager},
+    QueryResult, QueryableByName, RunQueryDsl, connection::SimpleConnection,
     sqlite::SqliteConnection,
 };
 
 use super::{TxError, checkpoint::Checkpointer, storage_error};
-use crate::statements::{OpenSavepoint, ReleaseSavepoint, RollBackToSavepoint};
+use crate::statements::{
+    BeginImmediate, Commit, OpenSavepoint, ReleaseSavepoint, RollBackToSavepoint, Rollback,
+};
 
 /// Writes that may wait in the queue; past this the writer is far behind, and a new write is
 /// answered "unavailable" at once instead of waiting.
@@ -73,13 +74,13 @@ struct Job {
 /// A write waiting to run, with the promise of its answer.
 trait Member: Send {
     /// Runs it in a savepoint of the open transaction.
-    fn run(self: Box<Self>, connection: &mut SqliteConnection) -> Ran;
+    fn run(self: Box<Self>, connection: &mut SqliteConnection) -> Outcome;
     /// Answers it without running it: it is never applied.
     fn refuse(self: Box<Self>, error: StorageError);
 }
 
 /// How a write went in its savepoint.
-enum Ran {
+enum Outcome {
     /// It wrote; answer it once the transaction has ended.
     Wrote(Box<dyn Answer>),
     /// It was refused (its savepoint rolled back); answer it once the transaction has ended,
@@ -127,18 +128,20 @@ where
     R: Send + 'static,
     F: FnOnce(&mut SqliteConnection) -> Result<T, TxError<R>> + Send,
 {
-    fn run(self: Box<Self>, connection: &mut SqliteConnection) -> Ran {
+    fn run(self: Box<Self>, connection: &mut SqliteConnection) -> Outcome {
         let Write { work, promise } = *self;
         if let Err(error) = OpenSavepoint.execute(connection) {
             promise.keep(Err(WriteError::Storage(storage_error(error))));
-            return Ran::Failed;
+            return Outcome::Failed;
         }
         match catch_unwind(AssertUnwindSafe(|| work(connection))) {
             Ok(Ok(value)) => match ReleaseSavepoint.execute(connection) {
-                Ok(_) => Ran::Wrote(Box::new(Held { answer: Ok(value), promise })),
+                Ok(_) => Outcome::Wrote(Box::new(Held { answer: Ok(value), promise })),
                 Err(error) => {
+                    // Still open, the savepoint would commit with the batch: undo it.
+                    let rolled_back = roll_back(connection);
                     promise.keep(Err(WriteError::Storage(storage_error(error))));
-                    Ran::Failed
+                    if rolled_back { Outcome::Failed } else { Outcome::Broken }
                 }
             },
             Ok(Err(error)) => {
@@ -148,23 +151,23 @@ where
                     TxError::KeyReused => Err(WriteError::KeyReused),
                     TxError::Storage(error) => {
                         promise.keep(Err(WriteError::Storage(error)));
-                        return if rolled_back { Ran::Failed } else { Ran::Broken };
+                        return if rolled_back { Outcome::Failed } else { Outcome::Broken };
                     }
                 };
                 if rolled_back {
-                    Ran::Refused(Box::new(Held { answer, promise }))
+                    Outcome::Refused(Box::new(Held { answer, promise }))
                 } else {
                     promise.keep(Err(WriteError::Storage(StorageError::unavailable(
                         "the write could not be rolled back; nothing was written",
                     ))));
-                    Ran::Broken
+                    Outcome::Broken
                 }
             }
             Err(_panic) => {
                 tracing::error!("a write panicked; it alone is rolled back");
                 let rolled_back = roll_back(connection);
                 promise.keep(Err(WriteError::Storage(StorageError::fault("the write panicked"))));
-                if rolled_back { Ran::Panicked } else { Ran::Broken }
+                if rolled_back { Outcome::Panicked } else { Outcome::Broken }
             }
         }
     }
@@ -199,6 +202,7 @@ impl Writer {
         let thread = thread::Builder::new().name("booking-writer".into()).spawn(move || {
             Batches {
                 connection,
+                broken: false,
                 connect,
                 busy: patience,
                 default_busy: patience,
@@ -242,6 +246,13 @@ impl Writer {
     }
 }
 
+impl Writer {
+    /// Whether the writer thread still takes writes (it stops only if it panicked).
+    pub(super) fn is_running(&self) -> bool {
+        self.thread.as_ref().is_some_and(|thread| !thread.is_finished())
+    }
+}
+
 impl Drop for Writer {
     fn drop(&mut self) {
         // Closing the queue lets the writer finish what is queued, then stop.
@@ -255,40 +266,43 @@ impl Drop for Writer {
 /// The writer thread's state.
 struct Batches {
     connection: SqliteConnection,
+    /// Whether the connection may hold a transaction it could not end; a fresh one replaces it
+    /// before the next batch.
+    broken: bool,
     connect: Connect,
     /// The busy timeout the connection has now, and the configured one.
     busy: Duration,
     default_busy: Duration,
     checkpoints: Checkpointer,
-    /// Writes committed since the writer's last checkpoint.
+    /// Writes committed since the writer's last complete checkpoint.
     since_checkpoint: usize,
 }
 
+/// A write of the batch that ran, and whether it wrote (else it was refused).
+type Ran = (bool, Box<dyn Answer>);
+
 impl Batches {
     fn run(mut self, jobs: &Receiver<Job>) {
-        let mut carried = None;
-        loop {
-            let first = match carried.take() {
-                Some(job) => job,
-                None => match jobs.recv() {
-                    Ok(job) => job,
-                    Err(_closed) => return,
-                },
-            };
-            carried = self.batch(first, jobs);
+        while let Ok(first) = jobs.recv() {
+            self.batch(first, jobs);
         }
     }
 
-    /// Runs one transaction: `first` and whatever queues behind it. Returns a write taken but
-    /// left for the next transaction.
-    fn batch(&mut self, first: Job, jobs: &Receiver<Job>) -> Option<Job> {
+    /// Runs one transaction: `first` and whatever queues behind it.
+    fn batch(&mut self, first: Job, jobs: &Receiver<Job>) {
+        if self.broken && !self.reopen() {
+            first.member.refuse(StorageError::unavailable(
+                "the database cannot be opened for writing; nothing was written",
+            ));
+            return;
+        }
         if let Err(error) = self.begin(first.deadline) {
             // Another process holds the lock past the first write's deadline; writes queued
             // behind it with time left try again.
             first.member.refuse(error);
-            return None;
+            return;
         }
-        let mut answers: Vec<(bool, Box<dyn Answer>)> = Vec::new();
+        let mut answers: Vec<Ran> = Vec::new();
         let mut next = Some(first);
         while let Some(job) = next.take() {
             if Instant::now() > job.deadline {
@@ -296,16 +310,12 @@ impl Batches {
                     "the write waited too long for the database; nothing was written",
                 ));
             } else {
-                let ran = job.span.in_scope(|| job.member.run(&mut self.connection));
-                match ran {
-                    Ran::Wrote(answer) => answers.push((true, answer)),
-                    Ran::Refused(answer) => answers.push((false, answer)),
-                    Ran::Panicked => {}
-                    Ran::Failed => break,
-                    Ran::Broken => {
-                        self.abandon(answers);
-                        return None;
-                    }
+                match job.span.in_scope(|| job.member.run(&mut self.connection)) {
+                    Outcome::Wrote(answer) => answers.push((true, answer)),
+                    Outcome::Refused(answer) => answers.push((false, answer)),
+                    Outcome::Panicked => {}
+                    Outcome::Failed => break,
+                    Outcome::Broken => return self.abandon(answers),
                 }
             }
             if answers.len() >= MAX_BATCH {
@@ -314,7 +324,6 @@ impl Batches {
             next = jobs.try_recv().ok();
         }
         self.commit(answers);
-        next
     }
 
     /// Opens the transaction, waiting for another process's lock no longer than `deadline`.
@@ -322,35 +331,33 @@ impl Batches {
         let left = deadline.saturating_duration_since(Instant::now()).min(self.default_busy);
         // The connection's busy timeout bounds the wait; it changes only when a write has
         // already waited in the queue.
-        if left != self.busy {
+        if left.as_millis() != self.busy.as_millis() {
             self.connection
                 .batch_execute(&format!("PRAGMA busy_timeout = {}", left.as_millis()))
                 .map_err(storage_error)?;
             self.busy = left;
         }
-        AnsiTransactionManager::begin_transaction_sql(&mut self.connection, "BEGIN IMMEDIATE")
-            .map_err(|error| {
-                let error = storage_error(error);
-                match error.kind() {
-                    booking_core::storage::StorageErrorKind::Fault => error,
-                    _ => StorageError::unavailable(
-                        "another process held the database's write lock past the write's deadline; nothing was written",
-                    ),
-                }
-            })
+        // Fixed statements, not Diesel's transaction manager: whatever a write did with its
+        // own transactions, COMMIT below is a COMMIT, never the release of a savepoint.
+        BeginImmediate.execute(&mut self.connection).map(drop).map_err(|error| {
+            let error = storage_error(error);
+            match error.kind() {
+                StorageErrorKind::Fault => error,
+                _ => StorageError::unavailable(
+                    "another process held the database's write lock past the write's deadline; nothing was written",
+                ),
+            }
+        })
     }
 
-    fn commit(&mut self, answers: Vec<(bool, Box<dyn Answer>)>) {
+    fn commit(&mut self, answers: Vec<Ran>) {
         let started = Instant::now();
-        match AnsiTransactionManager::commit_transaction(&mut self.connection) {
-            Ok(()) => {
-                tracing::debug!(
-                    writes = answers.len(),
-                    commit_us = started.elapsed().as_micros() as u64,
-                    "committed"
-                );
+        match Commit.execute(&mut self.connection) {
+            Ok(_) => {
+                let commit_us = started.elapsed().as_micros() as u64;
+                tracing::debug!(writes = answers.len(), commit_us, "committed");
                 let before = self.since_checkpoint;
-                self.since_checkpoint += answers.len();
+                self.since_checkpoint += answers.iter().filter(|(wrote, _)| *wrote).count();
                 answers.into_iter().for_each(|(_, answer)| answer.committed());
                 if self.since_checkpoint >= WRITES_PER_CHECKPOINT {
                     self.checkpoint();
@@ -360,7 +367,10 @@ impl Batches {
             }
             Err(error) => {
                 tracing::error!(%error, writes = answers.len(), "a commit failed; every write of it is answered as not known to be done");
+                // A failed COMMIT can leave the transaction open (and the write lock held).
+                let rolled_back = Rollback.execute(&mut self.connection).is_ok();
                 self.answer_lost(answers, true);
+                self.broken = !rolled_back;
                 self.reopen();
             }
         }
@@ -370,30 +380,38 @@ impl Batches {
     /// the commit that grows the WAL past 1000 pages, before that commit's writes are answered;
     /// here it runs after they are, and the checkpointer has copied most pages already. Run
     /// between transactions by the only writer of the process, it copies everything (unless
-    /// another process writes, or a reader still needs old pages), so the next transaction
-    /// starts the WAL over instead of growing it: the checkpointer alone, beside the writer,
-    /// never catches up with it.
+    /// another process writes, a reader still needs old pages, or the checkpointer is busy), so
+    /// the next transaction starts the WAL over instead of growing it: the checkpointer alone,
+    /// beside the writer, never catches up with it. One that could not copy everything is tried
+    /// again after the next batch.
     fn checkpoint(&mut self) {
-        self.since_checkpoint = 0;
         let started = Instant::now();
-        if let Err(error) = self.connection.batch_execute("PRAGMA wal_checkpoint(PASSIVE)") {
-            tracing::warn!(%error, "a checkpoint failed; the next one will copy its pages");
+        match diesel::sql_query("PRAGMA wal_checkpoint(PASSIVE)")
+            .get_result::<Checkpointed>(&mut self.connection)
+        {
+            Ok(done) if done.busy == 0 && done.checkpointed >= done.log => {
+                self.since_checkpoint = 0
+            }
+            Ok(_) => {}
+            Err(error) => {
+                tracing::warn!(%error, "a checkpoint failed; the next batch tries again");
+            }
         }
         let checkpoint_us = started.elapsed().as_micros() as u64;
         tracing::debug!(checkpoint_us, "checkpointed");
     }
 
     /// Rolls back the whole transaction after a savepoint could not be.
-    fn abandon(&mut self, answers: Vec<(bool, Box<dyn Answer>)>) {
-        let rolled_back =
-            AnsiTransactionManager::rollback_transaction(&mut self.connection).is_ok();
+    fn abandon(&mut self, answers: Vec<Ran>) {
+        let rolled_back = Rollback.execute(&mut self.connection).is_ok();
         self.answer_lost(answers, !rolled_back);
+        self.broken = true;
         self.reopen();
     }
 
     /// Answers writes whose transaction did not commit. When it is unknown whether it did,
     /// the writes that wrote may have been made.
-    fn answer_lost(&self, answers: Vec<(bool, Box<dyn Answer>)>, unknown: bool) {
+    fn answer_lost(&self, answers: Vec<Ran>, unknown: bool) {
         for (wrote, answer) in answers {
             answer.lost(if wrote && unknown {
                 StorageError::outcome_unknown(
@@ -405,18 +423,39 @@ impl Batches {
         }
     }
 
-    /// After a failed transaction the connection may still hold it open, or Diesel may count
-    /// it as broken; a fresh connection holds neither (closing the old one rolls back whatever
-    /// it still held).
-    fn reopen(&mut self) {
+    /// Replaces a connection that may hold a transaction it could not end (closing it rolls
+    /// back whatever it still held); true once the connection is fresh. One that cannot be
+    /// opened is tried again before the next batch, which is refused until then.
+    fn reopen(&mut self) -> bool {
+        if !self.broken {
+            return true;
+        }
         match (self.connect)() {
             Ok(connection) => {
                 self.connection = connection;
                 self.busy = self.default_busy;
+                self.broken = false;
+                true
             }
             Err(error) => {
-                tracing::error!(%error, "cannot reopen the write connection; keeping the old one")
+                tracing::error!(%error, "cannot reopen the write connection; writes wait for it");
+                false
             }
         }
     }
+}
+
+/// What `PRAGMA wal_checkpoint` reports.
+#[derive(QueryableByName)]
+struct Checkpointed {
+    /// 1 when another checkpoint (another process's, or the checkpointer's) kept this one from
+    /// running.
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    busy: i32,
+    /// Frames in the WAL.
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    log: i32,
+    /// Frames of it now copied into the database.
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    checkpointed: i32,
 }

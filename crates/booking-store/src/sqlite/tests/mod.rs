@@ -109,6 +109,8 @@ fn migrations_revert_cleanly_and_reapply() {
         "hold_slots",
         "closures",
         "slot_usage",
+        "idempotency_keys",
+        "idempotency_records",
     ] {
         assert!(columns_in_database(&mut connection, table).is_empty(), "{table} left behind");
     }
@@ -242,6 +244,18 @@ fn the_database_refuses_to_change_a_canceled_appointment() {
         .execute(&mut connection)
         .unwrap_err();
     assert!(error.to_string().contains("a canceled appointment cannot change"), "{error}");
+}
+
+#[test]
+fn the_database_refuses_an_appointment_without_slots() {
+    let database = TestDatabase::new();
+    let mut connection = database.connection();
+    let error = diesel::sql_query(
+        "INSERT INTO appointments VALUES ('67e55044-10b1-426f-9247-bb680e5fe0c8', 'Ada', NULL, 100, 200, 'scheduled', 1, 1, 'default', NULL, '')",
+    )
+    .execute(&mut connection)
+    .unwrap_err();
+    assert!(error.to_string().contains("at least one slot"), "{error}");
 }
 
 #[test]
