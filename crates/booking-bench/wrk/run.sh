@@ -8,6 +8,7 @@
 #
 #   cargo build --release -p booking-bench -p booking-http
 #   crates/booking-bench/wrk/run.sh [SECONDS]      # CONNECTIONS=64, RUST_LOG=info by default
+#   SERVER=/path/to/other/booking-http crates/booking-bench/wrk/run.sh   # another build
 #
 # Needs wrk (Debian: apt-get install wrk). The server has 20 resources open 09:00-17:00 with
 # 30-minute slots, SQLite with synchronous = FULL, and its rate limit off.
@@ -38,7 +39,7 @@ address_in() {
 "$bin/booking-bench" ceiling --serve > "$work/ceiling.log" 2>&1 &
 BOOKING_CONFIG="$work/bench.toml" DATABASE_URL="sqlite://$work/bench.db" PORT=0 \
   BOOKING_RATE_LIMIT_PER_MINUTE=0 RUST_LOG="${RUST_LOG:-info}" \
-  "$bin/booking-http" > "$work/server.log" 2>&1 &
+  "${SERVER:-$bin/booking-http}" > "$work/server.log" 2>&1 &
 server_pid=$!
 ceiling=$(address_in "$work/ceiling.log")
 server=$(address_in "$work/server.log")

@@ -132,24 +132,23 @@ pub struct Written<T> {
 impl Written<Appointment> {
     /// A booking: its places changed.
     pub fn scheduled(appointment: Appointment) -> Self {
-        Self {
-            changed: Change::slots(appointment.resource(), appointment.occupied().to_vec(), None),
-            event: Some(Event::new(
-                appointment.created_at(),
-                EventKind::Scheduled(appointment.clone()),
-            )),
-            outcome: appointment,
-        }
+        Self::of_places(appointment.created_at(), appointment, EventKind::Scheduled)
     }
 
     /// A cancellation: the places it gave back changed.
     pub fn canceled(appointment: Appointment) -> Self {
+        Self::of_places(appointment.updated_at(), appointment, EventKind::Canceled)
+    }
+
+    /// A write that took or gave back every place of `appointment`, at `at`.
+    fn of_places(
+        at: DateTime<Utc>,
+        appointment: Appointment,
+        kind: fn(Appointment) -> EventKind,
+    ) -> Self {
         Self {
             changed: Change::slots(appointment.resource(), appointment.occupied().to_vec(), None),
-            event: Some(Event::new(
-                appointment.updated_at(),
-                EventKind::Canceled(appointment.clone()),
-            )),
+            event: Some(Event::new(at, kind(appointment.clone()))),
             outcome: appointment,
         }
     }
