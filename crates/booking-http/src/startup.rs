@@ -10,7 +10,9 @@ use actix_web::{
 };
 use anyhow::Context;
 use booking_core::{clock::Clock, repository::AppointmentRepository, service::BookingService};
-use booking_store::{DatabaseUrl, PgRepository, SqliteRepository, postgres::Listening};
+use booking_store::{DatabaseUrl, SqliteRepository};
+#[cfg(feature = "postgres")]
+use booking_store::{PgRepository, postgres::Listening};
 
 use crate::{
     config::Settings,
@@ -22,6 +24,11 @@ use crate::{
     telemetry,
 };
 
+/// Why a server built without the `postgres` feature refuses a PostgreSQL URL.
+#[cfg(not(feature = "postgres"))]
+pub const WITHOUT_POSTGRES: &str = "this server was built without PostgreSQL support; build it with \
+     the default features (cargo build --release -p booking-http) or use sqlite://PATH";
+
 /// The largest request body accepted.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
 
@@ -30,6 +37,7 @@ pub struct Application {
     server: Server,
     address: SocketAddr,
     /// With PostgreSQL, hears other servers' changes for as long as the server runs.
+    #[cfg(feature = "postgres")]
     _listening: Option<Listening>,
 }
 
@@ -42,31 +50,22 @@ impl std::fmt::Debug for Application {
 impl Application {
     /// Opens the store (applying migrations), binds the listener and builds the server.
     pub fn build(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
-        let (repository, postgres, calls): (Arc<dyn AppointmentRepository>, _, _) = match &settings
-            .database
-        {
-            DatabaseUrl::Sqlite(path) => {
-                (Arc::new(SqliteRepository::open(path, &settings.store)?), None, StoreCalls::Inline)
-            }
-            DatabaseUrl::Postgres(url) => {
-                let repository = Arc::new(PgRepository::open(url, &settings.store)?);
-                (repository.clone(), Some(repository), StoreCalls::Blocking)
-            }
-        };
+        let store = Store::open(&settings)?;
         let (events, publisher) = Events::new();
-        let service = BookingService::new(repository, clock, settings.schedule)
+        let service = BookingService::new(store.repository, clock, settings.schedule)
             .with_hold_duration(settings.hold_duration)
             .with_key_lifetime(settings.key_lifetime)
             .with_feed(Arc::new(events.clone()));
-        let bookings = web::Data::new(Bookings::new(service, calls));
+        let bookings = web::Data::new(Bookings::new(service, store.calls));
         publisher.start(bookings.clone());
-        let listening = match postgres {
-            Some(repository) => {
+        #[cfg(feature = "postgres")]
+        let listening = store
+            .postgres
+            .map(|repository| {
                 let events = events.clone();
-                Some(repository.listen(move |change| events.relay(change))?)
-            }
-            None => None,
-        };
+                repository.listen(move |change| events.relay(change))
+            })
+            .transpose()?;
         let events = web::Data::new(events);
         let heartbeat = web::Data::new(Heartbeat(settings.stream_heartbeat));
         let admin_token = web::Data::new(settings.admin_token);
@@ -123,7 +122,12 @@ impl Application {
             server = server.workers(workers);
         }
         let server = server.listen(listener)?.run();
-        Ok(Self { server, address, _listening: listening })
+        Ok(Self {
+            server,
+            address,
+            #[cfg(feature = "postgres")]
+            _listening: listening,
+        })
     }
 
     /// Where the server listens.
@@ -134,5 +138,39 @@ impl Application {
     /// Serves until SIGINT or SIGTERM, then finishes the requests in flight and returns.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
+    }
+}
+
+/// The opened store, and how the service calls it.
+struct Store {
+    repository: Arc<dyn AppointmentRepository>,
+    calls: StoreCalls,
+    /// The PostgreSQL repository again, to hear other servers' changes.
+    #[cfg(feature = "postgres")]
+    postgres: Option<Arc<PgRepository>>,
+}
+
+impl Store {
+    /// Opens the database `settings` name, applying migrations.
+    fn open(settings: &Settings) -> anyhow::Result<Self> {
+        match &settings.database {
+            DatabaseUrl::Sqlite(path) => Ok(Self {
+                repository: Arc::new(SqliteRepository::open(path, &settings.store)?),
+                calls: StoreCalls::Inline,
+                #[cfg(feature = "postgres")]
+                postgres: None,
+            }),
+            #[cfg(feature = "postgres")]
+            DatabaseUrl::Postgres(url) => {
+                let repository = Arc::new(PgRepository::open(url, &settings.store)?);
+                Ok(Self {
+                    repository: repository.clone(),
+                    calls: StoreCalls::Blocking,
+                    postgres: Some(repository),
+                })
+            }
+            #[cfg(not(feature = "postgres"))]
+            DatabaseUrl::Postgres(_) => anyhow::bail!(WITHOUT_POSTGRES),
+        }
     }
 }

@@ -1,15 +1,20 @@
 //! Diesel repositories for the booking service: SQLite, embedded and bundled, is the default
 //! store; PostgreSQL lets several servers share one database. Both run the same SQL (`sql/`),
-//! and their migrations are compiled in and applied when a store is opened.
+//! and their migrations are compiled in and applied when a store is opened. PostgreSQL is the
+//! default-on feature `postgres`; without it the crate builds neither libpq nor OpenSSL.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
-#![expect(
-    clippy::duplicate_mod,
-    reason = "sql/ is compiled once per backend, against its connection type and dialect"
+#![cfg_attr(
+    feature = "postgres",
+    expect(
+        clippy::duplicate_mod,
+        reason = "sql/ is compiled once per backend, against its connection type and dialect"
+    )
 )]
 
 mod database_url;
 mod options;
+#[cfg(feature = "postgres")]
 pub mod postgres;
 pub mod sqlite;
 mod statements;
@@ -20,6 +25,7 @@ use thiserror::Error;
 
 pub use database_url::{DatabaseUrl, DatabaseUrlError, PostgresUrl};
 pub use options::StoreOptions;
+#[cfg(feature = "postgres")]
 pub use postgres::PgRepository;
 pub use sqlite::{BackupError, SqliteRepository};
 

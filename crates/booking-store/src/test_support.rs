@@ -2,26 +2,29 @@
 //!
 //! PostgreSQL databases: each test gets a schema of its own in the database
 //! `TEST_DATABASE_URL` names, so tests run in parallel and leave nothing behind. Without
-//! `TEST_DATABASE_URL`, PostgreSQL tests skip, saying so once per process.
+//! `TEST_DATABASE_URL`, PostgreSQL tests skip, saying so once per process (feature `postgres`).
 //!
 //! SQLite: [`SqliteWriteLock`] holds a database file's write lock the way another process
 //! writing to it would.
 #![expect(clippy::expect_used, reason = "test support: a panic is a failed test")]
 
+#[cfg(feature = "postgres")]
 use std::{io::Write, sync::Once};
 
-use diesel::{
-    Connection, RunQueryDsl, connection::SimpleConnection, pg::PgConnection,
-    sqlite::SqliteConnection,
-};
+use diesel::{Connection, connection::SimpleConnection, sqlite::SqliteConnection};
+#[cfg(feature = "postgres")]
+use diesel::{RunQueryDsl, pg::PgConnection};
 
+#[cfg(feature = "postgres")]
 use crate::{DatabaseUrl, database_url::PostgresUrl};
 
 /// The variable that names the PostgreSQL server tests use.
+#[cfg(feature = "postgres")]
 pub const TEST_DATABASE_URL: &str = "TEST_DATABASE_URL";
 
 /// An empty schema of its own in the test database, dropped with everything in it when this
 /// is dropped.
+#[cfg(feature = "postgres")]
 #[derive(Debug)]
 pub struct TestSchema {
     server: String,
@@ -29,6 +32,7 @@ pub struct TestSchema {
     url: PostgresUrl,
 }
 
+#[cfg(feature = "postgres")]
 impl TestSchema {
     /// A new schema, or `None` (after a notice on stderr) when `TEST_DATABASE_URL` is unset.
     /// Panics when it is set but the database cannot be reached: a test run that asked for
@@ -67,6 +71,7 @@ impl TestSchema {
     }
 }
 
+#[cfg(feature = "postgres")]
 impl Drop for TestSchema {
     fn drop(&mut self) {
         if let Ok(mut connection) = PgConnection::establish(&self.server) {

@@ -54,6 +54,7 @@ pub async fn require_token(
 
 /// Which appointments to list.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AppointmentsQuery {
     /// First local date, YYYY-MM-DD.
     #[param(format = Date)]

@@ -20,6 +20,7 @@ use crate::error::{ApiError, Problem};
 /// The days to list: `date` for one day, or `from` and `to` (both included, at most 31 days);
 /// optionally one resource and the service to fit.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AvailabilityQuery {
     /// Only this resource (default: every resource that performs the service).
     #[param(example = "alice")]

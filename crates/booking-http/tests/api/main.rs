@@ -14,6 +14,7 @@ mod holds;
 mod idempotency;
 mod limits;
 mod meta;
+#[cfg(feature = "postgres")]
 mod postgres;
 mod process;
 mod reschedule;

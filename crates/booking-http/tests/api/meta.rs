@@ -106,3 +106,35 @@ async fn the_openapi_document_covers_every_endpoint_and_error() {
         assert!(schemas.contains_key(schema), "missing schema {schema}");
     }
 }
+
+/// Path parameters are the path's `{names}`, required; query parameters are optional. A query
+/// parameter declared `in: path` makes validators reject the document and breaks generated
+/// clients.
+#[actix_web::test]
+async fn every_parameter_is_declared_where_the_request_carries_it() {
+    let app = spawn_app().await;
+    let document: Value = app.get("/openapi.json").await.json().await.unwrap();
+    let mut queries = Vec::new();
+    for (path, operations) in document["paths"].as_object().unwrap() {
+        for (method, operation) in operations.as_object().unwrap() {
+            for parameter in operation["parameters"].as_array().into_iter().flatten() {
+                let name = parameter["name"].as_str().unwrap();
+                let place = parameter["in"].as_str().unwrap();
+                let in_path = path.contains(&format!("{{{name}}}"));
+                assert_eq!(place == "path", in_path, "{method} {path}: {name} is in {place}");
+                if in_path {
+                    assert_eq!(parameter["required"], true, "{method} {path}: {name}");
+                }
+                if place == "query" {
+                    assert_ne!(parameter["required"], true, "{method} {path}: {name}");
+                    queries.push(format!("{method} {path} {name}"));
+                }
+            }
+        }
+    }
+    for expected in
+        ["get /availability date", "get /availability/stream from", "get /admin/appointments limit"]
+    {
+        assert!(queries.iter().any(|query| query == expected), "{expected} in {queries:?}");
+    }
+}

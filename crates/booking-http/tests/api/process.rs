@@ -347,6 +347,18 @@ fn backup_of_a_postgresql_database_points_to_its_own_tools() {
     assert!(!copy.exists());
 }
 
+#[cfg(not(feature = "postgres"))]
+#[test]
+fn an_sqlite_only_server_refuses_a_postgresql_url_saying_how_to_build_one() {
+    let directory = tempfile::tempdir().unwrap();
+    let env = [("DATABASE_URL", "postgres://booking@127.0.0.1:1/booking")];
+    let output = run_with(&env, &directory.path().join("unused.db"), &[]);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let first_line = stderr.lines().next().unwrap_or_default();
+    assert_eq!(first_line, format!("error: {}", booking_http::startup::WITHOUT_POSTGRES));
+}
+
 #[actix_web::test]
 async fn sigterm_stops_the_server_cleanly() {
     let directory = tempfile::tempdir().unwrap();

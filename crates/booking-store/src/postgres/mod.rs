@@ -54,6 +54,12 @@ use crate::{OpenError, StoreOptions, database_url::PostgresUrl};
 type PgPool = Pool<ConnectionManager<PgConnection>>;
 /// The connection type the shared SQL runs on.
 type Db = PgConnection;
+/// The backend whose types the shared SQL's rows are checked against.
+#[expect(
+    dead_code,
+    reason = "named only by the rows' derived type checks, which rustc counts as unused"
+)]
+type Backend = diesel::pg::Pg;
 /// The repository the shared SQL implements the port for.
 type Repository = PgRepository;
 

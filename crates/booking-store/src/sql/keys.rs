@@ -17,7 +17,7 @@ use super::{
 
 /// One record as stored: the key's columns, then the appointment's.
 #[derive(Debug, Queryable, Selectable, Insertable)]
-#[diesel(table_name = idempotency_records, check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+#[diesel(table_name = idempotency_records, check_for_backend(super::Backend))]
 struct RecordRow {
     key: String,
     operation: String,

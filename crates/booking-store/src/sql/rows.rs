@@ -60,7 +60,7 @@ fn slot(start: i64, end: i64) -> Result<Slot, StorageError> {
 }
 
 #[derive(Debug, Queryable, Selectable, Insertable)]
-#[diesel(table_name = appointments, check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+#[diesel(table_name = appointments, check_for_backend(super::Backend))]
 pub(super) struct AppointmentRow {
     pub id: String,
     pub client_name: String,
@@ -121,7 +121,7 @@ impl AppointmentRow {
 }
 
 #[derive(Debug, Queryable, Selectable, Insertable)]
-#[diesel(table_name = holds, check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+#[diesel(table_name = holds, check_for_backend(super::Backend))]
 pub(super) struct HoldRow {
     pub token: String,
     pub resource: String,
@@ -162,7 +162,7 @@ impl HoldRow {
 }
 
 #[derive(Debug, Queryable, Selectable, Insertable)]
-#[diesel(table_name = closures, check_for_backend(diesel::sqlite::Sqlite, diesel::pg::Pg))]
+#[diesel(table_name = closures, check_for_backend(super::Backend))]
 pub(super) struct ClosureRow {
     pub id: String,
     pub resource: Option<String>,

@@ -50,6 +50,12 @@ use self::{
 type SqlitePool = Pool<ConnectionManager<SqliteConnection>>;
 /// The connection type the shared SQL runs on.
 type Db = SqliteConnection;
+/// The backend whose types the shared SQL's rows are checked against.
+#[expect(
+    dead_code,
+    reason = "named only by the rows' derived type checks, which rustc counts as unused"
+)]
+type Backend = diesel::sqlite::Sqlite;
 /// The repository the shared SQL implements the port for.
 type Repository = SqliteRepository;
 
