@@ -19,6 +19,7 @@ use clap::{Parser, Subcommand};
 use crate::{
     config::{AdminToken, DEFAULT_RATE_LIMIT, Settings},
     config_file::{Defaults, FileConfig},
+    telemetry::LogFormat,
 };
 
 /// The appointment booking service.
@@ -102,6 +103,10 @@ pub struct Cli {
     /// HTTP worker threads (default: one per core).
     #[arg(long, env = "BOOKING_WORKERS", value_parser = clap::value_parser!(u16).range(1..=256))]
     pub workers: Option<u16>,
+    /// How log lines are written: `text` (for people) or `json` (one object per line, for log
+    /// collectors).
+    #[arg(long, env = "BOOKING_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
 }
 
 /// What the binary does besides serving.

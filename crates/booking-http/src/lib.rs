@@ -9,6 +9,7 @@ pub mod error;
 pub mod events;
 pub mod limits;
 pub mod openapi;
+pub mod request_id;
 pub mod routes;
 pub mod startup;
 pub mod telemetry;

@@ -32,9 +32,10 @@ pub async fn limit_headers(
     let size: usize =
         request.headers().iter().map(|(name, value)| name.as_str().len() + value.len()).sum();
     if size > MAX_HEADER_BYTES {
-        return Err(ApiError::headers_too_large(size, MAX_HEADER_BYTES).into());
+        let refusal = ApiError::headers_too_large(size, MAX_HEADER_BYTES);
+        return Ok(request.error_response(refusal).map_into_right_body());
     }
-    next.call(request).await
+    next.call(request).await.map(ServiceResponse::map_into_left_body)
 }
 
 /// Where a client's address comes from, and how many writes it may make.
@@ -112,9 +113,12 @@ pub async fn limit_writes(
     if let Some(limiter) = limiter.filter(|_| is_write && !request.path().starts_with("/admin/"))
         && let Some(client) = limiter.client_of(&request)
     {
-        limiter.take(client, Instant::now()).map_err(ApiError::too_many_requests)?;
+        if let Err(wait) = limiter.take(client, Instant::now()) {
+            let refusal = ApiError::too_many_requests(wait);
+            return Ok(request.error_response(refusal).map_into_right_body());
+        }
     }
-    next.call(request).await
+    next.call(request).await.map(ServiceResponse::map_into_left_body)
 }
 
 #[cfg(test)]

@@ -45,6 +45,10 @@ pub struct Problem {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(example = "full")]
     pub reason: Option<&'static str>,
+    /// The request's id, as in its `X-Request-Id` response header and its log line.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "9f1c2b7e4d3a4f0c8e6b5a4d3c2b1a09")]
+    pub request_id: Option<String>,
 }
 
 /// A failed request. Boxed, because results carry it on every path.
@@ -208,6 +212,7 @@ impl ApiError {
             detail: self.0.detail.clone(),
             message: self.0.message.clone(),
             reason: self.0.reason,
+            request_id: crate::request_id::current(),
         }
     }
 }

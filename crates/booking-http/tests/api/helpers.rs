@@ -91,7 +91,7 @@ pub async fn spawn_app() -> TestApp {
 /// Starts the application after `configure` has changed its settings.
 pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     if std::env::var_os("TEST_LOG").is_some() {
-        telemetry::init();
+        telemetry::init(telemetry::LogFormat::Text);
     }
     let directory = tempfile::tempdir().unwrap();
     let database = directory.path().join("appointments.db");

@@ -17,6 +17,7 @@ mod meta;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod process;
+mod request_ids;
 mod reschedule;
 mod schedule;
 mod stream;

@@ -55,8 +55,9 @@ impl Server {
         thread::spawn(move || {
             for line in stdout.lines().map_while(Result::ok) {
                 if let Some(rest) = line.split("listening on ").nth(1) {
-                    let _receiver_gone =
-                        sender.send(rest.split_whitespace().next().unwrap_or_default().to_owned());
+                    // Text logs end the address with a space, JSON logs with a quote.
+                    let address = rest.split(|c: char| c.is_whitespace() || c == '"').next();
+                    let _receiver_gone = sender.send(address.unwrap_or_default().to_owned());
                 }
                 let mut kept = kept.lock().unwrap();
                 kept.push_str(&line);
@@ -199,6 +200,39 @@ async fn request_logs_name_routes_but_never_ids_tokens_or_names() {
     for secret in [id, token, "Zebulon", "private"] {
         assert!(!log.contains(secret), "{secret} is in the log:\n{log}");
     }
+}
+
+/// `BOOKING_LOG_FORMAT=json`: every line is one JSON object, and a request's line names its
+/// route, status and request id as fields.
+#[actix_web::test]
+async fn json_logs_are_one_object_per_line_with_the_request_id() {
+    let directory = tempfile::tempdir().unwrap();
+    let server =
+        Server::starting(&directory.path().join("json.db"), &[("BOOKING_LOG_FORMAT", "json")])
+            .ready();
+    let response = reqwest::Client::new()
+        .get(server.url("/healthz"))
+        .header("X-Request-Id", "json-log-test")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["x-request-id"], "json-log-test");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !server.log.lock().unwrap().contains("json-log-test") {
+        assert!(Instant::now() < deadline, "no log line for the request");
+        thread::sleep(Duration::from_millis(20));
+    }
+    let log = server.log.lock().unwrap().clone();
+    let lines: Vec<serde_json::Value> =
+        log.lines().map(|line| serde_json::from_str(line).unwrap()).collect();
+    let served = lines
+        .iter()
+        .find(|line| line["fields"]["request_id"] == "json-log-test")
+        .unwrap_or_else(|| panic!("{log}"));
+    assert_eq!(served["level"], "INFO");
+    assert_eq!(served["fields"]["route"], "/healthz");
+    assert_eq!(served["fields"]["status"], 200);
+    assert_eq!(served["fields"]["message"], "served");
 }
 
 /// A server-side failure is logged on its request's line, with its route and its cause; the
