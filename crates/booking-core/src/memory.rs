@@ -440,6 +440,10 @@ impl AppointmentRepository for InMemoryRepository {
     fn check_health(&self) -> Result<(), StorageError> {
         self.state().map(drop)
     }
+
+    fn check_writable(&self, _now: DateTime<Utc>) -> Pending<(), Infallible> {
+        Pending::ready(self.state().map(drop).map_err(WriteError::Storage))
+    }
 }
 
 #[cfg(test)]

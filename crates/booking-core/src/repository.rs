@@ -112,6 +112,11 @@ pub trait AppointmentRepository: Send + Sync + fmt::Debug {
 
     /// Whether the store can serve requests now.
     fn check_health(&self) -> Result<(), StorageError>;
+
+    /// Whether the store can take a write now: commits, like any write, one that changes
+    /// nothing clients see. A store that can read but not write (a full disk, a read-only
+    /// database) answers with a storage error.
+    fn check_writable(&self, now: DateTime<Utc>) -> Pending<(), Infallible>;
 }
 
 /// A committed write: what it did, what it changed for availability, and what happened. What

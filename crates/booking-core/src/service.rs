@@ -447,6 +447,12 @@ impl BookingService {
     pub fn check_health(&self) -> Result<(), StorageError> {
         self.repository.check_health()
     }
+
+    /// Whether the store can take a write now (see
+    /// [`AppointmentRepository::check_writable`]).
+    pub fn check_writable(&self) -> Pending<(), Infallible> {
+        self.repository.check_writable(self.clock.now())
+    }
 }
 
 /// Why availability could not be listed.

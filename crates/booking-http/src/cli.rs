@@ -12,7 +12,7 @@ use booking_core::{
     schedule::Schedule,
     units::{Capacity, SlotLength},
 };
-use booking_store::{DatabaseUrl, StoreOptions};
+use booking_store::{DatabaseUrl, Migrations, StoreOptions};
 use chrono_tz::Tz;
 use clap::{Parser, Subcommand};
 
@@ -107,6 +107,11 @@ pub struct Cli {
     /// collectors).
     #[arg(long, env = "BOOKING_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+    /// Whether start-up applies pending database migrations. With `false` (for a database role
+    /// that may not change the schema) it applies none and refuses to start if any is pending:
+    /// run `booking-http migrate` first, as a role that may.
+    #[arg(long, env = "BOOKING_MIGRATE", default_value_t = true, action = clap::ArgAction::Set)]
+    pub migrate: bool,
 }
 
 /// What the binary does besides serving.
@@ -119,6 +124,9 @@ pub enum Command {
         /// The file to write; it must not exist.
         to: PathBuf,
     },
+    /// Applies pending database migrations and exits (for deployments whose servers start
+    /// with BOOKING_MIGRATE=false).
+    Migrate,
 }
 
 fn parse_slot_length(text: &str) -> Result<SlotLength, String> {
@@ -174,6 +182,7 @@ impl Cli {
                 connection_timeout: Duration::from_millis(self.db_connection_timeout_ms),
                 busy_timeout: Duration::from_millis(self.db_busy_timeout_ms),
                 statement_timeout: Duration::from_millis(self.db_statement_timeout_ms),
+                migrations: if self.migrate { Migrations::Apply } else { Migrations::Require },
                 ..StoreOptions::default()
             },
             schedule,

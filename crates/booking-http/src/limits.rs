@@ -112,11 +112,10 @@ pub async fn limit_writes(
         request.app_data::<web::Data<Option<RateLimiter>>>().and_then(|l| l.as_ref().as_ref());
     if let Some(limiter) = limiter.filter(|_| is_write && !request.path().starts_with("/admin/"))
         && let Some(client) = limiter.client_of(&request)
+        && let Err(wait) = limiter.take(client, Instant::now())
     {
-        if let Err(wait) = limiter.take(client, Instant::now()) {
-            let refusal = ApiError::too_many_requests(wait);
-            return Ok(request.error_response(refusal).map_into_right_body());
-        }
+        let refusal = ApiError::too_many_requests(wait);
+        return Ok(request.error_response(refusal).map_into_right_body());
     }
     next.call(request).await.map(ServiceResponse::map_into_left_body)
 }

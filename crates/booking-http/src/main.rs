@@ -28,15 +28,26 @@ async fn main() -> ExitCode {
 async fn run(mut cli: Cli) -> anyhow::Result<()> {
     let command = cli.command.take();
     let settings = cli.settings()?;
-    if let Some(Command::Backup { to }) = command {
-        let DatabaseUrl::Sqlite(path) = &settings.database else {
-            anyhow::bail!(
-                "backup copies SQLite databases; back up PostgreSQL with its own tools (pg_dump, or continuous archiving)"
+    match command {
+        Some(Command::Backup { to }) => {
+            let DatabaseUrl::Sqlite(path) = &settings.database else {
+                anyhow::bail!(
+                    "backup copies SQLite databases; back up PostgreSQL with its own tools (pg_dump, or continuous archiving)"
+                );
+            };
+            SqliteRepository::backup(path, &to, &settings.store)?;
+            println!("backed up {} to {}", settings.database, to.display());
+            return Ok(());
+        }
+        Some(Command::Migrate) => {
+            let applied = booking_store::migrate(&settings.database, &settings.store)?;
+            println!(
+                "{}: {applied} migrations applied; the schema is up to date",
+                settings.database
             );
-        };
-        SqliteRepository::open(path, &settings.store)?.backup_to(&to)?;
-        println!("backed up {} to {}", settings.database, to.display());
-        return Ok(());
+            return Ok(());
+        }
+        None => {}
     }
     let database = settings.database.clone();
     let application = Application::build(settings, Arc::new(SystemClock))?;

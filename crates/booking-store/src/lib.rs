@@ -13,6 +13,7 @@
 )]
 
 mod database_url;
+mod migrations;
 mod options;
 #[cfg(feature = "postgres")]
 pub mod postgres;
@@ -24,10 +25,27 @@ pub mod test_support;
 use thiserror::Error;
 
 pub use database_url::{DatabaseUrl, DatabaseUrlError, PostgresUrl};
+pub use migrations::{Migrations, SchemaBehind};
 pub use options::StoreOptions;
 #[cfg(feature = "postgres")]
 pub use postgres::PgRepository;
 pub use sqlite::{BackupError, SqliteRepository};
+
+/// Applies the pending migrations to `database` and answers how many there were (the
+/// `migrate` command: for deployments whose servers run as roles that may not change the
+/// schema).
+pub fn migrate(database: &DatabaseUrl, options: &StoreOptions) -> Result<usize, OpenError> {
+    match database {
+        DatabaseUrl::Sqlite(path) => SqliteRepository::migrate(path, options),
+        #[cfg(feature = "postgres")]
+        DatabaseUrl::Postgres(url) => PgRepository::migrate(url, options),
+        #[cfg(not(feature = "postgres"))]
+        DatabaseUrl::Postgres(url) => Err(OpenError::Prepare {
+            database: url.to_string(),
+            source: "this build has no PostgreSQL support (cargo feature `postgres`)".into(),
+        }),
+    }
+}
 
 /// Why a database could not be opened.
 #[derive(Debug, Error)]

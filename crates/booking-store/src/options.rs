@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use crate::Migrations;
+
 /// How the store uses its database.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StoreOptions {
@@ -19,6 +21,8 @@ pub struct StoreOptions {
     /// SQLite: whether a commit waits for the disk (`synchronous = FULL`). Only bulk loads that
     /// can be redone from scratch, such as benchmark fixtures, turn this off.
     pub durable: bool,
+    /// Whether opening applies pending migrations, or only requires that none are.
+    pub migrations: Migrations,
 }
 
 impl Default for StoreOptions {
@@ -29,6 +33,7 @@ impl Default for StoreOptions {
             busy_timeout: Duration::from_secs(5),
             statement_timeout: Duration::from_secs(5),
             durable: true,
+            migrations: Migrations::Apply,
         }
     }
 }

@@ -106,3 +106,11 @@ impl Drop for SqliteWriteLock {
         let _already_ended = self.0.batch_execute("ROLLBACK");
     }
 }
+
+/// Runs `sql` on the SQLite database at `path` from a connection of its own, as an operator
+/// (or a fault) acting beside the server would.
+pub fn sqlite_batch(path: &std::path::Path, sql: &str) {
+    let path = path.to_str().expect("a UTF-8 path");
+    let mut connection = SqliteConnection::establish(path).expect("cannot open the database");
+    connection.batch_execute(sql).expect("the SQL failed");
+}

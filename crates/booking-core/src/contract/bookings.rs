@@ -99,4 +99,8 @@ pub fn concurrent_bookings_never_overfill_a_slot(repository: &dyn AppointmentRep
 /// A working store reports itself healthy.
 pub fn a_healthy_store_says_so(repository: &dyn AppointmentRepository) {
     repository.check_health().unwrap();
+    repository.check_writable(now()).wait().unwrap();
+    // The probe changes nothing a client sees.
+    let every = crate::repository::AppointmentQuery { limit: 10, ..Default::default() };
+    assert!(repository.appointments(&every).unwrap().is_empty());
 }

@@ -73,6 +73,22 @@ impl ApiError {
         Self::new(status, slug, title, message, why.to_string()).with_reason(why.reason())
     }
 
+    /// A server that cannot serve writes now, whatever the reason: always 503, so that load
+    /// balancers take it out of rotation (a 500 would read as a bug in the check).
+    pub fn not_ready(error: StorageError) -> Self {
+        let mut problem = Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "service-unavailable",
+            "Service unavailable",
+            "Service temporarily unavailable.",
+            "the database does not answer or cannot take a write (a full disk, a read-only \
+             database, a stopped writer); this server cannot book until that is fixed",
+        );
+        problem.0.cause = Some(Box::new(error));
+        problem.0.retry_after = Some(1);
+        problem
+    }
+
     fn storage(error: StorageError) -> Self {
         let detail = match error.kind() {
             StorageErrorKind::Fault => return Self::internal(error),

@@ -1,6 +1,7 @@
 //! The service describing itself: welcome, liveness, readiness and the OpenAPI document.
 
 use actix_web::{HttpResponse, http::header::ContentType, web};
+use booking_core::storage::WriteError;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -84,16 +85,25 @@ pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(Health { status: "ok" })
 }
 
-/// Readiness: the database answers.
+/// Readiness: the database answers and takes a write (a server whose disk is full, or whose
+/// database went read-only, leaves the load balancer's rotation).
 #[utoipa::path(
     get, path = "/readyz", tag = "service",
     responses(
         (status = 200, body = Health),
-        (status = 503, description = "The database does not answer", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "The database does not answer, or cannot take a write", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn readyz(bookings: web::Data<Bookings>) -> Result<HttpResponse, ApiError> {
-    bookings.run("check_health", |service| service.check_health()).await?;
+    let probe = bookings
+        .run("check_health", |service| {
+            service.check_health().map(|()| service.check_writable()).map_err(ApiError::not_ready)
+        })
+        .await?;
+    probe.await.map_err(|error| match error {
+        WriteError::Storage(error) => ApiError::not_ready(error),
+        other => ApiError::from(other),
+    })?;
     Ok(HttpResponse::Ok().json(Health { status: "ready" }))
 }
 

@@ -15,6 +15,28 @@ async fn the_root_welcomes_with_the_schedule_and_links() {
     assert_eq!(body["links"]["resources"], "/resources");
 }
 
+/// A server whose database reads but cannot take a write (here a trigger refuses it, as a full
+/// disk would) is alive but not ready, and ready again once writes pass.
+#[actix_web::test]
+async fn readiness_fails_while_the_database_cannot_take_a_write() {
+    let app = spawn_app().await;
+    assert_eq!(app.get("/readyz").await.status(), StatusCode::OK);
+    booking_store::test_support::sqlite_batch(
+        &app.database,
+        "CREATE TRIGGER refuse_writes BEFORE UPDATE ON readiness \
+         BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END;",
+    );
+    let not_ready = app.get("/readyz").await;
+    assert_eq!(not_ready.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(not_ready.headers()["retry-after"], "1");
+    let problem: Value = not_ready.json().await.unwrap();
+    assert!(problem["detail"].as_str().unwrap().contains("cannot take a write"), "{problem}");
+    assert_eq!(app.get("/healthz").await.status(), StatusCode::OK);
+    assert_eq!(app.get("/resources").await.status(), StatusCode::OK, "reads still work");
+    booking_store::test_support::sqlite_batch(&app.database, "DROP TRIGGER refuse_writes;");
+    assert_eq!(app.get("/readyz").await.status(), StatusCode::OK);
+}
+
 #[actix_web::test]
 async fn health_and_readiness() {
     let app = spawn_app().await;

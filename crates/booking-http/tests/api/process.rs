@@ -368,6 +368,42 @@ async fn a_backup_of_a_live_database_restores_every_appointment() {
     assert!(String::from_utf8_lossy(&again.stderr).starts_with("error: "), "one clear line");
 }
 
+/// A mistyped DATABASE_URL is an error, not the backup of a new, empty database.
+#[test]
+fn backup_of_a_missing_database_fails_and_creates_nothing() {
+    let directory = tempfile::tempdir().unwrap();
+    let missing = directory.path().join("typo.db");
+    let copy = directory.path().join("copy.db");
+    let backup = run_with(&[], &missing, &["backup", copy.to_str().unwrap()]);
+    assert!(!backup.status.success());
+    let stderr = String::from_utf8_lossy(&backup.stderr);
+    assert!(stderr.starts_with("error: there is no SQLite database at"), "{stderr}");
+    assert!(!missing.exists() && !copy.exists());
+}
+
+/// `migrate` applies the schema and exits; a server started with BOOKING_MIGRATE=false then
+/// serves from it, and refuses, with one line saying what to run, a database never migrated.
+#[actix_web::test]
+async fn migrate_then_start_without_migrating() {
+    let directory = tempfile::tempdir().unwrap();
+    let fresh = directory.path().join("fresh.db");
+    let refused = run_with(&[("BOOKING_MIGRATE", "false")], &fresh, &[]);
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.starts_with("error: ") && stderr.contains("booking-http migrate"), "{stderr}");
+    let migrated = run_with(&[], &fresh, &["migrate"]);
+    assert!(migrated.status.success(), "{}", String::from_utf8_lossy(&migrated.stderr));
+    assert!(String::from_utf8_lossy(&migrated.stdout).contains("migrations applied"));
+    let server = Server::starting(&fresh, &[("BOOKING_MIGRATE", "false")]).ready();
+    let booked = reqwest::Client::new()
+        .post(server.url("/schedule"))
+        .json(&json!({"client_name": "Ada", "date": next_month(), "time": "11:00"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(booked.status(), StatusCode::CREATED);
+}
+
 #[test]
 fn backup_of_a_postgresql_database_points_to_its_own_tools() {
     let directory = tempfile::tempdir().unwrap();

@@ -9,13 +9,13 @@ use diesel::{
     r2d2::{self, CustomizeConnection},
     sql_types::Integer,
 };
-use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use diesel_migrations::{EmbeddedMigrations, embed_migrations};
 
 use super::{
     channel,
     dialect::{LOCK_NAMESPACE, MIGRATIONS_LOCK},
 };
-use crate::StoreOptions;
+use crate::{Migrations, StoreOptions, migrations::bring_up_to_date};
 
 pub(super) const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
 
@@ -80,10 +80,14 @@ impl CustomizeConnection<PgConnection, r2d2::Error> for SessionSettings {
     }
 }
 
-/// Applies pending migrations under a session advisory lock: when several servers start at
-/// once, one migrates and the others wait for it, then find nothing left to do. Answers the
-/// schema the tables are in.
-pub(super) fn migrate(url: &str) -> Result<String, Box<dyn Error + Send + Sync>> {
+/// Applies (or, with [`Migrations::Require`], checks) pending migrations under a session
+/// advisory lock: when several servers start at once, one migrates and the others wait for it,
+/// then find nothing left to do. Answers the schema the tables are in, and how many migrations
+/// were applied.
+pub(super) fn migrate(
+    url: &str,
+    mode: Migrations,
+) -> Result<(String, usize), Box<dyn Error + Send + Sync>> {
     let mut connection = PgConnection::establish(url)?;
     connection.batch_execute(&format!("SET lock_timeout = {};", MIGRATION_WAIT.as_millis()))?;
     diesel::sql_query("SELECT pg_advisory_lock($1, $2)")
@@ -91,9 +95,10 @@ pub(super) fn migrate(url: &str) -> Result<String, Box<dyn Error + Send + Sync>>
         .bind::<Integer, _>(MIGRATIONS_LOCK)
         .execute(&mut connection)?;
     // The lock ends with the session, whatever happens here.
-    connection.run_pending_migrations(MIGRATIONS)?;
-    Ok(diesel::select(diesel::dsl::sql::<diesel::sql_types::Text>("current_schema()"))
-        .get_result(&mut connection)?)
+    let applied = bring_up_to_date(&mut connection, MIGRATIONS, mode)?;
+    let schema = diesel::select(diesel::dsl::sql::<diesel::sql_types::Text>("current_schema()"))
+        .get_result(&mut connection)?;
+    Ok((schema, applied))
 }
 
 #[cfg(test)]

@@ -49,7 +49,7 @@ use self::{
     connection::{SessionSettings, migrate, with_defaults},
     transaction::TxError,
 };
-use crate::{OpenError, StoreOptions, database_url::PostgresUrl};
+use crate::{Migrations, OpenError, StoreOptions, database_url::PostgresUrl};
 
 type PgPool = Pool<ConnectionManager<PgConnection>>;
 /// The connection type the shared SQL runs on.
@@ -84,11 +84,22 @@ impl fmt::Debug for PgRepository {
 }
 
 impl PgRepository {
+    /// Applies the pending migrations to the database at `url` (one server at a time), and
+    /// answers how many there were; nothing else is opened.
+    pub fn migrate(url: &PostgresUrl, options: &StoreOptions) -> Result<usize, OpenError> {
+        migrate(&with_defaults(url.expose(), options), Migrations::Apply)
+            .map(|(_schema, applied)| applied)
+            .map_err(|source| OpenError::Prepare {
+                database: format!("the PostgreSQL database {url}"),
+                source,
+            })
+    }
+
     /// Connects, applies pending migrations (one server at a time) and opens the pool.
     pub fn open(url: &PostgresUrl, options: &StoreOptions) -> Result<Self, OpenError> {
         let database = format!("the PostgreSQL database {url}");
         let full_url = with_defaults(url.expose(), options);
-        let schema = migrate(&full_url)
+        let (schema, _applied) = migrate(&full_url, options.migrations)
             .map_err(|source| OpenError::Prepare { database: database.clone(), source })?;
         let (channel_name, origin) = (channel::name(&schema), channel::new_origin());
         let pool = Pool::builder()

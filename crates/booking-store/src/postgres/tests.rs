@@ -117,6 +117,7 @@ fn schema_rs_matches_the_migrations() {
         "idempotency_records",
         declared(idempotency_records::table.select(idempotency_records::all_columns)),
     );
+    check("readiness", declared(readiness::table.select(readiness::all_columns)));
 }
 
 #[test]

@@ -30,7 +30,7 @@ use super::{
     places::{self, Own},
     records,
     rows::{AppointmentRow, ClosureRow, seconds},
-    schema::closures,
+    schema::{closures, readiness},
     storage_error,
 };
 
@@ -283,5 +283,14 @@ impl AppointmentRepository for Repository {
             .execute(&mut *self.connection()?)
             .map(drop)
             .map_err(storage_error)
+    }
+
+    fn check_writable(&self, now: DateTime<Utc>) -> Pending<(), Infallible> {
+        self.write(move |connection| {
+            diesel::update(readiness::table)
+                .set(readiness::checked_at.eq(seconds(now)))
+                .execute(connection)?;
+            Ok(())
+        })
     }
 }

@@ -77,5 +77,12 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    readiness (id) {
+        id -> Integer,
+        checked_at -> BigInt,
+    }
+}
+
 diesel::joinable!(hold_slots -> holds (token));
 diesel::allow_tables_to_appear_in_same_query!(appointments, occupancy, holds, hold_slots, closures);

@@ -11,9 +11,11 @@ use diesel::{
     r2d2::{self, CustomizeConnection},
     sqlite::SqliteConnection,
 };
-use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+#[cfg(test)]
+use diesel_migrations::MigrationHarness;
+use diesel_migrations::{EmbeddedMigrations, embed_migrations};
 
-use crate::StoreOptions;
+use crate::{Migrations, StoreOptions, migrations::bring_up_to_date};
 
 const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
 
@@ -22,11 +24,16 @@ const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlit
 pub(super) struct ConnectionOptions {
     busy_timeout: Duration,
     durable: bool,
+    migrations: Migrations,
 }
 
 impl From<&StoreOptions> for ConnectionOptions {
     fn from(options: &StoreOptions) -> Self {
-        Self { busy_timeout: options.busy_timeout, durable: options.durable }
+        Self {
+            busy_timeout: options.busy_timeout,
+            durable: options.durable,
+            migrations: options.migrations,
+        }
     }
 }
 
@@ -49,21 +56,21 @@ impl CustomizeConnection<SqliteConnection, r2d2::Error> for ConnectionOptions {
     }
 }
 
-/// Opens the file once to put it in WAL mode (a setting the file keeps) and apply pending
-/// migrations. While another process does the same, SQLite may answer "locked" without waiting
-/// (switching journal modes does not use the busy handler), so this retries until
-/// `busy_timeout` has passed.
+/// Opens the file once to put it in WAL mode (a setting the file keeps) and apply (or check)
+/// pending migrations; answers how many it applied. While another process does the same,
+/// SQLite may answer "locked" without waiting (switching journal modes does not use the busy
+/// handler), so this retries until `busy_timeout` has passed.
 pub(super) fn prepare(
     path: &str,
     options: &ConnectionOptions,
-) -> Result<(), Box<dyn Error + Send + Sync>> {
+) -> Result<usize, Box<dyn Error + Send + Sync>> {
     let deadline = Instant::now() + options.busy_timeout.max(Duration::from_secs(1));
     loop {
         let attempt =
             SqliteConnection::establish(path).map_err(Into::into).and_then(|mut connection| {
                 options.apply(&mut connection)?;
                 connection.batch_execute("PRAGMA journal_mode = WAL;")?;
-                migrate(&mut connection)
+                migrate(&mut connection, options.migrations)
             });
         match attempt {
             Err(error) if is_locked(&error.to_string()) && Instant::now() < deadline => {
@@ -79,9 +86,13 @@ pub(super) fn is_locked(message: &str) -> bool {
     message.contains("database is locked") || message.contains("database table is locked")
 }
 
-/// Applies pending migrations inside one immediate transaction, so that when several processes
-/// start on one file, one migrates and the others wait, then find nothing left to do.
-fn migrate(connection: &mut SqliteConnection) -> Result<(), Box<dyn Error + Send + Sync>> {
+/// Applies (or checks) pending migrations inside one immediate transaction, so that when
+/// several processes start on one file, one migrates and the others wait, then find nothing
+/// left to do.
+fn migrate(
+    connection: &mut SqliteConnection,
+    mode: Migrations,
+) -> Result<usize, Box<dyn Error + Send + Sync>> {
     enum Failure {
         Database(diesel::result::Error),
         Migration(Box<dyn Error + Send + Sync>),
@@ -93,7 +104,7 @@ fn migrate(connection: &mut SqliteConnection) -> Result<(), Box<dyn Error + Send
     }
     connection
         .immediate_transaction(|connection| {
-            connection.run_pending_migrations(MIGRATIONS).map(drop).map_err(Failure::Migration)
+            bring_up_to_date(connection, MIGRATIONS, mode).map_err(Failure::Migration)
         })
         .map_err(|failure| match failure {
             Failure::Database(error) => error.into(),
@@ -105,7 +116,7 @@ fn migrate(connection: &mut SqliteConnection) -> Result<(), Box<dyn Error + Send
 pub(super) fn reapply(
     connection: &mut SqliteConnection,
 ) -> Result<(), Box<dyn Error + Send + Sync>> {
-    migrate(connection)
+    migrate(connection, Migrations::Apply).map(drop)
 }
 
 /// Applies only the first `count` migrations, to build a database as an earlier release left

@@ -38,7 +38,7 @@ use diesel::{
 };
 use thiserror::Error;
 
-use crate::{OpenError, StoreOptions};
+use crate::{Migrations, OpenError, StoreOptions};
 
 use self::{
     checkpoint::Checkpointer,
@@ -73,9 +73,15 @@ pub enum BackupError {
     /// The target exists (or is not a usable path); backups never overwrite.
     #[error("{0} already exists or is not a usable path; choose a new file")]
     Exists(String),
+    /// There is no database file to back up.
+    #[error("there is no SQLite database at {0}; check DATABASE_URL")]
+    Missing(String),
     /// The database failed.
     #[error("the backup failed")]
     Storage(#[source] StorageError),
+    /// The copy was written but could not be synced to disk.
+    #[error("the copy could not be synced to disk")]
+    Sync(#[source] std::io::Error),
 }
 
 impl SqliteRepository {
@@ -136,20 +142,50 @@ impl SqliteRepository {
         }
     }
 
-    /// Writes a consistent copy of the live database to `target`, which must not exist yet,
-    /// while others keep reading and writing (SQLite's `VACUUM INTO`: one read transaction, so
-    /// the copy holds every write committed before it began and none after).
-    pub fn backup_to(&self, target: &Path) -> Result<(), BackupError> {
+    /// Applies the pending migrations to the database at `path` (creating it if needed), and
+    /// answers how many there were; nothing else is opened.
+    pub fn migrate(path: &Path, options: &StoreOptions) -> Result<usize, OpenError> {
+        let name = path.display().to_string();
+        let options = StoreOptions { migrations: Migrations::Apply, ..*options };
+        prepare(&name, &ConnectionOptions::from(&options)).map_err(|source| OpenError::Prepare {
+            database: format!("the SQLite database {name}"),
+            source,
+        })
+    }
+
+    /// Writes a consistent copy of the database at `path` to `target`, which must not exist
+    /// yet, while servers keep reading and writing it (SQLite's `VACUUM INTO`: one read
+    /// transaction, so the copy holds every write committed before it began and none after),
+    /// and syncs the copy to disk. The database must exist; it is neither created nor migrated,
+    /// so a mistyped path fails instead of backing up an empty database.
+    pub fn backup(path: &Path, target: &Path, options: &StoreOptions) -> Result<(), BackupError> {
+        if !path.is_file() {
+            return Err(BackupError::Missing(path.display().to_string()));
+        }
         let unusable = || BackupError::Exists(target.display().to_string());
         if target.exists() {
             return Err(unusable());
         }
         let target_text = target.to_str().ok_or_else(unusable)?;
+        let name = path.display().to_string();
+        let failed = |error: diesel::result::Error| BackupError::Storage(storage_error(error));
+        let mut connection = SqliteConnection::establish(&name)
+            .map_err(|error| BackupError::Storage(StorageError::unavailable(error)))?;
+        ConnectionOptions::from(options).apply(&mut connection).map_err(failed)?;
         diesel::sql_query("VACUUM INTO ?")
             .bind::<diesel::sql_types::Text, _>(target_text)
-            .execute(&mut *self.connection().map_err(BackupError::Storage)?)
-            .map(drop)
-            .map_err(|error| BackupError::Storage(storage_error(error)))
+            .execute(&mut connection)
+            .map_err(failed)?;
+        // SQLite does not sync what VACUUM INTO writes: a backup that a power cut can lose is
+        // not one. The directory is synced too, so that the new file's name survives.
+        let sync = |path: &Path| std::fs::File::open(path).and_then(|file| file.sync_all());
+        sync(target)
+            .and_then(|()| {
+                sync(
+                    target.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")),
+                )
+            })
+            .map_err(BackupError::Sync)
     }
 
     fn connection(

@@ -79,7 +79,7 @@ fn columns_in_schema<T: diesel::query_builder::QueryFragment<Sqlite>>(query: T) 
 
 #[test]
 fn schema_rs_matches_the_migrations() {
-    use schema::{closures, hold_slots, holds, idempotency_records, occupancy};
+    use schema::{closures, hold_slots, holds, idempotency_records, occupancy, readiness};
     let database = TestDatabase::new();
     let mut connection = database.connection();
     let mut check = |table: &str, declared: Vec<String>| {
@@ -94,6 +94,7 @@ fn schema_rs_matches_the_migrations() {
         "idempotency_records",
         columns_in_schema(idempotency_records::table.select(idempotency_records::all_columns)),
     );
+    check("readiness", columns_in_schema(readiness::table.select(readiness::all_columns)));
 }
 
 #[test]
@@ -111,6 +112,7 @@ fn migrations_revert_cleanly_and_reapply() {
         "slot_usage",
         "idempotency_keys",
         "idempotency_records",
+        "readiness",
     ] {
         assert!(columns_in_database(&mut connection, table).is_empty(), "{table} left behind");
     }
@@ -337,11 +339,73 @@ fn a_backup_is_a_consistent_copy_that_opens_as_a_store() {
     let appointment =
         database.book(booking, admission, None).wait().unwrap().done().unwrap().outcome;
     let target = database.directory.path().join("backup.db");
-    database.backup_to(&target).unwrap();
-    let copy = SqliteRepository::open(&target, &StoreOptions::default()).unwrap();
+    let live = database.directory.path().join("test.db");
+    let options = StoreOptions::default();
+    SqliteRepository::backup(&live, &target, &options).unwrap();
+    let copy = SqliteRepository::open(&target, &options).unwrap();
     copy.check_integrity().unwrap();
     assert_eq!(copy.get(appointment.id()).unwrap(), Some(appointment));
-    assert!(matches!(database.backup_to(&target), Err(BackupError::Exists(_))), "never overwrites");
+    assert!(
+        matches!(SqliteRepository::backup(&live, &target, &options), Err(BackupError::Exists(_))),
+        "never overwrites"
+    );
+}
+
+/// A mistyped path is an error: nothing is created, migrated or copied.
+#[test]
+fn a_backup_of_a_missing_database_creates_nothing() {
+    let directory = tempfile::tempdir().unwrap();
+    let missing = directory.path().join("typo.db");
+    let target = directory.path().join("copy.db");
+    let error = SqliteRepository::backup(&missing, &target, &StoreOptions::default()).unwrap_err();
+    assert!(matches!(error, BackupError::Missing(_)), "{error}");
+    assert!(!missing.exists() && !target.exists());
+}
+
+/// A backup copies the schema as it is: it applies no migration to the live database.
+#[test]
+fn a_backup_never_migrates() {
+    let directory = tempfile::tempdir().unwrap();
+    let live = directory.path().join("old.db");
+    let mut connection = SqliteConnection::establish(live.to_str().unwrap()).unwrap();
+    connection::apply_first_migrations(&mut connection, 1).unwrap();
+    let target = directory.path().join("copy.db");
+    SqliteRepository::backup(&live, &target, &StoreOptions::default()).unwrap();
+    assert!(columns_in_database(&mut connection, "readiness").is_empty(), "live was migrated");
+    let mut copy = SqliteConnection::establish(target.to_str().unwrap()).unwrap();
+    assert_eq!(columns_in_database(&mut copy, "appointments").len(), 8, "the first schema");
+}
+
+/// Without migrating, a database whose schema is behind is refused with what to do; once
+/// `migrate` has run, it opens.
+#[test]
+fn a_store_that_may_not_migrate_requires_an_up_to_date_schema() {
+    let directory = tempfile::tempdir().unwrap();
+    let path = directory.path().join("behind.db");
+    let mut connection = SqliteConnection::establish(path.to_str().unwrap()).unwrap();
+    connection::apply_first_migrations(&mut connection, 2).unwrap();
+    let require =
+        StoreOptions { migrations: crate::Migrations::Require, ..StoreOptions::default() };
+    let error = SqliteRepository::open(&path, &require).unwrap_err();
+    let message = anyhow_like(&error);
+    assert!(message.contains("booking-http migrate"), "{message}");
+    assert!(columns_in_database(&mut connection, "readiness").is_empty(), "nothing applied");
+    let applied = SqliteRepository::migrate(&path, &StoreOptions::default()).unwrap();
+    assert!(applied >= 5, "{applied}");
+    assert_eq!(SqliteRepository::migrate(&path, &StoreOptions::default()).unwrap(), 0);
+    SqliteRepository::open(&path, &require).unwrap();
+}
+
+/// An error and its sources, as the binary prints them.
+fn anyhow_like(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 #[test]
