@@ -17,7 +17,7 @@ use chrono_tz::Tz;
 use clap::{Parser, Subcommand};
 
 use crate::{
-    config::{AdminToken, DEFAULT_RATE_LIMIT, Settings},
+    config::{BearerToken, DEFAULT_RATE_LIMIT, Settings},
     config_file::{Defaults, FileConfig},
     telemetry::LogFormat,
 };
@@ -83,7 +83,11 @@ pub struct Cli {
     pub idempotency_key_hours: u32,
     /// Bearer token for the /admin/ endpoints; they answer 503 until one is set.
     #[arg(long, env = "BOOKING_ADMIN_TOKEN", hide_env_values = true)]
-    pub admin_token: Option<AdminToken>,
+    pub admin_token: Option<BearerToken>,
+    /// Bearer token that GET /metrics requires (at least 16 characters); without it the
+    /// metrics are public, like the rest of the read API.
+    #[arg(long, env = "BOOKING_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<BearerToken>,
     /// Seconds between heartbeat comments on idle availability streams.
     #[arg(long, env = "BOOKING_STREAM_HEARTBEAT_SECONDS", default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub stream_heartbeat_seconds: u64,
@@ -189,6 +193,7 @@ impl Cli {
             hold_duration,
             key_lifetime: chrono::Duration::hours(i64::from(self.idempotency_key_hours)),
             admin_token: self.admin_token,
+            metrics_token: self.metrics_token,
             stream_heartbeat: Duration::from_secs(self.stream_heartbeat_seconds),
             rate_limit: NonZeroU32::new(self.rate_limit_per_minute),
             trusted_proxies: self.trusted_proxies,

@@ -31,7 +31,9 @@ pub struct Settings {
     /// How long idempotency keys are remembered.
     pub key_lifetime: chrono::Duration,
     /// The bearer token of the operator's API; it is off without one.
-    pub admin_token: Option<AdminToken>,
+    pub admin_token: Option<BearerToken>,
+    /// The token `/metrics` requires, if any.
+    pub metrics_token: Option<BearerToken>,
     /// Time between heartbeat comments on idle availability streams.
     pub stream_heartbeat: Duration,
     /// Writes one client may make per minute; `None` turns the limit off.
@@ -56,6 +58,7 @@ impl Default for Settings {
             hold_duration: booking_core::service::DEFAULT_HOLD_DURATION,
             key_lifetime: booking_core::idempotency::DEFAULT_KEY_LIFETIME,
             admin_token: None,
+            metrics_token: None,
             stream_heartbeat: Duration::from_secs(15),
             rate_limit: NonZeroU32::new(DEFAULT_RATE_LIMIT),
             trusted_proxies: Vec::new(),
@@ -66,24 +69,25 @@ impl Default for Settings {
     }
 }
 
-/// The operator's bearer token: a secret that never prints and is compared in constant time.
+/// A bearer token (the operator's, or the metrics scraper's): a secret that never prints and is
+/// compared in constant time.
 #[derive(Clone)]
-pub struct AdminToken(String);
+pub struct BearerToken(String);
 
-/// An admin token too short to be a secret.
+/// A token too short to be a secret.
 #[derive(Debug, thiserror::Error)]
-#[error("the admin token must be at least 16 characters")]
-pub struct AdminTokenError;
+#[error("a bearer token must be at least 16 characters")]
+pub struct BearerTokenError;
 
-impl FromStr for AdminToken {
-    type Err = AdminTokenError;
+impl FromStr for BearerToken {
+    type Err = BearerTokenError;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        if text.len() < 16 { Err(AdminTokenError) } else { Ok(Self(text.to_owned())) }
+        if text.len() < 16 { Err(BearerTokenError) } else { Ok(Self(text.to_owned())) }
     }
 }
 
-impl AdminToken {
+impl BearerToken {
     /// Whether `candidate` is the token, in time that does not depend on where they differ.
     pub fn matches(&self, candidate: &str) -> bool {
         use subtle::ConstantTimeEq;
@@ -91,8 +95,8 @@ impl AdminToken {
     }
 }
 
-impl fmt::Debug for AdminToken {
+impl fmt::Debug for BearerToken {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("AdminToken(***)")
+        f.write_str("BearerToken(***)")
     }
 }

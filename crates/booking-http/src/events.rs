@@ -123,7 +123,10 @@ impl Events {
 }
 
 impl Feed for Events {
-    fn committed(&self, change: &Change, _event: Option<&Event>) {
+    fn committed(&self, change: &Change, event: Option<&Event>) {
+        if let Some(event) = event {
+            crate::metrics::event(event);
+        }
         // With nobody listening there is nothing to publish: a stream that subscribes later
         // reads its snapshot after subscribing, so it sees this write. A hold's expiry still
         // needs its timer, for the streams that open before it expires.

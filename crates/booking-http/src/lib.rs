@@ -8,6 +8,7 @@ pub mod config_file;
 pub mod error;
 pub mod events;
 pub mod limits;
+pub mod metrics;
 pub mod openapi;
 pub mod request_id;
 pub mod routes;

@@ -114,6 +114,7 @@ pub async fn limit_writes(
         && let Some(client) = limiter.client_of(&request)
         && let Err(wait) = limiter.take(client, Instant::now())
     {
+        crate::metrics::rate_limited();
         let refusal = ApiError::too_many_requests(wait);
         return Ok(request.error_response(refusal).map_into_right_body());
     }

@@ -19,6 +19,7 @@ use crate::{error, routes};
         routes::meta::healthz,
         routes::meta::readyz,
         routes::meta::openapi,
+        crate::metrics::metrics,
         routes::appointments::schedule,
         routes::appointments::cancel,
         routes::appointments::reschedule,

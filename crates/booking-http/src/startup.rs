@@ -19,6 +19,7 @@ use crate::{
     error::{ApiError, json_error, problem_for_bare_errors, query_error},
     events::Events,
     limits::{self, RateLimiter},
+    metrics::Metrics,
     openapi::OpenApiJson,
     routes::{self, Bookings, StoreCalls, stream::Heartbeat},
     telemetry,
@@ -72,6 +73,9 @@ impl Application {
         let limiter = web::Data::new(
             settings.rate_limit.map(|n| RateLimiter::new(n, settings.trusted_proxies.clone())),
         );
+        let metrics = web::Data::new(
+            Metrics::install(settings.metrics_token).context("cannot set up the metrics")?,
+        );
         let openapi =
             web::Data::new(OpenApiJson::build().context("cannot build the OpenAPI document")?);
         let listener = std::net::TcpListener::bind(settings.address)
@@ -85,6 +89,7 @@ impl Application {
                 .app_data(admin_token.clone())
                 .app_data(limiter.clone())
                 .app_data(openapi.clone())
+                .app_data(metrics.clone())
                 .app_data(
                     web::JsonConfig::default().limit(MAX_BODY_BYTES).error_handler(json_error),
                 )

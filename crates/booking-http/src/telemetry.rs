@@ -9,7 +9,7 @@ use actix_web::{
     dev::{ServiceRequest, ServiceResponse},
     middleware::Next,
 };
-use tracing::{Instrument, Level};
+use tracing::Instrument;
 use tracing_subscriber::EnvFilter;
 
 use crate::{
@@ -57,10 +57,6 @@ pub async fn log_request(
         response.headers_mut().insert(X_REQUEST_ID, id.header_value());
         response
     });
-    // Finding the route pattern walks the routing table again: only worth it for a log line.
-    if !tracing::enabled!(Level::ERROR) {
-        return response;
-    }
     let (status, route, error) = match &response {
         Ok(response) => {
             (response.status(), response.request().match_pattern(), response.response().error())
@@ -70,7 +66,15 @@ pub async fn log_request(
     let route = route.as_deref().unwrap_or("(no route)");
     // Milliseconds, to the hundredth.
     let latency_ms = (started.elapsed().as_secs_f64() * 100_000.0).round() / 100.0;
-    let cause = error.and_then(|error| error.as_error::<ApiError>()).and_then(ApiError::cause);
+    let problem = error.and_then(|error| error.as_error::<ApiError>());
+    crate::metrics::request(
+        &method,
+        route,
+        status.as_u16(),
+        started.elapsed().as_secs_f64(),
+        problem.and_then(ApiError::reason),
+    );
+    let cause = problem.and_then(ApiError::cause);
     let request_id = &id;
     match (cause, status.as_u16()) {
         // Busy, overloaded or unsure: the client is told to retry.

@@ -47,6 +47,17 @@ pub fn migrate(database: &DatabaseUrl, options: &StoreOptions) -> Result<usize, 
     }
 }
 
+/// Checks a connection out of `pool`; the wait feeds the `booking_store_pool_wait_seconds`
+/// histogram (docs/operations.md).
+fn checkout<M: diesel::r2d2::ManageConnection>(
+    pool: &diesel::r2d2::Pool<M>,
+) -> Result<diesel::r2d2::PooledConnection<M>, booking_core::storage::StorageError> {
+    let started = std::time::Instant::now();
+    let connection = pool.get().map_err(booking_core::storage::StorageError::unavailable);
+    metrics::histogram!("booking_store_pool_wait_seconds").record(started.elapsed().as_secs_f64());
+    connection
+}
+
 /// Why a database could not be opened.
 #[derive(Debug, Error)]
 pub enum OpenError {

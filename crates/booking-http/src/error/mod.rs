@@ -242,6 +242,11 @@ impl ResponseError for ApiError {
 }
 
 impl ApiError {
+    /// Why a slot was refused (`full`, `past`, ...), for refusals of a slot.
+    pub fn reason(&self) -> Option<&'static str> {
+        self.0.reason
+    }
+
     /// For a server-side failure, its cause and the causes of that, for the log (never for the
     /// client).
     pub fn cause(&self) -> Option<impl fmt::Display + '_> {

@@ -5,7 +5,6 @@ use actix_web::{
     Error, HttpResponse,
     body::MessageBody,
     dev::{ServiceRequest, ServiceResponse},
-    http::header,
     middleware::Next,
     web,
 };
@@ -27,7 +26,7 @@ use super::{
     views::{AppointmentView, utc},
 };
 use crate::{
-    config::AdminToken,
+    config::BearerToken,
     error::{ApiError, Problem},
 };
 
@@ -37,19 +36,15 @@ pub async fn require_token(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
     let token =
-        request.app_data::<web::Data<Option<AdminToken>>>().and_then(|t| t.as_ref().clone());
-    let Some(token) = token else {
-        return Err(ApiError::admin_disabled().into());
+        request.app_data::<web::Data<Option<BearerToken>>>().and_then(|t| t.as_ref().clone());
+    let refusal = match token {
+        None => ApiError::admin_disabled(),
+        Some(token) if super::bearer(request.headers()).is_some_and(|t| token.matches(t)) => {
+            return next.call(request).await.map(ServiceResponse::map_into_left_body);
+        }
+        Some(_) => ApiError::unauthorized(),
     };
-    let offered = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "));
-    match offered {
-        Some(offered) if token.matches(offered) => next.call(request).await,
-        _ => Err(ApiError::unauthorized().into()),
-    }
+    Ok(request.error_response(refusal).map_into_right_body())
 }
 
 /// Which appointments to list.

@@ -26,6 +26,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .service(resource("/healthz", "GET").route(web::get().to(meta::healthz)))
         .service(resource("/readyz", "GET").route(web::get().to(meta::readyz)))
         .service(resource("/openapi.json", "GET").route(web::get().to(meta::openapi)))
+        .service(resource("/metrics", "GET").route(web::get().to(crate::metrics::metrics)))
         .service(resource("/schedule", "POST").route(web::post().to(appointments::schedule)))
         // Paths with a parameter are matched one after another: the most read comes first.
         .service(resource("/appointment/{id}", "GET").route(web::get().to(appointments::get)))
@@ -53,6 +54,14 @@ pub fn configure(config: &mut web::ServiceConfig) {
                 )
                 .default_service(web::to(admin_not_found)),
         );
+}
+
+/// The token of an `Authorization: Bearer <token>` header, if the request has one.
+pub fn bearer(headers: &actix_web::http::header::HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
 }
 
 async fn admin_not_found(request: actix_web::HttpRequest) -> Result<HttpResponse, ApiError> {

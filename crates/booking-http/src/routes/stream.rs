@@ -18,6 +18,7 @@ use super::{
     Bookings,
     availability::{AvailabilityQuery, AvailabilityView, SlotView, plan_is_short},
 };
+use crate::metrics::OpenStream;
 use crate::{
     error::{ApiError, Problem},
     events::{Events, Published},
@@ -55,6 +56,7 @@ pub async fn stream(
         id,
         heartbeat: tokio::time::interval(heartbeat.0),
         queue: VecDeque::new(),
+        _open: OpenStream::open(),
     };
     state.heartbeat.reset();
     state.queue.push_back(state.view.snapshot_event(&state.bookings, state.id));
@@ -130,6 +132,8 @@ struct State {
     id: u64,
     heartbeat: tokio::time::Interval,
     queue: VecDeque<Bytes>,
+    /// Counts the stream as open until it ends.
+    _open: OpenStream,
 }
 
 impl State {

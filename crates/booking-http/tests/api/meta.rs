@@ -72,6 +72,7 @@ async fn the_openapi_document_covers_every_endpoint_and_error() {
             "/healthz",
             "/holds",
             "/holds/{token}",
+            "/metrics",
             "/openapi.json",
             "/readyz",
             "/reschedule/{id}",
@@ -159,4 +160,22 @@ async fn every_parameter_is_declared_where_the_request_carries_it() {
     {
         assert!(queries.iter().any(|query| query == expected), "{expected} in {queries:?}");
     }
+}
+
+/// With BOOKING_METRICS_TOKEN set, /metrics needs it as a bearer token.
+#[actix_web::test]
+async fn metrics_can_require_a_token() {
+    let app = crate::helpers::spawn_app_with(|settings| {
+        settings.metrics_token = Some("metrics-scraper-token".parse().unwrap());
+    })
+    .await;
+    let client = reqwest::Client::new();
+    let refused = client.get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    let wrong = client.get(app.url("/metrics")).bearer_auth("not-the-token-at-all").send();
+    assert_eq!(wrong.await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    let scraped = client.get(app.url("/metrics")).bearer_auth("metrics-scraper-token").send();
+    let scraped = scraped.await.unwrap();
+    assert_eq!(scraped.status(), StatusCode::OK);
+    assert!(scraped.text().await.unwrap().contains("booking_http_requests_total"));
 }

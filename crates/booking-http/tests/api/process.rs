@@ -235,6 +235,41 @@ async fn json_logs_are_one_object_per_line_with_the_request_id() {
     assert_eq!(served["fields"]["message"], "served");
 }
 
+/// `/metrics` counts what real requests did: requests by route and status, the domain event
+/// of a booking, a refusal by its reason, the writer's commits. The server is a process of its
+/// own, so the counts are its alone.
+#[actix_web::test]
+async fn metrics_count_what_requests_did() {
+    let directory = tempfile::tempdir().unwrap();
+    let server = Server::start(&directory.path().join("metrics.db"));
+    let client = reqwest::Client::new();
+    let body = json!({"client_name": "Ada", "date": next_month(), "time": "10:00"});
+    for expected in [StatusCode::CREATED, StatusCode::CONFLICT] {
+        let response = client.post(server.url("/schedule")).json(&body).send().await.unwrap();
+        assert_eq!(response.status(), expected);
+    }
+    let scrape = client.get(server.url("/metrics")).send().await.unwrap();
+    assert_eq!(scrape.status(), StatusCode::OK);
+    assert!(scrape.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
+    let text = scrape.text().await.unwrap();
+    let value = |series: &str| -> f64 {
+        let line = text
+            .lines()
+            .find(|line| line.starts_with(series) && line[series.len()..].starts_with(' '))
+            .unwrap_or_else(|| panic!("no {series} in:\n{text}"));
+        line.rsplit(' ').next().unwrap().parse().unwrap()
+    };
+    let schedule = r#"method="POST",route="/schedule""#;
+    assert_eq!(value(&format!("booking_http_requests_total{{{schedule},status=\"201\"}}")), 1.0);
+    assert_eq!(value(&format!("booking_http_requests_total{{{schedule},status=\"409\"}}")), 1.0);
+    assert_eq!(value(&format!("booking_http_request_duration_seconds_count{{{schedule}}}")), 2.0);
+    assert_eq!(value(r#"booking_events_total{event="appointment.scheduled"}"#), 1.0);
+    assert_eq!(value(r#"booking_refusals_total{reason="full"}"#), 1.0);
+    assert!(value("booking_store_commit_seconds_count") >= 1.0);
+    assert!(value("booking_store_write_batch_size_count") >= 1.0);
+    assert!(text.contains("# HELP booking_http_requests_total"), "{text}");
+}
+
 /// A server-side failure is logged on its request's line, with its route and its cause; the
 /// client gets an opaque problem.
 #[actix_web::test]

@@ -134,7 +134,7 @@ impl PgRepository {
     fn connection(
         &self,
     ) -> Result<PooledConnection<ConnectionManager<PgConnection>>, StorageError> {
-        self.pool.get().map_err(StorageError::unavailable)
+        crate::checkout(&self.pool)
     }
 
     /// Whether writes can be taken: every write opens its own transaction on the pool.

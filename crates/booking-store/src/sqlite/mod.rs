@@ -191,7 +191,7 @@ impl SqliteRepository {
     fn connection(
         &self,
     ) -> Result<PooledConnection<ConnectionManager<SqliteConnection>>, StorageError> {
-        self.pool.get().map_err(StorageError::unavailable)
+        crate::checkout(&self.pool)
     }
 
     /// Whether writes can be taken: the writer thread is running.

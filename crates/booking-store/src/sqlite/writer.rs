@@ -22,7 +22,11 @@
 
 use std::{
     panic::{AssertUnwindSafe, catch_unwind},
-    sync::mpsc::{self, Receiver, SyncSender, TrySendError},
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+        mpsc::{self, Receiver, SyncSender, TrySendError},
+    },
     thread::{self, JoinHandle},
     time::{Duration, Instant},
 };
@@ -63,6 +67,8 @@ pub(super) struct Writer {
     thread: Option<JoinHandle<()>>,
     /// How long a write may wait, in the queue and for another process's lock.
     patience: Duration,
+    /// Writes queued and not yet taken by the writer.
+    waiting: Arc<AtomicUsize>,
 }
 
 struct Job {
@@ -199,8 +205,11 @@ impl Writer {
     ) -> std::io::Result<Self> {
         let connection = connect().map_err(std::io::Error::other)?;
         let (queue, jobs) = mpsc::sync_channel(QUEUE);
+        let waiting = Arc::new(AtomicUsize::new(0));
+        let counted = waiting.clone();
         let thread = thread::Builder::new().name("booking-writer".into()).spawn(move || {
             Batches {
+                waiting: counted,
                 connection,
                 broken: false,
                 connect,
@@ -211,7 +220,7 @@ impl Writer {
             }
             .run(&jobs)
         })?;
-        Ok(Self { queue: Some(queue), thread: Some(thread), patience })
+        Ok(Self { queue: Some(queue), thread: Some(thread), patience, waiting })
     }
 
     /// Queues `work`; its answer comes once the transaction holding it has ended.
@@ -233,15 +242,20 @@ impl Writer {
             job.member.refuse(StorageError::unavailable("the writer has stopped"));
             return pending;
         };
-        match queue.try_send(job) {
-            Ok(()) => {}
-            Err(TrySendError::Full(job)) => job.member.refuse(StorageError::unavailable(
-                "too many writes are waiting; nothing was written",
-            )),
-            Err(TrySendError::Disconnected(job)) => {
-                job.member.refuse(StorageError::unavailable("the writer has stopped"))
+        // Counted before it is sent, so the writer never takes more than was counted.
+        let waiting = self.waiting.fetch_add(1, Ordering::Relaxed) + 1;
+        let refused = match queue.try_send(job) {
+            Ok(()) => {
+                metrics::gauge!("booking_store_write_queue_depth").set(waiting as f64);
+                return pending;
             }
-        }
+            Err(TrySendError::Full(job)) => {
+                (job, "too many writes are waiting; nothing was written")
+            }
+            Err(TrySendError::Disconnected(job)) => (job, "the writer has stopped"),
+        };
+        self.waiting.fetch_sub(1, Ordering::Relaxed);
+        refused.0.member.refuse(StorageError::unavailable(refused.1));
         pending
     }
 }
@@ -276,6 +290,8 @@ struct Batches {
     checkpoints: Checkpointer,
     /// Writes committed since the writer's last complete checkpoint.
     since_checkpoint: usize,
+    /// Writes queued and not yet taken, for the queue-depth gauge.
+    waiting: Arc<AtomicUsize>,
 }
 
 /// A write of the batch that ran, and whether it wrote (else it was refused).
@@ -283,9 +299,19 @@ type Ran = (bool, Box<dyn Answer>);
 
 impl Batches {
     fn run(mut self, jobs: &Receiver<Job>) {
-        while let Ok(first) = jobs.recv() {
+        while let Ok(first) = self.took(jobs.recv()) {
             self.batch(first, jobs);
+            let waiting = self.waiting.load(Ordering::Relaxed);
+            metrics::gauge!("booking_store_write_queue_depth").set(waiting as f64);
         }
+    }
+
+    /// `received`, counted off the writes waiting.
+    fn took<E>(&self, received: Result<Job, E>) -> Result<Job, E> {
+        if received.is_ok() {
+            self.waiting.fetch_sub(1, Ordering::Relaxed);
+        }
+        received
     }
 
     /// Runs one transaction: `first` and whatever queues behind it.
@@ -321,7 +347,7 @@ impl Batches {
             if answers.len() >= MAX_BATCH {
                 break;
             }
-            next = jobs.try_recv().ok();
+            next = self.took(jobs.try_recv()).ok();
         }
         self.commit(answers);
     }
@@ -354,8 +380,14 @@ impl Batches {
         let started = Instant::now();
         match Commit.execute(&mut self.connection) {
             Ok(_) => {
-                let commit_us = started.elapsed().as_micros() as u64;
-                tracing::debug!(writes = answers.len(), commit_us, "committed");
+                let took = started.elapsed();
+                tracing::debug!(
+                    writes = answers.len(),
+                    commit_us = took.as_micros() as u64,
+                    "committed"
+                );
+                metrics::histogram!("booking_store_commit_seconds").record(took.as_secs_f64());
+                metrics::histogram!("booking_store_write_batch_size").record(answers.len() as f64);
                 let before = self.since_checkpoint;
                 self.since_checkpoint += answers.iter().filter(|(wrote, _)| *wrote).count();
                 answers.into_iter().for_each(|(_, answer)| answer.committed());
