@@ -74,16 +74,31 @@ impl Default for Settings {
 #[derive(Clone)]
 pub struct BearerToken(String);
 
-/// A token too short to be a secret.
+/// A token that is no secret.
 #[derive(Debug, thiserror::Error)]
-#[error("a bearer token must be at least 16 characters")]
-pub struct BearerTokenError;
+pub enum BearerTokenError {
+    /// Shorter than 16 characters.
+    #[error("a bearer token must be at least 16 characters")]
+    TooShort,
+    /// A placeholder from documentation, which anyone can read.
+    #[error(
+        "'{0}' is a placeholder from the documentation; make a secret of your own, e.g. with \
+         head -c 24 /dev/urandom | base64"
+    )]
+    Placeholder(&'static str),
+}
+
+/// Tokens this project's documentation showed as examples (earlier versions of the README).
+const PLACEHOLDERS: &[&str] = &["change-me-to-a-long-secret"];
 
 impl FromStr for BearerToken {
     type Err = BearerTokenError;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        if text.len() < 16 { Err(BearerTokenError) } else { Ok(Self(text.to_owned())) }
+        if let Some(placeholder) = PLACEHOLDERS.iter().find(|p| p.eq_ignore_ascii_case(text)) {
+            return Err(BearerTokenError::Placeholder(placeholder));
+        }
+        if text.len() < 16 { Err(BearerTokenError::TooShort) } else { Ok(Self(text.to_owned())) }
     }
 }
 

@@ -2,7 +2,11 @@
 
 use utoipa::{
     Modify, OpenApi,
-    openapi::security::{Http, HttpAuthScheme, SecurityScheme},
+    openapi::{
+        Content, Header, HeaderBuilder, Object, Ref, RefOr, ResponseBuilder, Type,
+        path::Operation,
+        security::{Http, HttpAuthScheme, SecurityScheme},
+    },
 };
 
 use crate::{error, routes};
@@ -35,7 +39,7 @@ use crate::{error, routes};
         routes::admin::closures,
         routes::admin::reopen,
     ),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &SharedAnswers),
     components(schemas(error::Problem)),
     tags(
         (name = "appointments", description = "Book, cancel, move and read appointments"),
@@ -57,6 +61,70 @@ impl Modify for BearerAuth {
         let components = openapi.components.get_or_insert_with(Default::default);
         components
             .add_security_scheme("bearer", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
+    }
+}
+
+/// Documents what middleware and the idempotency layer add to many operations at once:
+/// `Retry-After` on every 503, the rate limit's 429 (with `Retry-After`) on the writes it
+/// counts, and `Idempotent-Replayed` on the answers of writes that take an `Idempotency-Key`.
+#[derive(Debug)]
+struct SharedAnswers;
+
+impl Modify for SharedAnswers {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for (path, item) in &mut openapi.paths.paths {
+            let rate_limited = !path.starts_with("/admin/");
+            if let Some(operation) = &mut item.get {
+                add_retry_after(operation);
+            }
+            for operation in [&mut item.post, &mut item.delete].into_iter().flatten() {
+                add_retry_after(operation);
+                if rate_limited {
+                    add_rate_limit(operation);
+                }
+                if takes_idempotency_key(operation) {
+                    add_replayed(operation);
+                }
+            }
+        }
+    }
+}
+
+fn retry_after() -> Header {
+    HeaderBuilder::new()
+        .schema(Object::with_type(Type::Integer))
+        .description(Some("Seconds to wait before trying again"))
+        .build()
+}
+
+fn add_retry_after(operation: &mut Operation) {
+    if let Some(RefOr::T(unavailable)) = operation.responses.responses.get_mut("503") {
+        unavailable.headers.insert("Retry-After".into(), retry_after());
+    }
+}
+
+fn add_rate_limit(operation: &mut Operation) {
+    let limited = ResponseBuilder::new()
+        .description("Too many writes from this client address (BOOKING_RATE_LIMIT_PER_MINUTE); nothing was done; retry after Retry-After seconds")
+        .header("Retry-After", retry_after())
+        .content("application/problem+json", Content::new(Some(Ref::from_schema_name("Problem"))))
+        .build();
+    operation.responses.responses.insert("429".into(), RefOr::T(limited));
+}
+
+fn takes_idempotency_key(operation: &Operation) -> bool {
+    operation.parameters.iter().flatten().any(|parameter| parameter.name == "Idempotency-Key")
+}
+
+fn add_replayed(operation: &mut Operation) {
+    let replayed = HeaderBuilder::new()
+        .schema(Object::with_type(Type::String))
+        .description(Some("`true` when this is the first answer to an earlier request with the same Idempotency-Key, given again; the work was not done twice"))
+        .build();
+    for (status, response) in &mut operation.responses.responses {
+        if let (true, RefOr::T(response)) = (status.starts_with('2'), response) {
+            response.headers.insert("Idempotent-Replayed".into(), replayed.clone());
+        }
     }
 }
 

@@ -47,6 +47,12 @@ pub struct Links {
     pub health: &'static str,
     /// Readiness.
     pub ready: &'static str,
+    /// Keep a slot for a few minutes while booking.
+    pub holds: &'static str,
+    /// The operator's API (bearer token): appointments.
+    pub admin: &'static str,
+    /// Metrics, in the Prometheus text format.
+    pub metrics: &'static str,
 }
 
 /// A health check's answer.
@@ -75,6 +81,9 @@ pub async fn index(bookings: web::Data<Bookings>) -> HttpResponse {
             openapi: "/openapi.json",
             health: "/healthz",
             ready: "/readyz",
+            holds: "/holds",
+            admin: "/admin/appointments",
+            metrics: "/metrics",
         },
     })
 }

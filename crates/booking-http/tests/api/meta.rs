@@ -13,6 +13,9 @@ async fn the_root_welcomes_with_the_schedule_and_links() {
     assert_eq!(body["slot_minutes"], 30);
     assert_eq!(body["links"]["openapi"], "/openapi.json");
     assert_eq!(body["links"]["resources"], "/resources");
+    assert_eq!(body["links"]["holds"], "/holds");
+    assert_eq!(body["links"]["admin"], "/admin/appointments");
+    assert_eq!(body["links"]["metrics"], "/metrics");
 }
 
 /// A server whose database reads but cannot take a write (here a trigger refuses it, as a full
@@ -178,4 +181,38 @@ async fn metrics_can_require_a_token() {
     let scraped = scraped.await.unwrap();
     assert_eq!(scraped.status(), StatusCode::OK);
     assert!(scraped.text().await.unwrap().contains("booking_http_requests_total"));
+}
+
+/// What middleware adds is documented: 429 with Retry-After on rate-limited writes,
+/// Retry-After on every 503, Idempotent-Replayed on keyed writes' answers.
+#[actix_web::test]
+async fn the_document_describes_rate_limits_retries_and_replays() {
+    let app = spawn_app().await;
+    let document: Value = app.get("/openapi.json").await.json().await.unwrap();
+    let paths = &document["paths"];
+    for (path, method) in [
+        ("/schedule", "post"),
+        ("/cancel/{id}", "post"),
+        ("/reschedule/{id}", "post"),
+        ("/holds", "post"),
+        ("/holds/{token}", "delete"),
+    ] {
+        let limited = &paths[path][method]["responses"]["429"];
+        assert!(limited["headers"]["Retry-After"].is_object(), "{method} {path}: {limited}");
+        assert!(limited["content"]["application/problem+json"].is_object(), "{method} {path}");
+    }
+    assert!(paths["/admin/closures"]["post"]["responses"].get("429").is_none());
+    for (path, operations) in paths.as_object().unwrap() {
+        for (method, operation) in operations.as_object().unwrap() {
+            if let Some(unavailable) = operation["responses"].get("503") {
+                assert!(unavailable["headers"]["Retry-After"].is_object(), "{method} {path}");
+            }
+        }
+    }
+    for (path, status) in
+        [("/schedule", "201"), ("/cancel/{id}", "200"), ("/reschedule/{id}", "200")]
+    {
+        let answer = &paths[path]["post"]["responses"][status];
+        assert!(answer["headers"]["Idempotent-Replayed"].is_object(), "{path}: {answer}");
+    }
 }

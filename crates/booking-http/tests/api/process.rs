@@ -511,6 +511,8 @@ fn invalid_configuration_stops_start_up_with_one_clear_line() {
         (&[("BOOKING_OPENING_HOURS", "nine to five")], "is not a time range"),
         (&[("BOOKING_CAPACITY", "-1")], "--capacity"),
         (&[("PORT", "http")], "--port"),
+        (&[("BOOKING_ADMIN_TOKEN", "change-me-to-a-long-secret")], "is a placeholder"),
+        (&[("BOOKING_METRICS_TOKEN", "too-short")], "at least 16 characters"),
         (
             &[("BOOKING_OPENING_HOURS", "09:00-10:00"), ("BOOKING_SLOT_MINUTES", "90")],
             "BOOKING_SLOT_MINUTES=90 is longer than every opening range",
