@@ -145,6 +145,17 @@ async fn post_json(
     client.post(url).json(body).send().await.unwrap().json().await.unwrap()
 }
 
+/// Books 11:00 a month from now through `server`; fails the test unless it is booked.
+async fn book_at_eleven(server: &Server) {
+    let booked = reqwest::Client::new()
+        .post(server.url("/schedule"))
+        .json(&json!({"client_name": "Ada", "date": next_month(), "time": "11:00"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(booked.status(), StatusCode::CREATED);
+}
+
 pub(crate) fn count(statuses: &[StatusCode], status: StatusCode) -> usize {
     statuses.iter().filter(|s| **s == status).count()
 }
@@ -430,13 +441,7 @@ async fn migrate_then_start_without_migrating() {
     assert!(migrated.status.success(), "{}", String::from_utf8_lossy(&migrated.stderr));
     assert!(String::from_utf8_lossy(&migrated.stdout).contains("migrations applied"));
     let server = Server::starting(&fresh, &[("BOOKING_MIGRATE", "false")]).ready();
-    let booked = reqwest::Client::new()
-        .post(server.url("/schedule"))
-        .json(&json!({"client_name": "Ada", "date": next_month(), "time": "11:00"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(booked.status(), StatusCode::CREATED);
+    book_at_eleven(&server).await;
 }
 
 #[test]
@@ -468,13 +473,7 @@ fn an_sqlite_only_server_refuses_a_postgresql_url_saying_how_to_build_one() {
 async fn sigterm_stops_the_server_cleanly() {
     let directory = tempfile::tempdir().unwrap();
     let mut server = Server::start(&directory.path().join("stop.db"));
-    let booked = reqwest::Client::new()
-        .post(server.url("/schedule"))
-        .json(&json!({"client_name": "Ada", "date": next_month(), "time": "11:00"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(booked.status(), StatusCode::CREATED);
+    book_at_eleven(&server).await;
     let status =
         Command::new("kill").args(["-TERM", &server.child.id().to_string()]).status().unwrap();
     assert!(status.success());
