@@ -125,7 +125,7 @@ pub async fn metrics(
     if let Some(token) = &metrics.token
         && !bearer(request.headers()).is_some_and(|offered| token.matches(offered))
     {
-        return Err(ApiError::unauthorized());
+        return Err(ApiError::unauthorized("metrics token (BOOKING_METRICS_TOKEN)"));
     }
     Ok(HttpResponse::build(StatusCode::OK)
         .insert_header((header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8"))

@@ -65,7 +65,7 @@ impl Modify for BearerAuth {
 }
 
 /// Documents what middleware and the idempotency layer add to many operations at once:
-/// `Retry-After` on every 503, the rate limit's 429 (with `Retry-After`) on the writes it
+/// `Retry-After` on 503s, the rate limit's 429 (with `Retry-After`) on the writes it
 /// counts, and `Idempotent-Replayed` on the answers of writes that take an `Idempotency-Key`.
 #[derive(Debug)]
 struct SharedAnswers;
@@ -93,7 +93,7 @@ impl Modify for SharedAnswers {
 fn retry_after() -> Header {
     HeaderBuilder::new()
         .schema(Object::with_type(Type::Integer))
-        .description(Some("Seconds to wait before trying again"))
+        .description(Some("Seconds to wait before trying again; sent when trying again can help (the database busy or unreachable, the rate limit), not when the admin API is off"))
         .build()
 }
 

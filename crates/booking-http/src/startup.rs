@@ -76,6 +76,7 @@ impl Application {
         let metrics = web::Data::new(
             Metrics::install(settings.metrics_token).context("cannot set up the metrics")?,
         );
+        let readiness = web::Data::new(routes::meta::Readiness::default());
         let openapi =
             web::Data::new(OpenApiJson::build().context("cannot build the OpenAPI document")?);
         let listener = std::net::TcpListener::bind(settings.address)
@@ -90,6 +91,7 @@ impl Application {
                 .app_data(limiter.clone())
                 .app_data(openapi.clone())
                 .app_data(metrics.clone())
+                .app_data(readiness.clone())
                 .app_data(
                     web::JsonConfig::default().limit(MAX_BODY_BYTES).error_handler(json_error),
                 )

@@ -48,3 +48,23 @@ pub(crate) fn bring_up_to_date<DB: Backend>(
         },
     }
 }
+
+/// Fails with [`SchemaBehind`] unless every migration of `migrations` is among `applied` (the
+/// versions a database recorded).
+#[cfg(feature = "postgres")]
+pub(crate) fn require_applied(
+    applied: Vec<String>,
+    migrations: EmbeddedMigrations,
+) -> Result<(), Box<dyn Error + Send + Sync>> {
+    let all = diesel::migration::MigrationSource::<diesel::pg::Pg>::migrations(&migrations)?;
+    let pending: Vec<_> = all
+        .iter()
+        .filter(|migration| !applied.contains(&migration.name().version().to_string()))
+        .collect();
+    match pending.as_slice() {
+        [] => Ok(()),
+        [first, ..] => {
+            Err(SchemaBehind { count: pending.len(), first: first.name().to_string() }.into())
+        }
+    }
+}

@@ -69,6 +69,32 @@ impl TestSchema {
     pub fn url(&self) -> &PostgresUrl {
         &self.url
     }
+
+    /// A URL for a new role that may read and write this schema's tables but not change the
+    /// schema (the role of a server started with `BOOKING_MIGRATE=false`). Grant after
+    /// migrating: it covers the tables that exist then. The role goes when this is dropped.
+    pub fn application_role_url(&self) -> PostgresUrl {
+        let role = self.role();
+        let mut connection = PgConnection::establish(&self.server).expect("cannot connect");
+        connection
+            .batch_execute(&format!(
+                "CREATE ROLE {role} LOGIN; \
+                 GRANT USAGE ON SCHEMA {schema} TO {role}; \
+                 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {schema} TO {role};",
+                schema = self.name
+            ))
+            .expect("cannot create the application role");
+        let (scheme, rest) = self.url.expose().split_once("://").expect("a URL");
+        let host = rest.split_once('@').map_or(rest, |(_, host)| host);
+        let Ok(DatabaseUrl::Postgres(url)) = format!("{scheme}://{role}@{host}").parse() else {
+            panic!("not a postgres:// URL");
+        };
+        url
+    }
+
+    fn role(&self) -> String {
+        format!("{}_app", self.name)
+    }
 }
 
 #[cfg(feature = "postgres")]
@@ -76,6 +102,8 @@ impl Drop for TestSchema {
     fn drop(&mut self) {
         if let Ok(mut connection) = PgConnection::establish(&self.server) {
             let _left_behind = diesel::sql_query(format!("DROP SCHEMA {} CASCADE", self.name))
+                .execute(&mut connection);
+            let _no_role = diesel::sql_query(format!("DROP ROLE IF EXISTS {}", self.role()))
                 .execute(&mut connection);
         }
     }

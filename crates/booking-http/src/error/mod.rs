@@ -166,13 +166,13 @@ impl ApiError {
     }
 
     /// A missing or wrong bearer token.
-    pub fn unauthorized() -> Self {
+    pub fn unauthorized(token: &'static str) -> Self {
         Self::new(
             StatusCode::UNAUTHORIZED,
             "unauthorized",
             "Unauthorized",
             "Authentication required.",
-            "send the admin token as 'Authorization: Bearer <token>'",
+            format!("send the {token} as 'Authorization: Bearer <token>'"),
         )
     }
 

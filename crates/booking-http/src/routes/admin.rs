@@ -42,7 +42,7 @@ pub async fn require_token(
         Some(token) if super::bearer(request.headers()).is_some_and(|t| token.matches(t)) => {
             return next.call(request).await.map(ServiceResponse::map_into_left_body);
         }
-        Some(_) => ApiError::unauthorized(),
+        Some(_) => ApiError::unauthorized("admin token (BOOKING_ADMIN_TOKEN)"),
     };
     Ok(request.error_response(refusal).map_into_right_body())
 }

@@ -259,6 +259,8 @@ async fn metrics_count_what_requests_did() {
         let response = client.post(server.url("/schedule")).json(&body).send().await.unwrap();
         assert_eq!(response.status(), expected);
     }
+    let read = client.get(server.url(&format!("/availability?date={}", next_month()))).send();
+    assert_eq!(read.await.unwrap().status(), StatusCode::OK);
     let scrape = client.get(server.url("/metrics")).send().await.unwrap();
     assert_eq!(scrape.status(), StatusCode::OK);
     assert!(scrape.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
@@ -277,6 +279,8 @@ async fn metrics_count_what_requests_did() {
     assert_eq!(value(r#"booking_events_total{event="appointment.scheduled"}"#), 1.0);
     assert_eq!(value(r#"booking_refusals_total{reason="full"}"#), 1.0);
     assert!(value("booking_store_commit_seconds_count") >= 1.0);
+    assert_eq!(value("booking_store_write_queue_depth"), 0.0, "nothing waits once answered");
+    assert!(value("booking_store_pool_wait_seconds_count") >= 1.0);
     assert!(value("booking_store_write_batch_size_count") >= 1.0);
     assert!(text.contains("# HELP booking_http_requests_total"), "{text}");
 }
@@ -437,6 +441,7 @@ async fn migrate_then_start_without_migrating() {
     assert!(!refused.status.success());
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert!(stderr.starts_with("error: ") && stderr.contains("booking-http migrate"), "{stderr}");
+    assert!(!fresh.exists(), "a server that may not migrate created the database");
     let migrated = run_with(&[], &fresh, &["migrate"]);
     assert!(migrated.status.success(), "{}", String::from_utf8_lossy(&migrated.stderr));
     assert!(String::from_utf8_lossy(&migrated.stdout).contains("migrations applied"));

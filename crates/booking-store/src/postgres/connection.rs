@@ -15,7 +15,10 @@ use super::{
     channel,
     dialect::{LOCK_NAMESPACE, MIGRATIONS_LOCK},
 };
-use crate::{Migrations, StoreOptions, migrations::bring_up_to_date};
+use crate::{
+    Migrations, StoreOptions,
+    migrations::{bring_up_to_date, require_applied},
+};
 
 pub(super) const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
 
@@ -95,10 +98,42 @@ pub(super) fn migrate(
         .bind::<Integer, _>(MIGRATIONS_LOCK)
         .execute(&mut connection)?;
     // The lock ends with the session, whatever happens here.
-    let applied = bring_up_to_date(&mut connection, MIGRATIONS, mode)?;
+    let applied = match mode {
+        Migrations::Apply => bring_up_to_date(&mut connection, MIGRATIONS, mode)?,
+        // Diesel's own check first creates its table if missing, which a role without the
+        // right to change the schema may not do, even when the table exists.
+        Migrations::Require => {
+            require_applied(applied_versions(&mut connection)?, MIGRATIONS)?;
+            0
+        }
+    };
     let schema = diesel::select(diesel::dsl::sql::<diesel::sql_types::Text>("current_schema()"))
         .get_result(&mut connection)?;
     Ok((schema, applied))
+}
+
+/// The versions recorded in Diesel's migrations table, read without creating it.
+fn applied_versions(
+    connection: &mut PgConnection,
+) -> Result<Vec<String>, Box<dyn Error + Send + Sync>> {
+    #[derive(QueryableByName)]
+    struct Applied {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        version: String,
+    }
+    let exists: Option<String> =
+        diesel::select(diesel::dsl::sql::<diesel::sql_types::Nullable<diesel::sql_types::Text>>(
+            "to_regclass('__diesel_schema_migrations')::text",
+        ))
+        .get_result(connection)?;
+    if exists.is_none() {
+        return Ok(Vec::new());
+    }
+    Ok(diesel::sql_query("SELECT version FROM __diesel_schema_migrations")
+        .load::<Applied>(connection)?
+        .into_iter()
+        .map(|applied| applied.version)
+        .collect())
 }
 
 #[cfg(test)]

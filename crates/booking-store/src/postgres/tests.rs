@@ -120,6 +120,35 @@ fn schema_rs_matches_the_migrations() {
     check("readiness", declared(readiness::table.select(readiness::all_columns)));
 }
 
+/// A server whose role may not change the schema starts without migrating, once `migrate` has
+/// run as a role that may, and can then book and pass its readiness write; before that, it
+/// refuses to start saying what to run.
+#[test]
+fn a_role_that_may_not_change_the_schema_starts_once_migrated() {
+    let Some(schema) = TestSchema::create() else { return };
+    let require =
+        StoreOptions { migrations: crate::Migrations::Require, ..StoreOptions::default() };
+    let refused = PgRepository::open(schema.url(), &require).unwrap_err();
+    let chain = std::iter::successors(Some(&refused as &dyn std::error::Error), |e| e.source())
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(": ");
+    assert!(chain.contains("booking-http migrate"), "{chain}");
+    let applied = PgRepository::migrate(schema.url(), &StoreOptions::default()).unwrap();
+    assert!(applied >= 4, "{applied}");
+    assert_eq!(PgRepository::migrate(schema.url(), &StoreOptions::default()).unwrap(), 0);
+    let application = schema.application_role_url();
+    let repository = PgRepository::open(&application, &require).unwrap();
+    repository.check_writable(chrono::Utc::now()).wait().unwrap();
+    let monday = Monday::with_capacity(1);
+    repository.book(monday.booking("09:00:00"), monday.admission, None).wait().unwrap();
+    // The role really may not change the schema.
+    let mut connection = repository.connection().unwrap();
+    assert!(
+        diesel::sql_query("CREATE TABLE intruder (id integer)").execute(&mut *connection).is_err()
+    );
+}
+
 #[test]
 fn servers_starting_together_migrate_once() {
     let Some(schema) = TestSchema::create() else { return };

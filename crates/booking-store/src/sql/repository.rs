@@ -287,10 +287,17 @@ impl AppointmentRepository for Repository {
 
     fn check_writable(&self, now: DateTime<Utc>) -> Pending<(), Infallible> {
         self.write(move |connection| {
-            diesel::update(readiness::table)
+            let updated = diesel::update(readiness::table)
                 .set(readiness::checked_at.eq(seconds(now)))
                 .execute(connection)?;
-            Ok(())
+            // With no row, nothing would be written, and a full disk would pass.
+            match updated {
+                1 => Ok(()),
+                _ => Err(StorageError::fault(
+                    "the readiness table has lost its row; restore the schema (booking-http migrate cannot add it back)",
+                )
+                .into()),
+            }
         })
     }
 }

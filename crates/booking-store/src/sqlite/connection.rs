@@ -64,6 +64,15 @@ pub(super) fn prepare(
     path: &str,
     options: &ConnectionOptions,
 ) -> Result<usize, Box<dyn Error + Send + Sync>> {
+    // Opening creates a missing file: a server that may not migrate must not leave an empty
+    // database behind a mistyped path.
+    if options.migrations == Migrations::Require && !std::path::Path::new(path).is_file() {
+        return Err(format!(
+            "there is no database at {path}; create it with `booking-http migrate`, or start \
+             without BOOKING_MIGRATE=false"
+        )
+        .into());
+    }
     let deadline = Instant::now() + options.busy_timeout.max(Duration::from_secs(1));
     loop {
         let attempt =

@@ -22,11 +22,7 @@
 
 use std::{
     panic::{AssertUnwindSafe, catch_unwind},
-    sync::{
-        Arc,
-        atomic::{AtomicUsize, Ordering},
-        mpsc::{self, Receiver, SyncSender, TrySendError},
-    },
+    sync::mpsc::{self, Receiver, SyncSender, TrySendError},
     thread::{self, JoinHandle},
     time::{Duration, Instant},
 };
@@ -67,8 +63,6 @@ pub(super) struct Writer {
     thread: Option<JoinHandle<()>>,
     /// How long a write may wait, in the queue and for another process's lock.
     patience: Duration,
-    /// Writes queued and not yet taken by the writer.
-    waiting: Arc<AtomicUsize>,
 }
 
 struct Job {
@@ -205,11 +199,8 @@ impl Writer {
     ) -> std::io::Result<Self> {
         let connection = connect().map_err(std::io::Error::other)?;
         let (queue, jobs) = mpsc::sync_channel(QUEUE);
-        let waiting = Arc::new(AtomicUsize::new(0));
-        let counted = waiting.clone();
         let thread = thread::Builder::new().name("booking-writer".into()).spawn(move || {
             Batches {
-                waiting: counted,
                 connection,
                 broken: false,
                 connect,
@@ -220,7 +211,7 @@ impl Writer {
             }
             .run(&jobs)
         })?;
-        Ok(Self { queue: Some(queue), thread: Some(thread), patience, waiting })
+        Ok(Self { queue: Some(queue), thread: Some(thread), patience })
     }
 
     /// Queues `work`; its answer comes once the transaction holding it has ended.
@@ -242,20 +233,17 @@ impl Writer {
             job.member.refuse(StorageError::unavailable("the writer has stopped"));
             return pending;
         };
-        // Counted before it is sent, so the writer never takes more than was counted.
-        let waiting = self.waiting.fetch_add(1, Ordering::Relaxed) + 1;
-        let refused = match queue.try_send(job) {
-            Ok(()) => {
-                metrics::gauge!("booking_store_write_queue_depth").set(waiting as f64);
-                return pending;
+        match queue.try_send(job) {
+            // The writer decrements the gauge as it takes each write; increments and
+            // decrements commute, so it ends right whatever order they land in.
+            Ok(()) => metrics::gauge!("booking_store_write_queue_depth").increment(1.0),
+            Err(TrySendError::Full(job)) => job.member.refuse(StorageError::unavailable(
+                "too many writes are waiting; nothing was written",
+            )),
+            Err(TrySendError::Disconnected(job)) => {
+                job.member.refuse(StorageError::unavailable("the writer has stopped"))
             }
-            Err(TrySendError::Full(job)) => {
-                (job, "too many writes are waiting; nothing was written")
-            }
-            Err(TrySendError::Disconnected(job)) => (job, "the writer has stopped"),
-        };
-        self.waiting.fetch_sub(1, Ordering::Relaxed);
-        refused.0.member.refuse(StorageError::unavailable(refused.1));
+        }
         pending
     }
 }
@@ -290,8 +278,6 @@ struct Batches {
     checkpoints: Checkpointer,
     /// Writes committed since the writer's last complete checkpoint.
     since_checkpoint: usize,
-    /// Writes queued and not yet taken, for the queue-depth gauge.
-    waiting: Arc<AtomicUsize>,
 }
 
 /// A write of the batch that ran, and whether it wrote (else it was refused).
@@ -301,15 +287,13 @@ impl Batches {
     fn run(mut self, jobs: &Receiver<Job>) {
         while let Ok(first) = self.took(jobs.recv()) {
             self.batch(first, jobs);
-            let waiting = self.waiting.load(Ordering::Relaxed);
-            metrics::gauge!("booking_store_write_queue_depth").set(waiting as f64);
         }
     }
 
-    /// `received`, counted off the writes waiting.
+    /// `received`, counted off the queue-depth gauge.
     fn took<E>(&self, received: Result<Job, E>) -> Result<Job, E> {
         if received.is_ok() {
-            self.waiting.fetch_sub(1, Ordering::Relaxed);
+            metrics::gauge!("booking_store_write_queue_depth").decrement(1.0);
         }
         received
     }

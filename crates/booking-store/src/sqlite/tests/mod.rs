@@ -351,6 +351,16 @@ fn a_backup_is_a_consistent_copy_that_opens_as_a_store() {
     );
 }
 
+/// Without its row, the readiness write would write nothing (and pass on a full disk): it fails.
+#[test]
+fn the_readiness_probe_fails_without_its_row() {
+    let database = TestDatabase::new();
+    database.check_writable(chrono::Utc::now()).wait().unwrap();
+    database.connection().batch_execute("DELETE FROM readiness").unwrap();
+    let error = database.check_writable(chrono::Utc::now()).wait().unwrap_err();
+    assert!(anyhow_like(&error).contains("readiness"), "{error}");
+}
+
 /// A mistyped path is an error: nothing is created, migrated or copied.
 #[test]
 fn a_backup_of_a_missing_database_creates_nothing() {
