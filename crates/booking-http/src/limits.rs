@@ -4,7 +4,7 @@
 
 use std::{
     collections::HashMap,
-    net::IpAddr,
+    net::{IpAddr, Ipv6Addr},
     num::NonZeroU32,
     sync::{Mutex, PoisonError},
     time::{Duration, Instant},
@@ -60,11 +60,15 @@ impl RateLimiter {
     /// Each client may make `per_minute` writes a minute, in bursts of up to as many. Requests
     /// from `trusted_proxies` are counted against the client their `X-Forwarded-For` names.
     pub fn new(per_minute: NonZeroU32, trusted_proxies: Vec<IpAddr>) -> Self {
+        let trusted_proxies = trusted_proxies.into_iter().map(canonical).collect();
         Self { per_minute, trusted_proxies, buckets: Mutex::new(HashMap::new()) }
     }
 
-    /// Takes one write for `client` at `now`, or says how long until one is free.
+    /// Takes one write for `client` at `now`, or says how long until one is free. An IPv6
+    /// client is counted by its /64, the block one subscriber gets: otherwise it could take a
+    /// fresh address, and a fresh bucket, for every write.
     pub fn take(&self, client: IpAddr, now: Instant) -> Result<(), Duration> {
+        let client = bucket_of(client);
         let capacity = f64::from(self.per_minute.get());
         let per_second = capacity / 60.0;
         // The map holds only counters: a panic elsewhere cannot leave it meaningfully broken.
@@ -90,15 +94,35 @@ impl RateLimiter {
     /// The client a request comes from: its peer, or for a trusted proxy the nearest address
     /// in `X-Forwarded-For` that is not itself a trusted proxy.
     fn client_of(&self, request: &ServiceRequest) -> Option<IpAddr> {
-        let peer = request.peer_addr()?.ip();
+        let peer = canonical(request.peer_addr()?.ip());
         if !self.trusted_proxies.contains(&peer) {
             return Some(peer);
         }
         let forwarded =
             request.headers().get_all("x-forwarded-for").filter_map(|v| v.to_str().ok());
-        let hops: Vec<IpAddr> =
-            forwarded.flat_map(|v| v.split(',')).filter_map(|a| a.trim().parse().ok()).collect();
+        let hops: Vec<IpAddr> = forwarded
+            .flat_map(|v| v.split(','))
+            .filter_map(|a| a.trim().parse().ok())
+            .map(canonical)
+            .collect();
         Some(hops.into_iter().rev().find(|hop| !self.trusted_proxies.contains(hop)).unwrap_or(peer))
+    }
+}
+
+/// An address as one client: an IPv4 address mapped into IPv6 (`::ffff:192.0.2.1`, what a
+/// server listening on `::` sees from IPv4 clients) is that IPv4 address.
+fn canonical(address: IpAddr) -> IpAddr {
+    match address {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(address, IpAddr::V4),
+        v4 => v4,
+    }
+}
+
+/// The bucket a client is counted in: its IPv4 address, or its IPv6 /64.
+fn bucket_of(client: IpAddr) -> IpAddr {
+    match canonical(client) {
+        IpAddr::V6(v6) => IpAddr::V6(Ipv6Addr::from(u128::from(v6) & !u128::from(u64::MAX))),
+        v4 => v4,
     }
 }
 
@@ -157,6 +181,42 @@ mod tests {
         assert_eq!(limiter.take("192.0.2.1".parse().unwrap(), now), Ok(()));
         assert!(limiter.take("192.0.2.1".parse().unwrap(), now).is_err());
         assert_eq!(limiter.take("192.0.2.2".parse().unwrap(), now), Ok(()));
+    }
+
+    #[test]
+    fn an_ipv6_client_is_counted_by_its_slash_64() {
+        let limiter = limiter(1);
+        let now = Instant::now();
+        assert_eq!(limiter.take("2001:db8:1:2::1".parse().unwrap(), now), Ok(()));
+        assert!(
+            limiter.take("2001:db8:1:2:ffff:ffff:ffff:ffff".parse().unwrap(), now).is_err(),
+            "another address of the same /64 shares the bucket"
+        );
+        assert_eq!(limiter.take("2001:db8:1:3::1".parse().unwrap(), now), Ok(()));
+    }
+
+    #[test]
+    fn an_ipv4_mapped_address_is_its_ipv4_client() {
+        let limiter = limiter(1);
+        let now = Instant::now();
+        assert_eq!(limiter.take("::ffff:192.0.2.7".parse().unwrap(), now), Ok(()));
+        assert!(limiter.take("192.0.2.7".parse().unwrap(), now).is_err());
+        assert_eq!(
+            limiter.take("::ffff:192.0.2.8".parse().unwrap(), now),
+            Ok(()),
+            "mapped clients are not one /64"
+        );
+    }
+
+    #[test]
+    fn a_trusted_proxy_on_a_dual_stack_socket_is_recognised() {
+        let limiter =
+            RateLimiter::new(NonZeroU32::new(1).unwrap(), vec!["127.0.0.1".parse().unwrap()]);
+        let request = actix_web::test::TestRequest::default()
+            .peer_addr("[::ffff:127.0.0.1]:40000".parse().unwrap())
+            .insert_header(("X-Forwarded-For", "198.51.100.4, ::ffff:127.0.0.1"))
+            .to_srv_request();
+        assert_eq!(limiter.client_of(&request), Some("198.51.100.4".parse().unwrap()));
     }
 
     #[test]
