@@ -93,7 +93,7 @@ impl RateLimiter {
 
     /// The client a request comes from: its peer, or for a trusted proxy the nearest address
     /// in `X-Forwarded-For` that is not itself a trusted proxy.
-    fn client_of(&self, request: &ServiceRequest) -> Option<IpAddr> {
+    pub(crate) fn client_of(&self, request: &ServiceRequest) -> Option<IpAddr> {
         let peer = canonical(request.peer_addr()?.ip());
         if !self.trusted_proxies.contains(&peer) {
             return Some(peer);
@@ -106,6 +106,31 @@ impl RateLimiter {
             .map(canonical)
             .collect();
         Some(hops.into_iter().rev().find(|hop| !self.trusted_proxies.contains(hop)).unwrap_or(peer))
+    }
+}
+
+/// Wrong admin tokens one client may send a minute, in bursts of as many. A token has at least
+/// 16 characters, so this alone makes guessing hopeless; it also keeps a guesser from costing
+/// anything.
+pub const ADMIN_FAILURES_PER_MINUTE: u32 = 30;
+
+/// Counts wrong admin tokens per client (see [`ADMIN_FAILURES_PER_MINUTE`]).
+#[derive(Debug)]
+pub struct AdminFailures(pub RateLimiter);
+
+impl AdminFailures {
+    /// Failures counted per client, read through `trusted_proxies` like the write limit.
+    pub fn new(trusted_proxies: Vec<IpAddr>) -> Self {
+        let per_minute = NonZeroU32::new(ADMIN_FAILURES_PER_MINUTE).unwrap_or(NonZeroU32::MIN);
+        Self(RateLimiter::new(per_minute, trusted_proxies))
+    }
+
+    /// Counts a failure of `request`'s client; says how long to wait once it has too many.
+    pub fn failed(&self, request: &ServiceRequest) -> Result<(), Duration> {
+        match self.0.client_of(request) {
+            Some(client) => self.0.take(client, Instant::now()),
+            None => Ok(()),
+        }
     }
 }
 

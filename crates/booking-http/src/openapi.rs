@@ -73,15 +73,16 @@ struct SharedAnswers;
 impl Modify for SharedAnswers {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         for (path, item) in &mut openapi.paths.paths {
-            let rate_limited = !path.starts_with("/admin/");
+            let admin = path.starts_with("/admin/");
             if let Some(operation) = &mut item.get {
                 add_retry_after(operation);
+                if admin {
+                    add_rate_limit(operation, ADMIN_LIMIT);
+                }
             }
             for operation in [&mut item.post, &mut item.delete].into_iter().flatten() {
                 add_retry_after(operation);
-                if rate_limited {
-                    add_rate_limit(operation);
-                }
+                add_rate_limit(operation, if admin { ADMIN_LIMIT } else { WRITE_LIMIT });
                 if takes_idempotency_key(operation) {
                     add_replayed(operation);
                 }
@@ -103,9 +104,14 @@ fn add_retry_after(operation: &mut Operation) {
     }
 }
 
-fn add_rate_limit(operation: &mut Operation) {
+/// Why a write outside the admin API may be refused with 429.
+const WRITE_LIMIT: &str = "Too many writes from this client address (BOOKING_RATE_LIMIT_PER_MINUTE); nothing was done; retry after Retry-After seconds";
+/// Why an admin request may be refused with 429.
+const ADMIN_LIMIT: &str = "Too many wrong admin tokens from this client address in the last minute; retry after Retry-After seconds";
+
+fn add_rate_limit(operation: &mut Operation, why: &str) {
     let limited = ResponseBuilder::new()
-        .description("Too many writes from this client address (BOOKING_RATE_LIMIT_PER_MINUTE); nothing was done; retry after Retry-After seconds")
+        .description(why)
         .header("Retry-After", retry_after())
         .content("application/problem+json", Content::new(Some(Ref::from_schema_name("Problem"))))
         .build();

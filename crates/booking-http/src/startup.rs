@@ -77,6 +77,8 @@ impl Application {
             Metrics::install(settings.metrics_token).context("cannot set up the metrics")?,
         );
         let readiness = web::Data::new(routes::meta::Readiness::default());
+        let admin_failures =
+            web::Data::new(limits::AdminFailures::new(settings.trusted_proxies.clone()));
         let openapi =
             web::Data::new(OpenApiJson::build().context("cannot build the OpenAPI document")?);
         let listener = std::net::TcpListener::bind(settings.address)
@@ -92,6 +94,7 @@ impl Application {
                 .app_data(openapi.clone())
                 .app_data(metrics.clone())
                 .app_data(readiness.clone())
+                .app_data(admin_failures.clone())
                 .app_data(
                     web::JsonConfig::default().limit(MAX_BODY_BYTES).error_handler(json_error),
                 )

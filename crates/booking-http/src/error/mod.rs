@@ -143,6 +143,22 @@ impl ApiError {
         error
     }
 
+    /// A client that failed the admin API's authentication too often.
+    pub fn too_many_failed_authentications(wait: std::time::Duration) -> Self {
+        let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
+        let mut error = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too-many-requests",
+            "Too many requests",
+            "Too many requests.",
+            format!(
+                "this client has sent too many wrong admin tokens in the last minute; retry in {seconds} s"
+            ),
+        );
+        error.0.retry_after = Some(seconds);
+        error
+    }
+
     /// Request headers over the limit.
     pub fn headers_too_large(size: usize, limit: usize) -> Self {
         Self::new(

@@ -28,6 +28,7 @@ use super::{
 use crate::{
     config::BearerToken,
     error::{ApiError, Problem},
+    limits::AdminFailures,
 };
 
 /// Lets a request through only with the configured bearer token.
@@ -42,7 +43,11 @@ pub async fn require_token(
         Some(token) if super::bearer(request.headers()).is_some_and(|t| token.matches(t)) => {
             return next.call(request).await.map(ServiceResponse::map_into_left_body);
         }
-        Some(_) => ApiError::unauthorized("admin token (BOOKING_ADMIN_TOKEN)"),
+        Some(_) => match request.app_data::<web::Data<AdminFailures>>().map(|f| f.failed(&request))
+        {
+            Some(Err(wait)) => ApiError::too_many_failed_authentications(wait),
+            _ => ApiError::unauthorized("admin token (BOOKING_ADMIN_TOKEN)"),
+        },
     };
     Ok(request.error_response(refusal).map_into_right_body())
 }

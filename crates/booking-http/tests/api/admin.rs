@@ -64,6 +64,22 @@ async fn every_admin_route_refuses_missing_and_wrong_tokens() {
     assert_eq!(app.admin_get("/admin/appointments").await.status(), StatusCode::OK);
 }
 
+/// Wrong tokens are counted per client: past the limit they are 429 with Retry-After, while
+/// the right token still works.
+#[actix_web::test]
+async fn wrong_tokens_are_rate_limited_per_client() {
+    let app = admin_app().await;
+    let wrong =
+        || app.client.get(app.url("/admin/closures")).bearer_auth("a-guess-at-the-token").send();
+    for _ in 0..booking_http::limits::ADMIN_FAILURES_PER_MINUTE {
+        assert_eq!(wrong().await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    }
+    let limited = wrong().await.unwrap();
+    assert!(limited.headers().contains_key("retry-after"));
+    assert_problem(limited, StatusCode::TOO_MANY_REQUESTS, "Too many requests.").await;
+    assert_eq!(app.admin_get("/admin/closures").await.status(), StatusCode::OK);
+}
+
 async fn book(app: &TestApp, name: &str, date: &str, time: &str, resource: &str) -> String {
     let response = app
         .post_json(
