@@ -129,31 +129,23 @@ impl ApiError {
 
     /// A client over its rate limit.
     pub fn too_many_requests(wait: std::time::Duration) -> Self {
-        let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
-        let mut error = Self::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "too-many-requests",
-            "Too many requests",
-            "Too many requests.",
-            format!(
-                "this client has made too many changes in the last minute; retry in {seconds} s"
-            ),
-        );
-        error.0.retry_after = Some(seconds);
-        error
+        Self::too_many(wait, "made too many changes")
     }
 
     /// A client that failed the admin API's authentication too often.
     pub fn too_many_failed_authentications(wait: std::time::Duration) -> Self {
+        Self::too_many(wait, "sent too many wrong admin tokens")
+    }
+
+    /// 429: this client `did` too much in the last minute, and may retry after `wait`.
+    fn too_many(wait: std::time::Duration, did: &str) -> Self {
         let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
         let mut error = Self::new(
             StatusCode::TOO_MANY_REQUESTS,
             "too-many-requests",
             "Too many requests",
             "Too many requests.",
-            format!(
-                "this client has sent too many wrong admin tokens in the last minute; retry in {seconds} s"
-            ),
+            format!("this client has {did} in the last minute; retry in {seconds} s"),
         );
         error.0.retry_after = Some(seconds);
         error
