@@ -1,6 +1,8 @@
-//! Command-line flags, each also settable by an environment variable.
+//! Command-line flags, each also settable by an environment variable or in the configuration
+//! file: a flag wins over its variable, the variable over the file, the file over the default.
 
 use std::{
+    ffi::OsString,
     net::{IpAddr, SocketAddr},
     num::NonZeroU32,
     path::PathBuf,
@@ -14,11 +16,11 @@ use booking_core::{
 };
 use booking_store::{DatabaseUrl, Migrations, StoreOptions};
 use chrono_tz::Tz;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, error::ErrorKind};
 
 use crate::{
     config::{BearerToken, DEFAULT_RATE_LIMIT, Settings},
-    config_file::{Defaults, FileConfig},
+    config_file::ConfigFile,
     telemetry::LogFormat,
 };
 
@@ -40,7 +42,7 @@ pub struct Cli {
     #[arg(long, env = "DATABASE_URL", default_value = "sqlite://appointments.db")]
     pub database_url: DatabaseUrl,
     /// The business's IANA time zone, e.g. Europe/Berlin.
-    #[arg(long, env = "BOOKING_TIME_ZONE", default_value = "UTC")]
+    #[arg(long, env = "BOOKING_TIME_ZONE", default_value = "UTC", value_parser = parse_time_zone)]
     pub time_zone: Tz,
     /// Weekly opening hours: "09:00-17:00" every day, or e.g. "mon-fri 09:00-12:00,13:00-17:00; sat 10:00-14:00".
     #[arg(long, env = "BOOKING_OPENING_HOURS", default_value = "09:00-17:00")]
@@ -71,8 +73,8 @@ pub struct Cli {
     /// before the database cancels it and the request gets a 503.
     #[arg(long, env = "BOOKING_DB_STATEMENT_TIMEOUT_MS", default_value_t = 5000, value_parser = clap::value_parser!(u64).range(100..=600_000))]
     pub db_statement_timeout_ms: u64,
-    /// A TOML file describing resources, services and any of the settings above; the file's
-    /// values win over flags and environment variables.
+    /// A TOML file describing resources, services and any other setting, named like its flag
+    /// with underscores (db_pool_size = 4); flags and environment variables win over it.
     #[arg(long, env = "BOOKING_CONFIG")]
     pub config: Option<PathBuf>,
     /// How long a hold (POST /holds) keeps its slot, in minutes.
@@ -116,6 +118,9 @@ pub struct Cli {
     /// run `booking-http migrate` first, as a role that may.
     #[arg(long, env = "BOOKING_MIGRATE", default_value_t = true, action = clap::ArgAction::Set)]
     pub migrate: bool,
+    /// The configuration file, once read.
+    #[arg(skip)]
+    pub file: Option<ConfigFile>,
 }
 
 /// What the binary does besides serving.
@@ -131,6 +136,11 @@ pub enum Command {
     /// Applies pending database migrations and exits (for deployments whose servers start
     /// with BOOKING_MIGRATE=false).
     Migrate,
+}
+
+fn parse_time_zone(text: &str) -> Result<Tz, String> {
+    text.parse()
+        .map_err(|_| format!("'{text}' is not an IANA time zone name (e.g. Europe/Berlin or UTC)"))
 }
 
 fn parse_slot_length(text: &str) -> Result<SlotLength, String> {
@@ -150,32 +160,49 @@ fn parse_capacity(text: &str) -> Result<Capacity, String> {
 pub struct ConfigError(String);
 
 impl Cli {
-    /// The settings these flags describe (and the configuration file, if one is named).
-    pub fn settings(self) -> Result<Settings, ConfigError> {
-        let defaults = Defaults {
-            time_zone: self.time_zone,
-            hours: self.opening_hours,
-            slot_length: self.slot_minutes,
-            capacity: self.capacity,
-            min_notice: chrono::Duration::minutes(i64::from(self.min_notice_minutes)),
-            horizon: self.horizon_days.map(|days| chrono::Duration::days(i64::from(days))),
-            hold: chrono::Duration::minutes(i64::from(self.hold_minutes)),
+    /// The flags of this process, over the configuration file they name; on a mistake, prints
+    /// what is wrong and exits.
+    pub fn load() -> Self {
+        Self::try_load_from(std::env::args_os()).unwrap_or_else(|error| error.exit())
+    }
+
+    /// The flags `args` give (the first is the program's name), over the configuration file
+    /// they (or `BOOKING_CONFIG`) name: the file's settings become the flags' defaults.
+    pub fn try_load_from<I, T>(args: I) -> Result<Self, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<OsString> + Clone,
+    {
+        let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+        let command = Self::command();
+        let matches = command.clone().try_get_matches_from(&args)?;
+        let Some(path) = matches.get_one::<PathBuf>("config") else {
+            return Self::from_arg_matches(&matches);
         };
-        let (schedule, hold_duration) = match &self.config {
-            Some(path) => FileConfig::read(path)
-                .and_then(|file| file.resolve(defaults, path))
+        let file = ConfigFile::read(path, &command)
+            .map_err(|e| command.clone().error(ErrorKind::InvalidValue, e))?;
+        let matches = file.under(command).try_get_matches_from(&args)?;
+        let mut cli = Self::from_arg_matches(&matches)?;
+        cli.file = Some(file);
+        Ok(cli)
+    }
+
+    /// The settings these flags describe (and the configuration file's resources and services,
+    /// if one was read).
+    pub fn settings(self) -> Result<Settings, ConfigError> {
+        let schedule = Schedule::new(
+            self.time_zone,
+            self.opening_hours.clone(),
+            self.slot_minutes,
+            self.capacity,
+        )
+        .with_min_notice(chrono::Duration::minutes(i64::from(self.min_notice_minutes)))
+        .with_horizon(self.horizon_days.map(|days| chrono::Duration::days(i64::from(days))));
+        let schedule = match &self.file {
+            Some(file) => file
+                .resolve(schedule, &self.opening_hours, self.capacity)
                 .map_err(|e| ConfigError(e.to_string()))?,
-            None => {
-                let schedule = Schedule::new(
-                    defaults.time_zone,
-                    defaults.hours,
-                    defaults.slot_length,
-                    defaults.capacity,
-                )
-                .with_min_notice(defaults.min_notice)
-                .with_horizon(defaults.horizon);
-                (schedule, defaults.hold)
-            }
+            None => schedule,
         };
         check_slots_fit(&schedule)?;
         Ok(Settings {
@@ -190,7 +217,7 @@ impl Cli {
                 ..StoreOptions::default()
             },
             schedule,
-            hold_duration,
+            hold_duration: chrono::Duration::minutes(i64::from(self.hold_minutes)),
             key_lifetime: chrono::Duration::hours(i64::from(self.idempotency_key_hours)),
             admin_token: self.admin_token,
             metrics_token: self.metrics_token,
@@ -228,7 +255,7 @@ mod tests {
     use super::*;
 
     fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
-        Cli::try_parse_from(std::iter::once("booking-http").chain(args.iter().copied()))
+        Cli::try_load_from(std::iter::once("booking-http").chain(args.iter().copied()))
     }
 
     #[test]
@@ -283,10 +310,53 @@ mod tests {
         let settings =
             parse(&[&format!("--config={}", path.display())]).unwrap().settings().unwrap();
         assert_eq!(settings.schedule.resources()[0].slug.as_str(), "alice");
-        std::fs::write(&path, "slot_minutes = 0").unwrap();
-        let error =
-            parse(&[&format!("--config={}", path.display())]).unwrap().settings().unwrap_err();
-        assert!(error.to_string().contains("booking.toml: slot length must be between"), "{error}");
+        std::fs::write(&path, "\nslot_minutes = 0").unwrap();
+        let error = parse(&[&format!("--config={}", path.display())]).unwrap_err().to_string();
+        assert!(
+            error.contains("booking.toml:2:16: slot_minutes: slot length must be between"),
+            "{error}"
+        );
+        let missing = directory.path().join("missing.toml");
+        let error = parse(&[&format!("--config={}", missing.display())]).unwrap_err().to_string();
+        assert!(error.contains("missing.toml: cannot read it"), "{error}");
+    }
+
+    /// A flag wins over the file, the file over the default (the environment's place between
+    /// them is tested with the binary, in tests/api/process.rs).
+    #[test]
+    fn flags_win_over_the_file_and_the_file_over_defaults() {
+        let directory = tempfile::tempdir().unwrap();
+        let path = directory.path().join("booking.toml");
+        std::fs::write(
+            &path,
+            "slot_minutes = 60\nhold_minutes = 10\nidempotency_key_hours = 2\n\
+             trusted_proxies = [\"10.0.0.1\"]\nmigrate = false\nadmin_token = \"a-secret-of-the-file\"\n\
+             [[resources]]\nslug = \"alice\"\nname = \"Alice\"\n",
+        )
+        .unwrap();
+        let config = format!("--config={}", path.display());
+        let from_file = parse(&[&config]).unwrap().settings().unwrap();
+        assert_eq!(from_file.schedule.slot_length().minutes(), 60);
+        assert_eq!(from_file.hold_duration, chrono::Duration::minutes(10));
+        assert_eq!(from_file.key_lifetime, chrono::Duration::hours(2));
+        assert_eq!(from_file.trusted_proxies, ["10.0.0.1".parse::<IpAddr>().unwrap()]);
+        assert_eq!(from_file.store.migrations, Migrations::Require);
+        assert!(from_file.admin_token.unwrap().matches("a-secret-of-the-file"));
+        assert_eq!(
+            from_file.address.port(),
+            5000,
+            "a setting the file leaves out keeps its default"
+        );
+        let flagged =
+            parse(&[&config, "--slot-minutes=20", "--trusted-proxies=::1", "--migrate=true"])
+                .unwrap()
+                .settings()
+                .unwrap();
+        assert_eq!(flagged.schedule.slot_length().minutes(), 20);
+        assert_eq!(flagged.schedule.resources()[0].slug.as_str(), "alice");
+        assert_eq!(flagged.trusted_proxies, ["::1".parse::<IpAddr>().unwrap()]);
+        assert_eq!(flagged.store.migrations, Migrations::Apply);
+        assert_eq!(flagged.hold_duration, chrono::Duration::minutes(10));
     }
 
     #[test]

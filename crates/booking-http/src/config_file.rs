@@ -1,153 +1,187 @@
 //! The configuration file (`--config` / `BOOKING_CONFIG`): the business's resources and
-//! services, and any business-wide setting, in TOML. Settings the file leaves out come from the
-//! flags and environment variables.
+//! services, and any setting a flag can set, under the flag's name with underscores
+//! (`--db-pool-size` is `db_pool_size`), in TOML.
+//!
+//! The file's settings become the flags' defaults, so a flag wins over its environment
+//! variable, which wins over the file, which wins over the built-in default. Every mistake is
+//! reported with the file's name and the line and column where it is.
 
-use std::{num::NonZeroU16, path::Path};
+use std::{
+    ffi::OsString,
+    num::NonZeroU16,
+    ops::Range,
+    path::{Path, PathBuf},
+};
 
 use booking_core::{
     catalog::{Resource, Service, Slug},
     hours::WeeklyHours,
     schedule::Schedule,
-    units::{Capacity, SlotLength},
+    units::Capacity,
 };
 use chrono::Duration;
-use chrono_tz::Tz;
+use clap::{Arg, ArgAction, Command};
 use serde::Deserialize;
+use toml::{Spanned, Value};
 
-/// The file's contents.
+/// A configuration file, read and checked.
+#[derive(Debug)]
+pub struct ConfigFile {
+    path: PathBuf,
+    /// The settings it gives, as the text a flag would be given.
+    settings: Vec<(String, Vec<String>)>,
+    catalog: Catalog,
+}
+
+/// The file's resources and services.
 #[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FileConfig {
-    /// IANA time zone.
-    pub time_zone: Option<String>,
-    /// Business-wide opening hours, inherited by resources that set none.
-    pub opening_hours: Option<String>,
-    /// Slot length in minutes.
-    pub slot_minutes: Option<u32>,
-    /// Business-wide capacity per slot, inherited by resources that set none.
-    pub capacity: Option<u32>,
-    /// Business-wide minimum notice.
-    pub min_notice_minutes: Option<u32>,
-    /// Business-wide booking horizon.
-    pub horizon_days: Option<u16>,
-    /// How long holds last.
-    pub hold_minutes: Option<u32>,
+struct Catalog {
     /// The resources, in the order they are chosen from.
     #[serde(default)]
-    pub resources: Vec<ResourceConfig>,
+    resources: Vec<ResourceConfig>,
     /// The services.
     #[serde(default)]
-    pub services: Vec<ServiceConfig>,
+    services: Vec<ServiceConfig>,
 }
 
 /// One `[[resources]]` table.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ResourceConfig {
+struct ResourceConfig {
     /// URL-safe name.
-    pub slug: String,
+    slug: String,
     /// Display name.
-    pub name: String,
+    name: String,
     /// Its own opening hours.
-    pub opening_hours: Option<String>,
+    opening_hours: Option<String>,
     /// Its own capacity per slot.
-    pub capacity: Option<u32>,
+    capacity: Option<u32>,
 }
 
 /// One `[[services]]` table.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ServiceConfig {
+struct ServiceConfig {
     /// URL-safe name.
-    pub slug: String,
+    slug: String,
     /// Display name.
-    pub name: String,
+    name: String,
     /// Length: a whole number of slots.
-    pub minutes: u32,
+    minutes: u32,
     /// Resources that perform it, in order of preference (default: every resource).
-    pub resources: Option<Vec<String>>,
+    resources: Option<Vec<String>>,
     /// Preparation before, blocking the resource (a whole number of slots).
     #[serde(default)]
-    pub buffer_before_minutes: u32,
+    buffer_before_minutes: u32,
     /// Cleanup after, blocking the resource (a whole number of slots).
     #[serde(default)]
-    pub buffer_after_minutes: u32,
+    buffer_after_minutes: u32,
     /// Overrides the business's minimum notice.
-    pub min_notice_minutes: Option<u32>,
+    min_notice_minutes: Option<u32>,
     /// Overrides the business's booking horizon.
-    pub horizon_days: Option<u16>,
+    horizon_days: Option<u16>,
 }
 
-/// A configuration file that cannot be used; the message names the file and the setting.
+/// A configuration file that cannot be used; the message names the file, the place in it and
+/// the setting.
 #[derive(Debug, thiserror::Error)]
-#[error("{path}: {message}")]
+#[error("{path}{at}: {message}")]
 pub struct FileError {
     path: String,
+    /// `:line:column`, when the mistake has a place.
+    at: String,
     message: String,
 }
 
-/// The defaults a file's missing settings fall back to.
-#[derive(Debug, Clone)]
-pub struct Defaults {
-    /// Time zone.
-    pub time_zone: Tz,
-    /// Opening hours.
-    pub hours: WeeklyHours,
-    /// Slot length.
-    pub slot_length: SlotLength,
-    /// Capacity per slot.
-    pub capacity: Capacity,
-    /// Minimum notice.
-    pub min_notice: Duration,
-    /// Booking horizon.
-    pub horizon: Option<Duration>,
-    /// Hold duration.
-    pub hold: Duration,
-}
+/// Keys that are flags but no settings.
+const NOT_SETTINGS: &[&str] = &["config", "help", "version"];
 
-impl FileConfig {
-    /// Reads and parses a file.
-    pub fn read(path: &Path) -> Result<Self, FileError> {
-        let error = |message: String| FileError { path: path.display().to_string(), message };
-        let text =
-            std::fs::read_to_string(path).map_err(|e| error(format!("cannot read it: {e}")))?;
-        toml::from_str(&text).map_err(|e| error(e.message().to_owned()))
+impl ConfigFile {
+    /// Reads a file and checks every setting in it against the flag it sets.
+    pub fn read(path: &Path, command: &Command) -> Result<Self, FileError> {
+        let text = std::fs::read_to_string(path).map_err(|e| FileError {
+            path: path.display().to_string(),
+            at: String::new(),
+            message: format!("cannot read it: {e}"),
+        })?;
+        Self::parse(path, &text, command)
     }
 
-    /// The schedule and hold duration the file describes over `defaults`.
+    fn parse(path: &Path, text: &str, command: &Command) -> Result<Self, FileError> {
+        let error = |span: Option<Range<usize>>, message: String| FileError {
+            path: path.display().to_string(),
+            at: span.map(|span| position(text, span.start)).unwrap_or_default(),
+            message,
+        };
+        let toml_error = |e: toml::de::Error| error(e.span(), e.message().trim_end().to_owned());
+        let table: Vec<(Spanned<String>, Spanned<Value>)> =
+            toml::from_str::<std::collections::BTreeMap<Spanned<String>, Spanned<Value>>>(text)
+                .map_err(toml_error)?
+                .into_iter()
+                .collect();
+        let mut settings = Vec::new();
+        for (key, value) in &table {
+            if matches!(key.as_ref().as_str(), "resources" | "services") {
+                continue;
+            }
+            let arg = command
+                .get_arguments()
+                .find(|arg| arg.get_id() == key.as_ref().as_str())
+                .filter(|arg| !NOT_SETTINGS.contains(&arg.get_id().as_str()))
+                .ok_or_else(|| {
+                    error(
+                        Some(key.span()),
+                        format!(
+                            "unknown setting `{}`; a setting is named like its flag, with \
+                             underscores (--db-pool-size is db_pool_size), and `booking-http \
+                             --help` lists the flags",
+                            key.as_ref()
+                        ),
+                    )
+                })?;
+            let values = flag_values(arg, value.as_ref())
+                .and_then(|values| check(command, arg, &values).map(|()| values))
+                .map_err(|message| {
+                    error(Some(value.span()), format!("{}: {message}", key.as_ref()))
+                })?;
+            settings.push((key.as_ref().clone(), values));
+        }
+        let catalog = toml::from_str::<Catalog>(text).map_err(toml_error)?;
+        Ok(Self { path: path.to_owned(), settings, catalog })
+    }
+
+    /// `command` with the file's settings as its defaults.
+    pub fn under(&self, command: Command) -> Command {
+        self.settings.iter().fold(command, |command, (key, values)| {
+            command.mut_arg(key, |arg| arg.default_values(values.iter().cloned()))
+        })
+    }
+
+    /// The file's name.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// `schedule` with the file's resources and services, which inherit `hours` and
+    /// `capacity` unless they set their own.
     pub fn resolve(
-        self,
-        defaults: Defaults,
-        path: &Path,
-    ) -> Result<(Schedule, Duration), FileError> {
-        let error = |message: String| FileError { path: path.display().to_string(), message };
+        &self,
+        schedule: Schedule,
+        hours: &WeeklyHours,
+        capacity: Capacity,
+    ) -> Result<Schedule, FileError> {
+        let error = |message: String| FileError {
+            path: self.path.display().to_string(),
+            at: String::new(),
+            message,
+        };
         let parse_slug = |text: &str| text.parse::<Slug>().map_err(|e| error(e.to_string()));
         let parse_hours = |text: &str| {
             text.parse::<WeeklyHours>().map_err(|e| error(format!("opening_hours: {e}")))
         };
-        let capacity = |n: u32| Capacity::new(n).map_err(|e| error(e.to_string()));
-        let time_zone = match &self.time_zone {
-            Some(zone) => zone
-                .parse::<Tz>()
-                .map_err(|_| error(format!("time_zone: '{zone}' is not an IANA time zone")))?,
-            None => defaults.time_zone,
-        };
-        let slot_length = match self.slot_minutes {
-            Some(minutes) => SlotLength::from_minutes(minutes).map_err(|e| error(e.to_string()))?,
-            None => defaults.slot_length,
-        };
-        let hours = match &self.opening_hours {
-            Some(text) => parse_hours(text)?,
-            None => defaults.hours,
-        };
-        let business_capacity = match self.capacity {
-            Some(n) => capacity(n)?,
-            None => defaults.capacity,
-        };
-        let mut schedule = Schedule::new(time_zone, hours.clone(), slot_length, business_capacity)
-            .with_min_notice(self.min_notice_minutes.map_or(defaults.min_notice, minutes))
-            .with_horizon(self.horizon_days.map(days).or(defaults.horizon));
+        let parse_capacity = |n: u32| Capacity::new(n).map_err(|e| error(e.to_string()));
         let resources = self
+            .catalog
             .resources
             .iter()
             .map(|r| {
@@ -160,13 +194,13 @@ impl FileConfig {
                         .map(parse_hours)
                         .transpose()?
                         .unwrap_or_else(|| hours.clone()),
-                    capacity: r.capacity.map(capacity).transpose()?.unwrap_or(business_capacity),
+                    capacity: r.capacity.map(parse_capacity).transpose()?.unwrap_or(capacity),
                 })
             })
             .collect::<Result<Vec<_>, FileError>>()?;
         let resources =
             if resources.is_empty() { schedule.resources().to_vec() } else { resources };
-        let slot = u32::from(slot_length.minutes());
+        let slot = u32::from(schedule.slot_length().minutes());
         let in_slots = |what: &str, service: &str, minutes: u32| {
             if minutes.is_multiple_of(slot) {
                 u16::try_from(minutes / slot)
@@ -178,6 +212,7 @@ impl FileConfig {
             }
         };
         let services = self
+            .catalog
             .services
             .iter()
             .map(|s| {
@@ -204,55 +239,97 @@ impl FileConfig {
                         &s.slug,
                         s.buffer_after_minutes,
                     )?,
-                    min_notice: s.min_notice_minutes.map(minutes),
-                    horizon: s.horizon_days.map(days),
+                    min_notice: s.min_notice_minutes.map(|n| Duration::minutes(i64::from(n))),
+                    horizon: s.horizon_days.map(|n| Duration::days(i64::from(n))),
                 })
             })
             .collect::<Result<Vec<_>, FileError>>()?;
-        schedule = schedule.with_catalog(resources, services).map_err(|e| error(e.to_string()))?;
-        let hold = self.hold_minutes.map_or(defaults.hold, minutes);
-        if hold <= Duration::zero() {
-            return Err(error("hold_minutes must be at least 1".to_owned()));
-        }
-        Ok((schedule, hold))
+        schedule.with_catalog(resources, services).map_err(|e| error(e.to_string()))
     }
 }
 
-fn minutes(n: u32) -> Duration {
-    Duration::minutes(i64::from(n))
+/// `:line:column` of byte `offset` in `text`, both counted from 1.
+fn position(text: &str, offset: usize) -> String {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().unwrap_or_default().chars().count() + 1;
+    format!(":{line}:{column}")
 }
 
-fn days(n: u16) -> Duration {
-    Duration::days(i64::from(n))
+/// The text a flag would be given for `value`: one value, or several for a list setting.
+fn flag_values(arg: &Arg, value: &Value) -> Result<Vec<String>, String> {
+    let list = matches!(arg.get_action(), ArgAction::Append);
+    match value {
+        Value::Array(items) if list => items.iter().map(scalar).collect(),
+        Value::Array(_) => Err("takes one value, not a list".to_owned()),
+        one => Ok(vec![scalar(one)?]),
+    }
+}
+
+fn scalar(value: &Value) -> Result<String, String> {
+    match value {
+        Value::String(text) => Ok(text.clone()),
+        Value::Integer(n) => Ok(n.to_string()),
+        Value::Boolean(b) => Ok(b.to_string()),
+        other => Err(format!(
+            "expected a string, a whole number or true/false, not a {}",
+            other.type_str()
+        )),
+    }
+}
+
+/// Whether the flag `arg` accepts `values`, checked by the flag's own parser so that the file
+/// and the command line refuse the same things with the same reasons.
+fn check(command: &Command, arg: &Arg, values: &[String]) -> Result<(), String> {
+    let long = arg.get_long().ok_or("is not a setting")?;
+    let probe = Command::new(command.get_name().to_owned())
+        .no_binary_name(true)
+        .disable_help_flag(true)
+        .disable_version_flag(true)
+        .arg(arg.clone());
+    let flags = values.iter().map(|value| OsString::from(format!("--{long}={value}")));
+    match probe.try_get_matches_from(flags) {
+        Ok(_) => Ok(()),
+        Err(e) => Err(match std::error::Error::source(&e) {
+            Some(reason) => reason.to_string(),
+            None => {
+                let allowed: Vec<_> =
+                    arg.get_possible_values().iter().map(|v| v.get_name().to_owned()).collect();
+                if allowed.is_empty() {
+                    format!("'{}' is not a valid value", values.join(","))
+                } else {
+                    format!("'{}' is not one of {}", values.join(","), allowed.join(", "))
+                }
+            }
+        }),
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use clap::CommandFactory;
 
-    fn defaults() -> Defaults {
-        Defaults {
-            time_zone: Tz::UTC,
-            hours: WeeklyHours::default(),
-            slot_length: SlotLength::from_minutes(30).unwrap(),
-            capacity: Capacity::new(1).unwrap(),
-            min_notice: Duration::zero(),
-            horizon: None,
-            hold: Duration::minutes(5),
-        }
+    use super::*;
+    use crate::cli::Cli;
+
+    fn read(text: &str) -> Result<ConfigFile, FileError> {
+        ConfigFile::parse(Path::new("test.toml"), text, &Cli::command())
     }
 
-    fn resolve(text: &str) -> Result<(Schedule, Duration), FileError> {
-        toml::from_str::<FileConfig>(text)
-            .map_err(|e| FileError { path: "test.toml".into(), message: e.message().to_owned() })?
-            .resolve(defaults(), Path::new("test.toml"))
+    /// The default single-resource schedule of 09:00-17:00, 30-minute slots, capacity 1.
+    fn resolve(text: &str) -> Result<Schedule, FileError> {
+        let hours = WeeklyHours::default();
+        let capacity = Capacity::new(1).unwrap();
+        let schedule = Schedule::new(
+            chrono_tz::UTC,
+            hours.clone(),
+            booking_core::units::SlotLength::from_minutes(30).unwrap(),
+            capacity,
+        );
+        read(text)?.resolve(schedule, &hours, capacity)
     }
 
     const SALON: &str = r#"
-        time_zone = "Europe/Berlin"
-        opening_hours = "mon-fri 09:00-12:00,13:00-17:00"
-        hold_minutes = 10
-
         [[resources]]
         slug = "alice"
         name = "Alice"
@@ -279,16 +356,12 @@ mod tests {
 
     #[test]
     fn a_salon_file_describes_resources_and_services() {
-        let (schedule, hold) = resolve(SALON).unwrap();
-        assert_eq!(hold, Duration::minutes(10));
-        assert_eq!(schedule.time_zone(), chrono_tz::Europe::Berlin);
+        let schedule = resolve(SALON).unwrap();
         let alice = &schedule.resources()[0];
         assert_eq!((alice.slug.as_str(), alice.capacity.get()), ("alice", 1));
-        assert_eq!(
-            alice.hours.to_string(),
-            "mon 09:00-12:00,13:00-17:00; tue 09:00-12:00,13:00-17:00; wed 09:00-12:00,13:00-17:00; thu 09:00-12:00,13:00-17:00; fri 09:00-12:00,13:00-17:00"
-        );
-        assert_eq!(schedule.resources()[1].capacity.get(), 3);
+        assert_eq!(alice.hours, WeeklyHours::default());
+        let room = &schedule.resources()[1];
+        assert_eq!((room.capacity.get(), room.hours.to_string().as_str()), (3, "sat 10:00-14:00"));
         let colouring = &schedule.services()[0];
         assert_eq!((colouring.slots.get(), colouring.buffer_after), (3, 1));
         assert_eq!(colouring.min_notice, Some(Duration::days(1)));
@@ -302,8 +375,9 @@ mod tests {
         let readme = include_str!("../../../README.md");
         let example =
             readme.split("```toml\n").nth(1).and_then(|rest| rest.split("```").next()).unwrap();
-        let (schedule, hold) = resolve(example).unwrap();
-        assert_eq!(hold, Duration::minutes(5));
+        let file = read(example).unwrap();
+        assert!(file.settings.iter().any(|(key, _)| key == "time_zone"), "{file:?}");
+        let schedule = resolve(example).unwrap();
         assert_eq!(schedule.resources().len(), 3);
         assert_eq!(schedule.services().len(), 2);
         assert_eq!(schedule.service(&"colouring".parse().unwrap()).unwrap().buffer_after, 1);
@@ -311,26 +385,76 @@ mod tests {
 
     #[test]
     fn a_file_without_resources_keeps_the_single_resource() {
-        let (schedule, _) = resolve("capacity = 2").unwrap();
+        let schedule = resolve("capacity = 2").unwrap();
         assert_eq!(schedule.resources().len(), 1);
-        assert_eq!(schedule.resources()[0].capacity.get(), 2);
     }
 
     #[test]
-    fn mistakes_name_the_setting() {
+    fn settings_of_every_kind_become_flag_values() {
+        let file = read(
+            "port = 8080\nmigrate = false\ntrusted_proxies = [\"10.0.0.1\", \"::1\"]\n\
+             time_zone = \"Europe/Berlin\"\nlog_format = \"json\"\nhorizon_days = 30\n",
+        )
+        .unwrap();
+        let settings: Vec<(&str, Vec<&str>)> = file
+            .settings
+            .iter()
+            .map(|(key, values)| (key.as_str(), values.iter().map(String::as_str).collect()))
+            .collect();
+        assert_eq!(
+            settings,
+            [
+                ("horizon_days", vec!["30"]),
+                ("log_format", vec!["json"]),
+                ("migrate", vec!["false"]),
+                ("port", vec!["8080"]),
+                ("time_zone", vec!["Europe/Berlin"]),
+                ("trusted_proxies", vec!["10.0.0.1", "::1"]),
+            ]
+        );
+    }
+
+    #[test]
+    fn mistakes_name_the_place_and_the_setting() {
         for (text, expected) in [
-            ("colour = 1", "unknown field `colour`"),
-            ("time_zone = \"Mars/Olympus\"", "time_zone: 'Mars/Olympus' is not an IANA time zone"),
+            ("colour = 1", "test.toml:1:1: unknown setting `colour`"),
+            ("config = \"other.toml\"", "test.toml:1:1: unknown setting `config`"),
+            (
+                "port = 1\nslot_minutes = 0",
+                "test.toml:2:16: slot_minutes: slot length must be between",
+            ),
+            (
+                "time_zone = \"Mars/Olympus\"",
+                "test.toml:1:13: time_zone: 'Mars/Olympus' is not an IANA time zone name",
+            ),
+            ("log_format = \"xml\"", "test.toml:1:14: log_format: 'xml' is not one of text, json"),
+            ("port = \"http\"", "test.toml:1:8: port: invalid digit"),
+            (
+                "port = 1.5",
+                "test.toml:1:8: port: expected a string, a whole number or true/false, not a float",
+            ),
+            ("port = [1]", "test.toml:1:8: port: takes one value, not a list"),
+            ("hold_minutes = 0", "test.toml:1:16: hold_minutes: 0 is not in 1..=1440"),
+            ("port = 1\nport = 2", "test.toml:2:1: duplicate key"),
+            ("port = ", "test.toml:1:8: "),
+            (
+                "[[resources]]\nslug = \"a\"\nname = \"A\"\ncolor = 1",
+                "test.toml:4:1: unknown field `color`",
+            ),
+        ] {
+            let error = read(text).unwrap_err().to_string();
+            assert!(error.starts_with(expected), "{text}: {error}");
+        }
+        for (text, expected) in [
             (
                 "[[services]]\nslug = \"x\"\nname = \"X\"\nminutes = 45",
-                "service 'x': minutes = 45 is not a whole number of 30-minute slots",
+                "test.toml: service 'x': minutes = 45 is not a whole number of 30-minute slots",
             ),
             (
                 "[[services]]\nslug = \"x\"\nname = \"X\"\nminutes = 30\nresources = [\"nobody\"]",
                 "unknown resource 'nobody'",
             ),
             ("[[resources]]\nslug = \"Alice\"\nname = \"A\"", "'Alice' is not a slug"),
-            ("hold_minutes = 0", "hold_minutes must be at least 1"),
         ] {
             let error = resolve(text).unwrap_err().to_string();
             assert!(

@@ -9,11 +9,10 @@ use booking_http::{
     telemetry,
 };
 use booking_store::{DatabaseUrl, SqliteRepository};
-use clap::Parser;
 
 #[actix_web::main]
 async fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::load();
     telemetry::init(cli.log_format);
     match run(cli).await {
         Ok(()) => ExitCode::SUCCESS,

@@ -65,19 +65,15 @@ pub const SALON: &str = r#"
 
 /// Settings for the salon.
 pub fn salon(settings: &mut Settings) {
-    let defaults = booking_http::config_file::Defaults {
-        time_zone: chrono_tz::UTC,
-        hours: "09:00-17:00".parse().unwrap(),
-        slot_length: SlotLength::from_minutes(30).unwrap(),
-        capacity: Capacity::new(1).unwrap(),
-        min_notice: chrono::Duration::zero(),
-        horizon: None,
-        hold: chrono::Duration::minutes(5),
-    };
-    let file: booking_http::config_file::FileConfig = toml::from_str(SALON).unwrap();
-    let (schedule, hold) = file.resolve(defaults, std::path::Path::new("salon.toml")).unwrap();
-    settings.schedule = schedule;
-    settings.hold_duration = hold;
+    let directory = tempfile::tempdir().unwrap();
+    let path = directory.path().join("salon.toml");
+    std::fs::write(&path, SALON).unwrap();
+    let config = format!("--config={}", path.display());
+    let from_file = booking_http::cli::Cli::try_load_from(["booking-http", &config])
+        .unwrap()
+        .settings()
+        .unwrap();
+    settings.schedule = from_file.schedule;
 }
 
 /// The admin token the admin tests configure.

@@ -505,6 +505,37 @@ fn run_with(env: &[(&str, &str)], database: &Path, args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// The order of precedence, seen through the database `migrate` opens: a flag wins over the
+/// environment, the environment over the configuration file, the file over the default.
+#[test]
+fn flags_win_over_the_environment_and_the_environment_over_the_file() {
+    let directory = tempfile::tempdir().unwrap();
+    let config = directory.path().join("booking.toml");
+    let [in_file, in_env, in_flag] =
+        ["file.db", "env.db", "flag.db"].map(|name| directory.path().join(name));
+    std::fs::write(&config, format!("database_url = \"sqlite://{}\"\n", in_file.display()))
+        .unwrap();
+    let migrate = |env: &[(&str, String)], args: &[String]| {
+        let output = Command::new(BINARY)
+            .args(args)
+            .arg("migrate")
+            .env_clear()
+            .env("BOOKING_CONFIG", &config)
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    let url = |path: &Path| format!("sqlite://{}", path.display());
+    assert!(migrate(&[], &[]).contains(&url(&in_file)));
+    let env = [("DATABASE_URL", url(&in_env))];
+    assert!(migrate(&env, &[]).contains(&url(&in_env)));
+    assert!(migrate(&env, &[format!("--database-url={}", url(&in_flag))]).contains(&url(&in_flag)));
+    assert!(in_file.exists() && in_env.exists() && in_flag.exists());
+}
+
 #[test]
 fn invalid_configuration_stops_start_up_with_one_clear_line() {
     let directory = tempfile::tempdir().unwrap();
