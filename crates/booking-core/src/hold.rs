@@ -1,6 +1,6 @@
 //! Holds: a slot reserved for a few minutes while a client finishes booking it.
 
-use std::{fmt, str::FromStr};
+use std::{fmt, num::NonZeroU16, str::FromStr};
 
 use chrono::{DateTime, Utc};
 use thiserror::Error;
@@ -97,6 +97,20 @@ impl Hold {
         now < self.expires_at
     }
 }
+
+/// Who asks for a hold, and how many active holds they may have at once: without a cap, one
+/// client could hold every free slot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HoldQuota {
+    /// The holder, named by the caller (booking-http: the client's address, an IPv6 client by
+    /// its /64). Stores keep it with the hold until the hold is gone.
+    pub holder: String,
+    /// The most active holds the holder may have.
+    pub most: NonZeroU16,
+}
+
+/// Active holds one holder may have unless configured otherwise.
+pub const DEFAULT_HOLDS_PER_HOLDER: NonZeroU16 = NonZeroU16::new(3).unwrap();
 
 #[cfg(test)]
 mod tests {

@@ -20,7 +20,7 @@ use crate::{
     placement::Placement,
     repository::{
         AppointmentQuery, AppointmentRepository, BookFailure, Booking, CancelFailure, Closed,
-        ClosureNotFound, HoldNotFound, HoldRequest, RescheduleFailure, Written,
+        ClosureNotFound, HoldFailure, HoldNotFound, HoldRequest, RescheduleFailure, Written,
     },
     storage::{StorageError, WriteError},
 };
@@ -37,6 +37,8 @@ struct State {
     appointments: HashMap<AppointmentId, Appointment>,
     booked: BTreeMap<(Slug, DateTime<Utc>), u32>,
     holds: HashMap<HoldToken, Hold>,
+    /// Who holds each hold that has a holder.
+    holders: HashMap<HoldToken, String>,
     closures: BTreeMap<ClosureId, Closure>,
     keys: HashMap<IdempotencyKey, Remembered>,
 }
@@ -210,6 +212,7 @@ impl InMemoryRepository {
         let appointment = booking.appointment_at(placement, now);
         if let Some(token) = own {
             state.holds.remove(token);
+            state.holders.remove(token);
         }
         state.take_places(&placement.resource, &placement.occupied);
         state.appointments.insert(appointment.id(), appointment.clone());
@@ -279,15 +282,36 @@ impl InMemoryRepository {
         &self,
         request: HoldRequest,
         admission: Admission,
-    ) -> WriteResult<Written<Hold>, Unavailable> {
+    ) -> WriteResult<Written<Hold>, HoldFailure> {
         let mut state = self.state()?;
+        let state = &mut *state;
         let now = admission.now();
         state.holds.retain(|_, hold| hold.is_active(now));
+        state.holders.retain(|token, _| state.holds.contains_key(token));
+        if let Some(quota) = &request.quota {
+            let theirs: Vec<DateTime<Utc>> = state
+                .holders
+                .iter()
+                .filter(|(_, holder)| **holder == quota.holder)
+                .map(|(token, _)| state.holds[token].expires_at)
+                .collect();
+            if theirs.len() >= usize::from(quota.most.get())
+                && let Some(frees_at) = theirs.into_iter().min()
+            {
+                return Err(WriteError::Refused(HoldFailure::TooMany {
+                    most: quota.most,
+                    frees_at,
+                }));
+            }
+        }
         let placement = state
             .first_admitted(&request.candidates, &admission, Own::Nothing)
-            .map_err(WriteError::Refused)?;
+            .map_err(|why| WriteError::Refused(why.into()))?;
         let hold = request.hold_at(placement, now);
         state.holds.insert(hold.token.clone(), hold.clone());
+        if let Some(quota) = request.quota {
+            state.holders.insert(hold.token.clone(), quota.holder);
+        }
         Ok(Written::hold_taken(hold))
     }
 
@@ -297,6 +321,7 @@ impl InMemoryRepository {
         now: DateTime<Utc>,
     ) -> WriteResult<Written<Hold>, HoldNotFound> {
         let mut state = self.state()?;
+        state.holders.remove(&token);
         match state.holds.remove(&token) {
             Some(hold) if hold.is_active(now) => Ok(Written::hold_released(hold, now)),
             _ => Err(WriteError::Refused(HoldNotFound)),
@@ -361,7 +386,7 @@ impl AppointmentRepository for InMemoryRepository {
         &self,
         request: HoldRequest,
         admission: Admission,
-    ) -> Pending<Written<Hold>, Unavailable> {
+    ) -> Pending<Written<Hold>, HoldFailure> {
         Pending::ready(self.hold_now(request, admission))
     }
 

@@ -7,7 +7,7 @@
 //! success, is a [`Written`]: the outcome, what it changed for availability, and the domain
 //! event.
 
-use std::{convert::Infallible, fmt};
+use std::{convert::Infallible, fmt, num::NonZeroU16};
 
 use chrono::{DateTime, SubsecRound, Utc};
 
@@ -19,7 +19,7 @@ use crate::{
     client::{ClientName, Notes},
     closure::{Closure, ClosureId},
     event::{Event, EventKind},
-    hold::{Hold, HoldToken},
+    hold::{Hold, HoldQuota, HoldToken},
     idempotency::{Idempotency, Outcome},
     pending::Pending,
     placement::Placement,
@@ -78,12 +78,14 @@ pub trait AppointmentRepository: Send + Sync + fmt::Debug {
         now: DateTime<Utc>,
     ) -> Result<UsageMap, StorageError>;
 
-    /// Holds the first of `candidates` that `admission` admits until `expires_at`.
+    /// Holds the first of `candidates` that `admission` admits until `expires_at`, unless the
+    /// request's holder already has as many active holds as its quota allows (counted in the
+    /// same transaction, so the quota holds across servers).
     fn hold(
         &self,
         request: HoldRequest,
         admission: Admission,
-    ) -> Pending<Written<Hold>, Unavailable>;
+    ) -> Pending<Written<Hold>, HoldFailure>;
 
     /// Ends a hold before it expires. An expired or unknown token is refused.
     fn release_hold(
@@ -276,6 +278,8 @@ pub struct HoldRequest {
     pub candidates: Vec<Placement>,
     /// When it stops counting (whole seconds, as stores keep it).
     pub expires_at: DateTime<Utc>,
+    /// Who asks, and how many holds they may have; `None`: no cap.
+    pub quota: Option<HoldQuota>,
 }
 
 impl HoldRequest {
@@ -335,6 +339,22 @@ pub enum BookFailure {
     /// The hold is for another slot, resource or service.
     #[error("the hold is for another slot, resource or service")]
     HoldMismatch,
+}
+
+/// Why a hold was not made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum HoldFailure {
+    /// No candidate can be held: why the first could not.
+    #[error(transparent)]
+    Unavailable(#[from] Unavailable),
+    /// The holder already has its quota of active holds.
+    #[error("this client already holds {most} slots, the most allowed at once")]
+    TooMany {
+        /// The quota.
+        most: NonZeroU16,
+        /// When the first of the holder's holds expires.
+        frees_at: DateTime<Utc>,
+    },
 }
 
 /// No active hold has the token.

@@ -1,6 +1,6 @@
 //! The booking use cases: what the HTTP API (or any other front end) calls.
 
-use std::{convert::Infallible, sync::Arc};
+use std::{convert::Infallible, num::NonZeroU16, sync::Arc};
 
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, SubsecRound, Utc};
 use thiserror::Error;
@@ -15,13 +15,13 @@ use crate::{
     clock::Clock,
     closure::{Closure, ClosureId},
     event::Event,
-    hold::{Hold, HoldToken},
+    hold::{DEFAULT_HOLDS_PER_HOLDER, Hold, HoldQuota, HoldToken},
     idempotency::{DEFAULT_KEY_LIFETIME, Idempotency, IdempotencyKey, Outcome},
     pending::{Pending, WriteResult},
     placement::Placement,
     repository::{
         AppointmentQuery, AppointmentRepository, BookFailure, Booking, CancelFailure, Closed,
-        ClosureNotFound, HoldNotFound, HoldRequest, RescheduleFailure, Written,
+        ClosureNotFound, HoldFailure, HoldNotFound, HoldRequest, RescheduleFailure, Written,
     },
     schedule::{ChoiceError, Schedule, SlotError},
     storage::{StorageError, StorageErrorKind, WriteError},
@@ -108,6 +108,7 @@ pub struct BookingService {
     clock: Arc<dyn Clock>,
     schedule: Schedule,
     hold_duration: Duration,
+    holds_per_holder: Option<NonZeroU16>,
     key_lifetime: Duration,
     feed: Option<Arc<dyn Feed>>,
 }
@@ -161,6 +162,7 @@ impl BookingService {
             clock,
             schedule,
             hold_duration: DEFAULT_HOLD_DURATION,
+            holds_per_holder: Some(DEFAULT_HOLDS_PER_HOLDER),
             key_lifetime: DEFAULT_KEY_LIFETIME,
             feed: None,
         }
@@ -175,6 +177,13 @@ impl BookingService {
     /// Holds last `duration`.
     pub fn with_hold_duration(mut self, duration: Duration) -> Self {
         self.hold_duration = duration;
+        self
+    }
+
+    /// A holder named in [`hold`](Self::hold) may have at most `most` active holds; `None`
+    /// lifts the cap.
+    pub fn with_holds_per_holder(mut self, most: Option<NonZeroU16>) -> Self {
+        self.holds_per_holder = most;
         self
     }
 
@@ -285,15 +294,20 @@ impl BookingService {
         Ok(self.followed(self.repository.book(booking, admission, self.idempotency(retry, now))))
     }
 
-    /// Holds the requested placement for the hold duration.
+    /// Holds the requested placement for the hold duration, for `holder` (who counts against
+    /// the holds-per-holder cap; `None`: nobody in particular, uncapped).
     pub fn hold(
         &self,
         request: &SlotRequest,
-    ) -> Result<Pending<Written<Hold>, Unavailable>, PlacementError> {
+        holder: Option<&str>,
+    ) -> Result<Pending<Written<Hold>, HoldFailure>, PlacementError> {
         let now = self.clock.now();
         let (candidates, admission) = self.placements(request, now, true)?;
         let expires_at = (now + self.hold_duration).trunc_subsecs(0);
-        let request = HoldRequest { token: HoldToken::random(), candidates, expires_at };
+        let quota = holder
+            .zip(self.holds_per_holder)
+            .map(|(holder, most)| HoldQuota { holder: holder.to_owned(), most });
+        let request = HoldRequest { token: HoldToken::random(), candidates, expires_at, quota };
         Ok(self.followed(self.repository.hold(request, admission)))
     }
 

@@ -119,7 +119,7 @@ proptest! {
                     }
                 }
                 Op::Hold { day: d, slot } => {
-                    let _held_or_refused = service.hold(&request(day(d), time(slot), None, None).slot).map(|p| p.wait());
+                    let _held_or_refused = service.hold(&request(day(d), time(slot), None, None).slot, None).map(|p| p.wait());
                 }
                 Op::Cancel { pick } if !ids.is_empty() => {
                     if let Ok(outcome) = service.cancel(ids[pick % ids.len()], None).wait() {
@@ -167,7 +167,7 @@ proptest! {
         let filler = BookingService::new(repository.clone(), clock.clone(), schedule(capacity, 0, None));
         for (d, slot, hold) in prebooked {
             if hold {
-                let _held_or_refused = filler.hold(&request(day(d), time(slot), None, None).slot).map(|p| p.wait());
+                let _held_or_refused = filler.hold(&request(day(d), time(slot), None, None).slot, None).map(|p| p.wait());
             } else {
                 let _full_or_booked = filler.book(request(day(d), time(slot), None, Some("long")), None).map(|p| p.wait());
             }

@@ -19,7 +19,10 @@ use chrono_tz::Tz;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, error::ErrorKind};
 
 use crate::{
-    config::{BearerToken, DEFAULT_RATE_LIMIT, Settings},
+    config::{
+        BearerToken, DEFAULT_MAX_STREAMS, DEFAULT_MAX_STREAMS_PER_CLIENT, DEFAULT_RATE_LIMIT,
+        Settings,
+    },
     config_file::ConfigFile,
     telemetry::LogFormat,
 };
@@ -100,6 +103,16 @@ pub struct Cli {
     /// Comma-separated addresses of reverse proxies whose X-Forwarded-For names the client.
     #[arg(long, env = "BOOKING_TRUSTED_PROXIES", value_delimiter = ',')]
     pub trusted_proxies: Vec<IpAddr>,
+    /// Holds (POST /holds) one client may have active at once; 0 lifts the cap. Behind a
+    /// reverse proxy, list it in BOOKING_TRUSTED_PROXIES, or every client counts as the proxy.
+    #[arg(long, env = "BOOKING_MAX_HOLDS_PER_CLIENT", default_value_t = 3, value_parser = clap::value_parser!(u16).range(0..=1000))]
+    pub max_holds_per_client: u16,
+    /// Availability streams this server keeps open at once; past it, 503 with Retry-After.
+    #[arg(long, env = "BOOKING_MAX_STREAMS", default_value_t = DEFAULT_MAX_STREAMS as u64, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub max_streams: u64,
+    /// Availability streams one client may have open on this server; past it, 429.
+    #[arg(long, env = "BOOKING_MAX_STREAMS_PER_CLIENT", default_value_t = DEFAULT_MAX_STREAMS_PER_CLIENT as u64, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub max_streams_per_client: u64,
     /// How long a client may take to send a request's headers, in milliseconds.
     #[arg(long, env = "BOOKING_CLIENT_TIMEOUT_MS", default_value_t = 5000, value_parser = clap::value_parser!(u64).range(100..=600_000))]
     pub client_timeout_ms: u64,
@@ -224,6 +237,10 @@ impl Cli {
             stream_heartbeat: Duration::from_secs(self.stream_heartbeat_seconds),
             rate_limit: NonZeroU32::new(self.rate_limit_per_minute),
             trusted_proxies: self.trusted_proxies,
+            max_holds_per_client: std::num::NonZeroU16::new(self.max_holds_per_client),
+            max_streams: usize::try_from(self.max_streams).unwrap_or(usize::MAX),
+            max_streams_per_client: usize::try_from(self.max_streams_per_client)
+                .unwrap_or(usize::MAX),
             client_timeout: Duration::from_millis(self.client_timeout_ms),
             keep_alive: Duration::from_secs(self.keep_alive_seconds),
             workers: self.workers.map(usize::from),

@@ -4,7 +4,7 @@
 use std::{
     fmt,
     net::{IpAddr, Ipv4Addr, SocketAddr},
-    num::NonZeroU32,
+    num::{NonZeroU16, NonZeroU32},
     str::FromStr,
     time::Duration,
 };
@@ -14,6 +14,12 @@ use booking_store::{DatabaseUrl, StoreOptions};
 
 /// Writes per minute per client unless configured otherwise.
 pub const DEFAULT_RATE_LIMIT: u32 = 120;
+/// Availability streams one server keeps open unless configured otherwise: each is a
+/// connection (a file descriptor) and a task.
+pub const DEFAULT_MAX_STREAMS: usize = 1000;
+/// Availability streams per client unless configured otherwise: a few browser tabs, with room
+/// for clients that share an address.
+pub const DEFAULT_MAX_STREAMS_PER_CLIENT: usize = 16;
 
 /// Everything the server needs to start.
 #[derive(Debug, Clone)]
@@ -40,6 +46,12 @@ pub struct Settings {
     pub rate_limit: Option<NonZeroU32>,
     /// Proxies whose `X-Forwarded-For` names the client.
     pub trusted_proxies: Vec<IpAddr>,
+    /// Active holds one client may have; `None`: no cap.
+    pub max_holds_per_client: Option<NonZeroU16>,
+    /// Availability streams this server keeps open at once.
+    pub max_streams: usize,
+    /// Availability streams one client may have open on this server.
+    pub max_streams_per_client: usize,
     /// How long a client may take to send a request's headers.
     pub client_timeout: Duration,
     /// How long an idle keep-alive connection stays open.
@@ -62,6 +74,9 @@ impl Default for Settings {
             stream_heartbeat: Duration::from_secs(15),
             rate_limit: NonZeroU32::new(DEFAULT_RATE_LIMIT),
             trusted_proxies: Vec::new(),
+            max_holds_per_client: Some(booking_core::hold::DEFAULT_HOLDS_PER_HOLDER),
+            max_streams: DEFAULT_MAX_STREAMS,
+            max_streams_per_client: DEFAULT_MAX_STREAMS_PER_CLIENT,
             client_timeout: Duration::from_secs(5),
             keep_alive: Duration::from_secs(5),
             workers: None,

@@ -1,10 +1,11 @@
-//! Limits that keep one client from taking more than its share: request header size, and a
-//! per-client rate limit on writes. (Body size and JSON depth are limited by the extractors;
-//! slow clients by the server's request and keep-alive timeouts, see `startup.rs`.)
+//! Limits that keep one client from taking more than its share: request header size, a
+//! per-client rate limit on writes, and who a client is (the holds cap and stream caps count by
+//! it too). (Body size and JSON depth are limited by the extractors; slow clients by the
+//! server's request and keep-alive timeouts, see `startup.rs`.)
 
 use std::{
     collections::HashMap,
-    net::{IpAddr, Ipv6Addr},
+    net::{IpAddr, Ipv6Addr, SocketAddr},
     num::NonZeroU32,
     sync::{Mutex, PoisonError},
     time::{Duration, Instant},
@@ -14,7 +15,7 @@ use actix_web::{
     Error,
     body::MessageBody,
     dev::{ServiceRequest, ServiceResponse},
-    http::Method,
+    http::{Method, header::HeaderMap},
     middleware::Next,
     web,
 };
@@ -38,11 +39,49 @@ pub async fn limit_headers(
     next.call(request).await.map(ServiceResponse::map_into_left_body)
 }
 
-/// Where a client's address comes from, and how many writes it may make.
+/// Who a request comes from: its peer, or for a trusted proxy the nearest address in
+/// `X-Forwarded-For` that is not itself a trusted proxy.
+#[derive(Debug, Clone, Default)]
+pub struct Clients {
+    trusted_proxies: Vec<IpAddr>,
+}
+
+impl Clients {
+    /// Requests from `trusted_proxies` come from the client their `X-Forwarded-For` names.
+    pub fn new(trusted_proxies: Vec<IpAddr>) -> Self {
+        Self { trusted_proxies: trusted_proxies.into_iter().map(canonical).collect() }
+    }
+
+    /// The client of a request from `peer` with `headers`.
+    pub fn client_of(&self, peer: Option<SocketAddr>, headers: &HeaderMap) -> Option<IpAddr> {
+        let peer = canonical(peer?.ip());
+        if !self.trusted_proxies.contains(&peer) {
+            return Some(peer);
+        }
+        let forwarded = headers.get_all("x-forwarded-for").filter_map(|v| v.to_str().ok());
+        let hops: Vec<IpAddr> = forwarded
+            .flat_map(|v| v.split(','))
+            .filter_map(|a| a.trim().parse().ok())
+            .map(canonical)
+            .collect();
+        Some(hops.into_iter().rev().find(|hop| !self.trusted_proxies.contains(hop)).unwrap_or(peer))
+    }
+
+    /// The name `client` is counted under by the caps: its IPv4 address, or its IPv6 /64
+    /// (`2001:db8:1:2::/64`; see [`RateLimiter::take`]).
+    pub fn name(client: IpAddr) -> String {
+        match bucket_of(client) {
+            IpAddr::V6(block) => format!("{block}/64"),
+            v4 => v4.to_string(),
+        }
+    }
+}
+
+/// How many writes a client may make.
 #[derive(Debug)]
 pub struct RateLimiter {
     per_minute: NonZeroU32,
-    trusted_proxies: Vec<IpAddr>,
+    clients: Clients,
     buckets: Mutex<HashMap<IpAddr, Bucket>>,
 }
 
@@ -60,8 +99,11 @@ impl RateLimiter {
     /// Each client may make `per_minute` writes a minute, in bursts of up to as many. Requests
     /// from `trusted_proxies` are counted against the client their `X-Forwarded-For` names.
     pub fn new(per_minute: NonZeroU32, trusted_proxies: Vec<IpAddr>) -> Self {
-        let trusted_proxies = trusted_proxies.into_iter().map(canonical).collect();
-        Self { per_minute, trusted_proxies, buckets: Mutex::new(HashMap::new()) }
+        Self {
+            per_minute,
+            clients: Clients::new(trusted_proxies),
+            buckets: Mutex::new(HashMap::new()),
+        }
     }
 
     /// Takes one write for `client` at `now`, or says how long until one is free. An IPv6
@@ -91,21 +133,9 @@ impl RateLimiter {
         }
     }
 
-    /// The client a request comes from: its peer, or for a trusted proxy the nearest address
-    /// in `X-Forwarded-For` that is not itself a trusted proxy.
+    /// The client `request` comes from (see [`Clients`]).
     pub(crate) fn client_of(&self, request: &ServiceRequest) -> Option<IpAddr> {
-        let peer = canonical(request.peer_addr()?.ip());
-        if !self.trusted_proxies.contains(&peer) {
-            return Some(peer);
-        }
-        let forwarded =
-            request.headers().get_all("x-forwarded-for").filter_map(|v| v.to_str().ok());
-        let hops: Vec<IpAddr> = forwarded
-            .flat_map(|v| v.split(','))
-            .filter_map(|a| a.trim().parse().ok())
-            .map(canonical)
-            .collect();
-        Some(hops.into_iter().rev().find(|hop| !self.trusted_proxies.contains(hop)).unwrap_or(peer))
+        self.clients.client_of(request.peer_addr(), request.headers())
     }
 }
 
@@ -130,6 +160,106 @@ impl AdminFailures {
         match self.0.client_of(request) {
             Some(client) => self.0.take(client, Instant::now()),
             None => Ok(()),
+        }
+    }
+}
+
+/// Availability streams this server keeps open, in all and per client: each holds a connection
+/// and a task, and reloads from the database after a closure or a missed change.
+#[derive(Debug)]
+pub struct StreamCaps {
+    most: usize,
+    per_client: usize,
+    open: Mutex<OpenStreams>,
+}
+
+#[derive(Debug, Default)]
+struct OpenStreams {
+    total: usize,
+    by_client: HashMap<IpAddr, usize>,
+}
+
+/// Why a stream was not opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamRefusal {
+    /// The server has as many streams open as it may.
+    ServerFull {
+        /// The cap.
+        most: usize,
+    },
+    /// The client has as many streams open as it may.
+    ClientFull {
+        /// The cap.
+        most: usize,
+    },
+}
+
+/// Longest a stream waits before reloading, however many streams reload together.
+const MOST_RESYNC_DELAY: Duration = Duration::from_secs(5);
+/// Reloads spread so that the database sees about one per this interval.
+const RESYNC_PACE: Duration = Duration::from_millis(2);
+
+impl StreamCaps {
+    /// At most `most` streams in all, and `per_client` for one client.
+    pub fn new(most: usize, per_client: usize) -> Self {
+        Self { most, per_client, open: Mutex::new(OpenStreams::default()) }
+    }
+
+    /// Counts a stream for `client` (`None`: a client without an address, counted in the total
+    /// only) until the permit is dropped, unless a cap is reached.
+    pub fn open(
+        self: &std::sync::Arc<Self>,
+        client: Option<IpAddr>,
+    ) -> Result<StreamPermit, StreamRefusal> {
+        let client = client.map(bucket_of);
+        let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
+        if open.total >= self.most {
+            return Err(StreamRefusal::ServerFull { most: self.most });
+        }
+        if let Some(client) = client {
+            let theirs = open.by_client.entry(client).or_default();
+            if *theirs >= self.per_client {
+                return Err(StreamRefusal::ClientFull { most: self.per_client });
+            }
+            *theirs += 1;
+        }
+        open.total += 1;
+        Ok(StreamPermit { caps: self.clone(), client })
+    }
+
+    /// How long a stream told to reload should wait first: a random share of a spread that
+    /// grows with the streams open, so that after a closure they do not all read at once.
+    pub fn resync_delay(&self) -> Duration {
+        let open = self.open.lock().unwrap_or_else(PoisonError::into_inner).total;
+        let spread = RESYNC_PACE.saturating_mul(u32::try_from(open).unwrap_or(u32::MAX));
+        random_below(spread.min(MOST_RESYNC_DELAY))
+    }
+}
+
+/// A uniformly random duration in `[0, bound)` (zero for a zero bound).
+pub fn random_below(bound: Duration) -> Duration {
+    let micros = u64::try_from(bound.as_micros()).unwrap_or(u64::MAX);
+    Duration::from_micros(if micros == 0 { 0 } else { fastrand::u64(0..micros) })
+}
+
+/// One open stream, counted until dropped.
+#[derive(Debug)]
+pub struct StreamPermit {
+    caps: std::sync::Arc<StreamCaps>,
+    client: Option<IpAddr>,
+}
+
+impl Drop for StreamPermit {
+    fn drop(&mut self) {
+        let mut open = self.caps.open.lock().unwrap_or_else(PoisonError::into_inner);
+        open.total = open.total.saturating_sub(1);
+        if let Some(client) = self.client
+            && let Some(theirs) = open.by_client.get_mut(&client)
+        {
+            *theirs -= 1;
+            if *theirs == 0 {
+                open.by_client.remove(&client);
+            }
         }
     }
 }
@@ -255,5 +385,36 @@ mod tests {
         let later = start + Duration::from_secs(2);
         limiter.take("192.0.2.9".parse().unwrap(), later).unwrap();
         assert_eq!(limiter.buckets.lock().unwrap().len(), 1, "full buckets are dropped");
+    }
+
+    #[test]
+    fn streams_are_capped_in_all_and_per_client_until_they_close() {
+        let caps = std::sync::Arc::new(StreamCaps::new(3, 2));
+        let [one, other]: [IpAddr; 2] = ["192.0.2.1", "2001:db8::1"].map(|a| a.parse().unwrap());
+        let first = caps.open(Some(one)).unwrap();
+        let _second = caps.open(Some(one)).unwrap();
+        assert_eq!(caps.open(Some(one)).unwrap_err(), StreamRefusal::ClientFull { most: 2 });
+        let _third = caps.open(Some(other)).unwrap();
+        let same_block: IpAddr = "2001:db8::2".parse().unwrap();
+        assert_eq!(caps.open(Some(same_block)).unwrap_err(), StreamRefusal::ServerFull { most: 3 });
+        drop(first);
+        assert!(caps.open(None).is_ok(), "a closed stream frees its place");
+        let _fourth = caps.open(Some(one)).unwrap();
+        assert_eq!(caps.open(None).unwrap_err(), StreamRefusal::ServerFull { most: 3 });
+    }
+
+    #[test]
+    fn resyncs_spread_with_the_streams_open() {
+        let caps = std::sync::Arc::new(StreamCaps::new(10_000, 10_000));
+        assert_eq!(caps.resync_delay(), Duration::ZERO, "nothing to spread");
+        let permits: Vec<_> = (0..500).map(|_| caps.open(None).unwrap()).collect();
+        let delays: Vec<Duration> = (0..200).map(|_| caps.resync_delay()).collect();
+        let spread = RESYNC_PACE * 500;
+        assert!(delays.iter().all(|d| *d < spread), "{delays:?}");
+        let distinct: std::collections::HashSet<_> = delays.iter().collect();
+        assert!(distinct.len() > 150, "delays are random: {} distinct", distinct.len());
+        let more: Vec<_> = (0..10_000 - 500).map(|_| caps.open(None).unwrap()).collect();
+        assert!((0..200).all(|_| caps.resync_delay() < MOST_RESYNC_DELAY));
+        drop((permits, more));
     }
 }

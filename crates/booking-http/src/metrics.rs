@@ -90,7 +90,8 @@ fn describe() {
     );
     describe_counter!(
         "booking_refusals_total",
-        "Bookings, moves and holds refused for their slot, by reason (full, past, closed, ...)"
+        "Requests refused by a booking rule or a cap, by reason (full, past, closed, \
+         too_many_holds, too_many_streams, ...)"
     );
     describe_histogram!(
         "booking_store_write_batch_size",

@@ -56,6 +56,7 @@ impl Application {
         let service = BookingService::new(store.repository, clock, settings.schedule)
             .with_hold_duration(settings.hold_duration)
             .with_key_lifetime(settings.key_lifetime)
+            .with_holds_per_holder(settings.max_holds_per_client)
             .with_feed(Arc::new(events.clone()));
         let bookings = web::Data::new(Bookings::new(service, store.calls));
         publisher.start(bookings.clone());
@@ -77,6 +78,11 @@ impl Application {
             Metrics::install(settings.metrics_token).context("cannot set up the metrics")?,
         );
         let readiness = web::Data::new(routes::meta::Readiness::default());
+        let clients = web::Data::new(limits::Clients::new(settings.trusted_proxies.clone()));
+        let stream_caps = web::Data::new(limits::StreamCaps::new(
+            settings.max_streams,
+            settings.max_streams_per_client,
+        ));
         let admin_failures =
             web::Data::new(limits::AdminFailures::new(settings.trusted_proxies.clone()));
         let openapi =
@@ -95,6 +101,8 @@ impl Application {
                 .app_data(metrics.clone())
                 .app_data(readiness.clone())
                 .app_data(admin_failures.clone())
+                .app_data(clients.clone())
+                .app_data(stream_caps.clone())
                 .app_data(
                     web::JsonConfig::default().limit(MAX_BODY_BYTES).error_handler(json_error),
                 )

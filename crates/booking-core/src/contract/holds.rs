@@ -3,7 +3,10 @@
 use chrono::Duration;
 
 use super::*;
-use crate::repository::HoldNotFound;
+use crate::{
+    hold::HoldQuota,
+    repository::{HoldFailure, HoldNotFound},
+};
 
 /// A hold counts against capacity until it expires, then stops counting by itself.
 pub fn a_hold_takes_its_place_until_it_expires(repository: &dyn AppointmentRepository) {
@@ -13,7 +16,10 @@ pub fn a_hold_takes_its_place_until_it_expires(repository: &dyn AppointmentRepos
         try_book(repository, place("alice", None, 7, 10, 1)),
         Err(BookFailure::Unavailable(Unavailable::Held))
     );
-    assert_eq!(hold(repository, place("alice", None, 7, 10, 1), 5), Err(Unavailable::Held));
+    assert_eq!(
+        hold(repository, place("alice", None, 7, 10, 1), 5),
+        Err(HoldFailure::Unavailable(Unavailable::Held))
+    );
     let later = schedule(1).admission(now() + Duration::minutes(5), None);
     let expired =
         repository.usage(None, at(7, 10, 0), at(7, 10, 0), now() + Duration::minutes(5)).unwrap();
@@ -70,4 +76,40 @@ pub fn a_released_hold_frees_its_place(repository: &dyn AppointmentRepository) {
         Err(WriteError::Refused(HoldNotFound))
     ));
     book(repository, place("alice", None, 7, 9, 1));
+}
+
+/// A holder with a quota gets that many active holds and no more (the refusal says when the
+/// first expires); released or expired holds stop counting; other holders, and requests
+/// without a quota, are not affected.
+pub fn a_holder_has_at_most_its_quota_of_active_holds(repository: &dyn AppointmentRepository) {
+    let most = std::num::NonZeroU16::new(2).unwrap();
+    let quota = |holder: &str| Some(HoldQuota { holder: holder.to_owned(), most });
+    let request = |hour: u32, minutes: i64, holder: &str| HoldRequest {
+        quota: quota(holder),
+        ..hold_request(place("alice", None, 7, hour, 1), minutes)
+    };
+    let first = hold_as(repository, request(9, 3, "a"), &admission()).unwrap();
+    hold_as(repository, request(10, 5, "a"), &admission()).unwrap();
+    assert_eq!(
+        hold_as(repository, request(11, 5, "a"), &admission()),
+        Err(HoldFailure::TooMany { most, frees_at: now() + Duration::minutes(3) })
+    );
+    assert_eq!(usage_at(repository, "alice", at(7, 11, 0)), Usage::default(), "nothing held");
+    hold_as(repository, request(11, 5, "b"), &admission()).unwrap();
+    hold(repository, place("bob", None, 7, 9, 1), 5).unwrap();
+    repository.release_hold(first, now()).wait().unwrap();
+    let again = hold_as(repository, request(12, 5, "a"), &admission()).unwrap();
+    assert_eq!(
+        hold_as(repository, request(13, 5, "a"), &admission()),
+        Err(HoldFailure::TooMany { most, frees_at: now() + Duration::minutes(5) })
+    );
+    let mut converting = booking(vec![place("alice", None, 7, 12, 1)]);
+    converting.hold = Some(again);
+    book_on(repository, &converting, &admission()).unwrap();
+    hold_as(repository, request(13, 5, "a"), &admission()).unwrap();
+    let later = schedule(1).admission(now() + Duration::minutes(5), None);
+    let fresh = HoldRequest { expires_at: now() + Duration::minutes(10), ..request(14, 0, "a") };
+    hold_as(repository, fresh, &later).unwrap();
+    let another = HoldRequest { token: HoldToken::random(), ..request(15, 10, "a") };
+    hold_as(repository, another, &later).unwrap();
 }

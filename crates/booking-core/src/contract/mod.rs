@@ -33,8 +33,8 @@ use crate::{
     idempotency::{Idempotency, IdempotencyKey, Outcome},
     placement::Placement,
     repository::{
-        AppointmentRepository, BookFailure, Booking, CancelFailure, HoldRequest, RescheduleFailure,
-        Written,
+        AppointmentRepository, BookFailure, Booking, CancelFailure, HoldFailure, HoldRequest,
+        RescheduleFailure, Written,
     },
     schedule::Schedule,
     storage::WriteError,
@@ -74,6 +74,7 @@ macro_rules! repository_contract_tests {
             a_hold_converts_into_the_appointment_once,
             a_hold_converts_only_into_its_own_placement,
             a_released_hold_frees_its_place,
+            a_holder_has_at_most_its_quota_of_active_holds,
             closures_block_bookings_and_list_what_they_cover,
             closures_are_listed_by_overlap_and_removed,
             a_repeated_key_replays_the_first_outcome_without_doing_the_work,
@@ -235,6 +236,7 @@ fn hold_request(placement: Placement, minutes: i64) -> HoldRequest {
         token: HoldToken::random(),
         candidates: vec![placement],
         expires_at: now() + Duration::minutes(minutes),
+        quota: None,
     }
 }
 
@@ -242,8 +244,16 @@ fn hold(
     repository: &dyn AppointmentRepository,
     placement: Placement,
     minutes: i64,
-) -> Result<HoldToken, Unavailable> {
-    match repository.hold(hold_request(placement, minutes), admission()).wait() {
+) -> Result<HoldToken, HoldFailure> {
+    hold_as(repository, hold_request(placement, minutes), &admission())
+}
+
+fn hold_as(
+    repository: &dyn AppointmentRepository,
+    request: HoldRequest,
+    admission: &Admission,
+) -> Result<HoldToken, HoldFailure> {
+    match repository.hold(request, *admission).wait() {
         Ok(hold) => Ok(hold.outcome.token),
         Err(WriteError::Refused(why)) => Err(why),
         Err(other) => panic!("unexpected failure: {other:?}"),

@@ -151,6 +151,37 @@ impl ApiError {
         error
     }
 
+    /// A stream this server will not open: it or the client has as many as allowed.
+    pub fn stream_refused(refusal: crate::limits::StreamRefusal) -> Self {
+        use crate::limits::StreamRefusal;
+        let mut error = match refusal {
+            StreamRefusal::ServerFull { most } => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "streams-full",
+                "Too many streams",
+                "Service temporarily unavailable.",
+                format!(
+                    "this server has {most} availability streams open, the most it serves; retry \
+                     in a few seconds, or poll GET /availability meanwhile"
+                ),
+            )
+            .with_reason("streams_full"),
+            StreamRefusal::ClientFull { most } => Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too-many-streams",
+                "Too many streams",
+                "Too many requests.",
+                format!(
+                    "this client has {most} availability streams open on this server, the most \
+                     one client may; close one (every open page keeps one) before opening another"
+                ),
+            )
+            .with_reason("too_many_streams"),
+        };
+        error.0.retry_after = Some(5);
+        error
+    }
+
     /// Request headers over the limit.
     pub fn headers_too_large(size: usize, limit: usize) -> Self {
         Self::new(

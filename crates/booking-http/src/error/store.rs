@@ -9,10 +9,13 @@ use actix_web::http::StatusCode;
 use booking_core::{
     admission::Unavailable,
     appointment::{CancelRefusal, RescheduleRefusal},
-    repository::{BookFailure, CancelFailure, ClosureNotFound, HoldNotFound, RescheduleFailure},
+    repository::{
+        BookFailure, CancelFailure, ClosureNotFound, HoldFailure, HoldNotFound, RescheduleFailure,
+    },
     service::{AvailabilityError, PlacementError, RescheduleError},
     storage::{StorageError, StorageErrorKind, WriteError},
 };
+use chrono::{DateTime, Utc};
 
 use super::ApiError;
 
@@ -164,9 +167,29 @@ impl From<WriteError<BookFailure>> for ApiError {
     }
 }
 
-impl From<WriteError<Unavailable>> for ApiError {
-    fn from(error: WriteError<Unavailable>) -> Self {
-        Self::write(error, |why| Self::unavailable(why, BOOK_TAKEN))
+impl ApiError {
+    /// A hold that was not made; `now` tells when the client's first hold frees a place.
+    pub fn hold_failure(error: WriteError<HoldFailure>, now: DateTime<Utc>) -> Self {
+        Self::write(error, |failure| match failure {
+            HoldFailure::Unavailable(why) => Self::unavailable(why, BOOK_TAKEN),
+            HoldFailure::TooMany { most, frees_at } => {
+                let seconds = u64::try_from((frees_at - now).num_seconds()).unwrap_or(0).max(1);
+                let mut error = Self::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "too-many-holds",
+                    "Too many holds",
+                    "Too many holds.",
+                    format!(
+                        "this client already holds {most} slots, the most one client may hold at \
+                         once; book one (POST /schedule with its hold), release one (DELETE \
+                         /holds/{{token}}), or retry in {seconds} s, when the first expires"
+                    ),
+                )
+                .with_reason("too_many_holds");
+                error.0.retry_after = Some(seconds);
+                error
+            }
+        })
     }
 }
 

@@ -1,6 +1,6 @@
 //! Holds: a slot kept for a few minutes while a client finishes booking.
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use booking_core::{hold::HoldToken, repository::HoldNotFound};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -10,7 +10,10 @@ use super::{
     times::{InUtc, LocalDate, LocalTime, Zoned},
     views::{SlotTimes, utc},
 };
-use crate::error::{ApiError, Problem};
+use crate::{
+    error::{ApiError, Problem},
+    limits::Clients,
+};
 
 /// A request to hold a slot.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -68,21 +71,27 @@ pub struct HoldView<'a> {
         (status = 409, description = "Time slot is not available.", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body over 16 KiB", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many holds (`too-many-holds`: the client already has `BOOKING_MAX_HOLDS_PER_CLIENT` active holds; `Retry-After` says when the first expires) or too many writes (`too-many-requests`)", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Database busy or unreachable; retry", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn create(
+    request: HttpRequest,
     bookings: web::Data<Bookings>,
+    clients: web::Data<Clients>,
     body: web::Json<HoldRequest>,
 ) -> Result<HttpResponse, ApiError> {
+    // The client counts against the holds cap by the address the rate limit counts it by.
+    let holder = clients.client_of(request.peer_addr(), request.headers()).map(Clients::name);
     let request = fields::slot_request(
         &body.date,
         &body.time,
         body.resource.as_deref(),
         body.service.as_deref(),
     )?;
-    let pending = bookings.run("hold", move |service| service.hold(&request)).await?;
-    let hold = pending.await?.outcome;
+    let pending =
+        bookings.run("hold", move |service| service.hold(&request, holder.as_deref())).await?;
+    let hold = pending.await.map_err(|e| ApiError::hold_failure(e, bookings.now()))?.outcome;
     let SlotTimes { date, time, start, end } = SlotTimes::of(hold.slot, bookings.schedule());
     Ok(HttpResponse::Created().json(HoldView {
         message: "Time slot held.",

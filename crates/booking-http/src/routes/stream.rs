@@ -4,7 +4,7 @@
 
 use std::{collections::VecDeque, time::Duration};
 
-use actix_web::{HttpResponse, http::header, web, web::Bytes};
+use actix_web::{HttpRequest, HttpResponse, http::header, web, web::Bytes};
 use booking_core::{
     admission::UsageMap,
     availability::{Availability, ListingPlan},
@@ -18,11 +18,18 @@ use super::{
     Bookings,
     availability::{AvailabilityQuery, AvailabilityView, SlotView, plan_is_short},
 };
-use crate::metrics::OpenStream;
 use crate::{
     error::{ApiError, Problem},
     events::{Events, Published},
+    limits::{Clients, StreamCaps, StreamPermit, random_below},
+    metrics::OpenStream,
 };
+
+/// The shortest reconnection delay a stream asks its client for (SSE `retry`)...
+const RECONNECT_AFTER: Duration = Duration::from_secs(1);
+/// ...plus a random share of this, so that clients cut off together (a restart) come back
+/// spread out.
+const RECONNECT_SPREAD: Duration = Duration::from_secs(4);
 
 /// How often idle streams get a heartbeat comment.
 #[derive(Debug, Clone, Copy)]
@@ -35,16 +42,22 @@ pub struct Heartbeat(pub Duration);
     responses(
         (status = 200, description = "text/event-stream: a `snapshot` event (the body of GET /availability), then a `slot` event (a SlotView) for every slot whose availability changes; `: heartbeat` comments while idle", content_type = "text/event-stream", body = String),
         (status = 400, description = "Bad dates or range, unknown resource or service", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Database busy or unreachable; retry", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "The client has `BOOKING_MAX_STREAMS_PER_CLIENT` streams open on this server (`too-many-streams`)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database busy or unreachable, or the server has `BOOKING_MAX_STREAMS` streams open (`streams-full`); retry", body = Problem, content_type = "application/problem+json"),
     )
 )]
 pub async fn stream(
+    request: HttpRequest,
     bookings: web::Data<Bookings>,
     events: web::Data<Events>,
     heartbeat: web::Data<Heartbeat>,
+    clients: web::Data<Clients>,
+    caps: web::Data<StreamCaps>,
     query: web::Query<AvailabilityQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let plan = query.plan(&bookings)?;
+    let client = clients.client_of(request.peer_addr(), request.headers());
+    let permit = caps.open(client).map_err(ApiError::stream_refused)?;
     // Subscribe before reading, so that no change committed after the read is missed;
     // applying one the read already saw is harmless (updates carry absolute counts).
     let (changes, id) = events.subscribe();
@@ -56,9 +69,12 @@ pub async fn stream(
         id,
         heartbeat: tokio::time::interval(heartbeat.0),
         queue: VecDeque::new(),
-        _open: OpenStream::open(),
+        caps,
+        _open: (permit, OpenStream::open()),
     };
     state.heartbeat.reset();
+    let reconnect = RECONNECT_AFTER + random_below(RECONNECT_SPREAD);
+    state.queue.push_back(Bytes::from(format!("retry: {}\n\n", reconnect.as_millis())));
     state.queue.push_back(state.view.snapshot_event(&state.bookings, state.id));
     let body = futures_util::stream::unfold(state, |mut state| async move {
         let next = state.next().await?;
@@ -132,8 +148,9 @@ struct State {
     id: u64,
     heartbeat: tokio::time::Interval,
     queue: VecDeque<Bytes>,
-    /// Counts the stream as open until it ends.
-    _open: OpenStream,
+    caps: web::Data<StreamCaps>,
+    /// Counts the stream as open, against the caps and in the metrics, until it ends.
+    _open: (StreamPermit, OpenStream),
 }
 
 impl State {
@@ -160,7 +177,10 @@ impl State {
         }
     }
 
+    /// Reloads the view after a pause that spreads the reloads of every stream told to at once
+    /// (by a closure, say) over time, rather than all reading the database in the same instant.
     async fn resync(&mut self, id: u64) -> Option<()> {
+        tokio::time::sleep(self.caps.resync_delay()).await;
         self.changes = self.changes.resubscribe();
         self.id = id;
         match View::load(&self.bookings, self.view.plan.clone()).await {

@@ -130,3 +130,64 @@ async fn holds_follow_the_same_rules_as_bookings() {
     )
     .await;
 }
+
+/// Holds made by `client` (an address a trusted proxy forwards for).
+async fn hold_as(app: &TestApp, client: &str, time: &str) -> Response {
+    app.client
+        .post(app.url("/holds"))
+        .header("x-forwarded-for", client)
+        .json(&json!({"date": DAY, "time": time}))
+        .send()
+        .await
+        .unwrap()
+}
+
+/// One client may hold three slots at once (an IPv6 client by its /64); the fourth is 429
+/// until one of the three is used, released or expires, and other clients are not affected.
+#[actix_web::test]
+async fn a_client_holds_at_most_three_slots_at_once() {
+    let app = spawn_app_with(|settings| {
+        settings.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+    })
+    .await;
+    let ada = "2001:db8:1:2::10";
+    let mut tokens = Vec::new();
+    for (address, time) in [(ada, "09:00"), ("2001:db8:1:2::99", "09:30"), (ada, "10:00")] {
+        tokens.push(token_of(hold_as(&app, address, time).await).await);
+    }
+    app.clock.advance(Duration::minutes(2));
+    let refused = hold_as(&app, "2001:db8:1:2:ffff::1", "10:30").await;
+    assert_eq!(refused.headers()["retry-after"], "180", "the first hold expires in 3 minutes");
+    let body = assert_problem(refused, StatusCode::TOO_MANY_REQUESTS, "Too many holds.").await;
+    assert_eq!(
+        (body["type"].as_str(), body["reason"].as_str()),
+        (Some("/problems/too-many-holds"), Some("too_many_holds"))
+    );
+    assert!(body["detail"].as_str().unwrap().contains("already holds 3 slots"), "{body}");
+    assert_eq!(app.slot_of("default", DAY, "10:30", "").await, (0, 0, None), "nothing was held");
+    assert_eq!(hold_as(&app, "2001:db8:1:3::10", "10:30").await.status(), StatusCode::CREATED);
+    assert_eq!(hold_as(&app, "192.0.2.7", "11:00").await.status(), StatusCode::CREATED);
+    assert_eq!(app.delete(&format!("/holds/{}", tokens[0])).await.status(), StatusCode::NO_CONTENT);
+    assert_eq!(hold_as(&app, ada, "11:30").await.status(), StatusCode::CREATED);
+    assert_eq!(hold_as(&app, ada, "12:00").await.status(), StatusCode::TOO_MANY_REQUESTS);
+    let converted = app.schedule_with(DAY, "09:30", json!({"hold": tokens[1]})).await;
+    assert_eq!(converted.status(), StatusCode::CREATED);
+    assert_eq!(hold_as(&app, ada, "12:00").await.status(), StatusCode::CREATED);
+    app.clock.advance(Duration::minutes(5));
+    for time in ["13:00", "13:30", "14:00"] {
+        assert_eq!(
+            hold_as(&app, ada, time).await.status(),
+            StatusCode::CREATED,
+            "expired holds stop counting"
+        );
+    }
+}
+
+#[actix_web::test]
+async fn the_holds_cap_can_be_lifted() {
+    let app = spawn_app_with(|settings| settings.max_holds_per_client = None).await;
+    for time in ["09:00", "09:30", "10:00", "10:30", "11:00"] {
+        let response = hold(&app, json!({"date": DAY, "time": time})).await;
+        assert_eq!(response.status(), StatusCode::CREATED, "{time}");
+    }
+}

@@ -645,5 +645,10 @@ fn readme_examples_work() {
     let stream = format!("timeout 3 {} || true", readme_block("Watch availability live").trim());
     let output = run_script(&stream, &server, token);
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(stdout.starts_with("id: ") && stdout.contains("event: snapshot\ndata: {"), "{stdout}");
+    assert!(
+        stdout.starts_with("retry: ")
+            && stdout.contains("\n\nid: ")
+            && stdout.contains("event: snapshot\ndata: {"),
+        "{stdout}"
+    );
 }

@@ -11,6 +11,8 @@ struct Events {
     body:
         std::pin::Pin<Box<dyn futures_util::Stream<Item = reqwest::Result<actix_web::web::Bytes>>>>,
     buffer: String,
+    /// The reconnection delay the stream asked for, in milliseconds, once it has.
+    retry: Option<u64>,
 }
 
 #[derive(Debug)]
@@ -26,7 +28,11 @@ impl Events {
         assert_eq!(response.status(), StatusCode::OK);
         assert_eq!(response.headers()["content-type"], "text/event-stream");
         assert_eq!(response.headers()["cache-control"], "no-cache");
-        Self { body: Box::pin(response.bytes_stream()), buffer: String::new() }
+        Self::of(response)
+    }
+
+    fn of(response: reqwest::Response) -> Self {
+        Self { body: Box::pin(response.bytes_stream()), buffer: String::new(), retry: None }
     }
 
     /// The next event (comments skipped); fails the test if none comes within 10 s.
@@ -35,6 +41,10 @@ impl Events {
             if let Some(end) = self.buffer.find("\n\n") {
                 let block: String = self.buffer.drain(..end + 2).collect();
                 if block.starts_with(':') {
+                    continue;
+                }
+                if let Some(retry) = block.strip_prefix("retry: ") {
+                    self.retry = Some(retry.trim().parse().unwrap());
                     continue;
                 }
                 let field = |name: &str| {
@@ -193,4 +203,70 @@ async fn bad_stream_queries_are_400_problems() {
     let response = app.get("/availability/stream?date=tomorrow").await;
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     assert_eq!(response.headers()["content-type"], "application/problem+json");
+}
+
+/// Before its snapshot, a stream asks the client to reconnect after one to five seconds, a
+/// different delay for each stream, so that clients cut off together return spread out.
+#[actix_web::test]
+async fn streams_ask_for_spread_out_reconnection_delays() {
+    let app = spawn_app().await;
+    let mut delays = std::collections::HashSet::new();
+    for _ in 0..6 {
+        let mut events = Events::open(&app, &format!("date={DAY}")).await;
+        assert_eq!(events.next().await.name, "snapshot");
+        let retry = events.retry.expect("a retry field before the snapshot");
+        assert!((1000..5000).contains(&retry), "{retry}");
+        delays.insert(retry);
+    }
+    assert!(delays.len() > 1, "every stream asked for the same delay: {delays:?}");
+}
+
+/// A stream opened by `client` (an address a trusted proxy forwards for).
+async fn stream_as(app: &TestApp, client: &str) -> reqwest::Response {
+    app.client
+        .get(app.url(&format!("/availability/stream?date={DAY}")))
+        .header("x-forwarded-for", client)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Streams are capped per client (429) and per server (503), and a closed stream frees its
+/// place.
+#[actix_web::test]
+async fn streams_are_capped_per_client_and_per_server() {
+    let app = spawn_app_with(|settings| {
+        settings.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+        settings.max_streams = 3;
+        settings.max_streams_per_client = 2;
+        settings.stream_heartbeat = Duration::from_millis(200);
+    })
+    .await;
+    let first = Events::of(stream_as(&app, "192.0.2.1").await);
+    let _second = Events::of(stream_as(&app, "192.0.2.1").await);
+    let refused = stream_as(&app, "192.0.2.1").await;
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(refused.headers()["retry-after"], "5");
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(
+        (body["type"].as_str(), body["reason"].as_str()),
+        (Some("/problems/too-many-streams"), Some("too_many_streams"))
+    );
+    let _third = Events::of(stream_as(&app, "192.0.2.2").await);
+    let full = stream_as(&app, "192.0.2.3").await;
+    assert_eq!(full.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body: Value = full.json().await.unwrap();
+    assert_eq!(body["type"], "/problems/streams-full", "{body}");
+    drop(first);
+    // The server notices the closed connection at its next heartbeat.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let response = stream_as(&app, "192.0.2.3").await;
+        if response.status() == StatusCode::OK {
+            break;
+        }
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(std::time::Instant::now() < deadline, "the closed stream kept its place");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }

@@ -2,8 +2,8 @@
 //! side, so each write locks what its decision rests on before reading it, and every
 //! statement after the lock sees what the previous holder committed.
 //!
-//! Locks are always taken in one order (idempotency key, closures, appointment, slots by
-//! resource then time) so that writers never wait on each other in a circle.
+//! Locks are always taken in one order (idempotency key or holder, closures, appointment, slots
+//! by resource then time) so that writers never wait on each other in a circle.
 
 use booking_core::change::Change;
 use diesel::{prelude::*, sql_types::Text};
@@ -69,8 +69,8 @@ pub(super) fn lock_appointment(connection: &mut Db, id: &str) -> QueryResult<()>
         .map(drop)
 }
 
-/// Locks an idempotency key (by its hash: two keys rarely share one, and then merely take
-/// turns) until the transaction ends.
+/// Locks an idempotency key or a holder (by its hash: two keys rarely share one, and then
+/// merely take turns) until the transaction ends.
 pub(super) fn lock_key(connection: &mut Db, key: &str) -> QueryResult<()> {
     diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
         .bind::<Text, _>(key)

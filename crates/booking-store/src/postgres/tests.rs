@@ -206,6 +206,7 @@ fn holds_and_bookings_from_two_servers_never_share_a_place() {
                             token: booking_core::hold::HoldToken::random(),
                             candidates: vec![monday.at(time)],
                             expires_at: "2030-01-01T00:05:00Z".parse().unwrap(),
+                            quota: None,
                         };
                         let booking = monday.booking(time);
                         barrier.wait();
@@ -224,6 +225,43 @@ fn holds_and_bookings_from_two_servers_never_share_a_place() {
         let used = usage.values().map(|u| u.booked + u.held).sum::<u32>();
         assert_eq!((taken, used), (1, 1), "{time}");
     }
+}
+
+/// One holder asking for eight slots at once, half on each server, gets exactly its quota:
+/// the holder lock makes the count and the insert one step across servers.
+#[test]
+fn a_holder_never_passes_its_quota_across_two_servers() {
+    use booking_core::{hold::HoldQuota, repository::HoldFailure, storage::WriteError};
+    let Some(database) = TestDatabase::new() else { return };
+    let second = second_server(&database);
+    let monday = Monday::with_capacity(1);
+    let most = std::num::NonZeroU16::new(2).unwrap();
+    let barrier = std::sync::Barrier::new(8);
+    let outcomes: Vec<_> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..8)
+            .map(|i| {
+                let store = if i % 2 == 0 { &*database } else { &second };
+                let (monday, barrier) = (&monday, &barrier);
+                scope.spawn(move || {
+                    let request = booking_core::repository::HoldRequest {
+                        token: booking_core::hold::HoldToken::random(),
+                        candidates: vec![monday.at(&format!("{:02}:00:00", 9 + i))],
+                        expires_at: "2030-01-01T00:05:00Z".parse().unwrap(),
+                        quota: Some(HoldQuota { holder: "2001:db8::/64".to_owned(), most }),
+                    };
+                    barrier.wait();
+                    store.hold(request, monday.admission).wait().map(drop)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let held = outcomes.iter().filter(|o| o.is_ok()).count();
+    let capped = outcomes
+        .iter()
+        .filter(|o| matches!(o, Err(WriteError::Refused(HoldFailure::TooMany { .. }))))
+        .count();
+    assert_eq!((held, capped), (2, 6), "{outcomes:?}");
 }
 
 /// Many writers on two servers book, move and cancel across a few slots, crossing each other's

@@ -14,7 +14,7 @@ use crate::statements::MoveTo;
 
 use super::{
     Db, dialect,
-    rows::{AppointmentRow, HoldRow, seconds},
+    rows::{AppointmentRow, HoldRow, instant, seconds},
     schema::{appointments, hold_slots, holds},
     storage_error,
 };
@@ -159,9 +159,13 @@ pub(super) fn hold(connection: &mut Db, token: &HoldToken) -> Result<Option<Hold
     row.into_hold(&occupied).map(Some)
 }
 
-/// Inserts a hold and its slots.
-pub(super) fn insert_hold(connection: &mut Db, hold: &Hold) -> QueryResult<()> {
-    diesel::insert_into(holds::table).values(HoldRow::from(hold)).execute(connection)?;
+/// Inserts a hold, asked for by `holder`, and its slots.
+pub(super) fn insert_hold(
+    connection: &mut Db,
+    hold: &Hold,
+    holder: Option<&str>,
+) -> QueryResult<()> {
+    diesel::insert_into(holds::table).values(HoldRow::new(hold, holder)).execute(connection)?;
     let (token, resource, expires_at) =
         (hold.token.as_str(), hold.resource.as_str(), seconds(hold.expires_at));
     for start in &hold.occupied {
@@ -175,6 +179,21 @@ pub(super) fn insert_hold(connection: &mut Db, hold: &Hold) -> QueryResult<()> {
             .execute(connection)?;
     }
     Ok(())
+}
+
+/// How many holds `holder` has that are active at `now`, and when the first of them expires.
+pub(super) fn holds_of(
+    connection: &mut Db,
+    holder: &str,
+    now: DateTime<Utc>,
+) -> Result<(u64, Option<DateTime<Utc>>), StorageError> {
+    use diesel::dsl::{count_star, min};
+    let (count, first): (i64, Option<i64>) = holds::table
+        .filter(holds::holder.eq(holder).and(holds::expires_at.gt(seconds(now))))
+        .select((count_star(), min(holds::expires_at)))
+        .get_result(connection)
+        .map_err(storage_error)?;
+    Ok((u64::try_from(count).unwrap_or(0), first.map(instant).transpose()?))
 }
 
 /// Deletes a hold and its slots; false if it was already gone, perhaps deleted by a

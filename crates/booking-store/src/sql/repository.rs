@@ -6,7 +6,7 @@
 use std::convert::Infallible;
 
 use booking_core::{
-    admission::{Admission, Unavailable, UsageMap},
+    admission::{Admission, UsageMap},
     appointment::{Appointment, AppointmentId, Move},
     catalog::Slug,
     closure::{Closure, ClosureId},
@@ -16,7 +16,7 @@ use booking_core::{
     placement::Placement,
     repository::{
         AppointmentQuery, AppointmentRepository, BookFailure, Booking, CancelFailure, Closed,
-        ClosureNotFound, HoldNotFound, HoldRequest, RescheduleFailure, Written,
+        ClosureNotFound, HoldFailure, HoldNotFound, HoldRequest, RescheduleFailure, Written,
     },
     storage::StorageError,
 };
@@ -194,15 +194,32 @@ impl AppointmentRepository for Repository {
         &self,
         request: HoldRequest,
         admission: Admission,
-    ) -> Pending<Written<Hold>, Unavailable> {
+    ) -> Pending<Written<Hold>, HoldFailure> {
         self.write(move |connection| {
+            let holder = request.quota.as_ref().map(|quota| quota.holder.as_str());
+            if let Some(holder) = holder {
+                // Two holds by one holder on two servers take turns, so neither counts short.
+                dialect::lock_key(connection, &format!("holder {holder}"))?;
+            }
             dialect::lock_closures(connection, dialect::Access::Shared)?;
             records::delete_expired_holds(connection, admission.now())?;
+            if let Some(quota) = &request.quota {
+                let (active, first) =
+                    records::holds_of(connection, &quota.holder, admission.now())?;
+                if active >= u64::from(quota.most.get())
+                    && let Some(frees_at) = first
+                {
+                    return Err(TxError::Refused(HoldFailure::TooMany {
+                        most: quota.most,
+                        frees_at,
+                    }));
+                }
+            }
             let placement =
                 places::first_admitted(connection, &request.candidates, &admission, Own::Nothing)?
-                    .map_err(TxError::Refused)?;
+                    .map_err(|why| TxError::Refused(why.into()))?;
             let hold = request.hold_at(placement, admission.now());
-            records::insert_hold(connection, &hold)?;
+            records::insert_hold(connection, &hold, holder)?;
             let written = Written::hold_taken(hold);
             dialect::announce(connection, &written.changed)?;
             Ok(written)

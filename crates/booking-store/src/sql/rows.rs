@@ -130,10 +130,12 @@ pub(super) struct HoldRow {
     pub end_at: i64,
     pub created_at: i64,
     pub expires_at: i64,
+    pub holder: Option<String>,
 }
 
-impl From<&Hold> for HoldRow {
-    fn from(hold: &Hold) -> Self {
+impl HoldRow {
+    /// The row of `hold`, asked for by `holder`.
+    pub(super) fn new(hold: &Hold, holder: Option<&str>) -> Self {
         Self {
             token: hold.token.as_str().to_owned(),
             resource: hold.resource.to_string(),
@@ -142,11 +144,10 @@ impl From<&Hold> for HoldRow {
             end_at: seconds(hold.slot.end()),
             created_at: seconds(hold.created_at),
             expires_at: seconds(hold.expires_at),
+            holder: holder.map(str::to_owned),
         }
     }
-}
 
-impl HoldRow {
     /// The hold this row and its slots describe.
     pub(super) fn into_hold(self, occupied: &[i64]) -> Result<Hold, StorageError> {
         Ok(Hold {

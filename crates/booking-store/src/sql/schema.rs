@@ -34,6 +34,7 @@ diesel::table! {
         end_at -> BigInt,
         created_at -> BigInt,
         expires_at -> BigInt,
+        holder -> Nullable<Text>,
     }
 }
 

@@ -1,0 +1,2 @@
+DROP INDEX holds_by_holder;
+ALTER TABLE holds DROP COLUMN holder;
