@@ -23,6 +23,7 @@ use crate::{error, routes};
         routes::meta::healthz,
         routes::meta::readyz,
         routes::meta::openapi,
+        routes::docs::page,
         crate::metrics::metrics,
         routes::appointments::schedule,
         routes::appointments::cancel,

@@ -1,15 +1,14 @@
 //! Support for tests (feature `test-support`).
 //!
 //! PostgreSQL databases: each test gets a schema of its own in the database
-//! `TEST_DATABASE_URL` names, so tests run in parallel and leave nothing behind. Without
-//! `TEST_DATABASE_URL`, PostgreSQL tests skip, saying so once per process (feature `postgres`).
+//! `TEST_DATABASE_URL` names, so tests run in parallel and leave nothing behind (feature
+//! `postgres`). Tests that need one are marked `#[ignore = "needs PostgreSQL: ..."]`: a plain
+//! `cargo test` lists them as ignored, and `cargo test -- --include-ignored` runs them, failing
+//! if `TEST_DATABASE_URL` is unset.
 //!
 //! SQLite: [`SqliteWriteLock`] holds a database file's write lock the way another process
 //! writing to it would.
 #![expect(clippy::expect_used, reason = "test support: a panic is a failed test")]
-
-#[cfg(feature = "postgres")]
-use std::{io::Write, sync::Once};
 
 use diesel::{Connection, connection::SimpleConnection, sqlite::SqliteConnection};
 #[cfg(feature = "postgres")]
@@ -34,23 +33,18 @@ pub struct TestSchema {
 
 #[cfg(feature = "postgres")]
 impl TestSchema {
-    /// A new schema, or `None` (after a notice on stderr) when `TEST_DATABASE_URL` is unset.
-    /// Panics when it is set but the database cannot be reached: a test run that asked for
-    /// PostgreSQL must not pass without it.
-    pub fn create() -> Option<Self> {
-        let Some(server) = std::env::var(TEST_DATABASE_URL).ok().filter(|url| !url.is_empty())
-        else {
-            static NOTICE: Once = Once::new();
-            NOTICE.call_once(|| {
-                // Written past the test harness's capture, so a plain `cargo test` shows it.
-                let _unwritable = writeln!(
-                    std::io::stderr(),
-                    "note: PostgreSQL tests skipped: set {TEST_DATABASE_URL} \
-                     (e.g. postgres://postgres@127.0.0.1:5432/test) to run them"
-                );
+    /// A new schema. Panics when `TEST_DATABASE_URL` is unset or the database cannot be
+    /// reached: a test that needs PostgreSQL must not pass without it.
+    pub fn create() -> Self {
+        let server = std::env::var(TEST_DATABASE_URL)
+            .ok()
+            .filter(|url| !url.is_empty())
+            .unwrap_or_else(|| {
+                panic!(
+                    "this test needs PostgreSQL: set {TEST_DATABASE_URL} \
+                     (e.g. postgres://postgres@127.0.0.1:5432/test)"
+                )
             });
-            return None;
-        };
         let name = format!("test_{}", uuid::Uuid::new_v4().simple());
         let mut connection = PgConnection::establish(&server)
             .expect("TEST_DATABASE_URL is set, but PostgreSQL cannot be reached");
@@ -62,7 +56,7 @@ impl TestSchema {
         let Ok(DatabaseUrl::Postgres(url)) = url.parse() else {
             panic!("{TEST_DATABASE_URL} is not a postgres:// URL");
         };
-        Some(Self { server, name, url })
+        Self { server, name, url }
     }
 
     /// A URL whose connections work in this schema.

@@ -42,11 +42,16 @@ use crate::{
 };
 
 /// Generates one `#[test]` per contract check; `$make` builds a fresh, empty repository (or
-/// anything that dereferences to one) for each.
+/// anything that dereferences to one) for each. `#[$attribute] $make` puts the attribute (such
+/// as `#[ignore = "needs a database"]`) on every test.
 #[macro_export]
 macro_rules! repository_contract_tests {
+    (#[$attribute:meta] $make:expr) => {
+        $crate::repository_contract_tests!(@checks (@each [$attribute] $make));
+    };
     ($make:expr) => {
-        $crate::repository_contract_tests!(@checks (@each $make));
+        // `cfg(all())` is always true: the attribute that changes nothing.
+        $crate::repository_contract_tests!(@checks (@each [cfg(all())] $make));
     };
     // The one list of checks, handed to the mode in parentheses.
     (@checks ($($mode:tt)*)) => {
@@ -87,9 +92,10 @@ macro_rules! repository_contract_tests {
             a_write_changes_the_usage_of_exactly_the_slots_it_reports
         }
     };
-    (@each $make:expr; $($check:ident),* $(,)?) => {
+    (@each [$attribute:meta] $make:expr; $($check:ident),* $(,)?) => {
         $(
             #[test]
+            #[$attribute]
             fn $check() {
                 let repository = $make;
                 $crate::contract::$check(&*repository);

@@ -45,6 +45,8 @@ pub struct Links {
     pub services: &'static str,
     /// The OpenAPI document.
     pub openapi: &'static str,
+    /// The API reference, for people.
+    pub docs: &'static str,
     /// Liveness.
     pub health: &'static str,
     /// Readiness.
@@ -81,6 +83,7 @@ pub async fn index(bookings: web::Data<Bookings>) -> HttpResponse {
             resources: "/resources",
             services: "/services",
             openapi: "/openapi.json",
+            docs: "/docs",
             health: "/healthz",
             ready: "/readyz",
             holds: "/holds",

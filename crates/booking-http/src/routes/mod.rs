@@ -5,6 +5,7 @@ pub mod admin;
 pub mod appointments;
 pub mod availability;
 pub mod catalog;
+pub mod docs;
 mod fields;
 pub mod holds;
 pub mod meta;
@@ -26,6 +27,9 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .service(resource("/healthz", "GET").route(web::get().to(meta::healthz)))
         .service(resource("/readyz", "GET").route(web::get().to(meta::readyz)))
         .service(resource("/openapi.json", "GET").route(web::get().to(meta::openapi)))
+        .service(resource("/docs", "GET").route(web::get().to(docs::page)))
+        .service(resource("/docs/init.js", "GET").route(web::get().to(docs::init)))
+        .service(resource("/docs/redoc.standalone.js", "GET").route(web::get().to(docs::redoc)))
         .service(resource("/metrics", "GET").route(web::get().to(crate::metrics::metrics)))
         .service(resource("/schedule", "POST").route(web::post().to(appointments::schedule)))
         // Paths with a parameter are matched one after another: the most read comes first.

@@ -5,8 +5,10 @@
 mod admin;
 mod appointment;
 mod availability;
+mod browser;
 mod cancel;
 mod catalog;
+mod docs;
 mod errors;
 mod fuzz;
 mod helpers;

@@ -75,6 +75,7 @@ async fn the_openapi_document_covers_every_endpoint_and_error() {
             "/availability",
             "/availability/stream",
             "/cancel/{id}",
+            "/docs",
             "/healthz",
             "/holds",
             "/holds/{token}",

@@ -26,7 +26,7 @@ pub(crate) struct Server {
 
 impl Server {
     /// Starts the binary on a free port with `database`; returns once it listens.
-    fn start(database: &Path) -> Self {
+    pub(crate) fn start(database: &Path) -> Self {
         Self::starting(database, &[]).ready()
     }
 
@@ -621,6 +621,21 @@ fn readme_examples_work() {
             "Appointment canceled successfully.",
             "Appointment is already canceled.",
             "Appointment scheduled successfully.",
+        ],
+        "{stdout}"
+    );
+    // The commands whose comments promise a status show it (`curl -i`).
+    let statuses: Vec<&str> = stdout
+        .match_indices("HTTP/1.1 ")
+        .map(|(i, _)| stdout[i..].lines().next().unwrap_or_default().trim_end())
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            "HTTP/1.1 201 Created",
+            "HTTP/1.1 409 Conflict",
+            "HTTP/1.1 400 Bad Request",
+            "HTTP/1.1 400 Bad Request"
         ],
         "{stdout}"
     );
