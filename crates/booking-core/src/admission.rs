@@ -22,7 +22,7 @@ pub struct Usage {
 pub type UsageMap = BTreeMap<(Slug, DateTime<Utc>), Usage>;
 
 /// Why a slot cannot take a booking now.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum Unavailable {
     /// It has started or is over.
     #[error("the requested time is in the past")]
@@ -43,8 +43,13 @@ pub enum Unavailable {
     #[error("the appointment would not fit inside opening hours")]
     OutsideHours,
     /// The resource or the business is closed then.
-    #[error("the resource is closed at that time")]
-    Closed,
+    #[error("the resource is closed at that time{}; it reopens at {until}", reason.as_ref().map(|r| format!(" ({r})")).unwrap_or_default())]
+    Closed {
+        /// The closure's reason, if it gives one.
+        reason: Option<String>,
+        /// When the closure ends.
+        until: DateTime<Utc>,
+    },
     /// Every place is taken or held; held places come free if their holds expire.
     #[error("every place in this slot is held for another client")]
     Held,
@@ -62,13 +67,13 @@ pub enum Unavailable {
 impl Unavailable {
     /// A stable, machine-readable name: `past`, `too_soon`, `beyond_horizon`, `outside_hours`,
     /// `closed`, `held` or `full`.
-    pub fn reason(self) -> &'static str {
+    pub fn reason(&self) -> &'static str {
         match self {
             Self::Past => "past",
             Self::TooSoon { .. } => "too_soon",
             Self::BeyondHorizon { .. } => "beyond_horizon",
             Self::OutsideHours => "outside_hours",
-            Self::Closed => "closed",
+            Self::Closed { .. } => "closed",
             Self::Held => "held",
             Self::Full { .. } => "full",
         }
@@ -107,8 +112,13 @@ impl Admission {
         usage: &UsageMap,
     ) -> Result<(), Unavailable> {
         self.check_time(placement.slot.start())?;
-        if closures.iter().any(|c| c.blocks(&placement.resource, placement.slot)) {
-            return Err(Unavailable::Closed);
+        if let Some(closure) =
+            closures.iter().find(|c| c.blocks(&placement.resource, placement.slot))
+        {
+            return Err(Unavailable::Closed {
+                reason: closure.reason.clone(),
+                until: closure.period.end(),
+            });
         }
         let capacity = placement.capacity;
         let mut held = false;

@@ -324,7 +324,7 @@ mod tests {
         let admission = schedule.admission(at("2030-01-01T00:00:00Z"), None);
         assert_eq!(
             admission.check(&placement, &[closure], &usage(&[("2030-01-07T09:00:00Z", 2, 0)])),
-            Err(Unavailable::Closed)
+            Err(Unavailable::Closed { reason: None, until: at("2030-01-07T12:00:00Z") })
         );
     }
 
@@ -336,11 +336,11 @@ mod tests {
             Unavailable::TooSoon { earliest: at("2030-01-01T00:00:00Z") },
             Unavailable::BeyondHorizon { latest: at("2030-01-01T00:00:00Z") },
             Unavailable::OutsideHours,
-            Unavailable::Closed,
+            Unavailable::Closed { reason: None, until: at("2030-01-01T00:00:00Z") },
             Unavailable::Held,
             full,
         ]
-        .into_iter()
+        .iter()
         .map(Unavailable::reason)
         .collect();
         assert_eq!(
@@ -364,7 +364,7 @@ mod tests {
             .slots
             .iter()
             .take(4)
-            .map(|s| (s.usage.booked, s.status.map_err(Unavailable::reason)))
+            .map(|s| (s.usage.booked, s.status.as_ref().map_err(Unavailable::reason).copied()))
             .collect();
         assert_eq!(summary, [(0, Err("past")), (1, Ok(())), (2, Err("full")), (0, Ok(()))]);
     }
@@ -381,8 +381,11 @@ mod tests {
             &[],
             &UsageMap::new(),
         );
-        let reasons: Vec<_> =
-            listing.slots.iter().map(|s| s.status.map_err(Unavailable::reason)).collect();
+        let reasons: Vec<_> = listing
+            .slots
+            .iter()
+            .map(|s| s.status.as_ref().map_err(Unavailable::reason).copied())
+            .collect();
         assert_eq!(reasons, [Ok(()), Ok(()), Ok(()), Err("outside_hours")]);
     }
 

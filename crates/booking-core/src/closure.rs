@@ -42,7 +42,7 @@ pub struct Closure {
     pub resource: Option<Slug>,
     /// The closed period.
     pub period: Slot,
-    /// Why, for the operator.
+    /// Why: for the operator, and told to clients refused for it.
     pub reason: Option<String>,
     /// When it was made.
     pub created_at: DateTime<Utc>,

@@ -328,7 +328,7 @@ impl AppointmentQuery {
 }
 
 /// Why a booking was not made.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BookFailure {
     /// No candidate can be booked: why the first could not.
     #[error(transparent)]
@@ -342,7 +342,7 @@ pub enum BookFailure {
 }
 
 /// Why a hold was not made.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum HoldFailure {
     /// No candidate can be held: why the first could not.
     #[error(transparent)]
@@ -379,7 +379,7 @@ pub enum CancelFailure {
 }
 
 /// Why an appointment was not moved.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RescheduleFailure {
     /// No appointment has the id.
     #[error("appointment not found")]

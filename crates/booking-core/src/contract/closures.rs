@@ -15,7 +15,10 @@ pub fn closures_block_bookings_and_list_what_they_cover(repository: &dyn Appoint
     assert_eq!(repository.get(inside.id()).unwrap(), Some(inside));
     assert_eq!(
         try_book(repository, place("alice", None, 7, 13, 1)),
-        Err(BookFailure::Unavailable(Unavailable::Closed))
+        Err(BookFailure::Unavailable(Unavailable::Closed {
+            reason: Some("Holiday".to_owned()),
+            until: at(7, 14, 0)
+        }))
     );
     book(repository, place("bob", None, 7, 13, 1));
     let everyone =
@@ -23,7 +26,10 @@ pub fn closures_block_bookings_and_list_what_they_cover(repository: &dyn Appoint
     assert!(everyone.covered.is_empty());
     assert_eq!(
         try_book(repository, place("bob", None, 8, 9, 1)),
-        Err(BookFailure::Unavailable(Unavailable::Closed))
+        Err(BookFailure::Unavailable(Unavailable::Closed {
+            reason: Some("Holiday".to_owned()),
+            until: at(9, 0, 0)
+        }))
     );
     assert_eq!(repository.get(other_resource.id()).unwrap(), Some(other_resource));
 }

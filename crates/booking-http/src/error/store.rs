@@ -42,8 +42,22 @@ impl ApiError {
         )
     }
 
-    /// A slot that cannot take a booking; `taken` is the sentence for a full slot.
+    /// A slot that cannot take a booking; `taken` is the sentence for a full slot. The detail
+    /// says what is wrong and what to do instead.
     fn unavailable(why: Unavailable, taken: &'static str) -> Self {
+        let next = match &why {
+            Unavailable::Past | Unavailable::Full { .. } | Unavailable::OutsideHours => {
+                "pick another slot"
+            }
+            Unavailable::TooSoon { .. } => "pick a later slot",
+            Unavailable::BeyondHorizon { .. } => "pick an earlier slot",
+            Unavailable::Closed { .. } => "pick a time after it reopens, or another resource",
+            Unavailable::Held => "it comes free if the hold expires unused; or pick another slot",
+        };
+        let detail = format!(
+            "{why}; {next}: GET /availability?date=YYYY-MM-DD (with the same resource and \
+             service) lists the slots that can be booked"
+        );
         let (status, slug, title, message) = match why {
             Unavailable::Past => (
                 StatusCode::BAD_REQUEST,
@@ -69,11 +83,11 @@ impl ApiError {
                 "Outside opening hours",
                 "The requested time is outside opening hours.",
             ),
-            Unavailable::Closed | Unavailable::Held | Unavailable::Full { .. } => {
+            Unavailable::Closed { .. } | Unavailable::Held | Unavailable::Full { .. } => {
                 (StatusCode::CONFLICT, "slot-unavailable", "Slot unavailable", taken)
             }
         };
-        Self::new(status, slug, title, message, why.to_string()).with_reason(why.reason())
+        Self::new(status, slug, title, message, detail).with_reason(why.reason())
     }
 
     /// A server that cannot serve writes now, whatever the reason: always 503, so that load

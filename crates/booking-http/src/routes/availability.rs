@@ -2,6 +2,7 @@
 
 use actix_web::{HttpResponse, web};
 use booking_core::{
+    admission::Unavailable,
     availability::{Availability, DateRange, ListingPlan, SlotAvailability},
     catalog::Slug,
     service::BookingService,
@@ -141,7 +142,7 @@ impl<'a> SlotView<'a> {
             booked: slot.usage.booked,
             held: slot.usage.held,
             available: slot.status.is_ok(),
-            reason: slot.status.err().map(|why| why.reason()),
+            reason: slot.status.as_ref().err().map(Unavailable::reason),
         }
     }
 }

@@ -193,6 +193,12 @@ async fn a_closure_blocks_its_slots_and_lists_the_appointments_inside() {
     let refused =
         assert_problem(refused, StatusCode::CONFLICT, "Time slot is not available.").await;
     assert_eq!(refused["reason"], "closed");
+    assert_eq!(
+        refused["detail"],
+        "the resource is closed at that time (Dentist); it reopens at 2030-01-07 14:00:00 UTC; \
+         pick a time after it reopens, or another resource: GET /availability?date=YYYY-MM-DD \
+         (with the same resource and service) lists the slots that can be booked"
+    );
 
     let listed: Value = app.admin_get("/admin/closures").await.json().await.unwrap();
     let id = listed["closures"][0]["id"].as_str().unwrap().to_owned();

@@ -41,6 +41,12 @@ async fn a_taken_slot_is_409_and_the_listing_agrees() {
     )
     .await;
     assert_eq!(body["reason"], "full");
+    let detail = body["detail"].as_str().unwrap();
+    assert!(
+        detail
+            .starts_with("the slot is already booked; pick another slot: GET /availability?date="),
+        "{detail}"
+    );
     assert_eq!(app.slot(DAY, "10:00").await, (1, false, Some("full".into())));
 }
 
