@@ -10,6 +10,7 @@ pub mod events;
 pub mod limits;
 pub mod metrics;
 pub mod openapi;
+pub mod panics;
 pub mod request_id;
 pub mod routes;
 pub mod startup;

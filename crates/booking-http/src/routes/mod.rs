@@ -13,7 +13,14 @@ pub mod stream;
 mod times;
 pub mod views;
 
-use actix_web::{HttpResponse, Resource, http::header, middleware::from_fn, web};
+use actix_web::{
+    HttpResponse, Resource,
+    body::MessageBody,
+    dev::{ServiceFactory, ServiceRequest, ServiceResponse},
+    http::header,
+    middleware::from_fn,
+    web,
+};
 use std::sync::Arc;
 
 use booking_core::service::BookingService;
@@ -72,11 +79,26 @@ async fn admin_not_found(request: actix_web::HttpRequest) -> Result<HttpResponse
     Err(ApiError::route_not_found(request.method().as_str(), request.path()))
 }
 
-/// A resource that answers other methods with 405 and the methods it allows.
-fn resource(path: &str, allow: &'static str) -> Resource {
-    web::resource(path).default_service(web::to(move || async move {
-        HttpResponse::MethodNotAllowed().insert_header((header::ALLOW, allow)).finish()
-    }))
+/// A resource that answers other methods with 405 and the methods it allows, and a panic in its
+/// handlers with 500 (the guard sits here, past routing: a request may be cloned only once it
+/// is routed).
+fn resource(
+    path: &str,
+    allow: &'static str,
+) -> Resource<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    web::resource(path)
+        .default_service(web::to(move || async move {
+            HttpResponse::MethodNotAllowed().insert_header((header::ALLOW, allow)).finish()
+        }))
+        .wrap(from_fn(crate::panics::catch_panics))
 }
 
 /// How handlers may call the store.
@@ -161,5 +183,41 @@ impl std::ops::Deref for Bookings {
 
     fn deref(&self) -> &BookingService {
         &self.service
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::{App, http::StatusCode, test};
+
+    use super::*;
+
+    #[expect(clippy::panic, reason = "the bug under test")]
+    async fn boom() -> &'static str {
+        panic!("a bug")
+    }
+
+    /// Every endpoint is made by `resource`: a handler that panics answers a 500 problem, the
+    /// next request is served, and other methods still get 405.
+    #[actix_web::test]
+    async fn a_panicking_handler_answers_500_and_the_server_goes_on() {
+        let app = test::init_service(
+            App::new()
+                .service(resource("/boom", "GET").route(web::get().to(boom)))
+                .service(resource("/fine", "GET").route(web::get().to(|| async { "fine" }))),
+        )
+        .await;
+        let response =
+            test::call_service(&app, test::TestRequest::get().uri("/boom").to_request()).await;
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let cause = response.response().error().map(ToString::to_string).unwrap_or_default();
+        assert!(cause.contains("Internal server error"), "{cause}");
+        let body: serde_json::Value = test::read_body_json(response).await;
+        assert_eq!(body["type"], "/problems/internal-error");
+        let fine =
+            test::call_service(&app, test::TestRequest::get().uri("/fine").to_request()).await;
+        assert_eq!(fine.status(), StatusCode::OK);
+        let post = test::call_service(&app, test::TestRequest::post().uri("/fine").to_request());
+        assert_eq!(post.await.status(), StatusCode::METHOD_NOT_ALLOWED);
     }
 }
