@@ -43,7 +43,7 @@ pub enum Unavailable {
     #[error("the appointment would not fit inside opening hours")]
     OutsideHours,
     /// The resource or the business is closed then.
-    #[error("the resource is closed at that time{}; it reopens at {until}", reason.as_ref().map(|r| format!(" ({r})")).unwrap_or_default())]
+    #[error("the resource is closed at that time{}; the closure ends at {until}", reason.as_ref().map(|r| format!(" ({r})")).unwrap_or_default())]
     Closed {
         /// The closure's reason, if it gives one.
         reason: Option<String>,

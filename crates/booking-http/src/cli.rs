@@ -10,6 +10,7 @@ use std::{
 };
 
 use booking_core::{
+    hold::DEFAULT_HOLDS_PER_HOLDER,
     hours::WeeklyHours,
     schedule::Schedule,
     units::{Capacity, SlotLength},
@@ -105,7 +106,7 @@ pub struct Cli {
     pub trusted_proxies: Vec<IpAddr>,
     /// Holds (POST /holds) one client may have active at once; 0 lifts the cap. Behind a
     /// reverse proxy, list it in BOOKING_TRUSTED_PROXIES, or every client counts as the proxy.
-    #[arg(long, env = "BOOKING_MAX_HOLDS_PER_CLIENT", default_value_t = 3, value_parser = clap::value_parser!(u16).range(0..=1000))]
+    #[arg(long, env = "BOOKING_MAX_HOLDS_PER_CLIENT", default_value_t = DEFAULT_HOLDS_PER_HOLDER.get(), value_parser = clap::value_parser!(u16).range(0..=1000))]
     pub max_holds_per_client: u16,
     /// Availability streams this server keeps open at once; past it, 503 with Retry-After.
     #[arg(long, env = "BOOKING_MAX_STREAMS", default_value_t = DEFAULT_MAX_STREAMS as u64, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
@@ -186,8 +187,17 @@ impl Cli {
         I: IntoIterator<Item = T>,
         T: Into<OsString> + Clone,
     {
+        Self::load_with(Self::command(), args)
+    }
+
+    /// [`try_load_from`](Self::try_load_from) with the flags `command` describes (tests: the
+    /// same flags without their environment variables).
+    fn load_with<I, T>(command: clap::Command, args: I) -> Result<Self, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<OsString> + Clone,
+    {
         let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
-        let command = Self::command();
         let matches = command.clone().try_get_matches_from(&args)?;
         let Some(path) = matches.get_one::<PathBuf>("config") else {
             return Self::from_arg_matches(&matches);
@@ -259,7 +269,7 @@ fn check_slots_fit(schedule: &Schedule) -> Result<(), ConfigError> {
             .max();
         if longest.unwrap_or(0) < length {
             return Err(ConfigError(format!(
-                "BOOKING_SLOT_MINUTES={length} is longer than every opening range of '{}' ({}), so it would have no slot",
+                "slots of {length} minutes (--slot-minutes, BOOKING_SLOT_MINUTES or slot_minutes) are longer than every opening range of '{}' ({}), so it would have no slot",
                 resource.slug, resource.hours
             )));
         }
@@ -271,8 +281,10 @@ fn check_slots_fit(schedule: &Schedule) -> Result<(), ConfigError> {
 mod tests {
     use super::*;
 
+    /// The flags `args` give, whatever the environment of the test run says.
     fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
-        Cli::try_load_from(std::iter::once("booking-http").chain(args.iter().copied()))
+        let command = Cli::command().mut_args(|arg| arg.env(None::<&str>));
+        Cli::load_with(command, std::iter::once("booking-http").chain(args.iter().copied()))
     }
 
     #[test]
@@ -316,6 +328,17 @@ mod tests {
         let settings = cli.settings().unwrap();
         assert!(!format!("{settings:?}").contains("s3cret"));
         assert!(settings.admin_token.unwrap().matches("s3cret-token-value"));
+        let directory = tempfile::tempdir().unwrap();
+        let path = directory.path().join("booking.toml");
+        std::fs::write(
+            &path,
+            "admin_token = \"s3cret-token-value\"\ndatabase_url = \"postgres://u:pa55word@db/x\"\n",
+        )
+        .unwrap();
+        let from_file = parse(&[&format!("--config={}", path.display())]).unwrap();
+        let printed = format!("{from_file:?}");
+        assert!(!printed.contains("s3cret") && !printed.contains("pa55word"), "{printed}");
+        assert!(printed.contains("admin_token"), "the file's keys are shown: {printed}");
     }
 
     #[test]
@@ -400,7 +423,7 @@ mod tests {
         assert!(
             error
                 .to_string()
-                .contains("BOOKING_SLOT_MINUTES=90 is longer than every opening range"),
+                .contains("slots of 90 minutes (--slot-minutes, BOOKING_SLOT_MINUTES or slot_minutes) are longer than every opening range"),
             "{error}"
         );
     }

@@ -25,16 +25,30 @@ use serde::Deserialize;
 use toml::{Spanned, Value};
 
 /// A configuration file, read and checked.
-#[derive(Debug)]
 pub struct ConfigFile {
     path: PathBuf,
+    /// The file as read, for the positions of later mistakes.
+    text: String,
     /// The settings it gives, as the text a flag would be given.
     settings: Vec<(String, Vec<String>)>,
     catalog: Catalog,
 }
 
-/// The file's resources and services.
-#[derive(Debug, Default, Deserialize)]
+/// The file may hold secrets (tokens, a database password): its values never print.
+impl std::fmt::Debug for ConfigFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let keys: Vec<&str> = self.settings.iter().map(|(key, _)| key.as_str()).collect();
+        f.debug_struct("ConfigFile")
+            .field("path", &self.path)
+            .field("settings", &keys)
+            .field("resources", &self.catalog.resources.len())
+            .field("services", &self.catalog.services.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The file's resources and services, with where each checked value is.
+#[derive(Default, Deserialize)]
 struct Catalog {
     /// The resources, in the order they are chosen from.
     #[serde(default)]
@@ -45,37 +59,35 @@ struct Catalog {
 }
 
 /// One `[[resources]]` table.
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ResourceConfig {
     /// URL-safe name.
-    slug: String,
+    slug: Spanned<String>,
     /// Display name.
     name: String,
     /// Its own opening hours.
-    opening_hours: Option<String>,
+    opening_hours: Option<Spanned<String>>,
     /// Its own capacity per slot.
-    capacity: Option<u32>,
+    capacity: Option<Spanned<u32>>,
 }
 
 /// One `[[services]]` table.
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ServiceConfig {
     /// URL-safe name.
-    slug: String,
+    slug: Spanned<String>,
     /// Display name.
     name: String,
     /// Length: a whole number of slots.
-    minutes: u32,
+    minutes: Spanned<u32>,
     /// Resources that perform it, in order of preference (default: every resource).
-    resources: Option<Vec<String>>,
+    resources: Option<Vec<Spanned<String>>>,
     /// Preparation before, blocking the resource (a whole number of slots).
-    #[serde(default)]
-    buffer_before_minutes: u32,
+    buffer_before_minutes: Option<Spanned<u32>>,
     /// Cleanup after, blocking the resource (a whole number of slots).
-    #[serde(default)]
-    buffer_after_minutes: u32,
+    buffer_after_minutes: Option<Spanned<u32>>,
     /// Overrides the business's minimum notice.
     min_notice_minutes: Option<u32>,
     /// Overrides the business's booking horizon.
@@ -147,7 +159,7 @@ impl ConfigFile {
             settings.push((key.as_ref().clone(), values));
         }
         let catalog = toml::from_str::<Catalog>(text).map_err(toml_error)?;
-        Ok(Self { path: path.to_owned(), settings, catalog })
+        Ok(Self { path: path.to_owned(), text: text.to_owned(), settings, catalog })
     }
 
     /// `command` with the file's settings as its defaults.
@@ -155,11 +167,6 @@ impl ConfigFile {
         self.settings.iter().fold(command, |command, (key, values)| {
             command.mut_arg(key, |arg| arg.default_values(values.iter().cloned()))
         })
-    }
-
-    /// The file's name.
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 
     /// `schedule` with the file's resources and services, which inherit `hours` and
@@ -170,16 +177,23 @@ impl ConfigFile {
         hours: &WeeklyHours,
         capacity: Capacity,
     ) -> Result<Schedule, FileError> {
-        let error = |message: String| FileError {
+        let error = |span: Option<Range<usize>>, message: String| FileError {
             path: self.path.display().to_string(),
-            at: String::new(),
+            at: span.map(|span| position(&self.text, span.start)).unwrap_or_default(),
             message,
         };
-        let parse_slug = |text: &str| text.parse::<Slug>().map_err(|e| error(e.to_string()));
-        let parse_hours = |text: &str| {
-            text.parse::<WeeklyHours>().map_err(|e| error(format!("opening_hours: {e}")))
+        let at = |value: &Spanned<String>, message: String| error(Some(value.span()), message);
+        let parse_slug = |text: &Spanned<String>| {
+            text.as_ref().parse::<Slug>().map_err(|e| at(text, e.to_string()))
         };
-        let parse_capacity = |n: u32| Capacity::new(n).map_err(|e| error(e.to_string()));
+        let parse_hours = |text: &Spanned<String>| {
+            text.as_ref()
+                .parse::<WeeklyHours>()
+                .map_err(|e| at(text, format!("opening_hours: {e}")))
+        };
+        let parse_capacity = |n: &Spanned<u32>| {
+            Capacity::new(*n.as_ref()).map_err(|e| error(Some(n.span()), e.to_string()))
+        };
         let resources = self
             .catalog
             .resources
@@ -190,61 +204,81 @@ impl ConfigFile {
                     name: r.name.clone(),
                     hours: r
                         .opening_hours
-                        .as_deref()
+                        .as_ref()
                         .map(parse_hours)
                         .transpose()?
                         .unwrap_or_else(|| hours.clone()),
-                    capacity: r.capacity.map(parse_capacity).transpose()?.unwrap_or(capacity),
+                    capacity: r
+                        .capacity
+                        .as_ref()
+                        .map(parse_capacity)
+                        .transpose()?
+                        .unwrap_or(capacity),
                 })
             })
             .collect::<Result<Vec<_>, FileError>>()?;
         let resources =
             if resources.is_empty() { schedule.resources().to_vec() } else { resources };
         let slot = u32::from(schedule.slot_length().minutes());
-        let in_slots = |what: &str, service: &str, minutes: u32| {
-            if minutes.is_multiple_of(slot) {
-                u16::try_from(minutes / slot)
-                    .map_err(|_| error(format!("service '{service}': {what} is too long")))
-            } else {
-                Err(error(format!(
+        let in_slots = |what: &str, service: &str, minutes: Option<&Spanned<u32>>| {
+            let Some(spanned) = minutes else { return Ok(0) };
+            let minutes = *spanned.as_ref();
+            let wrong = |message: String| error(Some(spanned.span()), message);
+            if !minutes.is_multiple_of(slot) {
+                return Err(wrong(format!(
                     "service '{service}': {what} = {minutes} is not a whole number of {slot}-minute slots"
-                )))
+                )));
             }
+            u16::try_from(minutes / slot)
+                .map_err(|_| wrong(format!("service '{service}': {what} is too long")))
         };
         let services = self
             .catalog
             .services
             .iter()
             .map(|s| {
-                let length = in_slots("minutes", &s.slug, s.minutes)?;
+                let name = s.slug.as_ref();
+                let length = in_slots("minutes", name, Some(&s.minutes))?;
+                let performers = match &s.resources {
+                    Some(list) => list
+                        .iter()
+                        .map(|r| {
+                            let slug = parse_slug(r)?;
+                            if resources.iter().any(|known| known.slug == slug) {
+                                Ok(slug)
+                            } else {
+                                Err(at(r, format!("service '{name}': unknown resource '{slug}'")))
+                            }
+                        })
+                        .collect::<Result<_, FileError>>()?,
+                    None => resources.iter().map(|r| r.slug.clone()).collect(),
+                };
                 Ok(Service {
                     slug: parse_slug(&s.slug)?,
                     name: s.name.clone(),
                     slots: NonZeroU16::new(length).ok_or_else(|| {
-                        error(format!("service '{}': minutes must be at least one slot", s.slug))
+                        error(
+                            Some(s.minutes.span()),
+                            format!("service '{name}': minutes must be at least one slot"),
+                        )
                     })?,
-                    resources: match &s.resources {
-                        Some(list) => {
-                            list.iter().map(|r| parse_slug(r)).collect::<Result<_, _>>()?
-                        }
-                        None => resources.iter().map(|r| r.slug.clone()).collect(),
-                    },
+                    resources: performers,
                     buffer_before: in_slots(
                         "buffer_before_minutes",
-                        &s.slug,
-                        s.buffer_before_minutes,
+                        name,
+                        s.buffer_before_minutes.as_ref(),
                     )?,
                     buffer_after: in_slots(
                         "buffer_after_minutes",
-                        &s.slug,
-                        s.buffer_after_minutes,
+                        name,
+                        s.buffer_after_minutes.as_ref(),
                     )?,
                     min_notice: s.min_notice_minutes.map(|n| Duration::minutes(i64::from(n))),
                     horizon: s.horizon_days.map(|n| Duration::days(i64::from(n))),
                 })
             })
             .collect::<Result<Vec<_>, FileError>>()?;
-        schedule.with_catalog(resources, services).map_err(|e| error(e.to_string()))
+        schedule.with_catalog(resources, services).map_err(|e| error(None, e.to_string()))
     }
 }
 
@@ -448,19 +482,25 @@ mod tests {
         for (text, expected) in [
             (
                 "[[services]]\nslug = \"x\"\nname = \"X\"\nminutes = 45",
-                "test.toml: service 'x': minutes = 45 is not a whole number of 30-minute slots",
+                "test.toml:4:11: service 'x': minutes = 45 is not a whole number of 30-minute slots",
             ),
             (
-                "[[services]]\nslug = \"x\"\nname = \"X\"\nminutes = 30\nresources = [\"nobody\"]",
-                "unknown resource 'nobody'",
+                "[[services]]\nslug = \"x\"\nname = \"X\"\nminutes = 30\nbuffer_after_minutes = 0\n\
+                 resources = [\"nobody\"]",
+                "test.toml:6:14: service 'x': unknown resource 'nobody'",
             ),
-            ("[[resources]]\nslug = \"Alice\"\nname = \"A\"", "'Alice' is not a slug"),
+            (
+                "[[resources]]\nslug = \"Alice\"\nname = \"A\"",
+                "test.toml:2:8: 'Alice' is not a slug",
+            ),
+            (
+                "[[resources]]\nslug = \"a\"\nname = \"A\"\nopening_hours = \"9-5\"",
+                "test.toml:4:17: opening_hours: '9-5' is not a time range",
+            ),
+            ("[[resources]]\nslug = \"a\"\nname = \"A\"\ncapacity = 0", "test.toml:4:12: "),
         ] {
             let error = resolve(text).unwrap_err().to_string();
-            assert!(
-                error.starts_with("test.toml: ") && error.contains(expected),
-                "{text}: {error}"
-            );
+            assert!(error.starts_with(expected), "{text}: {error}");
         }
     }
 }

@@ -96,14 +96,10 @@ struct Bucket {
 const MAX_TRACKED_CLIENTS: usize = 10_000;
 
 impl RateLimiter {
-    /// Each client may make `per_minute` writes a minute, in bursts of up to as many. Requests
-    /// from `trusted_proxies` are counted against the client their `X-Forwarded-For` names.
-    pub fn new(per_minute: NonZeroU32, trusted_proxies: Vec<IpAddr>) -> Self {
-        Self {
-            per_minute,
-            clients: Clients::new(trusted_proxies),
-            buckets: Mutex::new(HashMap::new()),
-        }
+    /// Each client (as `clients` tells them apart) may make `per_minute` writes a minute, in
+    /// bursts of up to as many.
+    pub fn new(per_minute: NonZeroU32, clients: Clients) -> Self {
+        Self { per_minute, clients, buckets: Mutex::new(HashMap::new()) }
     }
 
     /// Takes one write for `client` at `now`, or says how long until one is free. An IPv6
@@ -149,10 +145,10 @@ pub const ADMIN_FAILURES_PER_MINUTE: u32 = 30;
 pub struct AdminFailures(pub RateLimiter);
 
 impl AdminFailures {
-    /// Failures counted per client, read through `trusted_proxies` like the write limit.
-    pub fn new(trusted_proxies: Vec<IpAddr>) -> Self {
+    /// Failures counted per client, told apart like the write limit's.
+    pub fn new(clients: Clients) -> Self {
         let per_minute = NonZeroU32::new(ADMIN_FAILURES_PER_MINUTE).unwrap_or(NonZeroU32::MIN);
-        Self(RateLimiter::new(per_minute, trusted_proxies))
+        Self(RateLimiter::new(per_minute, clients))
     }
 
     /// Counts a failure of `request`'s client; says how long to wait once it has too many.
@@ -305,7 +301,7 @@ mod tests {
     use super::*;
 
     fn limiter(per_minute: u32) -> RateLimiter {
-        RateLimiter::new(NonZeroU32::new(per_minute).unwrap(), Vec::new())
+        RateLimiter::new(NonZeroU32::new(per_minute).unwrap(), Clients::default())
     }
 
     #[test]
@@ -366,7 +362,7 @@ mod tests {
     #[test]
     fn a_trusted_proxy_on_a_dual_stack_socket_is_recognised() {
         let limiter =
-            RateLimiter::new(NonZeroU32::new(1).unwrap(), vec!["127.0.0.1".parse().unwrap()]);
+            RateLimiter::new(NonZeroU32::MIN, Clients::new(vec!["127.0.0.1".parse().unwrap()]));
         let request = actix_web::test::TestRequest::default()
             .peer_addr("[::ffff:127.0.0.1]:40000".parse().unwrap())
             .insert_header(("X-Forwarded-For", "198.51.100.4, ::ffff:127.0.0.1"))

@@ -153,8 +153,13 @@ pub fn request(
     )
     .increment(1);
     if let Some(reason) = refused {
-        ::metrics::counter!("booking_refusals_total", "reason" => reason).increment(1);
+        refusal(reason);
     }
+}
+
+/// Counts one request refused by a booking rule or a cap, for `reason`.
+pub fn refusal(reason: &'static str) {
+    ::metrics::counter!("booking_refusals_total", "reason" => reason).increment(1);
 }
 
 /// The method as a label: any other than the standard ones is `OTHER`, so that clients cannot

@@ -71,20 +71,20 @@ impl Application {
         let events = web::Data::new(events);
         let heartbeat = web::Data::new(Heartbeat(settings.stream_heartbeat));
         let admin_token = web::Data::new(settings.admin_token);
-        let limiter = web::Data::new(
-            settings.rate_limit.map(|n| RateLimiter::new(n, settings.trusted_proxies.clone())),
-        );
+        // Who a request comes from, one reading for every limit and cap.
+        let clients = limits::Clients::new(settings.trusted_proxies.clone());
+        let limiter =
+            web::Data::new(settings.rate_limit.map(|n| RateLimiter::new(n, clients.clone())));
         let metrics = web::Data::new(
             Metrics::install(settings.metrics_token).context("cannot set up the metrics")?,
         );
         let readiness = web::Data::new(routes::meta::Readiness::default());
-        let clients = web::Data::new(limits::Clients::new(settings.trusted_proxies.clone()));
         let stream_caps = web::Data::new(limits::StreamCaps::new(
             settings.max_streams,
             settings.max_streams_per_client,
         ));
-        let admin_failures =
-            web::Data::new(limits::AdminFailures::new(settings.trusted_proxies.clone()));
+        let admin_failures = web::Data::new(limits::AdminFailures::new(clients.clone()));
+        let clients = web::Data::new(clients);
         let openapi =
             web::Data::new(OpenApiJson::build().context("cannot build the OpenAPI document")?);
         let listener = std::net::TcpListener::bind(settings.address)

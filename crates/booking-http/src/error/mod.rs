@@ -40,8 +40,8 @@ pub struct Problem {
     /// The sentence the original service answered with, kept for its clients.
     #[schema(example = "Time slot is not available.")]
     pub message: String,
-    /// Why a slot cannot be booked: past, too_soon, beyond_horizon, outside_hours, closed,
-    /// held or full.
+    /// Why a rule or a cap refused the request: for a slot past, too_soon, beyond_horizon,
+    /// outside_hours, closed, held or full; too_many_holds, too_many_streams or streams_full.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(example = "full")]
     pub reason: Option<&'static str>,

@@ -51,7 +51,7 @@ impl ApiError {
             }
             Unavailable::TooSoon { .. } => "pick a later slot",
             Unavailable::BeyondHorizon { .. } => "pick an earlier slot",
-            Unavailable::Closed { .. } => "pick a time after it reopens, or another resource",
+            Unavailable::Closed { .. } => "pick a time after it, or another resource",
             Unavailable::Held => "it comes free if the hold expires unused; or pick another slot",
         };
         let detail = format!(

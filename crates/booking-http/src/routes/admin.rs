@@ -211,7 +211,8 @@ pub struct ClosureRequest {
     /// End: `YYYY-MM-DD` (included) or `YYYY-MM-DDTHH:MM` (excluded).
     #[schema(example = "2030-12-26")]
     pub to: String,
-    /// Why, for the operator (at most 500 characters).
+    /// Why (at most 500 characters). Clients whose booking it refuses are told it: write it for
+    /// them ("Staff training"), and keep private notes out.
     #[serde(default)]
     #[schema(example = "Holidays")]
     pub reason: Option<String>,

@@ -3,10 +3,7 @@
 //! binary, so the page loads nothing from another origin, and its own Content-Security-Policy
 //! forbids it to try.
 
-use actix_web::{
-    HttpRequest, HttpResponse,
-    http::header::{self, HeaderValue},
-};
+use actix_web::{HttpRequest, HttpResponse, http::header};
 
 /// The page: a container, the bundle and the script that starts it (no inline script or style).
 const PAGE: &str = include_str!("../../assets/docs/index.html");
@@ -25,9 +22,18 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'
      style-src 'unsafe-inline'; img-src data:; connect-src 'self'; worker-src blob:; \
      base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
-/// Names this server's build of the page's files: browsers revalidate and get a 304 until an
-/// upgrade changes them.
-const ETAG: &str = concat!("\"", env!("CARGO_PKG_VERSION"), "-redoc-2.5.4\"");
+/// Names the page's files as this binary holds them (a hash of their bytes): browsers
+/// revalidate, and get a 304 until a build changes any of them.
+static ETAG: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    // FNV-1a: a stable hash (unlike std's hashers), and enough to tell builds apart.
+    let hash = [PAGE, INIT, REDOC]
+        .iter()
+        .flat_map(|file| file.bytes())
+        .fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+            (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
+        });
+    format!("\"redoc-{REDOC_VERSION}-{hash:016x}\"")
+});
 
 /// The API reference, rendered in the browser from `/openapi.json`.
 #[utoipa::path(
@@ -55,10 +61,10 @@ fn asset(request: &HttpRequest, content_type: &'static str, body: &'static str) 
         .get_all(header::IF_NONE_MATCH)
         .filter_map(|value| value.to_str().ok())
         .flat_map(|value| value.split(','))
-        .any(|tag| tag.trim() == ETAG || tag.trim() == "*");
+        .any(|tag| tag.trim() == ETAG.as_str() || tag.trim() == "*");
     let mut response = if fresh { HttpResponse::NotModified() } else { HttpResponse::Ok() };
     response
-        .insert_header((header::ETAG, HeaderValue::from_static(ETAG)))
+        .insert_header((header::ETAG, ETAG.as_str()))
         .insert_header((header::CACHE_CONTROL, "no-cache"))
         .insert_header((header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY));
     if fresh { response.finish() } else { response.content_type(content_type).body(body) }
@@ -70,7 +76,7 @@ mod tests {
 
     #[test]
     fn the_etag_names_the_vendored_release() {
-        assert!(ETAG.contains(&format!("-redoc-{REDOC_VERSION}\"")), "{ETAG}");
+        assert!(ETAG.starts_with(&format!("\"redoc-{REDOC_VERSION}-")), "{}", *ETAG);
         assert!(REDOC.contains(&format!("\"{REDOC_VERSION}\"")), "the bundle is another release");
     }
 }

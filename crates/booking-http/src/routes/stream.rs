@@ -21,7 +21,7 @@ use super::{
 use crate::{
     error::{ApiError, Problem},
     events::{Events, Published},
-    limits::{Clients, StreamCaps, StreamPermit, random_below},
+    limits::{Clients, StreamCaps, StreamPermit, StreamRefusal, random_below},
     metrics::OpenStream,
 };
 
@@ -30,6 +30,10 @@ const RECONNECT_AFTER: Duration = Duration::from_secs(1);
 /// ...plus a random share of this, so that clients cut off together (a restart) come back
 /// spread out.
 const RECONNECT_SPREAD: Duration = Duration::from_secs(4);
+/// The reconnection delay of a stream refused by a cap...
+const REFUSED_RETRY_AFTER: Duration = Duration::from_secs(5);
+/// ...plus a random share of this.
+const REFUSED_RETRY_SPREAD: Duration = Duration::from_secs(10);
 
 /// How often idle streams get a heartbeat comment.
 #[derive(Debug, Clone, Copy)]
@@ -40,7 +44,7 @@ pub struct Heartbeat(pub Duration);
     get, path = "/availability/stream", tag = "availability",
     params(AvailabilityQuery),
     responses(
-        (status = 200, description = "text/event-stream: a `snapshot` event (the body of GET /availability), then a `slot` event (a SlotView) for every slot whose availability changes; `: heartbeat` comments while idle", content_type = "text/event-stream", body = String),
+        (status = 200, description = "text/event-stream: a `retry` field, a `snapshot` event (the body of GET /availability), then a `slot` event (a SlotView) for every slot whose availability changes; `: heartbeat` comments while idle. When a cap refuses the stream and the request accepts text/event-stream (as a browser's EventSource does): a `retry` field of 5-15 s, one `refused` event (a Problem), and the end of the stream, so that EventSource tries again later instead of giving up", content_type = "text/event-stream", body = String),
         (status = 400, description = "Bad dates or range, unknown resource or service", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "The client has `BOOKING_MAX_STREAMS_PER_CLIENT` streams open on this server (`too-many-streams`)", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Database busy or unreachable, or the server has `BOOKING_MAX_STREAMS` streams open (`streams-full`); retry", body = Problem, content_type = "application/problem+json"),
@@ -57,7 +61,11 @@ pub async fn stream(
 ) -> Result<HttpResponse, ApiError> {
     let plan = query.plan(&bookings)?;
     let client = clients.client_of(request.peer_addr(), request.headers());
-    let permit = caps.open(client).map_err(ApiError::stream_refused)?;
+    let permit = match caps.open(client) {
+        Ok(permit) => permit,
+        Err(refusal) if wants_event_stream(&request) => return Ok(refused_stream(refusal)),
+        Err(refusal) => return Err(ApiError::stream_refused(refusal)),
+    };
     // Subscribe before reading, so that no change committed after the read is missed;
     // applying one the read already saw is harmless (updates carry absolute counts).
     let (changes, id) = events.subscribe();
@@ -85,6 +93,33 @@ pub async fn stream(
         .insert_header((header::CACHE_CONTROL, "no-cache"))
         .insert_header(("X-Accel-Buffering", "no"))
         .streaming(body))
+}
+
+/// Whether the client asked for an event stream by name, as `EventSource` does. A browser's
+/// `EventSource` gives up for good on any answer but a 200 event stream.
+fn wants_event_stream(request: &HttpRequest) -> bool {
+    request
+        .headers()
+        .get_all(header::ACCEPT)
+        .filter_map(|value| value.to_str().ok())
+        .any(|value| value.contains("text/event-stream"))
+}
+
+/// A refusal an `EventSource` acts on: the problem as a `refused` event, then the end of the
+/// stream, with a reconnection delay spread between 5 and 15 seconds, so that the clients a
+/// full server refused come back later, and not together.
+fn refused_stream(refusal: StreamRefusal) -> HttpResponse {
+    let error = ApiError::stream_refused(refusal);
+    if let Some(reason) = error.reason() {
+        crate::metrics::refusal(reason);
+    }
+    let retry = REFUSED_RETRY_AFTER + random_below(REFUSED_RETRY_SPREAD);
+    let mut body = format!("retry: {}\n\n", retry.as_millis()).into_bytes();
+    body.extend_from_slice(&event("refused", 0, &error.problem()));
+    HttpResponse::Ok()
+        .content_type("text/event-stream")
+        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        .body(body)
 }
 
 /// What one stream knows: the listing's plan, the usage and closures it was judged on, and the

@@ -195,8 +195,8 @@ async fn a_closure_blocks_its_slots_and_lists_the_appointments_inside() {
     assert_eq!(refused["reason"], "closed");
     assert_eq!(
         refused["detail"],
-        "the resource is closed at that time (Dentist); it reopens at 2030-01-07 14:00:00 UTC; \
-         pick a time after it reopens, or another resource: GET /availability?date=YYYY-MM-DD \
+        "the resource is closed at that time (Dentist); the closure ends at 2030-01-07 14:00:00 \
+         UTC; pick a time after it, or another resource: GET /availability?date=YYYY-MM-DD \
          (with the same resource and service) lists the slots that can be booked"
     );
 

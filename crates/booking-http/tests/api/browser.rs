@@ -68,6 +68,8 @@ impl Browser {
             "--headless=new".to_owned(),
             "--no-sandbox".to_owned(),
             "--disable-gpu".to_owned(),
+            // Containers give /dev/shm 64 MB, too little for a page this size.
+            "--disable-dev-shm-usage".to_owned(),
             "--window-size=1280,900".to_owned(),
             "--no-first-run".to_owned(),
             "--disable-extensions".to_owned(),

@@ -68,12 +68,14 @@ pub fn salon(settings: &mut Settings) {
     let directory = tempfile::tempdir().unwrap();
     let path = directory.path().join("salon.toml");
     std::fs::write(&path, SALON).unwrap();
-    let config = format!("--config={}", path.display());
-    let from_file = booking_http::cli::Cli::try_load_from(["booking-http", &config])
-        .unwrap()
-        .settings()
-        .unwrap();
-    settings.schedule = from_file.schedule;
+    // Read as the server reads it, without the flags (and the environment of the test run).
+    let command = <booking_http::cli::Cli as clap::CommandFactory>::command();
+    let file = booking_http::config_file::ConfigFile::read(&path, &command).unwrap();
+    let (hours, capacity) = ("09:00-17:00".parse().unwrap(), Capacity::new(1).unwrap());
+    let business =
+        Schedule::new(chrono_tz::UTC, hours, SlotLength::from_minutes(30).unwrap(), capacity);
+    settings.schedule =
+        file.resolve(business.clone(), &business.resources()[0].hours, capacity).unwrap();
 }
 
 /// The admin token the admin tests configure.

@@ -550,7 +550,7 @@ fn invalid_configuration_stops_start_up_with_one_clear_line() {
         (&[("BOOKING_METRICS_TOKEN", "too-short")], "at least 16 characters"),
         (
             &[("BOOKING_OPENING_HOURS", "09:00-10:00"), ("BOOKING_SLOT_MINUTES", "90")],
-            "BOOKING_SLOT_MINUTES=90 is longer than every opening range",
+            "slots of 90 minutes (--slot-minutes, BOOKING_SLOT_MINUTES or slot_minutes) are longer than every opening range",
         ),
         (
             &[("DATABASE_URL", "sqlite:///nonexistent-dir/x/y.db")],

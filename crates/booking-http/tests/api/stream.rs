@@ -242,8 +242,12 @@ async fn streams_are_capped_per_client_and_per_server() {
         settings.stream_heartbeat = Duration::from_millis(200);
     })
     .await;
-    let first = Events::of(stream_as(&app, "192.0.2.1").await);
-    let _second = Events::of(stream_as(&app, "192.0.2.1").await);
+    let opened = |response: reqwest::Response| {
+        assert_eq!(response.status(), StatusCode::OK);
+        Events::of(response)
+    };
+    let first = opened(stream_as(&app, "192.0.2.1").await);
+    let _second = opened(stream_as(&app, "192.0.2.1").await);
     let refused = stream_as(&app, "192.0.2.1").await;
     assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(refused.headers()["retry-after"], "5");
@@ -252,11 +256,33 @@ async fn streams_are_capped_per_client_and_per_server() {
         (body["type"].as_str(), body["reason"].as_str()),
         (Some("/problems/too-many-streams"), Some("too_many_streams"))
     );
-    let _third = Events::of(stream_as(&app, "192.0.2.2").await);
+    let _third = opened(stream_as(&app, "192.0.2.2").await);
     let full = stream_as(&app, "192.0.2.3").await;
     assert_eq!(full.status(), StatusCode::SERVICE_UNAVAILABLE);
     let body: Value = full.json().await.unwrap();
     assert_eq!(body["type"], "/problems/streams-full", "{body}");
+    // A browser's EventSource gives up on a 503: it is told, in a stream that ends at once, to
+    // come back in 5 to 15 seconds.
+    let browser = app
+        .client
+        .get(app.url(&format!("/availability/stream?date={DAY}")))
+        .header("x-forwarded-for", "192.0.2.3")
+        .header("accept", "text/event-stream")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(browser.status(), StatusCode::OK);
+    let text = tokio::time::timeout(Duration::from_secs(10), browser.text())
+        .await
+        .expect("the refused stream ends")
+        .unwrap();
+    let retry: u64 =
+        text.strip_prefix("retry: ").unwrap().split('\n').next().unwrap().parse().unwrap();
+    assert!((5000..15000).contains(&retry), "{text}");
+    assert!(
+        text.contains("event: refused\ndata: {") && text.contains("/problems/streams-full"),
+        "{text}"
+    );
     drop(first);
     // The server notices the closed connection at its next heartbeat.
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
