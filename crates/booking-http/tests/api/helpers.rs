@@ -112,6 +112,17 @@ impl TestApp {
         format!("{}{path}", self.address)
     }
 
+    /// A request to `path` that a proxy at 127.0.0.1 forwards for `client` (the app must
+    /// trust it: `settings.trusted_proxies`).
+    pub fn forwarded_for(
+        &self,
+        client: &str,
+        method: reqwest::Method,
+        path: &str,
+    ) -> reqwest::RequestBuilder {
+        self.client.request(method, self.url(path)).header("x-forwarded-for", client)
+    }
+
     pub async fn get(&self, path: &str) -> Response {
         self.client.get(self.url(path)).send().await.unwrap()
     }

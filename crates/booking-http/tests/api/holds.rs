@@ -133,9 +133,7 @@ async fn holds_follow_the_same_rules_as_bookings() {
 
 /// Holds made by `client` (an address a trusted proxy forwards for).
 async fn hold_as(app: &TestApp, client: &str, time: &str) -> Response {
-    app.client
-        .post(app.url("/holds"))
-        .header("x-forwarded-for", client)
+    app.forwarded_for(client, reqwest::Method::POST, "/holds")
         .json(&json!({"date": DAY, "time": time}))
         .send()
         .await

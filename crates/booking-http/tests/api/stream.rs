@@ -223,9 +223,7 @@ async fn streams_ask_for_spread_out_reconnection_delays() {
 
 /// A stream opened by `client` (an address a trusted proxy forwards for).
 async fn stream_as(app: &TestApp, client: &str) -> reqwest::Response {
-    app.client
-        .get(app.url(&format!("/availability/stream?date={DAY}")))
-        .header("x-forwarded-for", client)
+    app.forwarded_for(client, reqwest::Method::GET, &format!("/availability/stream?date={DAY}"))
         .send()
         .await
         .unwrap()
@@ -264,9 +262,11 @@ async fn streams_are_capped_per_client_and_per_server() {
     // A browser's EventSource gives up on a 503: it is told, in a stream that ends at once, to
     // come back in 5 to 15 seconds.
     let browser = app
-        .client
-        .get(app.url(&format!("/availability/stream?date={DAY}")))
-        .header("x-forwarded-for", "192.0.2.3")
+        .forwarded_for(
+            "192.0.2.3",
+            reqwest::Method::GET,
+            &format!("/availability/stream?date={DAY}"),
+        )
         .header("accept", "text/event-stream")
         .send()
         .await

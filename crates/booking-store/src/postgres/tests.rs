@@ -63,6 +63,20 @@ impl Monday {
             .unwrap()
     }
 
+    /// A five-minute hold of `time`, for the holder of `quota`.
+    fn hold(
+        &self,
+        time: &str,
+        quota: Option<booking_core::hold::HoldQuota>,
+    ) -> booking_core::repository::HoldRequest {
+        booking_core::repository::HoldRequest {
+            token: booking_core::hold::HoldToken::random(),
+            candidates: vec![self.at(time)],
+            expires_at: "2030-01-01T00:05:00Z".parse().unwrap(),
+            quota,
+        }
+    }
+
     fn booking(&self, time: &str) -> booking_core::repository::Booking {
         booking_core::repository::Booking {
             id: booking_core::appointment::AppointmentId::random(),
@@ -187,9 +201,31 @@ fn second_server(database: &TestDatabase) -> PgRepository {
     PgRepository::open(database._schema.url(), &StoreOptions::default()).unwrap()
 }
 
-/// Writers released together by a barrier, half holding and half booking one slot, half on
-/// each server, round after round: the place is taken once per slot, never by a hold and a
-/// booking together.
+/// Runs `write(i, server)` for `i` in `0..8` on eight threads released together, the even ones
+/// on `first` and the odd ones on `second`; answers in the order of `i`.
+fn eight_at_once<T: Send>(
+    first: &PgRepository,
+    second: &PgRepository,
+    write: impl Fn(usize, &PgRepository) -> T + Sync,
+) -> Vec<T> {
+    let barrier = std::sync::Barrier::new(8);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..8)
+            .map(|i| {
+                let store = if i % 2 == 0 { first } else { second };
+                let (write, barrier) = (&write, &barrier);
+                scope.spawn(move || {
+                    barrier.wait();
+                    write(i, store)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    })
+}
+
+/// Writers released together, half holding and half booking one slot, half on each server,
+/// round after round: the place is taken once per slot, never by a hold and a booking together.
 #[test]
 #[ignore = "needs PostgreSQL: set TEST_DATABASE_URL and run with --include-ignored"]
 fn holds_and_bookings_from_two_servers_never_share_a_place() {
@@ -199,31 +235,14 @@ fn holds_and_bookings_from_two_servers_never_share_a_place() {
     let times: Vec<String> =
         (9..17).flat_map(|hour| [format!("{hour:02}:00:00"), format!("{hour:02}:30:00")]).collect();
     for time in &times {
-        let barrier = std::sync::Barrier::new(8);
-        let taken = std::thread::scope(|scope| {
-            let handles: Vec<_> = (0..8)
-                .map(|i| {
-                    let store = if i % 2 == 0 { &*database } else { &second };
-                    let (monday, barrier) = (&monday, &barrier);
-                    scope.spawn(move || {
-                        let request = booking_core::repository::HoldRequest {
-                            token: booking_core::hold::HoldToken::random(),
-                            candidates: vec![monday.at(time)],
-                            expires_at: "2030-01-01T00:05:00Z".parse().unwrap(),
-                            quota: None,
-                        };
-                        let booking = monday.booking(time);
-                        barrier.wait();
-                        if i % 4 < 2 {
-                            store.book(booking, monday.admission, None).wait().is_ok()
-                        } else {
-                            store.hold(request, monday.admission).wait().is_ok()
-                        }
-                    })
-                })
-                .collect();
-            handles.into_iter().map(|h| h.join().unwrap()).filter(|ok| *ok).count()
+        let outcomes = eight_at_once(&database, &second, |i, store| {
+            if i % 4 < 2 {
+                store.book(monday.booking(time), monday.admission, None).wait().is_ok()
+            } else {
+                store.hold(monday.hold(time, None), monday.admission).wait().is_ok()
+            }
         });
+        let taken = outcomes.into_iter().filter(|ok| *ok).count();
         let start = monday.at(time).slot.start();
         let usage = second.usage(None, start, start, monday.admission.now()).unwrap();
         let used = usage.values().map(|u| u.booked + u.held).sum::<u32>();
@@ -241,25 +260,10 @@ fn a_holder_never_passes_its_quota_across_two_servers() {
     let second = second_server(&database);
     let monday = Monday::with_capacity(1);
     let most = std::num::NonZeroU16::new(2).unwrap();
-    let barrier = std::sync::Barrier::new(8);
-    let outcomes: Vec<_> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..8)
-            .map(|i| {
-                let store = if i % 2 == 0 { &*database } else { &second };
-                let (monday, barrier) = (&monday, &barrier);
-                scope.spawn(move || {
-                    let request = booking_core::repository::HoldRequest {
-                        token: booking_core::hold::HoldToken::random(),
-                        candidates: vec![monday.at(&format!("{:02}:00:00", 9 + i))],
-                        expires_at: "2030-01-01T00:05:00Z".parse().unwrap(),
-                        quota: Some(HoldQuota { holder: "2001:db8::/64".to_owned(), most }),
-                    };
-                    barrier.wait();
-                    store.hold(request, monday.admission).wait().map(drop)
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    let outcomes = eight_at_once(&database, &second, |i, store| {
+        let quota = HoldQuota { holder: "2001:db8::/64".to_owned(), most };
+        let request = monday.hold(&format!("{:02}:00:00", 9 + i), Some(quota));
+        store.hold(request, monday.admission).wait().map(drop)
     });
     let held = outcomes.iter().filter(|o| o.is_ok()).count();
     let capped = outcomes
