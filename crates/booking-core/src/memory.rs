@@ -52,8 +52,6 @@ impl State {
         idempotency: Option<&Idempotency>,
     ) -> Result<Option<Appointment>, WriteError<R>> {
         let Some(idempotency) = idempotency else { return Ok(None) };
-        let oldest = idempotency.oldest_remembered();
-        self.keys.retain(|_, remembered| remembered.created_at > oldest);
         let Some(remembered) = self.keys.get(&idempotency.key) else { return Ok(None) };
         match idempotency.replay(operation, remembered.clone()) {
             Replay::Same(appointment) => Ok(Some(appointment)),
@@ -468,6 +466,24 @@ impl AppointmentRepository for InMemoryRepository {
 
     fn check_writable(&self, _now: DateTime<Utc>) -> Pending<(), Infallible> {
         Pending::ready(self.state().map(drop).map_err(WriteError::Storage))
+    }
+
+    fn forget_keys(&self, before: DateTime<Utc>, most: u32) -> Pending<u64, Infallible> {
+        let forgotten = self.state().map_err(WriteError::Storage).map(|mut state| {
+            let mut expired: Vec<(DateTime<Utc>, IdempotencyKey)> = state
+                .keys
+                .iter()
+                .filter(|(_, remembered)| remembered.created_at <= before)
+                .map(|(key, remembered)| (remembered.created_at, key.clone()))
+                .collect();
+            expired.sort_by_key(|(made, _)| *made);
+            expired.truncate(usize::try_from(most).unwrap_or(usize::MAX));
+            for (_, key) in &expired {
+                state.keys.remove(key);
+            }
+            expired.len() as u64
+        });
+        Pending::ready(forgotten)
     }
 }
 

@@ -119,6 +119,12 @@ pub trait AppointmentRepository: Send + Sync + fmt::Debug {
     /// nothing clients see. A store that can read but not write (a full disk, a read-only
     /// database) answers with a storage error.
     fn check_writable(&self, now: DateTime<Utc>) -> Pending<(), Infallible>;
+
+    /// Forgets at most `most` idempotency records made at or before `before`, passing over
+    /// any that a write in flight holds, and answers how many it forgot. Meant for a sweep
+    /// apart from client writes: no client write deletes another key's record, so unrelated
+    /// keyed writes never wait on each other.
+    fn forget_keys(&self, before: DateTime<Utc>, most: u32) -> Pending<u64, Infallible>;
 }
 
 /// A committed write: what it did, what it changed for availability, and what happened. What

@@ -311,6 +311,12 @@ impl BookingService {
         Ok(self.followed(self.repository.hold(request, admission)))
     }
 
+    /// Forgets at most `most` idempotency records older than the key lifetime (a sweep apart
+    /// from client writes; see [`AppointmentRepository::forget_keys`]); answers how many.
+    pub fn forget_expired_keys(&self, most: u32) -> Pending<u64, Infallible> {
+        self.repository.forget_keys(self.clock.now() - self.key_lifetime, most)
+    }
+
     /// Ends a hold early.
     pub fn release_hold(&self, token: HoldToken) -> Pending<Written<Hold>, HoldNotFound> {
         self.followed(self.repository.release_hold(token, self.clock.now()))

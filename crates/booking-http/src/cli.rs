@@ -242,6 +242,7 @@ impl Cli {
             schedule,
             hold_duration: chrono::Duration::minutes(i64::from(self.hold_minutes)),
             key_lifetime: chrono::Duration::hours(i64::from(self.idempotency_key_hours)),
+            key_sweep_interval: crate::config::DEFAULT_KEY_SWEEP_INTERVAL,
             admin_token: self.admin_token,
             metrics_token: self.metrics_token,
             stream_heartbeat: Duration::from_secs(self.stream_heartbeat_seconds),

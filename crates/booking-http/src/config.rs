@@ -12,6 +12,8 @@ use std::{
 use booking_core::schedule::Schedule;
 use booking_store::{DatabaseUrl, StoreOptions};
 
+/// How often expired idempotency keys are forgotten unless configured otherwise.
+pub const DEFAULT_KEY_SWEEP_INTERVAL: Duration = Duration::from_secs(60);
 /// Writes per minute per client unless configured otherwise.
 pub const DEFAULT_RATE_LIMIT: u32 = 120;
 /// Availability streams one server keeps open unless configured otherwise: each is a
@@ -36,6 +38,8 @@ pub struct Settings {
     pub hold_duration: chrono::Duration,
     /// How long idempotency keys are remembered.
     pub key_lifetime: chrono::Duration,
+    /// How often expired idempotency keys are forgotten (in the background).
+    pub key_sweep_interval: Duration,
     /// The bearer token of the operator's API; it is off without one.
     pub admin_token: Option<BearerToken>,
     /// The token `/metrics` requires, if any.
@@ -69,6 +73,7 @@ impl Default for Settings {
             schedule: Schedule::default(),
             hold_duration: booking_core::service::DEFAULT_HOLD_DURATION,
             key_lifetime: booking_core::idempotency::DEFAULT_KEY_LIFETIME,
+            key_sweep_interval: DEFAULT_KEY_SWEEP_INTERVAL,
             admin_token: None,
             metrics_token: None,
             stream_heartbeat: Duration::from_secs(15),

@@ -14,4 +14,5 @@ pub mod panics;
 pub mod request_id;
 pub mod routes;
 pub mod startup;
+pub mod sweep;
 pub mod telemetry;

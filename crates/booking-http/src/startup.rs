@@ -60,6 +60,7 @@ impl Application {
             .with_feed(Arc::new(events.clone()));
         let bookings = web::Data::new(Bookings::new(service, store.calls));
         publisher.start(bookings.clone());
+        crate::sweep::start(bookings.clone(), settings.key_sweep_interval);
         #[cfg(feature = "postgres")]
         let listening = store
             .postgres

@@ -136,3 +136,21 @@ pub fn sqlite_batch(path: &std::path::Path, sql: &str) {
     let mut connection = SqliteConnection::establish(path).expect("cannot open the database");
     connection.batch_execute(sql).expect("the SQL failed");
 }
+
+/// How many rows `table` of the SQLite database at `path` holds, read from a connection of
+/// its own.
+pub fn sqlite_rows(path: &std::path::Path, table: &str) -> i64 {
+    #[derive(diesel::QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        rows: i64,
+    }
+    let path = path.to_str().expect("a UTF-8 path");
+    let mut connection = SqliteConnection::establish(path).expect("cannot open the database");
+    diesel::RunQueryDsl::get_result::<Count>(
+        diesel::sql_query(format!("SELECT count(*) AS rows FROM {table}")),
+        &mut connection,
+    )
+    .expect("cannot count the rows")
+    .rows
+}

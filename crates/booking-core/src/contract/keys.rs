@@ -121,3 +121,32 @@ pub fn keys_are_forgotten_after_their_lifetime(repository: &dyn AppointmentRepos
         .unwrap();
     assert!(matches!(fresh, Outcome::Done(_)));
 }
+
+fn forget(repository: &dyn AppointmentRepository, before: DateTime<Utc>, most: u32) -> u64 {
+    repository.forget_keys(before, most).wait().unwrap()
+}
+
+/// Keyed writes leave other keys' records alone, however old; the sweep forgets records made
+/// at or before its cutoff, oldest first, at most as many as asked, and a forgotten key is
+/// free for a new request.
+pub fn expired_keys_are_forgotten_by_the_sweep_alone(repository: &dyn AppointmentRepository) {
+    let keys: Vec<IdempotencyKey> =
+        ["a", "b", "c"].iter().map(|k| IdempotencyKey::parse(k).unwrap()).collect();
+    for (minutes, key) in (0..).zip(&keys) {
+        let made = now() + Duration::minutes(minutes);
+        book_keyed(repository, place("alice", None, 7, 9 + minutes as u32, 1), key, "first", made)
+            .unwrap();
+    }
+    let next_day = now() + Duration::days(1) + Duration::minutes(5);
+    let other = IdempotencyKey::parse("d").unwrap();
+    book_keyed(repository, place("bob", None, 7, 9, 1), &other, "first", next_day).unwrap();
+    let cutoff = now() + Duration::minutes(1);
+    assert_eq!(forget(repository, cutoff, 1), 1, "the oldest, and only one");
+    assert_eq!(forget(repository, cutoff, 10), 1, "then the other one due");
+    assert_eq!(forget(repository, cutoff, 10), 0);
+    let later = next_day - Duration::minutes(1);
+    assert_eq!(forget(repository, later, 10), 1, "c; d is younger");
+    let fresh =
+        book_keyed(repository, place("bob", None, 7, 10, 1), &keys[0], "second", next_day).unwrap();
+    assert!(matches!(fresh, Outcome::Done(_)), "a forgotten key names a new request");
+}

@@ -88,6 +88,7 @@ macro_rules! repository_contract_tests {
             simultaneous_requests_with_one_key_do_the_work_once,
             a_refused_write_stores_no_answer,
             keys_are_forgotten_after_their_lifetime,
+            expired_keys_are_forgotten_by_the_sweep_alone,
             every_write_reports_what_it_changed_and_what_happened,
             a_write_changes_the_usage_of_exactly_the_slots_it_reports
         }

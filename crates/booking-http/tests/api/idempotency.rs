@@ -191,3 +191,28 @@ async fn keys_live_as_long_as_the_setting_says() {
     let fresh = post(&app, "/schedule", "short-lived", &booking("10:30")).await;
     assert_eq!(fresh.status(), StatusCode::CREATED, "forgotten after an hour");
 }
+
+/// Expired keys are forgotten in the background, by the sweep, not by other keys' writes.
+#[actix_web::test]
+async fn expired_keys_are_swept_away_in_the_background() {
+    let app = spawn_app_with(|settings| {
+        settings.key_lifetime = Duration::hours(1);
+        settings.key_sweep_interval = std::time::Duration::from_millis(50);
+    })
+    .await;
+    for (key, time) in [("first", "10:00"), ("second", "10:30")] {
+        assert_eq!(
+            post(&app, "/schedule", key, &booking(time)).await.status(),
+            StatusCode::CREATED
+        );
+    }
+    let records = || booking_store::test_support::sqlite_rows(&app.database, "idempotency_records");
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(records(), 2, "young keys are kept");
+    app.clock.advance(Duration::hours(2));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while records() > 0 {
+        assert!(std::time::Instant::now() < deadline, "the sweep never forgot the expired keys");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}

@@ -13,6 +13,12 @@ use super::{Db, channel, schema::occupancy};
 /// PostgreSQL's name for the position of a substring (1-based, 0 when absent).
 pub(super) const TEXT_POSITION: &str = "strpos";
 
+/// Deletes a batch of idempotency records made at or before `$1`, at most `$2`, oldest first;
+/// a record a write in flight holds is passed over (`SKIP LOCKED`), not waited for.
+pub(super) const FORGET_KEYS: &str = "DELETE FROM idempotency_records WHERE key IN (\
+     SELECT key FROM idempotency_records WHERE created_at <= $1 \
+     ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED)";
+
 /// The advisory-lock namespace of this service (two-key form: namespace, object), apart from
 /// the one-key form used for idempotency keys.
 pub(super) const LOCK_NAMESPACE: i32 = 0x626b_6e67; // "bkng"

@@ -7,6 +7,7 @@ use booking_core::{
     idempotency::{Idempotency, Operation, Remembered, Replay},
     storage::StorageError,
 };
+use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
 use super::{
@@ -88,9 +89,10 @@ impl RecordRow {
 }
 
 /// The appointment a key's first request left, if this is a repeat of it; a key used for
-/// another request is refused. Forgets keys older than their lifetime first. Holds the key
-/// until the transaction ends, so a concurrent request with the same key waits and then
-/// replays this one's outcome.
+/// another request is refused, and a record past its lifetime is forgotten (this key's only:
+/// other keys' records are the sweep's, so unrelated writes never touch each other's rows).
+/// Holds the key until the transaction ends, so a concurrent request with the same key waits
+/// and then replays this one's outcome.
 pub(super) fn replay<R>(
     connection: &mut Db,
     operation: Operation,
@@ -98,11 +100,6 @@ pub(super) fn replay<R>(
 ) -> Result<Option<Appointment>, TxError<R>> {
     let Some(idempotency) = idempotency else { return Ok(None) };
     dialect::lock_key(connection, idempotency.key.as_str())?;
-    diesel::delete(
-        idempotency_records::table
-            .filter(idempotency_records::created_at.le(seconds(idempotency.oldest_remembered()))),
-    )
-    .execute(connection)?;
     let Some(row) = idempotency_records::table
         .find(idempotency.key.as_str())
         .select(RecordRow::as_select())
@@ -114,8 +111,22 @@ pub(super) fn replay<R>(
     match idempotency.replay(operation, row.into_remembered()?) {
         Replay::Same(appointment) => Ok(Some(appointment)),
         Replay::Other => Err(TxError::KeyReused),
-        Replay::Forgotten => Ok(None),
+        Replay::Forgotten => {
+            diesel::delete(idempotency_records::table.find(idempotency.key.as_str()))
+                .execute(connection)?;
+            Ok(None)
+        }
     }
+}
+
+/// Forgets at most `most` records made at or before `before`, oldest first, passing over those
+/// a write in flight has locked; answers how many.
+pub(super) fn forget(connection: &mut Db, before: DateTime<Utc>, most: u32) -> QueryResult<u64> {
+    let forgotten = diesel::sql_query(dialect::FORGET_KEYS)
+        .bind::<diesel::sql_types::BigInt, _>(seconds(before))
+        .bind::<diesel::sql_types::BigInt, _>(i64::from(most))
+        .execute(connection)?;
+    Ok(forgotten as u64)
 }
 
 /// Remembers a keyed write that succeeded, with the appointment as it left it.

@@ -302,6 +302,10 @@ impl AppointmentRepository for Repository {
             .map_err(storage_error)
     }
 
+    fn forget_keys(&self, before: DateTime<Utc>, most: u32) -> Pending<u64, Infallible> {
+        self.write(move |connection| Ok(keys::forget(connection, before, most)?))
+    }
+
     fn check_writable(&self, now: DateTime<Utc>) -> Pending<(), Infallible> {
         self.write(move |connection| {
             let updated = diesel::update(readiness::table)

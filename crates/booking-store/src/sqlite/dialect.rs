@@ -13,6 +13,12 @@ use super::Db;
 /// SQLite's name for the position of a substring (1-based, 0 when absent).
 pub(super) const TEXT_POSITION: &str = "instr";
 
+/// Deletes a batch of idempotency records made at or before `?1`, at most `?2`, oldest first
+/// (the writer runs one write at a time: nothing is locked by another).
+pub(super) const FORGET_KEYS: &str = "DELETE FROM idempotency_records WHERE key IN (\
+     SELECT key FROM idempotency_records WHERE created_at <= ? \
+     ORDER BY created_at LIMIT ?)";
+
 /// Whether writers lock the rows they judge: no, the write lock covers the whole database.
 pub(super) const LOCKS_ROWS: bool = false;
 
