@@ -490,4 +490,8 @@ impl AppointmentRepository for InMemoryRepository {
 #[cfg(test)]
 mod tests {
     crate::repository_contract_tests!(Box::new(super::InMemoryRepository::new()));
+    crate::repository_property_tests!(
+        cases = 150,
+        (std::sync::Arc::new(super::InMemoryRepository::new()), Box::new(()))
+    );
 }

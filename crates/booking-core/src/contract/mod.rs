@@ -16,6 +16,7 @@ mod closures;
 mod holds;
 mod keys;
 mod listings;
+pub mod properties;
 mod written;
 
 use std::num::NonZeroU16;

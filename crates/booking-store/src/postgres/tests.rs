@@ -30,6 +30,15 @@ booking_core::repository_contract_tests!(
     #[ignore = "needs PostgreSQL: set TEST_DATABASE_URL and run with --include-ignored"]
     TestDatabase::new()
 );
+booking_core::repository_property_tests!(
+    #[ignore = "needs PostgreSQL: set TEST_DATABASE_URL and run with --include-ignored"]
+    cases = 24,
+    {
+        let TestDatabase { repository, _schema } = TestDatabase::new();
+        // The tuple drops the repository (its connections) before the schema.
+        (std::sync::Arc::new(repository), Box::new(_schema))
+    }
+);
 
 /// Booking a slot of 2030-01-07 (a Monday) on a schedule with `capacity` places per slot,
 /// judged on 2030-01-01.

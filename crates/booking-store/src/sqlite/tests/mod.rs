@@ -52,6 +52,10 @@ impl Deref for TestDatabase {
 }
 
 booking_core::repository_contract_tests!(TestDatabase::new());
+booking_core::repository_property_tests!(cases = 48, {
+    let TestDatabase { repository, directory } = TestDatabase::new();
+    (std::sync::Arc::new(repository), Box::new(directory))
+});
 
 #[derive(QueryableByName, Debug, PartialEq)]
 struct Pragma {
