@@ -20,7 +20,8 @@ use crate::{
     placement::Placement,
     repository::{
         AppointmentQuery, AppointmentRepository, BookFailure, Booking, CancelFailure, Closed,
-        ClosureNotFound, HoldFailure, HoldNotFound, HoldRequest, RescheduleFailure, Written,
+        ClosureNotFound, Expired, Forgotten, HoldFailure, HoldNotFound, HoldRequest,
+        RescheduleFailure, Written,
     },
     storage::{StorageError, WriteError},
 };
@@ -284,14 +285,14 @@ impl InMemoryRepository {
         let mut state = self.state()?;
         let state = &mut *state;
         let now = admission.now();
-        state.holds.retain(|_, hold| hold.is_active(now));
-        state.holders.retain(|token, _| state.holds.contains_key(token));
         if let Some(quota) = &request.quota {
             let theirs: Vec<DateTime<Utc>> = state
                 .holders
                 .iter()
                 .filter(|(_, holder)| **holder == quota.holder)
-                .map(|(token, _)| state.holds[token].expires_at)
+                .filter_map(|(token, _)| state.holds.get(token))
+                .filter(|hold| hold.is_active(now))
+                .map(|hold| hold.expires_at)
                 .collect();
             if theirs.len() >= usize::from(quota.most.get())
                 && let Some(frees_at) = theirs.into_iter().min()
@@ -468,20 +469,34 @@ impl AppointmentRepository for InMemoryRepository {
         Pending::ready(self.state().map(drop).map_err(WriteError::Storage))
     }
 
-    fn forget_keys(&self, before: DateTime<Utc>, most: u32) -> Pending<u64, Infallible> {
+    fn forget_expired(&self, expired: Expired) -> Pending<Forgotten, Infallible> {
+        let most = usize::try_from(expired.most).unwrap_or(usize::MAX);
         let forgotten = self.state().map_err(WriteError::Storage).map(|mut state| {
-            let mut expired: Vec<(DateTime<Utc>, IdempotencyKey)> = state
+            let state = &mut *state;
+            let mut keys: Vec<(DateTime<Utc>, IdempotencyKey)> = state
                 .keys
                 .iter()
-                .filter(|(_, remembered)| remembered.created_at <= before)
+                .filter(|(_, remembered)| remembered.created_at <= expired.keys_made_by)
                 .map(|(key, remembered)| (remembered.created_at, key.clone()))
                 .collect();
-            expired.sort_by_key(|(made, _)| *made);
-            expired.truncate(usize::try_from(most).unwrap_or(usize::MAX));
-            for (_, key) in &expired {
+            keys.sort_by_key(|(made, _)| *made);
+            keys.truncate(most);
+            for (_, key) in &keys {
                 state.keys.remove(key);
             }
-            expired.len() as u64
+            let mut holds: Vec<(DateTime<Utc>, HoldToken)> = state
+                .holds
+                .values()
+                .filter(|hold| hold.expires_at <= expired.holds_ended_by)
+                .map(|hold| (hold.expires_at, hold.token.clone()))
+                .collect();
+            holds.sort_by_key(|(ended, _)| *ended);
+            holds.truncate(most);
+            for (_, token) in &holds {
+                state.holds.remove(token);
+                state.holders.remove(token);
+            }
+            Forgotten { keys: keys.len() as u64, holds: holds.len() as u64 }
         });
         Pending::ready(forgotten)
     }

@@ -120,11 +120,11 @@ pub trait AppointmentRepository: Send + Sync + fmt::Debug {
     /// database) answers with a storage error.
     fn check_writable(&self, now: DateTime<Utc>) -> Pending<(), Infallible>;
 
-    /// Forgets at most `most` idempotency records made at or before `before`, passing over
-    /// any that a write in flight holds, and answers how many it forgot. Meant for a sweep
-    /// apart from client writes: no client write deletes another key's record, so unrelated
-    /// keyed writes never wait on each other.
-    fn forget_keys(&self, before: DateTime<Utc>, most: u32) -> Pending<u64, Infallible>;
+    /// Forgets what `expired` names (oldest first, at most `expired.most` of each kind),
+    /// passing over anything a write in flight holds, and answers how much it forgot. Meant for
+    /// a sweep apart from client writes: no client write deletes another key's record or
+    /// another client's hold, so unrelated writes never wait on each other's rows.
+    fn forget_expired(&self, expired: Expired) -> Pending<Forgotten, Infallible>;
 }
 
 /// A committed write: what it did, what it changed for availability, and what happened. What
@@ -345,6 +345,26 @@ pub enum BookFailure {
     /// The hold is for another slot, resource or service.
     #[error("the hold is for another slot, resource or service")]
     HoldMismatch,
+}
+
+/// What a sweep forgets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Expired {
+    /// Idempotency records made at or before this.
+    pub keys_made_by: DateTime<Utc>,
+    /// Holds that stopped counting at or before this.
+    pub holds_ended_by: DateTime<Utc>,
+    /// The most of each kind to forget at once.
+    pub most: u32,
+}
+
+/// What a sweep forgot.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Forgotten {
+    /// Idempotency records.
+    pub keys: u64,
+    /// Holds.
+    pub holds: u64,
 }
 
 /// Why a hold was not made.

@@ -21,7 +21,8 @@ use crate::{
     placement::Placement,
     repository::{
         AppointmentQuery, AppointmentRepository, BookFailure, Booking, CancelFailure, Closed,
-        ClosureNotFound, HoldFailure, HoldNotFound, HoldRequest, RescheduleFailure, Written,
+        ClosureNotFound, Expired, Forgotten, HoldFailure, HoldNotFound, HoldRequest,
+        RescheduleFailure, Written,
     },
     schedule::{ChoiceError, Schedule, SlotError},
     storage::{StorageError, StorageErrorKind, WriteError},
@@ -311,10 +312,13 @@ impl BookingService {
         Ok(self.followed(self.repository.hold(request, admission)))
     }
 
-    /// Forgets at most `most` idempotency records older than the key lifetime (a sweep apart
-    /// from client writes; see [`AppointmentRepository::forget_keys`]); answers how many.
-    pub fn forget_expired_keys(&self, most: u32) -> Pending<u64, Infallible> {
-        self.repository.forget_keys(self.clock.now() - self.key_lifetime, most)
+    /// Forgets at most `most` idempotency records older than the key lifetime and `most` holds
+    /// that have expired (a sweep apart from client writes; see
+    /// [`AppointmentRepository::forget_expired`]); answers how many of each.
+    pub fn forget_expired(&self, most: u32) -> Pending<Forgotten, Infallible> {
+        let now = self.clock.now();
+        let expired = Expired { keys_made_by: now - self.key_lifetime, holds_ended_by: now, most };
+        self.repository.forget_expired(expired)
     }
 
     /// Ends a hold early.

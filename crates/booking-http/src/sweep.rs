@@ -1,9 +1,10 @@
-//! Forgetting expired idempotency keys in the background, in small batches, so that no
-//! client's write deletes other keys' records (and waits on them).
+//! Forgetting expired idempotency keys and holds in the background, in small batches, so that
+//! no client's write deletes other keys' records or other clients' holds (and waits on them).
 
 use std::time::Duration;
 
 use actix_web::web;
+use booking_core::repository::Forgotten;
 
 use crate::{error::ApiError, limits::random_below, routes::Bookings};
 
@@ -11,13 +12,14 @@ use crate::{error::ApiError, limits::random_below, routes::Bookings};
 pub const BATCH: u32 = 500;
 
 /// Every `interval`, give or take a random tenth (servers sharing a database spread out),
-/// forgets the records past the key lifetime, batch after batch until none is left.
+/// forgets the records past the key lifetime and the expired holds, batch after batch until
+/// none is left.
 pub fn start(bookings: web::Data<Bookings>, interval: Duration) {
     actix_web::rt::spawn(async move {
         loop {
             tokio::time::sleep(interval + random_below(interval / 10)).await;
             while let Some(forgotten) = sweep_once(&bookings).await {
-                if forgotten < u64::from(BATCH) {
+                if forgotten.keys.max(forgotten.holds) < u64::from(BATCH) {
                     break;
                 }
             }
@@ -26,22 +28,20 @@ pub fn start(bookings: web::Data<Bookings>, interval: Duration) {
 }
 
 /// One batch; `None` (after a warning) when the store failed, to be tried at the next round.
-async fn sweep_once(bookings: &web::Data<Bookings>) -> Option<u64> {
+async fn sweep_once(bookings: &web::Data<Bookings>) -> Option<Forgotten> {
     let forgotten = async {
         let pending = bookings
-            .run_long("forget_keys", |service| {
-                Ok::<_, ApiError>(service.forget_expired_keys(BATCH))
-            })
+            .run_long("forget_expired", |service| Ok::<_, ApiError>(service.forget_expired(BATCH)))
             .await?;
         Ok::<_, ApiError>(pending.await?)
     };
     match forgotten.await {
         Ok(forgotten) => {
-            tracing::debug!(forgotten, "forgot expired idempotency keys");
+            tracing::debug!(keys = forgotten.keys, holds = forgotten.holds, "forgot expired");
             Some(forgotten)
         }
         Err(error) => {
-            tracing::warn!(%error, "could not forget expired idempotency keys; trying again later");
+            tracing::warn!(%error, "could not forget expired keys and holds; trying again later");
             None
         }
     }

@@ -5,7 +5,7 @@ use chrono::Duration;
 use super::*;
 use crate::{
     hold::HoldQuota,
-    repository::{HoldFailure, HoldNotFound},
+    repository::{Expired, HoldFailure, HoldNotFound},
 };
 
 /// A hold counts against capacity until it expires, then stops counting by itself.
@@ -112,4 +112,32 @@ pub fn a_holder_has_at_most_its_quota_of_active_holds(repository: &dyn Appointme
     hold_as(repository, fresh, &later).unwrap();
     let another = HoldRequest { token: HoldToken::random(), ..request(15, 10, "a") };
     hold_as(repository, another, &later).unwrap();
+}
+
+/// Hold writes leave other holds alone, however long expired; the sweep forgets holds that
+/// stopped counting by its cutoff, first ended first, at most as many as asked, and never an
+/// active one.
+pub fn expired_holds_are_forgotten_by_the_sweep_alone(repository: &dyn AppointmentRepository) {
+    let sweep = |ended_by, most| {
+        let expired =
+            Expired { keys_made_by: now() - Duration::days(1), holds_ended_by: ended_by, most };
+        let forgotten = repository.forget_expired(expired).wait().unwrap();
+        assert_eq!(forgotten.keys, 0);
+        forgotten.holds
+    };
+    for (hour, minutes) in [(9, 1), (10, 2), (11, 30)] {
+        hold(repository, place("alice", None, 7, hour, 1), minutes).unwrap();
+    }
+    let later = schedule(1).admission(now() + Duration::minutes(5), None);
+    let fresh = HoldRequest {
+        expires_at: now() + Duration::minutes(10),
+        ..hold_request(place("bob", None, 7, 9, 1), 0)
+    };
+    hold_as(repository, fresh, &later).unwrap();
+    assert_eq!(sweep(now() + Duration::minutes(5), 1), 1, "the first ended, and only one");
+    assert_eq!(sweep(now() + Duration::minutes(5), 10), 1, "then the other one ended");
+    assert_eq!(sweep(now() + Duration::minutes(5), 10), 0, "the others still count");
+    assert_eq!(usage_at(repository, "alice", at(7, 11, 0)), Usage { booked: 0, held: 1 });
+    assert_eq!(sweep(now() + Duration::minutes(30), 10), 2, "11:00 and bob's");
+    assert_eq!(usage_at(repository, "alice", at(7, 11, 0)), Usage::default());
 }

@@ -122,8 +122,12 @@ pub fn keys_are_forgotten_after_their_lifetime(repository: &dyn AppointmentRepos
     assert!(matches!(fresh, Outcome::Done(_)));
 }
 
+/// How many keys a sweep of records made by `before` forgets (holds left alone).
 fn forget(repository: &dyn AppointmentRepository, before: DateTime<Utc>, most: u32) -> u64 {
-    repository.forget_keys(before, most).wait().unwrap()
+    let expired = Expired { keys_made_by: before, holds_ended_by: now() - Duration::days(1), most };
+    let forgotten = repository.forget_expired(expired).wait().unwrap();
+    assert_eq!(forgotten.holds, 0);
+    forgotten.keys
 }
 
 /// Keyed writes leave other keys' records alone, however old; the sweep forgets records made

@@ -34,8 +34,8 @@ use crate::{
     idempotency::{Idempotency, IdempotencyKey, Outcome},
     placement::Placement,
     repository::{
-        AppointmentRepository, BookFailure, Booking, CancelFailure, HoldFailure, HoldRequest,
-        RescheduleFailure, Written,
+        AppointmentRepository, BookFailure, Booking, CancelFailure, Expired, HoldFailure,
+        HoldRequest, RescheduleFailure, Written,
     },
     schedule::Schedule,
     storage::WriteError,
@@ -81,6 +81,7 @@ macro_rules! repository_contract_tests {
             a_hold_converts_only_into_its_own_placement,
             a_released_hold_frees_its_place,
             a_holder_has_at_most_its_quota_of_active_holds,
+            expired_holds_are_forgotten_by_the_sweep_alone,
             closures_block_bookings_and_list_what_they_cover,
             closures_are_listed_by_overlap_and_removed,
             a_repeated_key_replays_the_first_outcome_without_doing_the_work,

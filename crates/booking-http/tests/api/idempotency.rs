@@ -192,9 +192,9 @@ async fn keys_live_as_long_as_the_setting_says() {
     assert_eq!(fresh.status(), StatusCode::CREATED, "forgotten after an hour");
 }
 
-/// Expired keys are forgotten in the background, by the sweep, not by other keys' writes.
+/// Expired keys and holds are forgotten in the background, by the sweep, not by other writes.
 #[actix_web::test]
-async fn expired_keys_are_swept_away_in_the_background() {
+async fn expired_keys_and_holds_are_swept_away_in_the_background() {
     let app = spawn_app_with(|settings| {
         settings.key_lifetime = Duration::hours(1);
         settings.key_sweep_interval = std::time::Duration::from_millis(50);
@@ -206,13 +206,16 @@ async fn expired_keys_are_swept_away_in_the_background() {
             StatusCode::CREATED
         );
     }
-    let records = || booking_store::test_support::sqlite_rows(&app.database, "idempotency_records");
+    let held = app.post_json("/holds", &serde_json::json!({"date": DAY, "time": "11:00"})).await;
+    assert_eq!(held.status(), StatusCode::CREATED);
+    let rows = |table| booking_store::test_support::sqlite_rows(&app.database, table);
+    let records = || rows("idempotency_records") + rows("holds");
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    assert_eq!(records(), 2, "young keys are kept");
+    assert_eq!(records(), 3, "young keys and active holds are kept");
     app.clock.advance(Duration::hours(2));
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while records() > 0 {
-        assert!(std::time::Instant::now() < deadline, "the sweep never forgot the expired keys");
+        assert!(std::time::Instant::now() < deadline, "the sweep left {} rows", records());
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 }

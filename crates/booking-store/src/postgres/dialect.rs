@@ -19,6 +19,12 @@ pub(super) const FORGET_KEYS: &str = "DELETE FROM idempotency_records WHERE key 
      SELECT key FROM idempotency_records WHERE created_at <= $1 \
      ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED)";
 
+/// Deletes a batch of holds that ended at or before `$1`, at most `$2`, first ended first; a
+/// hold a write in flight holds is passed over.
+pub(super) const FORGET_HOLDS: &str = "DELETE FROM holds WHERE token IN (\
+     SELECT token FROM holds WHERE expires_at <= $1 \
+     ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED)";
+
 /// The advisory-lock namespace of this service (two-key form: namespace, object), apart from
 /// the one-key form used for idempotency keys.
 pub(super) const LOCK_NAMESPACE: i32 = 0x626b_6e67; // "bkng"

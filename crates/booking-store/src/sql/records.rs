@@ -205,9 +205,17 @@ pub(super) fn delete_hold(connection: &mut Db, token: &HoldToken) -> QueryResult
     Ok(deleted == 1)
 }
 
-/// Deletes holds that stopped counting; they are kept no longer than that.
-pub(super) fn delete_expired_holds(connection: &mut Db, now: DateTime<Utc>) -> QueryResult<()> {
-    let now = seconds(now);
-    diesel::delete(hold_slots::table.filter(hold_slots::expires_at.le(now))).execute(connection)?;
-    diesel::delete(holds::table.filter(holds::expires_at.le(now))).execute(connection).map(drop)
+/// Forgets at most `most` holds that stopped counting at or before `ended_by`, first ended
+/// first, passing over those a write in flight has locked (their slots go with them: the
+/// foreign key cascades); answers how many.
+pub(super) fn forget_holds(
+    connection: &mut Db,
+    ended_by: DateTime<Utc>,
+    most: u32,
+) -> QueryResult<u64> {
+    let forgotten = diesel::sql_query(dialect::FORGET_HOLDS)
+        .bind::<diesel::sql_types::BigInt, _>(seconds(ended_by))
+        .bind::<diesel::sql_types::BigInt, _>(i64::from(most))
+        .execute(connection)?;
+    Ok(forgotten as u64)
 }

@@ -16,7 +16,8 @@ use booking_core::{
     placement::Placement,
     repository::{
         AppointmentQuery, AppointmentRepository, BookFailure, Booking, CancelFailure, Closed,
-        ClosureNotFound, HoldFailure, HoldNotFound, HoldRequest, RescheduleFailure, Written,
+        ClosureNotFound, Expired, Forgotten, HoldFailure, HoldNotFound, HoldRequest,
+        RescheduleFailure, Written,
     },
     storage::StorageError,
 };
@@ -202,7 +203,6 @@ impl AppointmentRepository for Repository {
                 dialect::lock_key(connection, &format!("holder {holder}"))?;
             }
             dialect::lock_closures(connection, dialect::Access::Shared)?;
-            records::delete_expired_holds(connection, admission.now())?;
             if let Some(quota) = &request.quota {
                 let (active, first) =
                     records::holds_of(connection, &quota.holder, admission.now())?;
@@ -302,8 +302,12 @@ impl AppointmentRepository for Repository {
             .map_err(storage_error)
     }
 
-    fn forget_keys(&self, before: DateTime<Utc>, most: u32) -> Pending<u64, Infallible> {
-        self.write(move |connection| Ok(keys::forget(connection, before, most)?))
+    fn forget_expired(&self, expired: Expired) -> Pending<Forgotten, Infallible> {
+        self.write(move |connection| {
+            let keys = keys::forget(connection, expired.keys_made_by, expired.most)?;
+            let holds = records::forget_holds(connection, expired.holds_ended_by, expired.most)?;
+            Ok(Forgotten { keys, holds })
+        })
     }
 
     fn check_writable(&self, now: DateTime<Utc>) -> Pending<(), Infallible> {

@@ -19,6 +19,10 @@ pub(super) const FORGET_KEYS: &str = "DELETE FROM idempotency_records WHERE key 
      SELECT key FROM idempotency_records WHERE created_at <= ? \
      ORDER BY created_at LIMIT ?)";
 
+/// Deletes a batch of holds that ended at or before `?1`, at most `?2`, first ended first.
+pub(super) const FORGET_HOLDS: &str = "DELETE FROM holds WHERE token IN (\
+     SELECT token FROM holds WHERE expires_at <= ? ORDER BY expires_at LIMIT ?)";
+
 /// Whether writers lock the rows they judge: no, the write lock covers the whole database.
 pub(super) const LOCKS_ROWS: bool = false;
 
