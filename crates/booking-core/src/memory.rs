@@ -1,5 +1,7 @@
 //! An [`AppointmentRepository`] kept in memory: for tests, demos and embedding where nothing
-//! needs to outlive the process.
+//! needs to outlive the process. Like every store it keeps expired idempotency records and
+//! holds until [`BookingService::forget_expired`](crate::service::BookingService::forget_expired)
+//! sweeps them: call that now and then.
 
 use std::{
     collections::{BTreeMap, HashMap},

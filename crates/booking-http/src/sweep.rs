@@ -15,6 +15,8 @@ pub const BATCH: u32 = 500;
 /// forgets the records past the key lifetime and the expired holds, batch after batch until
 /// none is left.
 pub fn start(bookings: web::Data<Bookings>, interval: Duration) {
+    // Never a busy loop against the database, whatever the setting says.
+    let interval = interval.max(Duration::from_millis(10));
     actix_web::rt::spawn(async move {
         loop {
             tokio::time::sleep(interval + random_below(interval / 10)).await;

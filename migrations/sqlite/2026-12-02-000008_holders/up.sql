@@ -3,3 +3,5 @@
 -- hold exists; holds made before this migration have none and count for nobody.
 ALTER TABLE holds ADD COLUMN holder TEXT;
 CREATE INDEX holds_by_holder ON holds (holder, expires_at) WHERE holder IS NOT NULL;
+-- The background sweep deletes expired holds, first ended first.
+CREATE INDEX holds_by_expiry ON holds (expires_at);

@@ -135,6 +135,9 @@ pub fn expired_holds_are_forgotten_by_the_sweep_alone(repository: &dyn Appointme
     };
     hold_as(repository, fresh, &later).unwrap();
     assert_eq!(sweep(now() + Duration::minutes(5), 1), 1, "the first ended, and only one");
+    // Seen at the start, when both still counted: 9:00's is gone, 10:00's is not.
+    assert_eq!(usage_at(repository, "alice", at(7, 9, 0)), Usage::default());
+    assert_eq!(usage_at(repository, "alice", at(7, 10, 0)), Usage { booked: 0, held: 1 });
     assert_eq!(sweep(now() + Duration::minutes(5), 10), 1, "then the other one ended");
     assert_eq!(sweep(now() + Duration::minutes(5), 10), 0, "the others still count");
     assert_eq!(usage_at(repository, "alice", at(7, 11, 0)), Usage { booked: 0, held: 1 });

@@ -146,6 +146,16 @@ pub fn expired_keys_are_forgotten_by_the_sweep_alone(repository: &dyn Appointmen
     book_keyed(repository, place("bob", None, 7, 9, 1), &other, "first", next_day).unwrap();
     let cutoff = now() + Duration::minutes(1);
     assert_eq!(forget(repository, cutoff, 1), 1, "the oldest, and only one");
+    // "b" is still remembered (its lifetime has not run out at a minute past its making):
+    let replayed = book_keyed(
+        repository,
+        place("alice", None, 7, 10, 1),
+        &keys[1],
+        "first",
+        now() + Duration::minutes(2),
+    )
+    .unwrap();
+    assert!(matches!(replayed, Outcome::Replayed(_)), "the sweep took the younger key first");
     assert_eq!(forget(repository, cutoff, 10), 1, "then the other one due");
     assert_eq!(forget(repository, cutoff, 10), 0);
     let later = next_day - Duration::minutes(1);

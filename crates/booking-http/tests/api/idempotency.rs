@@ -209,9 +209,9 @@ async fn expired_keys_and_holds_are_swept_away_in_the_background() {
     let held = app.post_json("/holds", &serde_json::json!({"date": DAY, "time": "11:00"})).await;
     assert_eq!(held.status(), StatusCode::CREATED);
     let rows = |table| booking_store::test_support::sqlite_rows(&app.database, table);
-    let records = || rows("idempotency_records") + rows("holds");
+    let records = || rows("idempotency_records") + rows("holds") + rows("hold_slots");
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    assert_eq!(records(), 3, "young keys and active holds are kept");
+    assert_eq!(records(), 4, "young keys and active holds (with their slot) are kept");
     app.clock.advance(Duration::hours(2));
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while records() > 0 {

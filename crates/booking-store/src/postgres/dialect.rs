@@ -14,13 +14,16 @@ use super::{Db, channel, schema::occupancy};
 pub(super) const TEXT_POSITION: &str = "strpos";
 
 /// Deletes a batch of idempotency records made at or before `$1`, at most `$2`, oldest first;
-/// a record a write in flight holds is passed over (`SKIP LOCKED`), not waited for.
+/// a record whose row a write in flight has locked is passed over (`SKIP LOCKED`), not waited
+/// for.
 pub(super) const FORGET_KEYS: &str = "DELETE FROM idempotency_records WHERE key IN (\
      SELECT key FROM idempotency_records WHERE created_at <= $1 \
      ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED)";
 
 /// Deletes a batch of holds that ended at or before `$1`, at most `$2`, first ended first; a
-/// hold a write in flight holds is passed over.
+/// hold whose row a write in flight has locked is passed over. Its slots go by the cascade,
+/// after the hold's row, as in `records::delete_hold`, so the two never lock in opposite
+/// orders.
 pub(super) const FORGET_HOLDS: &str = "DELETE FROM holds WHERE token IN (\
      SELECT token FROM holds WHERE expires_at <= $1 \
      ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED)";

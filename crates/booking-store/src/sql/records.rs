@@ -196,18 +196,17 @@ pub(super) fn holds_of(
     Ok((u64::try_from(count).unwrap_or(0), first.map(instant).transpose()?))
 }
 
-/// Deletes a hold and its slots; false if it was already gone, perhaps deleted by a
+/// Deletes a hold, and with it its slots (the foreign key cascades: the hold's row is locked
+/// first, as the sweep locks it); false if it was already gone, perhaps deleted by a
 /// concurrent writer that committed while this one waited for the row.
 pub(super) fn delete_hold(connection: &mut Db, token: &HoldToken) -> QueryResult<bool> {
-    diesel::delete(hold_slots::table.filter(hold_slots::token.eq(token.as_str())))
-        .execute(connection)?;
     let deleted = diesel::delete(holds::table.find(token.as_str())).execute(connection)?;
     Ok(deleted == 1)
 }
 
 /// Forgets at most `most` holds that stopped counting at or before `ended_by`, first ended
-/// first, passing over those a write in flight has locked (their slots go with them: the
-/// foreign key cascades); answers how many.
+/// first, passing over (on PostgreSQL) those whose row a write in flight has locked; their
+/// slots go with them (the foreign key cascades). Answers how many.
 pub(super) fn forget_holds(
     connection: &mut Db,
     ended_by: DateTime<Utc>,

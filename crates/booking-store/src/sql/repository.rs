@@ -232,11 +232,13 @@ impl AppointmentRepository for Repository {
         now: DateTime<Utc>,
     ) -> Pending<Written<Hold>, HoldNotFound> {
         self.write(move |connection| {
-            let hold = records::hold(connection, &token)?;
-            let deleted = records::delete_hold(connection, &token)?;
-            let hold = hold
-                .filter(|hold| deleted && hold.is_active(now))
+            // An expired hold is refused untouched: it is the sweep's to delete.
+            let hold = records::hold(connection, &token)?
+                .filter(|hold| hold.is_active(now))
                 .ok_or(TxError::Refused(HoldNotFound))?;
+            if !records::delete_hold(connection, &token)? {
+                return Err(TxError::Refused(HoldNotFound));
+            }
             let written = Written::hold_released(hold, now);
             dialect::announce(connection, &written.changed)?;
             Ok(written)
