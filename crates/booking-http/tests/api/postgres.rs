@@ -18,7 +18,10 @@ use futures_util::StreamExt;
 use reqwest::StatusCode;
 use serde_json::json;
 
-use super::process::{Server, book_simultaneously, count, next_month, slot_at_ten, slots_on};
+use super::process::{
+    Server, acknowledged_bookings_survive_kill_9, book_simultaneously, count, next_month,
+    slot_at_ten, slots_on,
+};
 
 #[actix_web::test]
 #[ignore = "needs PostgreSQL: set TEST_DATABASE_URL and run with --include-ignored"]
@@ -208,4 +211,13 @@ fn pipe(mut from: TcpStream, mut to: TcpStream) {
         let _closed: io::Result<u64> = io::copy(&mut from, &mut to);
         let _already_closed = to.shutdown(Shutdown::Both);
     });
+}
+
+/// What the SQLite server promises under `kill -9`, on PostgreSQL: every 201 survives, and
+/// every refusal left nothing behind.
+#[actix_web::test]
+#[ignore = "needs PostgreSQL: set TEST_DATABASE_URL and run with --include-ignored"]
+async fn bookings_acknowledged_before_a_kill_9_survive_it() {
+    let schema = TestSchema::create();
+    acknowledged_bookings_survive_kill_9(schema.url().expose(), || {}).await;
 }
