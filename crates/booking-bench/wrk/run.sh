@@ -10,8 +10,13 @@
 #   crates/booking-bench/wrk/run.sh [SECONDS]      # CONNECTIONS=64, RUST_LOG=info by default
 #   SERVER=/path/to/other/booking-http crates/booking-bench/wrk/run.sh   # another build
 #
-# Needs wrk (Debian: apt-get install wrk). The server has 20 resources open 09:00-17:00 with
-# 30-minute slots, SQLite with synchronous = FULL, and its rate limit off.
+#   DATABASE_URL=postgres://postgres@127.0.0.1:5432/fresh crates/booking-bench/wrk/run.sh
+#       # the server on that (fresh) PostgreSQL database, and first, as PostgreSQL's own
+#       # reference, pgbench running a one-statement booking (pgbench.sql) with CONNECTIONS clients
+#
+# Needs wrk (Debian: apt-get install wrk), and pgbench for PostgreSQL. The server has 20
+# resources open 09:00-17:00 with 30-minute slots, SQLite with synchronous = FULL (unless
+# DATABASE_URL names PostgreSQL), and its rate limit off.
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 seconds=${1:-10}
@@ -36,8 +41,19 @@ address_in() {
   echo "no address in $1:" >&2; cat "$1" >&2; exit 1
 }
 
+database=${DATABASE_URL:-sqlite://$work/bench.db}
+if [ "${database#postgres}" != "$database" ]; then
+  # PostgreSQL's own rate for a booking with none of the service's rules: one statement that
+  # takes a place in a slot counter guarded by its capacity and inserts the appointment.
+  psql -q -v ON_ERROR_STOP=1 "$database" -f "$scripts/pgbench-setup.sql"
+  pgbench -n -c "$connections" -j "$threads" -T "$seconds" -f "$scripts/pgbench.sql" "$database" \
+    > "$work/pgbench.txt" 2>&1
+  awk '/^latency average|^tps/ {print "pgbench   ", $0}' "$work/pgbench.txt"
+  psql -q -v ON_ERROR_STOP=1 "$database" -c 'DROP TABLE pgbench_bookings, pgbench_slots'
+fi
+
 "$bin/booking-bench" ceiling --serve > "$work/ceiling.log" 2>&1 &
-BOOKING_CONFIG="$work/bench.toml" DATABASE_URL="sqlite://$work/bench.db" PORT=0 \
+BOOKING_CONFIG="$work/bench.toml" DATABASE_URL="$database" PORT=0 \
   BOOKING_RATE_LIMIT_PER_MINUTE=0 RUST_LOG="${RUST_LOG:-info}" \
   "${SERVER:-$bin/booking-http}" > "$work/server.log" 2>&1 &
 server_pid=$!

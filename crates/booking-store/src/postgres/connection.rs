@@ -1,12 +1,16 @@
 //! Setting up PostgreSQL connections and the schema.
 
-use std::{error::Error, time::Duration};
+use std::{
+    error::Error,
+    ops::{Deref, DerefMut},
+    time::Duration,
+};
 
 use diesel::{
     connection::SimpleConnection,
     pg::PgConnection,
     prelude::*,
-    r2d2::{self, CustomizeConnection},
+    r2d2::{self, ConnectionManager, CustomizeConnection, ManageConnection},
     sql_types::Integer,
 };
 use diesel_migrations::{EmbeddedMigrations, embed_migrations};
@@ -59,7 +63,7 @@ pub(super) struct SessionSettings {
 }
 
 impl SessionSettings {
-    fn apply(&self, connection: &mut PgConnection) -> QueryResult<()> {
+    pub(super) fn apply(&self, connection: &mut PgConnection) -> QueryResult<()> {
         let timeout = self.statement_timeout.as_millis();
         // A writer that stalls mid-transaction (a paused process) holds locks; the database
         // ends its session rather than let every other writer of those slots wait on it.
@@ -77,9 +81,59 @@ impl SessionSettings {
     }
 }
 
-impl CustomizeConnection<PgConnection, r2d2::Error> for SessionSettings {
-    fn on_acquire(&self, connection: &mut PgConnection) -> Result<(), r2d2::Error> {
-        self.apply(connection).map_err(r2d2::Error::QueryError)
+impl CustomizeConnection<Session, r2d2::Error> for SessionSettings {
+    fn on_acquire(&self, session: &mut Session) -> Result<(), r2d2::Error> {
+        self.apply(&mut session.connection).map_err(r2d2::Error::QueryError)
+    }
+}
+
+/// A pooled connection, and whether it failed with what may be a lost connection: the pool
+/// drops a failed one when it comes back, instead of testing every connection with a query
+/// each time it is handed out (a round trip on every request).
+pub(super) struct Session {
+    connection: PgConnection,
+    failed: bool,
+}
+
+impl Session {
+    /// Marks the connection for the pool to drop: it failed as a lost connection would.
+    pub(super) fn fail(&mut self) {
+        self.failed = true;
+    }
+}
+
+impl Deref for Session {
+    type Target = PgConnection;
+
+    fn deref(&self) -> &PgConnection {
+        &self.connection
+    }
+}
+
+impl DerefMut for Session {
+    fn deref_mut(&mut self) -> &mut PgConnection {
+        &mut self.connection
+    }
+}
+
+/// Opens [`Session`]s for the pool.
+#[derive(Debug)]
+pub(super) struct Sessions(pub ConnectionManager<PgConnection>);
+
+impl ManageConnection for Sessions {
+    type Connection = Session;
+    type Error = r2d2::Error;
+
+    fn connect(&self) -> Result<Session, r2d2::Error> {
+        Ok(Session { connection: self.0.connect()?, failed: false })
+    }
+
+    fn is_valid(&self, session: &mut Session) -> Result<(), r2d2::Error> {
+        self.0.is_valid(&mut session.connection)
+    }
+
+    fn has_broken(&self, session: &mut Session) -> bool {
+        session.failed || self.0.has_broken(&mut session.connection)
     }
 }
 

@@ -5,10 +5,15 @@
 //! Locks are always taken in one order (idempotency key or holder, closures, appointment, slots
 //! by resource then time) so that writers never wait on each other in a circle.
 
-use booking_core::change::Change;
+use booking_core::{
+    admission::Admission,
+    appointment::Appointment,
+    repository::{BookFailure, Booking, Written},
+    storage::WriteError,
+};
 use diesel::{prelude::*, sql_types::Text};
 
-use super::{Db, channel, schema::occupancy};
+use super::{Db, Repository, book, schema::occupancy};
 
 /// PostgreSQL's name for the position of a substring (1-based, 0 when absent).
 pub(super) const TEXT_POSITION: &str = "strpos";
@@ -44,6 +49,16 @@ pub(super) const LOCKS_ROWS: bool = true;
 pub(super) enum Access {
     Shared,
     Exclusive,
+}
+
+/// A booking without a hold or a key, in one statement and so one round trip (`book`): the
+/// hot path of a booking page. The others take the shared transaction.
+pub(super) fn book_at_once(
+    repository: &Repository,
+    booking: &Booking,
+    admission: &Admission,
+) -> Option<Result<Written<Appointment>, WriteError<BookFailure>>> {
+    Some(repository.write_statement(|connection| book::book(connection, booking, admission)))
 }
 
 /// Creates the slots' occupancy rows if they are new and locks them until the transaction
@@ -105,26 +120,4 @@ pub(super) fn lock_closures(connection: &mut Db, access: Access) -> QueryResult<
         .bind::<diesel::sql_types::Integer, _>(CLOSURES_LOCK)
         .execute(connection)
         .map(drop)
-}
-
-/// Tells every listening server, when (and only if) the transaction commits, what it changed.
-/// PostgreSQL delivers notifications in commit order.
-pub(super) fn announce(connection: &mut Db, change: &Change) -> QueryResult<()> {
-    match channel::payload(change) {
-        Some(payload) => notify(connection, &payload),
-        None => Ok(()),
-    }
-}
-
-fn notify(connection: &mut Db, payload: &str) -> QueryResult<()> {
-    // The connection's channel and origin are set when it is opened; the origin lets the
-    // writing server skip its own announcements: it has told its streams already.
-    diesel::sql_query(format!(
-        "SELECT pg_notify(current_setting('{}'), current_setting('{}') || $1)",
-        channel::CHANNEL_SETTING,
-        channel::ORIGIN_SETTING
-    ))
-    .bind::<Text, _>(payload)
-    .execute(connection)
-    .map(drop)
 }

@@ -7,9 +7,12 @@
 //! slots never wait for each other. A transaction that PostgreSQL aborts to break a deadlock,
 //! which the lock order makes rare, is retried from the start.
 //!
-//! Every committed write announces what it changed (its `Change`) on a notification channel
-//! (delivered at commit, in commit order); [`PgRepository::listen`] hears other servers'.
+//! Every committed write then announces what it changed (its `Change`) on a notification
+//! channel (`announce`: after the commit, not inside the write); [`PgRepository::listen`]
+//! hears other servers'.
 
+mod announce;
+mod book;
 mod channel;
 mod connection;
 mod dialect;
@@ -34,8 +37,10 @@ use std::{fmt, time::Duration};
 
 use booking_core::{
     change::Change,
+    idempotency::Outcome,
     pending::Pending,
-    storage::{StorageError, WriteError},
+    repository::{Forgotten, Written},
+    storage::{StorageError, StorageErrorKind, WriteError},
 };
 use diesel::{
     pg::PgConnection,
@@ -46,12 +51,13 @@ use diesel::{
 
 pub use self::listen::Listening;
 use self::{
-    connection::{SessionSettings, migrate, with_defaults},
+    announce::Announcer,
+    connection::{Session, SessionSettings, Sessions, migrate, with_defaults},
     transaction::TxError,
 };
 use crate::{Migrations, OpenError, StoreOptions, database_url::PostgresUrl};
 
-type PgPool = Pool<ConnectionManager<PgConnection>>;
+type PgPool = Pool<Sessions>;
 /// The connection type the shared SQL runs on.
 type Db = PgConnection;
 /// The backend whose types the shared SQL's rows are checked against.
@@ -75,6 +81,7 @@ pub struct PgRepository {
     channel: String,
     /// Marks this repository's announcements, so its own listener can skip them.
     origin: String,
+    announcer: Announcer,
 }
 
 impl fmt::Debug for PgRepository {
@@ -102,23 +109,26 @@ impl PgRepository {
         let (schema, _applied) = migrate(&full_url, options.migrations)
             .map_err(|source| OpenError::Prepare { database: database.clone(), source })?;
         let (channel_name, origin) = (channel::name(&schema), channel::new_origin());
+        let settings = SessionSettings {
+            statement_timeout: options.statement_timeout,
+            channel: channel_name.clone(),
+            origin: origin.clone(),
+        };
         let pool = Pool::builder()
             .max_size(options.pool_size)
             // Every connection opens at start-up, so a burst of requests does not wait for
             // connections to be set up.
             .min_idle(None)
             .connection_timeout(options.connection_timeout)
-            // Checks each connection before handing it out, so connections that died with a
-            // database restart are replaced instead of failing a request.
-            .test_on_check_out(true)
-            .connection_customizer(Box::new(SessionSettings {
-                statement_timeout: options.statement_timeout,
-                channel: channel_name.clone(),
-                origin: origin.clone(),
-            }))
-            .build(ConnectionManager::new(&full_url))
-            .map_err(|source| OpenError::Pool { database, source })?;
-        Ok(Self { pool, url: full_url, channel: channel_name, origin })
+            // No query to test each connection as it is handed out: one that fails as a lost
+            // connection would is dropped when it comes back (`Session`), and replaced.
+            .test_on_check_out(false)
+            .connection_customizer(Box::new(settings.clone()))
+            .build(Sessions(ConnectionManager::new(&full_url)))
+            .map_err(|source| OpenError::Pool { database: database.clone(), source })?;
+        let announcer = Announcer::spawn(full_url.clone(), settings)
+            .map_err(|source| OpenError::Prepare { database, source: source.into() })?;
+        Ok(Self { pool, url: full_url, channel: channel_name, origin, announcer })
     }
 
     /// Calls `deliver`, on a thread of its own, with every change other servers commit, in
@@ -131,10 +141,22 @@ impl PgRepository {
         listen::spawn(self.url.clone(), self.channel.clone(), self.origin.clone(), deliver)
     }
 
-    fn connection(
-        &self,
-    ) -> Result<PooledConnection<ConnectionManager<PgConnection>>, StorageError> {
+    fn connection(&self) -> Result<PooledConnection<Sessions>, StorageError> {
         crate::checkout(&self.pool)
+    }
+
+    /// Runs `read` on a pooled connection, which the pool drops afterwards if it failed as a
+    /// lost connection would.
+    fn read<T>(
+        &self,
+        read: impl FnOnce(&mut Db) -> Result<T, StorageError>,
+    ) -> Result<T, StorageError> {
+        let mut session = self.connection()?;
+        let answer = read(&mut session);
+        if let Err(error) = &answer {
+            drop_if_lost(&mut session, error);
+        }
+        answer
     }
 
     /// Whether writes can be taken: every write opens its own transaction on the pool.
@@ -145,19 +167,43 @@ impl PgRepository {
     /// Runs `work` now, on the caller's thread, in a transaction of its own; a refusal or
     /// failure rolls it back. Retried from the start when PostgreSQL aborted it to break a
     /// deadlock. The answer is ready when this returns.
-    fn write<T, R>(&self, work: impl FnMut(&mut Db) -> Result<T, TxError<R>>) -> Pending<T, R> {
+    fn write<T: Announced, R>(
+        &self,
+        work: impl FnMut(&mut Db) -> Result<T, TxError<R>>,
+    ) -> Pending<T, R> {
         Pending::ready(self.write_now(work))
     }
 
-    fn write_now<T, R>(
+    fn write_now<T: Announced, R>(
         &self,
         mut work: impl FnMut(&mut Db) -> Result<T, TxError<R>>,
+    ) -> Result<T, WriteError<R>> {
+        self.retrying(|connection| connection.transaction(|connection| work(connection)))
+    }
+
+    /// Runs `statement`, a write that is one statement, outside any transaction (PostgreSQL
+    /// makes it its own), retried as [`Self::write`] retries.
+    fn write_statement<T: Announced, R>(
+        &self,
+        statement: impl FnMut(&mut Db) -> Result<T, TxError<R>>,
+    ) -> Result<T, WriteError<R>> {
+        self.retrying(statement)
+    }
+
+    fn retrying<T: Announced, R>(
+        &self,
+        mut attempt_once: impl FnMut(&mut Db) -> Result<T, TxError<R>>,
     ) -> Result<T, WriteError<R>> {
         let mut connection = self.connection().map_err(WriteError::Storage)?;
         let mut attempt = 1;
         loop {
-            match connection.transaction(|connection| work(connection)) {
-                Ok(value) => return Ok(value),
+            match attempt_once(&mut connection) {
+                Ok(value) => {
+                    if let Some(change) = value.changed() {
+                        self.announcer.announce(change);
+                    }
+                    return Ok(value);
+                }
                 Err(TxError::Storage(error)) if is_conflict(&error) && attempt < ATTEMPTS => {
                     tracing::debug!(attempt, "write aborted by a deadlock or conflict; retrying");
                     std::thread::sleep(Duration::from_millis(5 * u64::from(attempt)));
@@ -165,9 +211,54 @@ impl PgRepository {
                 }
                 Err(TxError::Refused(refusal)) => return Err(WriteError::Refused(refusal)),
                 Err(TxError::KeyReused) => return Err(WriteError::KeyReused),
-                Err(TxError::Storage(error)) => return Err(WriteError::Storage(error)),
+                Err(TxError::Storage(error)) => {
+                    drop_if_lost(&mut connection, &error);
+                    return Err(WriteError::Storage(error));
+                }
             }
         }
+    }
+}
+
+/// Marks `session` for the pool to drop if `error` may have been a lost connection (which
+/// includes timeouts and a database restarting: a new connection costs little then).
+fn drop_if_lost(session: &mut Session, error: &StorageError) {
+    if error.kind() == StorageErrorKind::Unavailable && !is_conflict(error) {
+        session.fail();
+    }
+}
+
+/// What a committed write announces to the other servers.
+trait Announced {
+    fn changed(&self) -> Option<&Change>;
+}
+
+impl<T> Announced for Written<T> {
+    fn changed(&self) -> Option<&Change> {
+        Some(&self.changed)
+    }
+}
+
+impl<T> Announced for Outcome<Written<T>> {
+    fn changed(&self) -> Option<&Change> {
+        match self {
+            // A replay changed nothing: the first answer was announced when it was written.
+            Outcome::Replayed(_) => None,
+            Outcome::Done(written) => written.changed(),
+        }
+    }
+}
+
+/// The sweep forgets what stopped counting already; the readiness check changes no slot.
+impl Announced for Forgotten {
+    fn changed(&self) -> Option<&Change> {
+        None
+    }
+}
+
+impl Announced for () {
+    fn changed(&self) -> Option<&Change> {
+        None
     }
 }
 

@@ -1,7 +1,8 @@
 //! The repository port over SQL: every write is one transaction that locks what it reads
 //! (`dialect`), judges with the core's admission rule, and takes places with updates that
 //! themselves refuse to pass the capacity. Both backends run this same code; each write answers
-//! with the core's `Written`, which says what it changed and what happened.
+//! with the core's `Written`, which says what it changed and what happened (and which
+//! PostgreSQL's repository announces to the other servers once the write has committed).
 
 use std::convert::Infallible;
 
@@ -42,6 +43,12 @@ impl AppointmentRepository for Repository {
         admission: Admission,
         idempotency: Option<Idempotency>,
     ) -> Pending<Outcome<Written<Appointment>>, BookFailure> {
+        if idempotency.is_none()
+            && booking.hold.is_none()
+            && let Some(answer) = dialect::book_at_once(self, &booking, &admission)
+        {
+            return Pending::ready(answer.map(Outcome::Done));
+        }
         self.write(move |connection| {
             if let Some(appointment) =
                 keys::replay(connection, Operation::Book, idempotency.as_ref())?
@@ -84,7 +91,6 @@ impl AppointmentRepository for Repository {
             records::insert_appointment(connection, &appointment)?;
             keys::remember(connection, Operation::Book, idempotency.as_ref(), &appointment)?;
             let written = Written::scheduled(appointment);
-            dialect::announce(connection, &written.changed)?;
             Ok(Outcome::Done(written))
         })
     }
@@ -112,7 +118,6 @@ impl AppointmentRepository for Repository {
             places::give_back(connection, resource, occupied)?;
             keys::remember(connection, Operation::Cancel, idempotency.as_ref(), &appointment)?;
             let written = Written::canceled(appointment);
-            dialect::announce(connection, &written.changed)?;
             Ok(Outcome::Done(written))
         })
     }
@@ -168,17 +173,16 @@ impl AppointmentRepository for Repository {
                 idempotency.as_ref(),
                 &written.outcome,
             )?;
-            dialect::announce(connection, &written.changed)?;
             Ok(Outcome::Done(written))
         })
     }
 
     fn get(&self, id: AppointmentId) -> Result<Option<Appointment>, StorageError> {
-        records::appointment(&mut *self.connection()?, id)
+        self.read(|connection| records::appointment(connection, id))
     }
 
     fn appointments(&self, query: &AppointmentQuery) -> Result<Vec<Appointment>, StorageError> {
-        records::appointments(&mut *self.connection()?, query)
+        self.read(|connection| records::appointments(connection, query))
     }
 
     fn usage(
@@ -188,7 +192,7 @@ impl AppointmentRepository for Repository {
         to: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<UsageMap, StorageError> {
-        places::usage_between(&mut *self.connection()?, resource, from, to, now)
+        self.read(|connection| places::usage_between(connection, resource, from, to, now))
     }
 
     fn hold(
@@ -221,7 +225,6 @@ impl AppointmentRepository for Repository {
             let hold = request.hold_at(placement, admission.now());
             records::insert_hold(connection, &hold, holder)?;
             let written = Written::hold_taken(hold);
-            dialect::announce(connection, &written.changed)?;
             Ok(written)
         })
     }
@@ -240,7 +243,6 @@ impl AppointmentRepository for Repository {
                 return Err(TxError::Refused(HoldNotFound));
             }
             let written = Written::hold_released(hold, now);
-            dialect::announce(connection, &written.changed)?;
             Ok(written)
         })
     }
@@ -255,7 +257,6 @@ impl AppointmentRepository for Repository {
                 .execute(connection)?;
             let covered = records::covered_by(connection, &closure)?;
             let written = Written::closure_added(closure.clone(), covered);
-            dialect::announce(connection, &written.changed)?;
             Ok(written)
         })
     }
@@ -275,7 +276,6 @@ impl AppointmentRepository for Repository {
                 .ok_or(TxError::Refused(ClosureNotFound))?;
             diesel::delete(closures::table.find(&row.id)).execute(connection)?;
             let written = Written::closure_removed(Closure::try_from(row)?, now);
-            dialect::announce(connection, &written.changed)?;
             Ok(written)
         })
     }
@@ -285,23 +285,24 @@ impl AppointmentRepository for Repository {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<Vec<Closure>, StorageError> {
-        closures::table
-            .filter(closures::start_at.lt(seconds(to)).and(closures::end_at.gt(seconds(from))))
-            .order((closures::start_at, closures::id))
-            .select(ClosureRow::as_select())
-            .load(&mut *self.connection()?)
-            .map_err(storage_error)?
-            .into_iter()
-            .map(Closure::try_from)
-            .collect()
+        self.read(|connection| {
+            closures::table
+                .filter(closures::start_at.lt(seconds(to)).and(closures::end_at.gt(seconds(from))))
+                .order((closures::start_at, closures::id))
+                .select(ClosureRow::as_select())
+                .load(connection)
+                .map_err(storage_error)?
+                .into_iter()
+                .map(Closure::try_from)
+                .collect()
+        })
     }
 
     fn check_health(&self) -> Result<(), StorageError> {
         self.ready()?;
-        diesel::sql_query("SELECT 1")
-            .execute(&mut *self.connection()?)
-            .map(drop)
-            .map_err(storage_error)
+        self.read(|connection| {
+            diesel::sql_query("SELECT 1").execute(connection).map(drop).map_err(storage_error)
+        })
     }
 
     fn forget_expired(&self, expired: Expired) -> Pending<Forgotten, Infallible> {

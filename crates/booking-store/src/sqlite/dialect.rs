@@ -5,10 +5,15 @@
 //! and key locks PostgreSQL needs are already held, whole. Other servers cannot share an SQLite
 //! file over a network, so there is no one to announce changes to beyond this process.
 
-use booking_core::change::Change;
+use booking_core::{
+    admission::Admission,
+    appointment::Appointment,
+    repository::{BookFailure, Booking, Written},
+    storage::WriteError,
+};
 use diesel::QueryResult;
 
-use super::Db;
+use super::{Db, Repository};
 
 /// SQLite's name for the position of a substring (1-based, 0 when absent).
 pub(super) const TEXT_POSITION: &str = "instr";
@@ -33,6 +38,16 @@ pub(super) enum Access {
     Exclusive,
 }
 
+/// A booking without a hold or a key in one statement: not here. The writer runs in this
+/// process, where a statement costs no round trip, so every booking takes the shared path.
+pub(super) fn book_at_once(
+    _: &Repository,
+    _: &Booking,
+    _: &Admission,
+) -> Option<Result<Written<Appointment>, WriteError<BookFailure>>> {
+    None
+}
+
 pub(super) fn lock_slots(_: &mut Db, _resource: &str, _starts: &[i64]) -> QueryResult<()> {
     Ok(())
 }
@@ -46,9 +61,5 @@ pub(super) fn lock_key(_: &mut Db, _key: &str) -> QueryResult<()> {
 }
 
 pub(super) fn lock_closures(_: &mut Db, _: Access) -> QueryResult<()> {
-    Ok(())
-}
-
-pub(super) fn announce(_: &mut Db, _change: &Change) -> QueryResult<()> {
     Ok(())
 }

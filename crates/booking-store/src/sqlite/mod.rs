@@ -194,6 +194,14 @@ impl SqliteRepository {
         crate::checkout(&self.pool)
     }
 
+    /// Runs `read` on a pooled connection.
+    fn read<T>(
+        &self,
+        read: impl FnOnce(&mut Db) -> Result<T, StorageError>,
+    ) -> Result<T, StorageError> {
+        read(&mut *self.connection()?)
+    }
+
     /// Whether writes can be taken: the writer thread is running.
     fn ready(&self) -> Result<(), StorageError> {
         if self.writer.is_running() {

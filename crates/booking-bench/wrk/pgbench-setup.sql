@@ -1,0 +1,13 @@
+-- Tables for pgbench.sql: slot counters and appointments, as the service's own have them.
+CREATE TABLE pgbench_slots (
+    resource TEXT NOT NULL,
+    start_at BIGINT NOT NULL,
+    booked INTEGER NOT NULL,
+    PRIMARY KEY (resource, start_at)
+);
+CREATE TABLE pgbench_bookings (
+    id UUID PRIMARY KEY DEFAULT gen_random_uuid(),
+    resource TEXT NOT NULL,
+    start_at BIGINT NOT NULL,
+    client_name TEXT NOT NULL
+);

@@ -1,0 +1,1 @@
+DROP FUNCTION book_first_free;
