@@ -18,7 +18,7 @@ use crate::statements::{GiveBackPlace, TakePlace};
 
 use super::{
     Db, TxError, dialect,
-    rows::{ClosureRow, instant, seconds},
+    rows::{ClosureRow, closures_of, instant, seconds},
     schema::{closures, hold_slots, occupancy},
     storage_error,
 };
@@ -93,16 +93,16 @@ fn usage_for(
 
 /// Closures of `resource` (or of the business) that overlap the placement's time.
 fn closures_over(connection: &mut Db, placement: &Placement) -> Result<Vec<Closure>, StorageError> {
-    closures::table
-        .filter(closures::start_at.lt(seconds(placement.slot.end())))
-        .filter(closures::end_at.gt(seconds(placement.slot.start())))
-        .filter(closures::resource.is_null().or(closures::resource.eq(placement.resource.as_str())))
-        .select(ClosureRow::as_select())
-        .load(connection)
-        .map_err(storage_error)?
-        .into_iter()
-        .map(Closure::try_from)
-        .collect()
+    closures_of(
+        closures::table
+            .filter(closures::start_at.lt(seconds(placement.slot.end())))
+            .filter(closures::end_at.gt(seconds(placement.slot.start())))
+            .filter(
+                closures::resource.is_null().or(closures::resource.eq(placement.resource.as_str())),
+            )
+            .select(ClosureRow::as_select())
+            .load(connection),
+    )
 }
 
 /// Locks the slots of each resource against every other writer until the transaction ends,

@@ -31,7 +31,7 @@ use super::{
     Repository, TxError, dialect, keys,
     places::{self, Own},
     records,
-    rows::{AppointmentRow, ClosureRow, seconds},
+    rows::{AppointmentRow, ClosureRow, closures_of, seconds},
     schema::{closures, readiness},
     storage_error,
 };
@@ -286,15 +286,15 @@ impl AppointmentRepository for Repository {
         to: DateTime<Utc>,
     ) -> Result<Vec<Closure>, StorageError> {
         self.read(|connection| {
-            closures::table
-                .filter(closures::start_at.lt(seconds(to)).and(closures::end_at.gt(seconds(from))))
-                .order((closures::start_at, closures::id))
-                .select(ClosureRow::as_select())
-                .load(connection)
-                .map_err(storage_error)?
-                .into_iter()
-                .map(Closure::try_from)
-                .collect()
+            closures_of(
+                closures::table
+                    .filter(
+                        closures::start_at.lt(seconds(to)).and(closures::end_at.gt(seconds(from))),
+                    )
+                    .order((closures::start_at, closures::id))
+                    .select(ClosureRow::as_select())
+                    .load(connection),
+            )
         })
     }
 

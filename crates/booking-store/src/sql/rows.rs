@@ -46,6 +46,13 @@ pub(super) fn starts_of(text: &str) -> Result<Vec<DateTime<Utc>>, StorageError> 
     Ok(starts)
 }
 
+/// Closure rows as loaded, back into closures.
+pub(super) fn closures_of(
+    rows: QueryResult<Vec<ClosureRow>>,
+) -> Result<Vec<Closure>, StorageError> {
+    rows.map_err(super::storage_error)?.into_iter().map(Closure::try_from).collect()
+}
+
 fn corrupt(what: &str, value: impl std::fmt::Display) -> StorageError {
     StorageError::fault(format!("stored {what} is invalid: {value}"))
 }
