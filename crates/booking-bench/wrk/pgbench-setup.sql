@@ -1,4 +1,6 @@
--- Tables for pgbench.sql: slot counters and appointments, as the service's own have them.
+-- Tables for pgbench.sql: slot counters and appointments, as the service's own have them
+-- (gen_random_uuid: PostgreSQL 13 or later).
+DROP TABLE IF EXISTS pgbench_slots, pgbench_bookings;
 CREATE TABLE pgbench_slots (
     resource TEXT NOT NULL,
     start_at BIGINT NOT NULL,

@@ -47,7 +47,7 @@ if [ "${database#postgres}" != "$database" ]; then
   # takes a place in a slot counter guarded by its capacity and inserts the appointment.
   psql -q -v ON_ERROR_STOP=1 "$database" -f "$scripts/pgbench-setup.sql"
   pgbench -n -c "$connections" -j "$threads" -T "$seconds" -f "$scripts/pgbench.sql" "$database" \
-    > "$work/pgbench.txt" 2>&1
+    > "$work/pgbench.txt" 2>&1 || { cat "$work/pgbench.txt" >&2; exit 1; }
   awk '/^latency average|^tps/ {print "pgbench   ", $0}' "$work/pgbench.txt"
   psql -q -v ON_ERROR_STOP=1 "$database" -c 'DROP TABLE pgbench_bookings, pgbench_slots'
 fi

@@ -1,6 +1,8 @@
 //! The one rule that decides whether a placement can be booked: [`Admission::check`]. The
 //! availability listing applies it to the counts it reads, and every store applies it to the
 //! counts it reads inside the transaction that takes the slots, so the two cannot disagree.
+//! (PostgreSQL's one-statement booking states the stored half of it again in SQL; the
+//! contract suite and property tests hold the two to the same answers.)
 
 use std::collections::BTreeMap;
 

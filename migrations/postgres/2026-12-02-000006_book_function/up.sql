@@ -30,6 +30,7 @@ DECLARE
     i INTEGER;
     slots BIGINT[];
     closure RECORD;
+    full_now BOOLEAN;
     why TEXT;
     taken INTEGER;
     first_refused TEXT;
@@ -41,13 +42,15 @@ BEGIN
     PERFORM pg_advisory_xact_lock_shared(1651207783, 1);
     FOR i IN 1 .. coalesce(array_length(resources, 1), 0) LOOP
         slots := string_to_array(occupied[i], ',')::BIGINT[];
-        -- A slot full by committed data is judged at once, as it would be after waiting for
-        -- its lock: a crowd racing for one slot does not queue behind the winner.
-        IF NOT EXISTS (
+        -- A slot full by committed data is refused at once, as it would be after waiting for
+        -- its lock (a closure first, as always): a crowd racing for one slot does not queue
+        -- behind the winner. Nothing is written unless the slots were locked and judged below.
+        full_now := EXISTS (
             SELECT 1 FROM occupancy o
             WHERE o.resource = resources[i] AND o.start_at = ANY (slots)
               AND o.booked >= capacities[i]
-        ) THEN
+        );
+        IF NOT full_now THEN
             INSERT INTO occupancy (resource, start_at, booked)
             SELECT resources[i], s, 0 FROM unnest(slots) AS s ORDER BY s
             ON CONFLICT (resource, start_at) DO NOTHING;
@@ -56,13 +59,15 @@ BEGIN
             ORDER BY o.start_at FOR UPDATE;
         END IF;
         why := NULL;
+        -- The first closure by start (then id), as the shared path lists them.
         SELECT c.reason, c.end_at INTO closure FROM closures c
         WHERE c.start_at < ends_at[i] AND c.end_at > starts_at[i]
           AND (c.resource IS NULL OR c.resource = resources[i])
+        ORDER BY c.start_at, c.id
         LIMIT 1;
         IF FOUND THEN
             why := 'closed';
-        ELSIF EXISTS (
+        ELSIF full_now OR EXISTS (
             SELECT 1 FROM occupancy o
             WHERE o.resource = resources[i] AND o.start_at = ANY (slots)
               AND o.booked >= capacities[i]

@@ -8,9 +8,10 @@
 //! that only notifies writes nothing to flush. What only informs follows the commit.
 //!
 //! An announcement names slots, not their counts: a listener reads them afresh, so two
-//! servers' announcements may arrive in either order. One lost (this server stopped between
-//! a commit and its announcement, or the database went away) leaves other servers' streams
-//! stale until they next resync; it never changes what is stored or answered.
+//! servers' announcements may arrive in either order. A batch that cannot be sent (twice) is
+//! followed, once sending works again, by "anything may have changed", so listeners reload;
+//! only a server stopping between a commit and its announcement leaves other servers' streams
+//! stale until they next resync. Neither changes what is stored or answered.
 
 use std::{
     sync::mpsc::{Receiver, Sender, channel},
@@ -56,21 +57,44 @@ impl Announcer {
 
 fn run(url: &str, settings: &SessionSettings, receiver: &Receiver<String>) {
     let mut connection: Option<PgConnection> = None;
+    // Whether announcements were lost since the last one sent: the next batch then starts by
+    // telling listeners that anything may have changed.
+    let mut lost = false;
     while let Ok(first) = receiver.recv() {
         let mut batch = vec![first];
         batch.extend(receiver.try_iter().take(BATCH - 1));
-        let sent = match connection.as_mut() {
-            Some(open) => send(open, &batch),
-            None => connect(url, settings).and_then(|mut open| {
-                let sent = send(&mut open, &batch);
-                connection = Some(open);
-                sent
-            }),
-        };
-        if let Err(error) = sent {
-            // The next batch connects anew; this one's listeners resync when they reconnect.
-            tracing::warn!(%error, lost = batch.len(), "could not announce committed changes");
-            connection = None;
+        if lost {
+            batch.insert(0, changes::payload(&Change::Everything).unwrap_or_default());
+        }
+        // A connection idle since the last batch may have died: one more try on a new one.
+        let sent = (0..2).any(|_| {
+            let mut open = match connection.take() {
+                Some(open) => open,
+                None => match connect(url, settings) {
+                    Ok(open) => open,
+                    Err(error) => {
+                        tracing::warn!(%error, "could not connect to announce committed changes");
+                        return false;
+                    }
+                },
+            };
+            match send(&mut open, &batch) {
+                Ok(()) => {
+                    connection = Some(open);
+                    true
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "could not announce committed changes");
+                    false
+                }
+            }
+        });
+        lost = !sent;
+        if lost {
+            tracing::warn!(
+                lost = batch.len(),
+                "committed changes not announced; the next announcement asks for a reload"
+            );
         }
     }
 }

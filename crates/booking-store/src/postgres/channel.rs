@@ -1,5 +1,5 @@
-//! The notification channel servers share: what a write announces, written as text in the
-//! writing transaction and read back by every listening server.
+//! The notification channel servers share: what a write announces, written as text by the
+//! announcer after each commit and read back by every listening server.
 //!
 //! A payload is the writing server's origin (32 hex digits, from its connections' setting)
 //! followed by `*` (anything may have changed) or `resource|again_at|start,start,...` with

@@ -132,7 +132,7 @@ impl PgRepository {
     }
 
     /// Calls `deliver`, on a thread of its own, with every change other servers commit, in
-    /// commit order (and [`Change::Everything`] after a lost connection, since changes may
+    /// the order each server announced them (and [`Change::Everything`] after a lost connection, since changes may
     /// have been missed), until the returned guard is dropped or `deliver` returns false.
     pub fn listen(
         &self,
@@ -212,7 +212,11 @@ impl PgRepository {
                 Err(TxError::Refused(refusal)) => return Err(WriteError::Refused(refusal)),
                 Err(TxError::KeyReused) => return Err(WriteError::KeyReused),
                 Err(TxError::Storage(error)) => {
-                    drop_if_lost(&mut connection, &error);
+                    if drop_if_lost(&mut connection, &error) {
+                        // A connection lost with the commit in flight may have committed the write:
+                        // whether or not, listeners reload.
+                        self.announcer.announce(&Change::Everything);
+                    }
                     return Err(WriteError::Storage(error));
                 }
             }
@@ -221,11 +225,14 @@ impl PgRepository {
 }
 
 /// Marks `session` for the pool to drop if `error` may have been a lost connection (which
-/// includes timeouts and a database restarting: a new connection costs little then).
-fn drop_if_lost(session: &mut Session, error: &StorageError) {
-    if error.kind() == StorageErrorKind::Unavailable && !is_conflict(error) {
+/// includes timeouts and a database restarting: a new connection costs little then), and
+/// answers whether it did.
+fn drop_if_lost(session: &mut Session, error: &StorageError) -> bool {
+    let lost = error.kind() == StorageErrorKind::Unavailable && !is_conflict(error);
+    if lost {
         session.fail();
     }
+    lost
 }
 
 /// What a committed write announces to the other servers.

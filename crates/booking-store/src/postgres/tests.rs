@@ -529,3 +529,26 @@ fn a_connection_lost_under_a_request_is_replaced_after_it() {
     assert!(booked.is_ok(), "the next write has a new connection: {booked:?}");
     drop(repository);
 }
+
+/// The announcing connection, cut between two writes, is replaced and the second write's change
+/// still reaches the other servers.
+#[test]
+#[ignore = "needs PostgreSQL: set TEST_DATABASE_URL and run with --include-ignored"]
+fn a_lost_announcing_connection_is_replaced_and_the_change_still_heard() {
+    let database = TestDatabase::new();
+    let second = second_server(&database);
+    let (sender, heard) = std::sync::mpsc::channel();
+    let _listening = second.listen(move |announcement| sender.send(announcement).is_ok()).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let monday = Monday::with_capacity(2);
+    let first = database.book(monday.booking("09:00:00"), monday.admission, None).wait().unwrap();
+    assert_eq!(heard.recv_timeout(Duration::from_secs(5)).unwrap(), first.done().unwrap().changed);
+    let cut = diesel::sql_query(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE query LIKE 'SELECT pg_notify%' AND pid <> pg_backend_pid()",
+    );
+    let mut other = PgConnection::establish(database._schema.url().expose()).unwrap();
+    assert_eq!(cut.execute(&mut other).unwrap(), 1, "the announcing connection was found");
+    let again = database.book(monday.booking("10:00:00"), monday.admission, None).wait().unwrap();
+    assert_eq!(heard.recv_timeout(Duration::from_secs(5)).unwrap(), again.done().unwrap().changed);
+}

@@ -100,6 +100,8 @@ fn closures_over(connection: &mut Db, placement: &Placement) -> Result<Vec<Closu
             .filter(
                 closures::resource.is_null().or(closures::resource.eq(placement.resource.as_str())),
             )
+            // The first that blocks is the one a refusal names, on every backend.
+            .order((closures::start_at, closures::id))
             .select(ClosureRow::as_select())
             .load(connection),
     )
