@@ -61,6 +61,33 @@ pub fn the_first_free_candidate_is_booked(repository: &dyn AppointmentRepository
     ));
 }
 
+/// When every candidate is refused, the answer is the first candidate's refusal, whichever part
+/// of the rule gave it (its time, or what is stored), with its own capacity.
+pub fn a_refused_list_names_the_first_candidates_refusal(repository: &dyn AppointmentRepository) {
+    let past = || {
+        let mut past = place("alice", None, 1, 7, 1);
+        past.occupied = vec![past.slot.start()];
+        past
+    };
+    book(repository, place("bob", None, 7, 9, 1));
+    book(repository, place("alice", None, 7, 10, 2));
+    book(repository, place("alice", None, 7, 10, 2));
+    book(repository, place("bob", None, 7, 10, 1));
+    let refused = |candidates| match book_on(repository, &booking(candidates), &admission()) {
+        Err(WriteError::Refused(BookFailure::Unavailable(why))) => why,
+        other => panic!("expected a refusal, got {other:?}"),
+    };
+    assert_eq!(refused(vec![past(), place("bob", None, 7, 9, 1)]), Unavailable::Past);
+    assert_eq!(
+        refused(vec![place("bob", None, 7, 9, 1), past()]),
+        Unavailable::Full { capacity: Capacity::new(1).unwrap() }
+    );
+    assert_eq!(
+        refused(vec![place("alice", None, 7, 10, 2), place("bob", None, 7, 10, 1)]),
+        Unavailable::Full { capacity: Capacity::new(2).unwrap() }
+    );
+}
+
 /// An appointment of several slots takes every one, and its buffer, or none.
 pub fn a_long_appointment_needs_every_slot_and_its_buffers(repository: &dyn AppointmentRepository) {
     // colour at 10:00 takes 10:00, 10:30, 11:00 and the cleanup slot 11:30.

@@ -62,6 +62,7 @@ macro_rules! repository_contract_tests {
             a_slot_takes_no_more_than_its_capacity,
             the_admission_rule_is_applied_in_the_write,
             the_first_free_candidate_is_booked,
+            a_refused_list_names_the_first_candidates_refusal,
             a_long_appointment_needs_every_slot_and_its_buffers,
             concurrent_bookings_never_overfill_a_slot,
             a_healthy_store_says_so,

@@ -132,8 +132,9 @@ impl PgRepository {
     }
 
     /// Calls `deliver`, on a thread of its own, with every change other servers commit, in
-    /// the order each server announced them (and [`Change::Everything`] after a lost connection, since changes may
-    /// have been missed), until the returned guard is dropped or `deliver` returns false.
+    /// the order each server announced them (and [`Change::Everything`] after a lost
+    /// connection, since changes may have been missed), until the returned guard is dropped or
+    /// `deliver` returns false.
     pub fn listen(
         &self,
         deliver: impl FnMut(Change) -> bool + Send + 'static,
