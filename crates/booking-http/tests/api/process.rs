@@ -5,7 +5,11 @@ use std::{
     io::{BufRead, BufReader},
     path::Path,
     process::{Child, Command, Output, Stdio},
-    sync::{Arc, Mutex, mpsc},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicUsize, Ordering},
+        mpsc,
+    },
     thread,
     time::{Duration, Instant},
 };
@@ -343,10 +347,13 @@ pub(crate) async fn acknowledged_bookings_survive_kill_9(url: &str, check: impl 
     for round in 0..3i64 {
         let mut server = Server::starting_on(url, &unlimited).ready();
         let client = reqwest::Client::new();
+        // Bookings answered 201 so far: the kill comes only after the first, at a random moment.
+        let booked = Arc::new(AtomicUsize::new(0));
         // Four clients book distinct slots as fast as they can until the server dies.
         let workers: Vec<_> = (0..4i64)
             .map(|worker| {
                 let (client, url) = (client.clone(), server.url("/schedule"));
+                let booked = Arc::clone(&booked);
                 actix_web::rt::spawn(async move {
                     let mut outcomes = Vec::new();
                     for n in 0..400i64 {
@@ -356,6 +363,9 @@ pub(crate) async fn acknowledged_bookings_survive_kill_9(url: &str, check: impl 
                         match client.post(&url).json(&body).send().await {
                             Ok(response) => {
                                 let status = response.status();
+                                if status == StatusCode::CREATED {
+                                    booked.fetch_add(1, Ordering::Relaxed);
+                                }
                                 let id = response.json::<serde_json::Value>().await.ok().and_then(|b| b["appointment_id"].as_str().map(str::to_owned));
                                 outcomes.push((day.to_string(), time, status, id));
                             }
@@ -367,6 +377,11 @@ pub(crate) async fn acknowledged_bookings_survive_kill_9(url: &str, check: impl 
                 })
             })
             .collect();
+        // A loaded machine may take a while over the first booking; the kill waits for it.
+        let waiting = Instant::now();
+        while booked.load(Ordering::Relaxed) == 0 && waiting.elapsed() < Duration::from_secs(30) {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
         tokio::time::sleep(Duration::from_millis(random_millis(100..600))).await;
         server.child.kill().unwrap();
         server.child.wait().unwrap();

@@ -4,8 +4,13 @@
 //!
 //! Not inside the write: a transaction that notifies holds PostgreSQL's one notification lock
 //! from its commit until the commit is on disk, so writes that notified took turns to commit
-//! (about a thousand a second on the project's machine) instead of sharing flushes. A statement
-//! that only notifies writes nothing to flush. What only informs follows the commit.
+//! (about a thousand a second on the project's machine) instead of sharing flushes. What only
+//! informs follows the commit. A statement that notifies is a transaction too, whose commit
+//! PostgreSQL would flush; the announcing connection commits without waiting for the disk
+//! (`synchronous_commit = off`): a notification needs no durability (a listener hears it at
+//! commit, and nothing stored depends on it), and so the notification lock is held for a moment
+//! only. The thread lets announcements gather for a moment before each batch, so that at a
+//! high rate of writes each statement carries many.
 //!
 //! An announcement names slots, not their counts: a listener reads them afresh, so two
 //! servers' announcements may arrive in either order. A batch that cannot be sent (twice) is
@@ -16,6 +21,7 @@
 use std::{
     sync::mpsc::{Receiver, Sender, channel},
     thread,
+    time::Duration,
 };
 
 use booking_core::change::Change;
@@ -29,6 +35,10 @@ use super::{channel as changes, connection::SessionSettings};
 
 /// At most this many announcements go in one statement.
 const BATCH: usize = 256;
+
+/// How long the first announcement of a batch waits for others to join it: well under what a
+/// person watching a page could notice, and at a thousand writes a second, a few per batch.
+const GATHER: Duration = Duration::from_millis(2);
 
 /// Hands announcements to the announcing thread, which stops when this is dropped.
 #[derive(Debug)]
@@ -61,6 +71,9 @@ fn run(url: &str, settings: &SessionSettings, receiver: &Receiver<String>) {
     // telling listeners that anything may have changed.
     let mut lost = false;
     while let Ok(first) = receiver.recv() {
+        // Asleep, not waiting on the channel: writes handing over announcements meanwhile wake
+        // nobody.
+        thread::sleep(GATHER);
         let mut batch = vec![first];
         batch.extend(receiver.try_iter().take(BATCH - 1));
         if lost {
@@ -102,6 +115,9 @@ fn run(url: &str, settings: &SessionSettings, receiver: &Receiver<String>) {
 fn connect(url: &str, settings: &SessionSettings) -> Result<PgConnection, String> {
     let mut connection = PgConnection::establish(url).map_err(|error| error.to_string())?;
     settings.apply(&mut connection).map_err(|error| error.to_string())?;
+    diesel::sql_query("SET synchronous_commit = off")
+        .execute(&mut connection)
+        .map_err(|error| error.to_string())?;
     Ok(connection)
 }
 

@@ -1,0 +1,115 @@
+-- `book_first_free` (see 2026-12-02-000006) with fewer statements per booking: each one is
+-- an executor start and end inside the function, and they were most of its cost (measured
+-- with pgbench calling the function alone; docs/performance.md). Same arguments, same answers,
+-- same lock order (closures lock shared, then a candidate's slot rows by time).
+--
+-- A candidate is first judged on committed data in one read: its first closure, and whether a
+-- slot is already full (refused at once, without a lock: a crowd racing for one slot does not
+-- queue behind the winner, nor behind each other's refusals). Then it takes its places before
+-- judging the rest: one upsert creates, locks and counts up each slot row that has room (a row
+-- with no room is locked all the same, and not changed), so under the locks the next
+-- statement sees every hold and booking that committed before, and writes the appointment
+-- unless a hold stands in the way. A candidate refused after taking places gives them back
+-- before the next is tried: a refusal leaves nothing written.
+CREATE OR REPLACE FUNCTION book_first_free(
+    resources TEXT[],
+    capacities INTEGER[],
+    starts_at BIGINT[],
+    ends_at BIGINT[],
+    occupied TEXT[],
+    services TEXT[],
+    new_id TEXT,
+    new_client_name TEXT,
+    new_notes TEXT,
+    now_at BIGINT
+) RETURNS TABLE (admitted INTEGER, refused TEXT, reason TEXT, until_at BIGINT)
+LANGUAGE plpgsql
+-- Planned once per connection, not at every call (`= ANY (slots)` would otherwise be planned
+-- for each array).
+SET plan_cache_mode = force_generic_plan
+AS $$
+DECLARE
+    i INTEGER;
+    slots BIGINT[];
+    closure RECORD;
+    taken BIGINT[];
+    why TEXT;
+    first_refused TEXT;
+    first_reason TEXT;
+    first_until BIGINT;
+BEGIN
+    -- Shared with every write that reads closures; adding or removing one takes it alone
+    -- (namespace "bkng", object 1: the server's `dialect::lock_closures`).
+    PERFORM pg_advisory_xact_lock_shared(1651207783, 1);
+    FOR i IN 1 .. coalesce(array_length(resources, 1), 0) LOOP
+        slots := string_to_array(occupied[i], ',')::BIGINT[];
+        why := NULL;
+        -- The first closure by start (then id), as the shared path lists them, and whether a
+        -- slot is full by committed data: either refuses before any row is touched.
+        SELECT c.id, c.reason, c.end_at, EXISTS (
+                   SELECT 1 FROM occupancy o
+                   WHERE o.resource = resources[i] AND o.start_at = ANY (slots)
+                     AND o.booked >= capacities[i]
+               ) AS full_now
+        INTO closure
+        FROM (VALUES (1)) AS one
+        LEFT JOIN LATERAL (
+            SELECT c.id, c.reason, c.end_at FROM closures c
+            WHERE c.start_at < ends_at[i] AND c.end_at > starts_at[i]
+              AND (c.resource IS NULL OR c.resource = resources[i])
+            ORDER BY c.start_at, c.id
+            LIMIT 1
+        ) AS c ON true;
+        IF closure.id IS NOT NULL THEN
+            why := 'closed';
+        ELSIF closure.full_now THEN
+            why := 'full';
+        ELSE
+            -- Rows in time order, so locks are taken in that order; the guard never lets a
+            -- count pass the capacity, whoever else writes.
+            WITH took AS (
+                INSERT INTO occupancy AS o (resource, start_at, booked)
+                SELECT resources[i], s, 1 FROM unnest(slots) AS s ORDER BY s
+                ON CONFLICT (resource, start_at)
+                DO UPDATE SET booked = o.booked + 1 WHERE o.booked < capacities[i]
+                RETURNING o.start_at
+            )
+            SELECT coalesce(array_agg(start_at), '{}') INTO taken FROM took;
+            IF cardinality(taken) < cardinality(slots) THEN
+                why := 'full';
+            ELSE
+                -- Held: a slot whose bookings (this one counted) and active holds pass the
+                -- capacity. Otherwise the appointment is written in the same statement.
+                INSERT INTO appointments (id, client_name, notes, start_at, end_at, status,
+                                          created_at, updated_at, resource, service, occupied)
+                SELECT new_id, new_client_name, new_notes, starts_at[i], ends_at[i], 'scheduled',
+                       now_at, now_at, resources[i], services[i], occupied[i]
+                WHERE NOT EXISTS (
+                    SELECT 1 FROM occupancy o
+                    WHERE o.resource = resources[i] AND o.start_at = ANY (slots)
+                      AND o.booked + (
+                          SELECT count(*) FROM hold_slots h
+                          WHERE h.resource = o.resource AND h.start_at = o.start_at
+                            AND h.expires_at > now_at
+                      ) > capacities[i]
+                );
+                IF FOUND THEN
+                    RETURN QUERY SELECT i, NULL::TEXT, NULL::TEXT, NULL::BIGINT;
+                    RETURN;
+                END IF;
+                why := 'held';
+            END IF;
+            IF cardinality(taken) > 0 THEN
+                UPDATE occupancy SET booked = booked - 1
+                WHERE resource = resources[i] AND start_at = ANY (taken);
+            END IF;
+        END IF;
+        IF first_refused IS NULL THEN
+            first_refused := why;
+            first_reason := CASE WHEN why = 'closed' THEN closure.reason END;
+            first_until := CASE WHEN why = 'closed' THEN closure.end_at END;
+        END IF;
+    END LOOP;
+    RETURN QUERY SELECT NULL::INTEGER, first_refused, first_reason, first_until;
+END
+$$;
