@@ -7,13 +7,14 @@
 
 use booking_core::{
     admission::Admission,
-    appointment::Appointment,
-    repository::{BookFailure, Booking, Written},
+    appointment::{Appointment, AppointmentId},
+    repository::{BookFailure, Booking, CancelFailure, Written},
     storage::WriteError,
 };
+use chrono::{DateTime, Utc};
 use diesel::{prelude::*, sql_types::Text};
 
-use super::{Db, Repository, book, schema::occupancy};
+use super::{Db, Repository, book, cancel, schema::occupancy};
 
 /// PostgreSQL's name for the position of a substring (1-based, 0 when absent).
 pub(super) const TEXT_POSITION: &str = "strpos";
@@ -52,13 +53,22 @@ pub(super) enum Access {
 }
 
 /// A booking without a hold or a key, in one statement and so one round trip (`book`): the
-/// hot path of a booking page. The others take the shared transaction.
+/// hot path of a booking page. Bookings with either take the shared transaction.
 pub(super) fn book_at_once(
     repository: &Repository,
     booking: &Booking,
     admission: &Admission,
 ) -> Option<Result<Written<Appointment>, WriteError<BookFailure>>> {
     Some(repository.write_statement(|connection| book::book(connection, booking, admission)))
+}
+
+/// A cancel without a key, in one statement and so one round trip (`cancel`).
+pub(super) fn cancel_at_once(
+    repository: &Repository,
+    id: AppointmentId,
+    now: DateTime<Utc>,
+) -> Option<Result<Written<Appointment>, WriteError<CancelFailure>>> {
+    Some(repository.write_statement(|connection| cancel::cancel(connection, id, now)))
 }
 
 /// Creates the slots' occupancy rows if they are new and locks them until the transaction

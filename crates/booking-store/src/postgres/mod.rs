@@ -13,6 +13,7 @@
 
 mod announce;
 mod book;
+mod cancel;
 mod channel;
 mod connection;
 mod dialect;

@@ -1,0 +1,1 @@
+DROP FUNCTION cancel_appointment;
