@@ -17,8 +17,8 @@ use booking_core::{
 use diesel::{
     pg::Pg,
     prelude::*,
-    query_builder::{AstPass, Query, QueryFragment, QueryId},
-    sql_types::{Array, BigInt, Integer, Nullable, Text, Untyped},
+    query_builder::{AstPass, QueryFragment},
+    sql_types::{Array, BigInt, Integer, Nullable, Text},
 };
 
 use super::{
@@ -40,15 +40,7 @@ struct BookFirstFree<'a> {
     now: i64,
 }
 
-// A static query id: every connection prepares the call once, then only binds and runs it.
-impl QueryId for BookFirstFree<'_> {
-    type QueryId = BookFirstFree<'static>;
-    const HAS_STATIC_QUERY_ID: bool = true;
-}
-
-impl Query for BookFirstFree<'_> {
-    type SqlType = Untyped;
-}
+function_call!(BookFirstFree);
 
 impl QueryFragment<Pg> for BookFirstFree<'_> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
@@ -76,8 +68,6 @@ impl QueryFragment<Pg> for BookFirstFree<'_> {
         Ok(())
     }
 }
-
-impl<Conn> RunQueryDsl<Conn> for BookFirstFree<'_> {}
 
 /// What the function answers: the admitted candidate (1-based, among those passed), or why
 /// the first one passed was refused.

@@ -18,8 +18,8 @@ use chrono::{DateTime, Utc};
 use diesel::{
     pg::Pg,
     prelude::*,
-    query_builder::{AstPass, Query, QueryFragment, QueryId},
-    sql_types::{BigInt, Bool, Text, Untyped},
+    query_builder::{AstPass, QueryFragment},
+    sql_types::{BigInt, Bool, Text},
 };
 
 use super::{
@@ -33,15 +33,7 @@ struct CancelAppointment<'a> {
     now: i64,
 }
 
-// A static query id: every connection prepares the call once, then only binds and runs it.
-impl QueryId for CancelAppointment<'_> {
-    type QueryId = CancelAppointment<'static>;
-    const HAS_STATIC_QUERY_ID: bool = true;
-}
-
-impl Query for CancelAppointment<'_> {
-    type SqlType = Untyped;
-}
+function_call!(CancelAppointment);
 
 impl QueryFragment<Pg> for CancelAppointment<'_> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
@@ -56,8 +48,6 @@ impl QueryFragment<Pg> for CancelAppointment<'_> {
         Ok(())
     }
 }
-
-impl<Conn> RunQueryDsl<Conn> for CancelAppointment<'_> {}
 
 /// What the function answers: the appointment as its row was when locked, and whether the
 /// call canceled it.

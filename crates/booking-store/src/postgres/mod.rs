@@ -11,6 +11,24 @@
 //! channel (`announce`: after the commit, not inside the write); [`PgRepository::listen`]
 //! hears other servers'.
 
+/// Makes `$call` (a struct of a function call's binds, borrowed for `'a`, whose `QueryFragment`
+/// writes the call) a query of rows read by name, with a static query id: every connection
+/// prepares the call once, then only binds and runs it.
+macro_rules! function_call {
+    ($call:ident) => {
+        impl diesel::query_builder::QueryId for $call<'_> {
+            type QueryId = $call<'static>;
+            const HAS_STATIC_QUERY_ID: bool = true;
+        }
+
+        impl diesel::query_builder::Query for $call<'_> {
+            type SqlType = diesel::sql_types::Untyped;
+        }
+
+        impl<Conn> diesel::RunQueryDsl<Conn> for $call<'_> {}
+    };
+}
+
 mod announce;
 mod book;
 mod cancel;
