@@ -16,6 +16,7 @@ function init(args)
   n = first
 end
 function request()
+  local id = ids[(n % #ids) + 1]
   n = n + 2
-  return wrk.format("POST", "/cancel/" .. ids[(n % #ids) + 1])
+  return wrk.format("POST", "/cancel/" .. id)
 end

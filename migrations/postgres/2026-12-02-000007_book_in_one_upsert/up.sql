@@ -5,12 +5,12 @@
 --
 -- A candidate is first judged on committed data in one read: its first closure, and whether a
 -- slot is already full (refused at once, without a lock: a crowd racing for one slot does not
--- queue behind the winner, nor behind each other's refusals). Then it takes its places before
+-- queue behind the winner once it has committed). Then it takes its places before
 -- judging the rest: one upsert creates, locks and counts up each slot row that has room (a row
 -- with no room is locked all the same, and not changed), so under the locks the next
 -- statement sees every hold and booking that committed before, and writes the appointment
 -- unless a hold stands in the way. A candidate refused after taking places gives them back
--- before the next is tried: a refusal leaves nothing written.
+-- before the next is tried: a refusal leaves every count as it found it.
 CREATE OR REPLACE FUNCTION book_first_free(
     resources TEXT[],
     capacities INTEGER[],

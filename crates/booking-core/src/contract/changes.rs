@@ -34,15 +34,26 @@ pub fn canceling_twice_or_unknown_is_refused(repository: &dyn AppointmentReposit
     ));
 }
 
-/// Once an appointment has started it stays as it is.
+/// Once an appointment has started it stays as it is: from its first instant, to the
+/// millisecond (stores count time in whole seconds; the rule does not).
 pub fn a_started_appointment_cannot_be_canceled(repository: &dyn AppointmentRepository) {
     let appointment = book(repository, place("alice", None, 7, 9, 1));
-    assert!(matches!(
-        cancel_on(repository, appointment.id(), at(7, 9, 0)),
-        Err(WriteError::Refused(CancelFailure::Refused(CancelRefusal::AlreadyStarted)))
-    ));
-    assert_eq!(repository.get(appointment.id()).unwrap(), Some(appointment));
+    let half_a_second = Duration::milliseconds(500);
+    for now in [at(7, 9, 0), at(7, 9, 0) + half_a_second] {
+        assert!(matches!(
+            cancel_on(repository, appointment.id(), now),
+            Err(WriteError::Refused(CancelFailure::Refused(CancelRefusal::AlreadyStarted)))
+        ));
+    }
+    assert_eq!(repository.get(appointment.id()).unwrap().as_ref(), Some(&appointment));
     assert_eq!(booked_at(repository, "alice", at(7, 9, 0)), 1);
+    let canceled = cancel_on(repository, appointment.id(), at(7, 9, 0) - half_a_second)
+        .expect("half a second before its start, it has not started")
+        .outcome;
+    assert_eq!(canceled.status(), Status::Canceled);
+    assert_eq!(canceled.updated_at(), at(7, 8, 59) + Duration::seconds(59));
+    assert_eq!(repository.get(appointment.id()).unwrap(), Some(canceled));
+    assert_eq!(booked_at(repository, "alice", at(7, 9, 0)), 0);
 }
 
 /// Moving an appointment frees every old slot and takes every new one.

@@ -5,12 +5,13 @@
 //! The function locks the appointment's row and then its slot rows by time, as the shared
 //! transaction does, cancels the appointment when it is scheduled and has not started, and
 //! answers the row as it found it and whether it canceled it. The server judges that row with
-//! the core's own rule (`Appointment::cancel`), so the answer and the appointment it returns
-//! are the core's; a disagreement between the two rules is reported as a fault, never as a
-//! success. The contract suite holds them to the same answers.
+//! the core's own rule (`Appointment::cancel`) and answers with the core's refusal or the
+//! core's canceled appointment. The contract suite holds the two rules to the same answers;
+//! should they ever disagree, the answer follows what the function did, since that is what is
+//! stored (and announced), and the disagreement is logged as an error.
 
 use booking_core::{
-    appointment::{Appointment, AppointmentId},
+    appointment::{Appointment, AppointmentId, Status},
     repository::{CancelFailure, Written},
     storage::StorageError,
 };
@@ -68,14 +69,29 @@ pub(super) fn cancel(
     let id = id.to_string();
     let found: Option<Found> =
         CancelAppointment { id: &id, now: seconds(now) }.get_result(connection).optional()?;
-    let Some(found) = found else { return Err(TxError::Refused(CancelFailure::NotFound)) };
-    let mut appointment = found.appointment.into_appointment()?;
-    match (appointment.cancel(now), found.canceled) {
-        (Ok(()), true) => Ok(Written::canceled(appointment)),
-        (Err(refusal), false) => Err(TxError::Refused(refusal.into())),
-        (judged, canceled) => Err(TxError::Storage(StorageError::fault(format!(
-            "cancel_appointment and the core's rule disagree on {id}: \
-             the function canceled: {canceled}, the rule: {judged:?}"
+    let Some(Found { appointment: row, canceled }) = found else {
+        return Err(TxError::Refused(CancelFailure::NotFound));
+    };
+    let stored_canceled = canceled.then(|| AppointmentRow {
+        status: Status::Canceled.as_str().to_owned(),
+        updated_at: seconds(now),
+        ..row.clone()
+    });
+    let mut appointment = row.into_appointment()?;
+    let judged = appointment.cancel(now);
+    match (judged, stored_canceled) {
+        (Ok(()), Some(_)) => Ok(Written::canceled(appointment)),
+        (Err(refusal), None) => Err(TxError::Refused(refusal.into())),
+        (Err(refusal), Some(stored)) => {
+            tracing::error!(
+                %id, ?refusal,
+                "cancel_appointment canceled an appointment that the core's rule refuses to cancel"
+            );
+            Ok(Written::canceled(stored.into_appointment()?))
+        }
+        // Nothing was written: the core's rule would have canceled, the function did not.
+        (Ok(()), None) => Err(TxError::Storage(StorageError::fault(format!(
+            "cancel_appointment left {id} as it was, which the core's rule would cancel"
         )))),
     }
 }

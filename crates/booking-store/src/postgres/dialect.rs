@@ -3,7 +3,10 @@
 //! statement after the lock sees what the previous holder committed.
 //!
 //! Locks are always taken in one order (idempotency key or holder, closures, appointment, slots
-//! by resource then time) so that writers never wait on each other in a circle.
+//! by resource then time) so that writers never wait on each other in a circle. One exception:
+//! a booking with several candidates keeps a refused candidate's slots locked while it tries
+//! the next, in the order of the client's preference, not of time; the rare deadlock that can
+//! make (with a write that locks two of those slots) is broken by PostgreSQL and retried.
 
 use booking_core::{
     admission::Admission,

@@ -489,7 +489,7 @@ fn an_earlier_database_upgrades_with_its_bookings_and_keys() {
 
 /// No query tests a connection as it is handed out: one that failed as a lost connection
 /// would is dropped when it comes back, so only the request that met the loss fails, for a
-/// read, a one-statement write and a write in a transaction alike.
+/// read, the one-statement writes (book, cancel) and a write in a transaction alike.
 #[test]
 #[ignore = "needs PostgreSQL: set TEST_DATABASE_URL and run with --include-ignored"]
 fn a_connection_lost_under_a_request_is_replaced_after_it() {
@@ -527,6 +527,17 @@ fn a_connection_lost_under_a_request_is_replaced_after_it() {
     );
     let booked = repository.book(monday.booking("09:00:00"), monday.admission, None).wait();
     assert!(booked.is_ok(), "the next write has a new connection: {booked:?}");
+    let booked = booked.unwrap().done().unwrap().outcome;
+
+    // A cancel without a key is one statement too.
+    cut(&repository, &mut other);
+    let lost = repository.cancel(booked.id(), monday.admission.now(), None).wait();
+    assert!(
+        matches!(&lost, Err(WriteError::Storage(error)) if error.kind() == StorageErrorKind::Unavailable),
+        "{lost:?}"
+    );
+    let canceled = repository.cancel(booked.id(), monday.admission.now(), None).wait();
+    assert!(canceled.is_ok(), "the retry has a new connection: {canceled:?}");
 
     // A keyed booking takes the transaction (`BEGIN` ... `COMMIT`), not the one statement.
     let keyed = || booking_core::idempotency::Idempotency {
