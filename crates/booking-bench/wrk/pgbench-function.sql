@@ -8,4 +8,4 @@ SELECT * FROM book_first_free(
     ARRAY['r' || (:slot % 20)], ARRAY[1],
     ARRAY[:slot::BIGINT * 1800], ARRAY[:slot::BIGINT * 1800 + 1800],
     ARRAY[(:slot::BIGINT * 1800)::TEXT], ARRAY[NULL::TEXT],
-    gen_random_uuid()::TEXT, 'pgbench', NULL, 0);
+    gen_random_uuid()::TEXT, 'pgbench', NULL, 0, NULL);

@@ -1,4 +1,5 @@
 -- Back to 2026-12-02-000006's book_first_free.
+DROP FUNCTION book_first_free;
 -- A booking (without a hold or an idempotency key) in one statement, and so in one round trip:
 -- the same steps as the shared SQL's transaction (`sql/repository.rs`, `book`), in the same
 -- lock order, judged as the core's `Admission::check` judges once the times are known good.
@@ -9,7 +10,7 @@
 --
 -- Arrays hold one element per candidate, in order of preference; `occupied` is the starts of
 -- a candidate's slots as `appointments.occupied` stores them (seconds, comma-separated).
-CREATE OR REPLACE FUNCTION book_first_free(
+CREATE FUNCTION book_first_free(
     resources TEXT[],
     capacities INTEGER[],
     starts_at BIGINT[],

@@ -1,7 +1,8 @@
 -- `book_first_free` (see 2026-12-02-000006) with fewer statements per booking: each one is
 -- an executor start and end inside the function, and they were most of its cost (measured
--- with pgbench calling the function alone; docs/performance.md). Same arguments, same answers,
--- same lock order (closures lock shared, then a candidate's slot rows by time).
+-- with pgbench calling the function alone; docs/performance.md). Same arguments and answers,
+-- and one more of each (the hold to convert, below; `gone`), same lock order (closures lock
+-- shared, the hold's row, then a candidate's slot rows by time).
 --
 -- A candidate is first judged on committed data in one read: its first closure, and whether a
 -- slot is already full (refused at once, without a lock: a crowd racing for one slot does not
@@ -11,7 +12,12 @@
 -- statement sees every hold and booking that committed before, and writes the appointment
 -- unless a hold stands in the way. A candidate refused after taking places gives them back
 -- before the next is tried: a refusal leaves every count as it found it.
-CREATE OR REPLACE FUNCTION book_first_free(
+--
+-- And it converts a hold: given `used_hold`, the hold's token, it deletes the hold first (its
+-- places become the booking's, as in the shared path; none if another request converted or
+-- released it meanwhile: `gone`), and puts it back, as it was, when the booking is refused.
+DROP FUNCTION book_first_free;
+CREATE FUNCTION book_first_free(
     resources TEXT[],
     capacities INTEGER[],
     starts_at BIGINT[],
@@ -21,7 +27,8 @@ CREATE OR REPLACE FUNCTION book_first_free(
     new_id TEXT,
     new_client_name TEXT,
     new_notes TEXT,
-    now_at BIGINT
+    now_at BIGINT,
+    used_hold TEXT
 ) RETURNS TABLE (admitted INTEGER, refused TEXT, reason TEXT, until_at BIGINT)
 LANGUAGE plpgsql
 -- Planned once per connection, not at every call (`= ANY (slots)` would otherwise be planned
@@ -37,10 +44,22 @@ DECLARE
     first_refused TEXT;
     first_reason TEXT;
     first_until BIGINT;
+    hold_row holds%ROWTYPE;
+    hold_starts BIGINT[];
 BEGIN
     -- Shared with every write that reads closures; adding or removing one takes it alone
     -- (namespace "bkng", object 1: the server's `dialect::lock_closures`).
     PERFORM pg_advisory_xact_lock_shared(1651207783, 1);
+    IF used_hold IS NOT NULL THEN
+        -- A hold's slots never change once written: read before the delete takes them along.
+        SELECT array_agg(h.start_at ORDER BY h.start_at) INTO hold_starts
+        FROM hold_slots h WHERE h.token = used_hold;
+        DELETE FROM holds h WHERE h.token = used_hold RETURNING * INTO hold_row;
+        IF NOT FOUND THEN
+            RETURN QUERY SELECT NULL::INTEGER, 'gone'::TEXT, NULL::TEXT, NULL::BIGINT;
+            RETURN;
+        END IF;
+    END IF;
     FOR i IN 1 .. coalesce(array_length(resources, 1), 0) LOOP
         slots := string_to_array(occupied[i], ',')::BIGINT[];
         why := NULL;
@@ -110,6 +129,11 @@ BEGIN
             first_until := CASE WHEN why = 'closed' THEN closure.end_at END;
         END IF;
     END LOOP;
+    IF used_hold IS NOT NULL THEN
+        INSERT INTO holds SELECT hold_row.*;
+        INSERT INTO hold_slots (token, resource, start_at, expires_at)
+        SELECT used_hold, hold_row.resource, s, hold_row.expires_at FROM unnest(hold_starts) AS s;
+    END IF;
     RETURN QUERY SELECT NULL::INTEGER, first_refused, first_reason, first_until;
 END
 $$;

@@ -65,6 +65,25 @@ pub fn a_hold_converts_only_into_its_own_placement(repository: &dyn AppointmentR
     assert_eq!(usage_at(repository, "alice", at(7, 9, 0)), Usage { booked: 0, held: 1 });
 }
 
+/// A conversion refused by what is stored (here a closure added after the hold was taken)
+/// leaves the hold as it was: still holding its place, and still the client's to release.
+pub fn a_conversion_refused_by_a_closure_keeps_the_hold(repository: &dyn AppointmentRepository) {
+    let token = hold(repository, place("alice", Some("colour"), 7, 9, 1), 5).unwrap();
+    repository.add_closure(closure(Some("alice"), at(7, 9, 0), at(7, 10, 0))).wait().unwrap();
+    let mut converting = booking(vec![place("alice", Some("colour"), 7, 9, 1)]);
+    converting.hold = Some(token.clone());
+    assert!(matches!(
+        book_on(repository, &converting, &admission()),
+        Err(WriteError::Refused(BookFailure::Unavailable(Unavailable::Closed { .. })))
+    ));
+    for start in [at(7, 9, 0), at(7, 9, 30), at(7, 10, 0), at(7, 10, 30)] {
+        assert_eq!(usage_at(repository, "alice", start), Usage { booked: 0, held: 1 }, "{start}");
+    }
+    let released = repository.release_hold(token, now()).wait().unwrap().outcome;
+    assert!(released.is_for(&place("alice", Some("colour"), 7, 9, 1)));
+    assert_eq!(usage_at(repository, "alice", at(7, 9, 0)), Usage::default());
+}
+
 /// Releasing a hold frees its place at once; a second release finds nothing.
 pub fn a_released_hold_frees_its_place(repository: &dyn AppointmentRepository) {
     let token = hold(repository, place("alice", None, 7, 9, 1), 5).unwrap();

@@ -80,6 +80,7 @@ macro_rules! repository_contract_tests {
             a_hold_takes_its_place_until_it_expires,
             a_hold_converts_into_the_appointment_once,
             a_hold_converts_only_into_its_own_placement,
+            a_conversion_refused_by_a_closure_keeps_the_hold,
             a_released_hold_frees_its_place,
             a_holder_has_at_most_its_quota_of_active_holds,
             expired_holds_are_forgotten_by_the_sweep_alone,

@@ -13,7 +13,7 @@
 use booking_core::{
     admission::{Admission, Unavailable},
     appointment::Appointment,
-    repository::{BookFailure, Booking, Written},
+    repository::{BookFailure, Booking, HoldNotFound, Written},
 };
 use diesel::{
     pg::Pg,
@@ -23,7 +23,7 @@ use diesel::{
 };
 
 use super::{
-    Db, TxError,
+    Db, TxError, records,
     rows::{AppointmentRow, instant, seconds},
 };
 
@@ -39,6 +39,8 @@ struct BookFirstFree<'a> {
     client_name: &'a str,
     notes: Option<&'a str>,
     now: i64,
+    /// The hold the booking converts, if it does.
+    hold: Option<&'a str>,
 }
 
 function_call!(BookFirstFree);
@@ -65,6 +67,8 @@ impl QueryFragment<Pg> for BookFirstFree<'_> {
         out.push_bind_param::<Nullable<Text>, _>(&self.notes)?;
         out.push_sql(", ");
         out.push_bind_param::<BigInt, _>(&self.now)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<Text>, _>(&self.hold)?;
         out.push_sql(")");
         Ok(())
     }
@@ -84,18 +88,31 @@ struct Answer {
     until_at: Option<i64>,
 }
 
-/// Books the first candidate that is free, in one statement (run outside any transaction).
+/// Books the first candidate that is free, in one statement (run outside any transaction); a
+/// booking that converts a hold reads the hold first, to find its candidate, as the shared
+/// path does: two round trips.
 pub(super) fn book(
     connection: &mut Db,
     booking: &Booking,
     admission: &Admission,
 ) -> Result<Written<Appointment>, TxError<BookFailure>> {
     let now = admission.now();
+    let candidates = match &booking.hold {
+        Some(token) => {
+            let hold = records::hold(connection, token)?
+                .filter(|hold| hold.is_active(now))
+                .ok_or(TxError::Refused(HoldNotFound.into()))?;
+            let placement =
+                booking.candidate_for(&hold).ok_or(TxError::Refused(BookFailure::HoldMismatch))?;
+            std::slice::from_ref(placement)
+        }
+        None => booking.candidates.as_slice(),
+    };
     // Times first, as `Admission::check` judges them: the first refusal is the first
     // candidate's, whichever part of the rule refused it.
     let mut time_refusal = None;
-    let mut timely = Vec::with_capacity(booking.candidates.len());
-    for (n, candidate) in booking.candidates.iter().enumerate() {
+    let mut timely = Vec::with_capacity(candidates.len());
+    for (n, candidate) in candidates.iter().enumerate() {
         match admission.check_time(candidate.slot.start()) {
             Ok(()) => timely.push(n),
             Err(why) => {
@@ -109,7 +126,7 @@ pub(super) fn book(
     };
     let mut written: Vec<Written<Appointment>> = timely
         .iter()
-        .map(|n| Written::scheduled(booking.appointment_at(&booking.candidates[*n], now)))
+        .map(|n| Written::scheduled(booking.appointment_at(&candidates[*n], now)))
         .collect();
     let rows: Vec<AppointmentRow> =
         written.iter().map(|written| AppointmentRow::from(&written.outcome)).collect();
@@ -118,7 +135,7 @@ pub(super) fn book(
         capacities: timely
             .iter()
             // Capacity::MAX is 10 000, far inside i32.
-            .map(|n| i32::try_from(booking.candidates[*n].capacity.get()).unwrap_or(i32::MAX))
+            .map(|n| i32::try_from(candidates[*n].capacity.get()).unwrap_or(i32::MAX))
             .collect(),
         starts_at: rows.iter().map(|row| row.start_at).collect(),
         ends_at: rows.iter().map(|row| row.end_at).collect(),
@@ -128,6 +145,7 @@ pub(super) fn book(
         client_name: &rows[0].client_name,
         notes: rows[0].notes.as_deref(),
         now: seconds(now),
+        hold: booking.hold.as_ref().map(|token| token.as_str()),
     };
     let answer: Answer = call.get_result(connection)?;
     if let Some(admitted) = answer.admitted {
@@ -147,8 +165,10 @@ pub(super) fn book(
             reason: answer.reason,
             until: instant(answer.until_at.unwrap_or_default())?,
         },
-        Some("full") => Unavailable::Full { capacity: booking.candidates[first_timely].capacity },
+        Some("full") => Unavailable::Full { capacity: candidates[first_timely].capacity },
         Some("held") => Unavailable::Held,
+        // Converted or released by another request since it was read.
+        Some("gone") => return Err(TxError::Refused(HoldNotFound.into())),
         other => {
             return Err(TxError::Storage(booking_core::storage::StorageError::fault(format!(
                 "book_first_free answered an unknown refusal: {other:?}"

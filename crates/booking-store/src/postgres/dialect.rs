@@ -55,8 +55,9 @@ pub(super) enum Access {
     Exclusive,
 }
 
-/// A booking without a hold or a key, in one statement and so one round trip (`book`): the
-/// hot path of a booking page. Bookings with either take the shared transaction.
+/// A booking without a key, in one statement and so one round trip (`book`; two when it
+/// converts a hold, which it reads first): a booking page's hot path. Keyed bookings take the
+/// shared transaction.
 pub(super) fn book_at_once(
     repository: &Repository,
     booking: &Booking,

@@ -44,7 +44,6 @@ impl AppointmentRepository for Repository {
         idempotency: Option<Idempotency>,
     ) -> Pending<Outcome<Written<Appointment>>, BookFailure> {
         if idempotency.is_none()
-            && booking.hold.is_none()
             && let Some(answer) = dialect::book_at_once(self, &booking, &admission)
         {
             return Pending::ready(answer.map(Outcome::Done));

@@ -39,7 +39,7 @@ pub(super) enum Access {
     Exclusive,
 }
 
-/// A booking without a hold or a key in one statement: not here. The writer runs in this
+/// A booking without a key in one statement: not here. The writer runs in this
 /// process, where a statement costs no round trip, so every booking takes the shared path.
 pub(super) fn book_at_once(
     _: &Repository,
