@@ -13,9 +13,11 @@
 -- unless a hold stands in the way. A candidate refused after taking places gives them back
 -- before the next is tried: a refusal leaves every count as it found it.
 --
--- And it converts a hold: given `used_hold`, the hold's token, it deletes the hold first (its
--- places become the booking's, as in the shared path; none if another request converted or
--- released it meanwhile: `gone`), and puts it back, as it was, when the booking is refused.
+-- And it converts a hold: given `used_hold`, the hold's token, it locks the hold's row first
+-- (`gone` if another request converted or released it meanwhile), judges the candidate with
+-- the hold's own places not counted against it, and deletes the hold only when the booking is
+-- written. A refused conversion leaves the hold's row untouched, so a release or another
+-- conversion waiting for its lock finds it, as after the shared path's rollback.
 DROP FUNCTION book_first_free;
 CREATE FUNCTION book_first_free(
     resources TEXT[],
@@ -44,17 +46,12 @@ DECLARE
     first_refused TEXT;
     first_reason TEXT;
     first_until BIGINT;
-    hold_row holds%ROWTYPE;
-    hold_starts BIGINT[];
 BEGIN
     -- Shared with every write that reads closures; adding or removing one takes it alone
     -- (namespace "bkng", object 1: the server's `dialect::lock_closures`).
     PERFORM pg_advisory_xact_lock_shared(1651207783, 1);
     IF used_hold IS NOT NULL THEN
-        -- A hold's slots never change once written: read before the delete takes them along.
-        SELECT array_agg(h.start_at ORDER BY h.start_at) INTO hold_starts
-        FROM hold_slots h WHERE h.token = used_hold;
-        DELETE FROM holds h WHERE h.token = used_hold RETURNING * INTO hold_row;
+        PERFORM 1 FROM holds h WHERE h.token = used_hold FOR UPDATE;
         IF NOT FOUND THEN
             RETURN QUERY SELECT NULL::INTEGER, 'gone'::TEXT, NULL::TEXT, NULL::BIGINT;
             RETURN;
@@ -97,8 +94,9 @@ BEGIN
             IF cardinality(taken) < cardinality(slots) THEN
                 why := 'full';
             ELSE
-                -- Held: a slot whose bookings (this one counted) and active holds pass the
-                -- capacity. Otherwise the appointment is written in the same statement.
+                -- Held: a slot whose bookings (this one counted) and active holds (but the
+                -- one converted) pass the capacity. Otherwise the appointment is written in the
+                -- same statement.
                 INSERT INTO appointments (id, client_name, notes, start_at, end_at, status,
                                           created_at, updated_at, resource, service, occupied)
                 SELECT new_id, new_client_name, new_notes, starts_at[i], ends_at[i], 'scheduled',
@@ -109,10 +107,14 @@ BEGIN
                       AND o.booked + (
                           SELECT count(*) FROM hold_slots h
                           WHERE h.resource = o.resource AND h.start_at = o.start_at
-                            AND h.expires_at > now_at
+                            AND h.expires_at > now_at AND h.token IS DISTINCT FROM used_hold
                       ) > capacities[i]
                 );
                 IF FOUND THEN
+                    IF used_hold IS NOT NULL THEN
+                        -- Its places are the appointment's now (its slots go by the cascade).
+                        DELETE FROM holds h WHERE h.token = used_hold;
+                    END IF;
                     RETURN QUERY SELECT i, NULL::TEXT, NULL::TEXT, NULL::BIGINT;
                     RETURN;
                 END IF;
@@ -129,11 +131,6 @@ BEGIN
             first_until := CASE WHEN why = 'closed' THEN closure.end_at END;
         END IF;
     END LOOP;
-    IF used_hold IS NOT NULL THEN
-        INSERT INTO holds SELECT hold_row.*;
-        INSERT INTO hold_slots (token, resource, start_at, expires_at)
-        SELECT used_hold, hold_row.resource, s, hold_row.expires_at FROM unnest(hold_starts) AS s;
-    END IF;
     RETURN QUERY SELECT NULL::INTEGER, first_refused, first_reason, first_until;
 END
 $$;

@@ -8,7 +8,8 @@
 //! core's `Admission::check` does; the server judges the times first (they depend on nothing
 //! stored) and builds each candidate's row. The contract suite and the
 //! property tests ("what the listing offers is what booking accepts") hold it to the same
-//! answers as the shared path, which SQLite and bookings with a hold or a key still take.
+//! answers as the shared path, which SQLite and keyed bookings still take. A booking that
+//! converts a hold reads the hold first (two queries), then makes the call: three round trips.
 
 use booking_core::{
     admission::{Admission, Unavailable},
@@ -90,7 +91,7 @@ struct Answer {
 
 /// Books the first candidate that is free, in one statement (run outside any transaction); a
 /// booking that converts a hold reads the hold first, to find its candidate, as the shared
-/// path does: two round trips.
+/// path does.
 pub(super) fn book(
     connection: &mut Db,
     booking: &Booking,

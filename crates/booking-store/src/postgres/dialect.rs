@@ -55,7 +55,7 @@ pub(super) enum Access {
     Exclusive,
 }
 
-/// A booking without a key, in one statement and so one round trip (`book`; two when it
+/// A booking without a key, in one statement and so one round trip (`book`; three when it
 /// converts a hold, which it reads first): a booking page's hot path. Keyed bookings take the
 /// shared transaction.
 pub(super) fn book_at_once(

@@ -201,8 +201,9 @@ impl PgRepository {
         self.retrying(|connection| connection.transaction(|connection| work(connection)))
     }
 
-    /// Runs `statement`, a write that is one statement, outside any transaction (PostgreSQL
-    /// makes it its own), retried as [`Self::write`] retries.
+    /// Runs `statement`, a write whose one writing statement is its last (reads before it
+    /// included), outside any transaction (PostgreSQL makes each statement its own), retried
+    /// from the start as [`Self::write`] retries.
     fn write_statement<T: Announced, R>(
         &self,
         statement: impl FnMut(&mut Db) -> Result<T, TxError<R>>,

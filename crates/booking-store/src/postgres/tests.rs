@@ -584,3 +584,67 @@ fn a_lost_announcing_connection_is_replaced_and_the_change_still_heard() {
     let again = database.book(monday.booking("10:00:00"), monday.admission, None).wait().unwrap();
     assert_eq!(heard.recv_timeout(Duration::from_secs(5)).unwrap(), again.done().unwrap().changed);
 }
+
+/// A conversion refused inside the booking function leaves the hold's row as it was: a release
+/// that waited for that row's lock meanwhile still finds the hold, and releases it.
+#[test]
+#[ignore = "needs PostgreSQL: set TEST_DATABASE_URL and run with --include-ignored"]
+fn a_release_waiting_on_a_refused_conversion_still_finds_the_hold() {
+    let schema = TestSchema::create();
+    let repository = PgRepository::open(schema.url(), &StoreOptions::default()).unwrap();
+    let monday = Monday::with_capacity(1);
+    let held = repository.hold(monday.hold("09:00:00", None), monday.admission).wait().unwrap();
+    let token = held.outcome.token.as_str().to_owned();
+    let mut converting = PgConnection::establish(schema.url().expose()).unwrap();
+    let run = |connection: &mut PgConnection, sql: &str| {
+        diesel::sql_query(sql).bind::<diesel::sql_types::Text, _>(&token).execute(connection)
+    };
+    // A closure over the held slot, for every resource: the conversion below is refused.
+    run(
+        &mut converting,
+        "INSERT INTO closures SELECT repeat('c', 36), NULL, start_at, start_at + 60, 'test', 0 \
+         FROM hold_slots WHERE token = $1 ORDER BY start_at LIMIT 1",
+    )
+    .unwrap();
+    run(&mut converting, "BEGIN").unwrap();
+    let refused = run(
+        &mut converting,
+        "CREATE TEMPORARY TABLE answer AS SELECT * FROM book_first_free(\
+         ARRAY[(SELECT resource FROM holds WHERE token = $1)], ARRAY[1], \
+         ARRAY[(SELECT start_at FROM holds WHERE token = $1)], \
+         ARRAY[(SELECT end_at FROM holds WHERE token = $1)], \
+         ARRAY[(SELECT string_agg(start_at::TEXT, ',' ORDER BY start_at) FROM hold_slots \
+                WHERE token = $1)], \
+         ARRAY[NULL::TEXT], gen_random_uuid()::TEXT, 'Ada', NULL, 1893456000, $1)",
+    );
+    assert_eq!(refused, Ok(1), "the call answered one row");
+    std::thread::scope(|scope| {
+        let releasing = scope.spawn(|| {
+            repository.release_hold(held.outcome.token.clone(), monday.admission.now()).wait()
+        });
+        let mut watching = PgConnection::establish(schema.url().expose()).unwrap();
+        let waiting = (0..200).any(|_| {
+            std::thread::sleep(Duration::from_millis(10));
+            #[derive(QueryableByName)]
+            struct Waiting {
+                #[diesel(sql_type = diesel::sql_types::BigInt)]
+                n: i64,
+            }
+            diesel::sql_query("SELECT count(*) AS n FROM pg_locks WHERE NOT granted")
+                .get_result::<Waiting>(&mut watching)
+                .is_ok_and(|waiting| waiting.n > 0)
+        });
+        assert!(waiting, "the release waits for the hold's row");
+        #[derive(QueryableByName)]
+        struct Refusal {
+            #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+            refused: Option<String>,
+        }
+        let answer: Refusal =
+            diesel::sql_query("SELECT refused FROM answer").get_result(&mut converting).unwrap();
+        assert_eq!(answer.refused.as_deref(), Some("closed"));
+        run(&mut converting, "COMMIT").unwrap();
+        let released = releasing.join().unwrap();
+        assert!(released.is_ok(), "the hold was still there to release: {released:?}");
+    });
+}
