@@ -100,12 +100,7 @@ pub(super) fn book(
     let now = admission.now();
     let candidates = match &booking.hold {
         Some(token) => {
-            let hold = records::hold(connection, token)?
-                .filter(|hold| hold.is_active(now))
-                .ok_or(TxError::Refused(HoldNotFound.into()))?;
-            let placement =
-                booking.candidate_for(&hold).ok_or(TxError::Refused(BookFailure::HoldMismatch))?;
-            std::slice::from_ref(placement)
+            std::slice::from_ref(records::held_candidate(connection, booking, token, now)?)
         }
         None => booking.candidates.as_slice(),
     };

@@ -4,7 +4,8 @@ use booking_core::{
     appointment::{Appointment, AppointmentId, Status},
     closure::Closure,
     hold::{Hold, HoldToken},
-    repository::AppointmentQuery,
+    placement::Placement,
+    repository::{AppointmentQuery, BookFailure, Booking, HoldNotFound},
     storage::StorageError,
 };
 use chrono::{DateTime, Utc};
@@ -13,7 +14,7 @@ use diesel::{dsl::sql, prelude::*, sql_types::Bool};
 use crate::statements::MoveTo;
 
 use super::{
-    Db, dialect,
+    Db, TxError, dialect,
     rows::{AppointmentRow, HoldRow, instant, seconds},
     schema::{appointments, hold_slots, holds},
     storage_error,
@@ -157,6 +158,19 @@ pub(super) fn hold(connection: &mut Db, token: &HoldToken) -> Result<Option<Hold
         .load(connection)
         .map_err(storage_error)?;
     row.into_hold(&occupied).map(Some)
+}
+
+/// The candidate of `booking` that its hold `token` is for, if the hold is active at `now`.
+pub(super) fn held_candidate<'a>(
+    connection: &mut Db,
+    booking: &'a Booking,
+    token: &HoldToken,
+    now: DateTime<Utc>,
+) -> Result<&'a Placement, TxError<BookFailure>> {
+    let hold = hold(connection, token)?
+        .filter(|hold| hold.is_active(now))
+        .ok_or(TxError::Refused(HoldNotFound.into()))?;
+    booking.candidate_for(&hold).ok_or(TxError::Refused(BookFailure::HoldMismatch))
 }
 
 /// Inserts a hold, asked for by `holder`, and its slots.

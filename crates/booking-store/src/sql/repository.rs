@@ -58,12 +58,7 @@ impl AppointmentRepository for Repository {
             let now = admission.now();
             let admitted = match &booking.hold {
                 Some(token) => {
-                    let hold = records::hold(connection, token)?
-                        .filter(|hold| hold.is_active(now))
-                        .ok_or(TxError::Refused(HoldNotFound.into()))?;
-                    let placement = booking
-                        .candidate_for(&hold)
-                        .ok_or(TxError::Refused(BookFailure::HoldMismatch))?;
+                    let placement = records::held_candidate(connection, &booking, token, now)?;
                     // The hold's places become the appointment's: drop the hold, then check as
                     // for any booking. A refusal rolls the deletion back; a hold someone else
                     // deleted meanwhile was converted or released, and is not there to use.
