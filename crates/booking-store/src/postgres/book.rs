@@ -1,7 +1,7 @@
 //! A booking in one round trip: PostgreSQL runs the whole write, as one statement calling the
 //! `book_first_free` function that the migrations install (its latest version in
-//! `*_book_in_one_upsert/up.sql`), and so as its own
-//! transaction: no `BEGIN`, no `COMMIT`, and nothing else for the server to wait for.
+//! `*_book_in_one_upsert/up.sql`), and so as its own transaction: no `BEGIN`, no `COMMIT`, and
+//! nothing else for the server to wait for.
 //!
 //! The function takes the same locks in the same order as the shared transaction (the closures
 //! lock shared, then each candidate's slot rows by time), and judges what is stored as the

@@ -72,25 +72,25 @@ pub(super) fn cancel(
     let Some(Found { appointment: row, canceled }) = found else {
         return Err(TxError::Refused(CancelFailure::NotFound));
     };
-    let stored_canceled = canceled.then(|| AppointmentRow {
-        status: Status::Canceled.as_str().to_owned(),
-        updated_at: seconds(now),
-        ..row.clone()
-    });
     let mut appointment = row.into_appointment()?;
-    let judged = appointment.cancel(now);
-    match (judged, stored_canceled) {
-        (Ok(()), Some(_)) => Ok(Written::canceled(appointment)),
-        (Err(refusal), None) => Err(TxError::Refused(refusal.into())),
-        (Err(refusal), Some(stored)) => {
+    match (appointment.cancel(now), canceled) {
+        (Ok(()), true) => Ok(Written::canceled(appointment)),
+        (Err(refusal), false) => Err(TxError::Refused(refusal.into())),
+        (Err(refusal), true) => {
             tracing::error!(
                 %id, ?refusal,
                 "cancel_appointment canceled an appointment that the core's rule refuses to cancel"
             );
+            // The answer is what is stored: the row as the function left it.
+            let stored = AppointmentRow {
+                status: Status::Canceled.as_str().to_owned(),
+                updated_at: seconds(now),
+                ..AppointmentRow::from(&appointment)
+            };
             Ok(Written::canceled(stored.into_appointment()?))
         }
         // Nothing was written: the core's rule would have canceled, the function did not.
-        (Ok(()), None) => Err(TxError::Storage(StorageError::fault(format!(
+        (Ok(()), false) => Err(TxError::Storage(StorageError::fault(format!(
             "cancel_appointment left {id} as it was, which the core's rule would cancel"
         )))),
     }

@@ -1,7 +1,8 @@
 //! Hearing other servers' changes: a dedicated connection LISTENs on the shared channel and
 //! hands each change from another origin to the caller, in the order PostgreSQL delivers them
-//! (each server's in the order its writes handed them over). A lost connection is reopened; since changes may have been missed meanwhile,
-//! the caller is then told that anything may have changed.
+//! (each server's in the order its writes handed them over). A lost connection is reopened;
+//! since changes may have been missed meanwhile, the caller is then told that anything may
+//! have changed.
 
 use std::{
     sync::{

@@ -66,7 +66,7 @@ fn slot(start: i64, end: i64) -> Result<Slot, StorageError> {
         .ok_or_else(|| corrupt("period", format!("{start}..{end}")))
 }
 
-#[derive(Debug, Clone, Queryable, QueryableByName, Selectable, Insertable)]
+#[derive(Debug, Queryable, QueryableByName, Selectable, Insertable)]
 #[diesel(table_name = appointments, check_for_backend(super::Backend))]
 pub(super) struct AppointmentRow {
     pub id: String,
