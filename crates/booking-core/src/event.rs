@@ -4,15 +4,25 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::{appointment::Appointment, closure::Closure, hold::Hold, units::Slot};
+use crate::{
+    appointment::{Appointment, AppointmentId},
+    closure::Closure,
+    history::{Actor, Entry, Reason, Transition},
+    hold::Hold,
+    units::Slot,
+};
 
-/// Something that happened, and when.
+/// Something that happened, when, who made it happen and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Event {
     /// When it happened (the write's time).
     pub at: DateTime<Utc>,
     /// What happened.
     pub kind: EventKind,
+    /// Who made it happen.
+    pub by: Actor,
+    /// Why, when they said.
+    pub reason: Option<Reason>,
 }
 
 /// What happened.
@@ -40,9 +50,38 @@ pub enum EventKind {
 }
 
 impl Event {
-    /// An event at `at`.
-    pub fn new(at: DateTime<Utc>, kind: EventKind) -> Self {
-        Self { at, kind }
+    /// An event at `at`, made by `by`, with no reason given.
+    pub fn new(at: DateTime<Utc>, kind: EventKind, by: Actor) -> Self {
+        Self { at, kind, by, reason: None }
+    }
+
+    /// The same event, with the reason its maker gave.
+    pub fn because(self, reason: Option<Reason>) -> Self {
+        Self { reason, ..self }
+    }
+
+    /// What this event adds to an appointment's history, and whose; `None` for an event that
+    /// is not an appointment's.
+    pub fn entry(&self) -> Option<(AppointmentId, Entry)> {
+        let (appointment, change) = match &self.kind {
+            EventKind::Scheduled(appointment) => (appointment, Transition::Scheduled),
+            EventKind::Rescheduled { appointment, from } => {
+                (appointment, Transition::Rescheduled { from: *from })
+            }
+            EventKind::Canceled(appointment) => (appointment, Transition::Canceled),
+            EventKind::HoldTaken(_)
+            | EventKind::HoldReleased(_)
+            | EventKind::ClosureAdded(_)
+            | EventKind::ClosureRemoved(_) => return None,
+        };
+        let entry = Entry {
+            at: self.at,
+            change,
+            slot: appointment.slot(),
+            by: self.by,
+            reason: self.reason.clone(),
+        };
+        Some((appointment.id(), entry))
     }
 
     /// A stable, dotted name: `appointment.scheduled`, `appointment.rescheduled`,

@@ -38,6 +38,7 @@ pub mod closure;
 #[cfg(any(test, feature = "contract"))]
 pub mod contract;
 pub mod event;
+pub mod history;
 pub mod hold;
 pub mod hours;
 pub mod idempotency;

@@ -16,13 +16,15 @@ use crate::{
     appointment::{Appointment, AppointmentId, Move, Status},
     catalog::Slug,
     closure::{Closure, ClosureId},
+    event::Event,
+    history::{Actor, Entry},
     hold::{Hold, HoldToken},
     idempotency::{Idempotency, IdempotencyKey, Operation, Outcome, Remembered, Replay},
     pending::{Pending, WriteResult},
     placement::Placement,
     repository::{
-        AppointmentQuery, AppointmentRepository, BookFailure, Booking, CancelFailure, Closed,
-        ClosureNotFound, Expired, Forgotten, HoldFailure, HoldNotFound, HoldRequest,
+        AppointmentQuery, AppointmentRepository, BookFailure, Booking, CancelFailure, Cancellation,
+        Closed, ClosureNotFound, Expired, Forgotten, HoldFailure, HoldNotFound, HoldRequest,
         RescheduleFailure, Written,
     },
     storage::{StorageError, WriteError},
@@ -44,6 +46,7 @@ struct State {
     holders: HashMap<HoldToken, String>,
     closures: BTreeMap<ClosureId, Closure>,
     keys: HashMap<IdempotencyKey, Remembered>,
+    history: HashMap<AppointmentId, Vec<Entry>>,
 }
 
 impl State {
@@ -109,6 +112,14 @@ impl State {
             );
         }
         usage
+    }
+
+    /// Records what `written` did to its appointment, if anything: the writes call it as
+    /// they commit, under the same lock.
+    fn record<T>(&mut self, written: &Written<T>) {
+        if let Some((id, entry)) = written.event.as_ref().and_then(Event::entry) {
+            self.history.entry(id).or_default().push(entry);
+        }
     }
 
     fn closures(&self) -> Vec<Closure> {
@@ -218,15 +229,17 @@ impl InMemoryRepository {
         state.take_places(&placement.resource, &placement.occupied);
         state.appointments.insert(appointment.id(), appointment.clone());
         state.remember(Operation::Book, idempotency, &appointment);
-        Ok(Outcome::Done(Written::scheduled(appointment)))
+        let written = Written::scheduled(appointment, booking.by);
+        state.record(&written);
+        Ok(Outcome::Done(written))
     }
 
     fn cancel_now(
         &self,
-        id: AppointmentId,
-        now: DateTime<Utc>,
+        cancellation: Cancellation,
         idempotency: Option<Idempotency>,
     ) -> WriteResult<Outcome<Written<Appointment>>, CancelFailure> {
+        let Cancellation { id, now, .. } = cancellation;
         let mut state = self.state()?;
         if let Some(appointment) = state.replay(Operation::Cancel, idempotency.as_ref())? {
             return Ok(Outcome::Replayed(appointment));
@@ -240,7 +253,9 @@ impl InMemoryRepository {
         state.give_back_places(&appointment.resource().clone(), appointment.occupied());
         state.appointments.insert(id, appointment.clone());
         state.remember(Operation::Cancel, idempotency, &appointment);
-        Ok(Outcome::Done(Written::canceled(appointment)))
+        let written = Written::canceled(appointment, &cancellation);
+        state.record(&written);
+        Ok(Outcome::Done(written))
     }
 
     fn reschedule_now(
@@ -248,6 +263,7 @@ impl InMemoryRepository {
         id: AppointmentId,
         to: Placement,
         admission: Admission,
+        by: Actor,
         idempotency: Option<Idempotency>,
     ) -> WriteResult<Outcome<Written<Appointment>>, RescheduleFailure> {
         let mut state = self.state()?;
@@ -272,10 +288,11 @@ impl InMemoryRepository {
                     state.give_back_places(current.resource(), &released);
                     state.take_places(&to.resource, &to.occupied);
                     state.appointments.insert(id, appointment.clone());
-                    Written::rescheduled(&current, appointment)
+                    Written::rescheduled(&current, appointment, by)
                 }
             };
         state.remember(Operation::Reschedule, idempotency, &written.outcome);
+        state.record(&written);
         Ok(Outcome::Done(written))
     }
 
@@ -366,11 +383,10 @@ impl AppointmentRepository for InMemoryRepository {
 
     fn cancel(
         &self,
-        id: AppointmentId,
-        now: DateTime<Utc>,
+        cancellation: Cancellation,
         idempotency: Option<Idempotency>,
     ) -> Pending<Outcome<Written<Appointment>>, CancelFailure> {
-        Pending::ready(self.cancel_now(id, now, idempotency))
+        Pending::ready(self.cancel_now(cancellation, idempotency))
     }
 
     fn reschedule(
@@ -378,9 +394,10 @@ impl AppointmentRepository for InMemoryRepository {
         id: AppointmentId,
         to: Placement,
         admission: Admission,
+        by: Actor,
         idempotency: Option<Idempotency>,
     ) -> Pending<Outcome<Written<Appointment>>, RescheduleFailure> {
-        Pending::ready(self.reschedule_now(id, to, admission, idempotency))
+        Pending::ready(self.reschedule_now(id, to, admission, by, idempotency))
     }
 
     fn hold(
@@ -413,6 +430,14 @@ impl AppointmentRepository for InMemoryRepository {
 
     fn get(&self, id: AppointmentId) -> Result<Option<Appointment>, StorageError> {
         Ok(self.state()?.appointments.get(&id).cloned())
+    }
+
+    fn history(&self, id: AppointmentId) -> Result<Option<Vec<Entry>>, StorageError> {
+        let state = self.state()?;
+        Ok(state
+            .appointments
+            .contains_key(&id)
+            .then(|| state.history.get(&id).cloned().unwrap_or_default()))
     }
 
     fn appointments(&self, query: &AppointmentQuery) -> Result<Vec<Appointment>, StorageError> {

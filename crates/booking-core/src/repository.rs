@@ -19,6 +19,7 @@ use crate::{
     client::{ClientName, Notes},
     closure::{Closure, ClosureId},
     event::{Event, EventKind},
+    history::{Actor, Entry, Reason},
     hold::{Hold, HoldQuota, HoldToken},
     idempotency::{Idempotency, Outcome},
     pending::Pending,
@@ -46,8 +47,7 @@ pub trait AppointmentRepository: Send + Sync + fmt::Debug {
     /// Cancels an appointment (see [`Appointment::cancel`]) and gives its places back.
     fn cancel(
         &self,
-        id: AppointmentId,
-        now: DateTime<Utc>,
+        cancellation: Cancellation,
         idempotency: Option<Idempotency>,
     ) -> Pending<Outcome<Written<Appointment>>, CancelFailure>;
 
@@ -59,11 +59,17 @@ pub trait AppointmentRepository: Send + Sync + fmt::Debug {
         id: AppointmentId,
         to: Placement,
         admission: Admission,
+        by: Actor,
         idempotency: Option<Idempotency>,
     ) -> Pending<Outcome<Written<Appointment>>, RescheduleFailure>;
 
     /// One appointment, whatever its status.
     fn get(&self, id: AppointmentId) -> Result<Option<Appointment>, StorageError>;
+
+    /// Every change the appointment `id` went through, in the order they were made (each
+    /// write records its change in its own transaction); `None` when there is no such
+    /// appointment.
+    fn history(&self, id: AppointmentId) -> Result<Option<Vec<Entry>>, StorageError>;
 
     /// Appointments matching `query`, ordered by start then id.
     fn appointments(&self, query: &AppointmentQuery) -> Result<Vec<Appointment>, StorageError>;
@@ -143,32 +149,36 @@ pub struct Written<T> {
 /// How each write reports itself: every store builds its `Written` with these, so what a write
 /// changed and what happened are worked out in one place.
 impl Written<Appointment> {
-    /// A booking: its places changed.
-    pub fn scheduled(appointment: Appointment) -> Self {
-        Self::of_places(appointment.created_at(), appointment, EventKind::Scheduled)
+    /// A booking by `by`: its places changed.
+    pub fn scheduled(appointment: Appointment, by: Actor) -> Self {
+        let event =
+            Event::new(appointment.created_at(), EventKind::Scheduled(appointment.clone()), by);
+        Self::of_places(appointment, event)
     }
 
-    /// A cancellation: the places it gave back changed.
-    pub fn canceled(appointment: Appointment) -> Self {
-        Self::of_places(appointment.updated_at(), appointment, EventKind::Canceled)
+    /// A cancellation as `cancellation` asked for it: the places it gave back changed.
+    pub fn canceled(appointment: Appointment, cancellation: &Cancellation) -> Self {
+        let event = Event::new(
+            appointment.updated_at(),
+            EventKind::Canceled(appointment.clone()),
+            cancellation.by,
+        )
+        .because(cancellation.reason.clone());
+        Self::of_places(appointment, event)
     }
 
-    /// A write that took or gave back every place of `appointment`, at `at`.
-    fn of_places(
-        at: DateTime<Utc>,
-        appointment: Appointment,
-        kind: fn(Appointment) -> EventKind,
-    ) -> Self {
+    /// A write that took or gave back every place of `appointment`.
+    fn of_places(appointment: Appointment, event: Event) -> Self {
         Self {
             changed: Change::slots(appointment.resource(), appointment.occupied().to_vec(), None),
-            event: Some(Event::new(at, kind(appointment.clone()))),
+            event: Some(event),
             outcome: appointment,
         }
     }
 
     /// A move from where `before` was, on the same resource: the places it left and the places
     /// it took changed, but not those it kept (a move by one slot overlaps itself).
-    pub fn rescheduled(before: &Appointment, appointment: Appointment) -> Self {
+    pub fn rescheduled(before: &Appointment, appointment: Appointment, by: Actor) -> Self {
         let (left, taken) = (before.occupied(), appointment.occupied());
         let touched = left
             .iter()
@@ -183,6 +193,7 @@ impl Written<Appointment> {
             event: Some(Event::new(
                 appointment.updated_at(),
                 EventKind::Rescheduled { appointment: appointment.clone(), from: before.slot() },
+                by,
             )),
             outcome: appointment,
         }
@@ -199,7 +210,11 @@ impl Written<Hold> {
     pub fn hold_taken(hold: Hold) -> Self {
         Self {
             changed: Change::slots(&hold.resource, hold.occupied.clone(), Some(hold.expires_at)),
-            event: Some(Event::new(hold.created_at, EventKind::HoldTaken(hold.clone()))),
+            event: Some(Event::new(
+                hold.created_at,
+                EventKind::HoldTaken(hold.clone()),
+                Actor::Client,
+            )),
             outcome: hold,
         }
     }
@@ -208,7 +223,11 @@ impl Written<Hold> {
     pub fn hold_released(hold: Hold, now: DateTime<Utc>) -> Self {
         Self {
             changed: Change::slots(&hold.resource, hold.occupied.clone(), None),
-            event: Some(Event::new(now.trunc_subsecs(0), EventKind::HoldReleased(hold.clone()))),
+            event: Some(Event::new(
+                now.trunc_subsecs(0),
+                EventKind::HoldReleased(hold.clone()),
+                Actor::Client,
+            )),
             outcome: hold,
         }
     }
@@ -228,7 +247,11 @@ impl Written<Closed> {
     pub fn closure_added(closure: Closure, covered: Vec<Appointment>) -> Self {
         Self {
             changed: Change::Everything,
-            event: Some(Event::new(closure.created_at, EventKind::ClosureAdded(closure.clone()))),
+            event: Some(Event::new(
+                closure.created_at,
+                EventKind::ClosureAdded(closure.clone()),
+                Actor::Operator,
+            )),
             outcome: Closed { closure, covered },
         }
     }
@@ -242,6 +265,7 @@ impl Written<Closure> {
             event: Some(Event::new(
                 now.trunc_subsecs(0),
                 EventKind::ClosureRemoved(closure.clone()),
+                Actor::Operator,
             )),
             outcome: closure,
         }
@@ -261,6 +285,21 @@ pub struct Booking {
     pub candidates: Vec<Placement>,
     /// A hold to convert instead of taking new places.
     pub hold: Option<HoldToken>,
+    /// Who books: the client, or staff on their behalf.
+    pub by: Actor,
+}
+
+/// A cancellation to make.
+#[derive(Debug, Clone)]
+pub struct Cancellation {
+    /// The appointment to cancel.
+    pub id: AppointmentId,
+    /// When (the refusal of a started appointment is judged at this time).
+    pub now: DateTime<Utc>,
+    /// Who cancels.
+    pub by: Actor,
+    /// Why, when they said.
+    pub reason: Option<Reason>,
 }
 
 impl Booking {

@@ -15,13 +15,14 @@ use crate::{
     clock::Clock,
     closure::{Closure, ClosureId},
     event::Event,
+    history::{Actor, Entry, Reason},
     hold::{DEFAULT_HOLDS_PER_HOLDER, Hold, HoldQuota, HoldToken},
     idempotency::{DEFAULT_KEY_LIFETIME, Idempotency, IdempotencyKey, Outcome},
     pending::{Pending, WriteResult},
     placement::Placement,
     repository::{
-        AppointmentQuery, AppointmentRepository, BookFailure, Booking, CancelFailure, Closed,
-        ClosureNotFound, Expired, Forgotten, HoldFailure, HoldNotFound, HoldRequest,
+        AppointmentQuery, AppointmentRepository, BookFailure, Booking, CancelFailure, Cancellation,
+        Closed, ClosureNotFound, Expired, Forgotten, HoldFailure, HoldNotFound, HoldRequest,
         RescheduleFailure, Written,
     },
     schedule::{ChoiceError, Schedule, SlotError},
@@ -291,6 +292,7 @@ impl BookingService {
             notes: request.notes,
             candidates,
             hold: request.hold,
+            by: Actor::Client,
         };
         Ok(self.followed(self.repository.book(booking, admission, self.idempotency(retry, now))))
     }
@@ -326,14 +328,17 @@ impl BookingService {
         self.followed(self.repository.release_hold(token, self.clock.now()))
     }
 
-    /// Cancels an appointment that has not started; with `retry`, at most once per key.
+    /// Cancels, for its client, an appointment that has not started, recording `reason` in its
+    /// history; with `retry`, at most once per key.
     pub fn cancel(
         &self,
         id: AppointmentId,
+        reason: Option<Reason>,
         retry: Option<Retry>,
     ) -> Pending<Outcome<Written<Appointment>>, CancelFailure> {
         let now = self.clock.now();
-        self.followed(self.repository.cancel(id, now, self.idempotency(retry, now)))
+        let cancellation = Cancellation { id, now, by: Actor::Client, reason };
+        self.followed(self.repository.cancel(cancellation, self.idempotency(retry, now)))
     }
 
     /// Moves an appointment to the slot at a local date and time on its resource, or leaves
@@ -363,12 +368,19 @@ impl BookingService {
         }
         let to = candidates.swap_remove(0);
         let idempotency = self.idempotency(retry, now);
-        Ok(self.followed(self.repository.reschedule(id, to, admission, idempotency)))
+        let by = Actor::Client;
+        Ok(self.followed(self.repository.reschedule(id, to, admission, by, idempotency)))
     }
 
     /// One appointment.
     pub fn appointment(&self, id: AppointmentId) -> Result<Option<Appointment>, StorageError> {
         self.repository.get(id)
+    }
+
+    /// Every change the appointment went through, oldest first; `None` when there is no such
+    /// appointment.
+    pub fn history(&self, id: AppointmentId) -> Result<Option<Vec<Entry>>, StorageError> {
+        self.repository.history(id)
     }
 
     /// Appointments for the operator.
@@ -549,7 +561,7 @@ mod tests {
             .unwrap()
             .done()
             .unwrap();
-        let canceled = service.cancel(id, None).wait().unwrap().done().unwrap();
+        let canceled = service.cancel(id, None, None).wait().unwrap().done().unwrap();
         let fed = recorder.0.lock().unwrap().clone();
         assert_eq!(
             fed,

@@ -36,6 +36,7 @@ use crate::{error, routes};
         routes::catalog::resources,
         routes::catalog::services,
         routes::admin::appointments,
+        routes::history::history,
         routes::admin::close,
         routes::admin::closures,
         routes::admin::reopen,

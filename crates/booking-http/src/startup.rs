@@ -107,6 +107,8 @@ impl Application {
                 .app_data(
                     web::JsonConfig::default().limit(MAX_BODY_BYTES).error_handler(json_error),
                 )
+                // Bodies read as bytes (a body that may be left out) have the same limit.
+                .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
                 .app_data(web::QueryConfig::default().error_handler(query_error))
                 .configure(routes::configure)
                 .default_service(web::to(|request: HttpRequest| async move {

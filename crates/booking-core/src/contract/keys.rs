@@ -54,7 +54,9 @@ pub fn a_repeated_key_replays_the_first_outcome_without_doing_the_work(
     assert_eq!(booked_at(repository, "alice", at(7, 9, 0)), 1, "booked once");
 
     let cancel_key = IdempotencyKey::parse("cancel-once").unwrap();
-    let cancel = || repository.cancel(booked.outcome.id(), now(), keyed(&cancel_key, "c", now()));
+    let cancel = || {
+        repository.cancel(cancellation(booked.outcome.id(), now()), keyed(&cancel_key, "c", now()))
+    };
     let canceled = cancel().wait().unwrap().done().unwrap();
     assert_eq!(
         cancel().wait().unwrap(),
@@ -65,8 +67,15 @@ pub fn a_repeated_key_replays_the_first_outcome_without_doing_the_work(
     let other = book(repository, place("alice", None, 7, 10, 1));
     let move_key = IdempotencyKey::parse("move-once").unwrap();
     let to = place("alice", None, 7, 11, 1);
-    let reschedule =
-        || repository.reschedule(other.id(), to.clone(), admission(), keyed(&move_key, "m", now()));
+    let reschedule = || {
+        repository.reschedule(
+            other.id(),
+            to.clone(),
+            admission(),
+            Actor::Client,
+            keyed(&move_key, "m", now()),
+        )
+    };
     let moved = reschedule().wait().unwrap().done().unwrap();
     assert_eq!(reschedule().wait().unwrap(), Outcome::Replayed(moved.outcome));
 }
@@ -95,7 +104,8 @@ pub fn a_key_used_for_another_request_is_refused(repository: &dyn AppointmentRep
     assert!(matches!(reused, Err(WriteError::KeyReused)), "{reused:?}");
     assert_eq!(booked_at(repository, "alice", at(7, 10, 0)), 0);
     let booked = book(repository, place("alice", None, 7, 11, 1));
-    let canceled = repository.cancel(booked.id(), now(), keyed(&key, "first", now())).wait();
+    let canceled =
+        repository.cancel(cancellation(booked.id(), now()), keyed(&key, "first", now())).wait();
     assert!(matches!(canceled, Err(WriteError::KeyReused)), "another operation: {canceled:?}");
     assert_eq!(booked_at(repository, "alice", at(7, 11, 0)), 1);
 }

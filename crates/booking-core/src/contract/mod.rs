@@ -13,6 +13,7 @@
 mod bookings;
 mod changes;
 mod closures;
+mod history;
 mod holds;
 mod keys;
 mod listings;
@@ -23,19 +24,22 @@ use std::num::NonZeroU16;
 
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 
-pub use self::{bookings::*, changes::*, closures::*, holds::*, keys::*, listings::*, written::*};
+pub use self::{
+    bookings::*, changes::*, closures::*, history::*, holds::*, keys::*, listings::*, written::*,
+};
 use crate::{
     admission::{Admission, Unavailable, Usage},
     appointment::{Appointment, AppointmentId},
     catalog::{Resource, Service, Slug},
     client::ClientName,
     closure::{Closure, ClosureId},
+    history::Actor,
     hold::HoldToken,
     idempotency::{Idempotency, IdempotencyKey, Outcome},
     placement::Placement,
     repository::{
-        AppointmentRepository, BookFailure, Booking, CancelFailure, Expired, HoldFailure,
-        HoldRequest, RescheduleFailure, Written,
+        AppointmentRepository, BookFailure, Booking, CancelFailure, Cancellation, Expired,
+        HoldFailure, HoldRequest, RescheduleFailure, Written,
     },
     schedule::Schedule,
     storage::WriteError,
@@ -94,6 +98,9 @@ macro_rules! repository_contract_tests {
             keys_are_forgotten_after_their_lifetime,
             expired_keys_are_forgotten_by_the_sweep_alone,
             every_write_reports_what_it_changed_and_what_happened,
+            the_history_lists_each_change_in_order,
+            refused_and_replayed_writes_add_no_history,
+            every_way_of_writing_records_its_change,
             a_write_changes_the_usage_of_exactly_the_slots_it_reports
         }
     };
@@ -179,7 +186,13 @@ fn booking(candidates: Vec<Placement>) -> Booking {
         notes: None,
         candidates,
         hold: None,
+        by: Actor::Client,
     }
+}
+
+/// The client's cancellation of `id` at `now`, with no reason given.
+fn cancellation(id: AppointmentId, now: DateTime<Utc>) -> Cancellation {
+    Cancellation { id, now, by: Actor::Client, reason: None }
 }
 
 fn done<T>(outcome: Outcome<T>) -> T {
@@ -202,7 +215,7 @@ fn cancel_on(
     id: AppointmentId,
     now: DateTime<Utc>,
 ) -> Result<Written<Appointment>, WriteError<CancelFailure>> {
-    repository.cancel(id, now, None).wait().map(done)
+    repository.cancel(cancellation(id, now), None).wait().map(done)
 }
 
 fn reschedule_on(
@@ -211,7 +224,7 @@ fn reschedule_on(
     to: &Placement,
     admission: &Admission,
 ) -> Result<Written<Appointment>, WriteError<RescheduleFailure>> {
-    repository.reschedule(id, to.clone(), *admission, None).wait().map(done)
+    repository.reschedule(id, to.clone(), *admission, Actor::Client, None).wait().map(done)
 }
 
 fn try_book(
@@ -301,6 +314,7 @@ mod tests {
             include_str!("bookings.rs"),
             include_str!("changes.rs"),
             include_str!("closures.rs"),
+            include_str!("history.rs"),
             include_str!("holds.rs"),
             include_str!("keys.rs"),
             include_str!("listings.rs"),

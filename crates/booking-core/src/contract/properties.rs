@@ -228,7 +228,7 @@ pub fn capacity_holds_and_cancellation_is_final(cases: u32, make: impl Fn() -> F
                     let _held_or_refused = service.hold(&slot, None).map(|p| p.wait());
                 }
                 Op::Cancel { pick } if !ids.is_empty() => {
-                    if let Ok(outcome) = service.cancel(ids[pick % ids.len()], None).wait() {
+                    if let Ok(outcome) = service.cancel(ids[pick % ids.len()], None, None).wait() {
                         let appointment = outcome.done().unwrap().outcome;
                         canceled.insert(appointment.id(), appointment.slot().start());
                     }
@@ -374,7 +374,7 @@ pub fn listing_and_booking_agree(cases: u32, make: impl Fn() -> Fresh) {
                     prop_assert_eq!(appointment.slot().start(), listed.slot.start());
                     // Give the places back so that the next slot is tried against the store
                     // the listing saw.
-                    service.cancel(appointment.id(), None).wait().unwrap();
+                    service.cancel(appointment.id(), None, None).wait().unwrap();
                 }
                 (Err(reason), Ok(Err(WriteError::Refused(BookFailure::Unavailable(refused))))) => {
                     prop_assert_eq!(reason, refused);

@@ -9,6 +9,7 @@ use super::*;
 use crate::{
     change::Change,
     event::{Event, EventKind},
+    history::Reason,
 };
 
 fn slots(resource: &str, starts: &[DateTime<Utc>], again_at: Option<DateTime<Utc>>) -> Change {
@@ -24,11 +25,20 @@ pub fn every_write_reports_what_it_changed_and_what_happened(
     let booked = done(booked);
     let appointment = booked.outcome.clone();
     assert_eq!(booked.changed, slots("alice", appointment.occupied(), None));
-    assert_eq!(booked.event, Some(Event::new(now(), EventKind::Scheduled(appointment.clone()))));
+    assert_eq!(
+        booked.event,
+        Some(Event::new(now(), EventKind::Scheduled(appointment.clone()), Actor::Client))
+    );
 
     let later = now() + Duration::minutes(1);
     let moved = repository
-        .reschedule(appointment.id(), colour(10), schedule(1).admission(later, None), None)
+        .reschedule(
+            appointment.id(),
+            colour(10),
+            schedule(1).admission(later, None),
+            Actor::Operator,
+            None,
+        )
         .wait()
         .unwrap();
     let moved = done(moved);
@@ -38,35 +48,54 @@ pub fn every_write_reports_what_it_changed_and_what_happened(
         moved.event,
         Some(Event::new(
             later,
-            EventKind::Rescheduled { appointment: moved.outcome.clone(), from: appointment.slot() }
+            EventKind::Rescheduled { appointment: moved.outcome.clone(), from: appointment.slot() },
+            Actor::Operator,
         ))
     );
     let unchanged = reschedule_on(repository, appointment.id(), &colour(10), &admission()).unwrap();
     assert_eq!((unchanged.changed, unchanged.event), (Change::Nothing, None));
 
-    let canceled = cancel_on(repository, appointment.id(), later).unwrap();
+    let reason = Reason::parse("Moved away").unwrap();
+    let cancellation =
+        Cancellation { reason: reason.clone(), ..cancellation(appointment.id(), later) };
+    let canceled = done(repository.cancel(cancellation, None).wait().unwrap());
     assert_eq!(canceled.changed, slots("alice", moved.outcome.occupied(), None));
     assert_eq!(
         canceled.event,
-        Some(Event::new(later, EventKind::Canceled(canceled.outcome.clone())))
+        Some(
+            Event::new(later, EventKind::Canceled(canceled.outcome.clone()), Actor::Client)
+                .because(reason)
+        )
     );
 
     let held = repository.hold(hold_request(place("bob", None, 7, 9, 1), 5), admission()).wait();
     let held = held.unwrap();
     let expires = now() + Duration::minutes(5);
     assert_eq!(held.changed, slots("bob", &[at(7, 9, 0)], Some(expires)));
-    assert_eq!(held.event, Some(Event::new(now(), EventKind::HoldTaken(held.outcome.clone()))));
+    assert_eq!(
+        held.event,
+        Some(Event::new(now(), EventKind::HoldTaken(held.outcome.clone()), Actor::Client))
+    );
     let released = repository.release_hold(held.outcome.token.clone(), later).wait().unwrap();
     assert_eq!(released.changed, slots("bob", &[at(7, 9, 0)], None));
-    assert_eq!(released.event, Some(Event::new(later, EventKind::HoldReleased(held.outcome))));
+    assert_eq!(
+        released.event,
+        Some(Event::new(later, EventKind::HoldReleased(held.outcome), Actor::Client))
+    );
 
     let closure = closure(None, at(8, 0, 0), at(9, 0, 0));
     let closed = repository.add_closure(closure.clone()).wait().unwrap();
     assert_eq!(closed.changed, Change::Everything);
-    assert_eq!(closed.event, Some(Event::new(now(), EventKind::ClosureAdded(closure.clone()))));
+    assert_eq!(
+        closed.event,
+        Some(Event::new(now(), EventKind::ClosureAdded(closure.clone()), Actor::Operator))
+    );
     let reopened = repository.remove_closure(closure.id, later).wait().unwrap();
     assert_eq!(reopened.changed, Change::Everything);
-    assert_eq!(reopened.event, Some(Event::new(later, EventKind::ClosureRemoved(closure))));
+    assert_eq!(
+        reopened.event,
+        Some(Event::new(later, EventKind::ClosureRemoved(closure), Actor::Operator))
+    );
 }
 
 /// The slots whose usage differs before and after a write are exactly the ones it reports.

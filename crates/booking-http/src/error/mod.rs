@@ -16,7 +16,7 @@ use actix_web::{
 use serde::Serialize;
 use utoipa::ToSchema;
 
-pub use self::requests::{json_error, problem_for_bare_errors, query_error};
+pub use self::requests::{json_error, json_problem, problem_for_bare_errors, query_error};
 
 /// The media type of every error body.
 pub const PROBLEM_JSON: &str = "application/problem+json";

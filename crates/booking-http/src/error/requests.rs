@@ -1,4 +1,4 @@
-//! Input that cannot be read: malformed fields, names, notes, date ranges, resources and
+//! Input that cannot be read: malformed fields, names, notes, reasons, date ranges, resources and
 //! services that do not exist, slots that are not slots, bodies and queries that do not parse,
 //! and bare framework errors.
 
@@ -14,6 +14,7 @@ use booking_core::{
     availability::DateRangeError,
     catalog::SlugError,
     client::{ClientNameError, NotesError},
+    history::ReasonError,
     schedule::{ChoiceError, SlotError},
 };
 
@@ -85,6 +86,18 @@ impl From<NotesError> for ApiError {
     }
 }
 
+impl From<ReasonError> for ApiError {
+    fn from(error: ReasonError) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid-reason",
+            "Invalid reason",
+            "Invalid reason.",
+            error.to_string(),
+        )
+    }
+}
+
 impl From<DateRangeError> for ApiError {
     fn from(error: DateRangeError) -> Self {
         Self::new(
@@ -116,10 +129,15 @@ impl From<ChoiceError> for ApiError {
     }
 }
 
-/// Turns body-parsing failures into problems: wrong content type 415, too large 413,
-/// anything else 400 with serde's explanation.
+/// Turns body-parsing failures into problems (see [`json_problem`]).
 pub fn json_error(error: JsonPayloadError, _: &actix_web::HttpRequest) -> actix_web::Error {
-    let problem = match &error {
+    json_problem(&error).into()
+}
+
+/// The problem for a body that could not be read as JSON: wrong content type 415, too large
+/// 413, anything else 400 with serde's explanation.
+pub fn json_problem(error: &JsonPayloadError) -> ApiError {
+    match error {
         JsonPayloadError::ContentType => ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported-media-type",
@@ -142,8 +160,7 @@ pub fn json_error(error: JsonPayloadError, _: &actix_web::HttpRequest) -> actix_
             ApiError::invalid_request(format!("the body is not valid JSON: {error}"))
         }
         other => ApiError::invalid_request(format!("the body could not be read: {other}")),
-    };
-    problem.into()
+    }
 }
 
 /// Turns query-string failures into 400 problems.

@@ -8,6 +8,7 @@ use actix_web::{
 use booking_core::{
     appointment::{Appointment, AppointmentId},
     client::{ClientName, Notes},
+    history::Reason,
     hold::HoldToken,
     idempotency::{IdempotencyKey, Outcome},
     repository::{HoldNotFound, Written},
@@ -18,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::{
-    Bookings, fields,
+    Bookings, body, fields,
     views::{AppointmentChanged, AppointmentView},
 };
 use crate::error::{ApiError, Problem};
@@ -100,7 +101,7 @@ pub struct Scheduled<'a> {
     pub appointment: AppointmentView<'a>,
 }
 
-fn appointment_id(text: &str) -> Result<AppointmentId, ApiError> {
+pub(super) fn appointment_id(text: &str) -> Result<AppointmentId, ApiError> {
     // Text that is not an id names no appointment.
     text.parse().map_err(|_| ApiError::appointment_not_found())
 }
@@ -190,14 +191,27 @@ fn retry_key(request: &HttpRequest, body: &impl Serialize) -> Result<Option<Retr
     Ok(Some(Retry { key, fingerprint: format!("{} {}\n{body}", request.method(), request.path()) }))
 }
 
+/// Why a client cancels; the body may be left out, as the original service's clients do.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+pub struct CancelRequest {
+    /// Why, in the client's words (1-500 characters; line breaks and tabs allowed), kept in
+    /// the appointment's history.
+    #[serde(default)]
+    #[schema(example = "Feeling ill")]
+    pub reason: Option<String>,
+}
+
 /// Cancel an appointment.
 #[utoipa::path(
     post, path = "/cancel/{id}", tag = "appointments",
     params(("id" = String, Path, description = "The appointment's id"), ("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: a repeat with the same key and body returns the first answer (with Idempotent-Replayed: true) without doing the work again; keys are remembered for 24 hours")),
+    request_body(content = Option<CancelRequest>, description = "Optional: no body cancels without a reason", content_type = "application/json"),
     responses(
         (status = 200, description = "Appointment canceled successfully.", body = AppointmentChanged),
-        (status = 400, description = "Appointment is already canceled, or has already started", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Appointment is already canceled, or has already started; a body that is not the expected JSON; a reason too long or with control characters", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Appointment not found.", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body over 16 KiB", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "A body that is not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Idempotency-Key reused for a different request", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Database busy or unreachable; retry", body = Problem, content_type = "application/problem+json"),
     )
@@ -206,11 +220,20 @@ pub async fn cancel(
     request: HttpRequest,
     bookings: web::Data<Bookings>,
     id: web::Path<String>,
+    body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let retry = retry_key(&request, &())?;
+    let body: Option<CancelRequest> = body::optional_json(&request, &body)?;
+    // A cancel without a body keeps the fingerprint it always had.
+    let retry = match &body {
+        Some(body) => retry_key(&request, body)?,
+        None => retry_key(&request, &())?,
+    };
+    let reason = body.and_then(|body| body.reason);
+    let reason = reason.as_deref().map(Reason::parse).transpose()?.flatten();
     let id = appointment_id(&id)?;
-    let pending =
-        bookings.run("cancel", move |service| Ok::<_, ApiError>(service.cancel(id, retry))).await?;
+    let pending = bookings
+        .run("cancel", move |service| Ok::<_, ApiError>(service.cancel(id, reason, retry)))
+        .await?;
     Ok(changed("Appointment canceled successfully.", pending.await?, bookings.schedule()))
 }
 

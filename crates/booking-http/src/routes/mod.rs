@@ -4,9 +4,11 @@
 pub mod admin;
 pub mod appointments;
 pub mod availability;
+mod body;
 pub mod catalog;
 pub mod docs;
 mod fields;
+pub mod history;
 pub mod holds;
 pub mod meta;
 pub mod stream;
@@ -55,6 +57,10 @@ pub fn configure(config: &mut web::ServiceConfig) {
             web::scope("/admin")
                 .wrap(from_fn(admin::require_token))
                 .service(resource("/appointments", "GET").route(web::get().to(admin::appointments)))
+                .service(
+                    resource("/appointments/{id}/history", "GET")
+                        .route(web::get().to(history::history)),
+                )
                 .service(
                     resource("/closures", "GET, POST")
                         .route(web::get().to(admin::closures))

@@ -3,8 +3,9 @@ use serde_json::{Value, json};
 
 use crate::helpers::{ADMIN_TOKEN, DAY, TestApp, assert_problem, salon, spawn_app, spawn_app_with};
 
-const ROUTES: [(Method, &str); 4] = [
+const ROUTES: [(Method, &str); 5] = [
     (Method::GET, "/admin/appointments"),
+    (Method::GET, "/admin/appointments/67e55044-10b1-426f-9247-bb680e5fe0c8/history"),
     (Method::GET, "/admin/closures"),
     (Method::POST, "/admin/closures"),
     (Method::DELETE, "/admin/closures/67e55044-10b1-426f-9247-bb680e5fe0c8"),

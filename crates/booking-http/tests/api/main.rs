@@ -12,6 +12,7 @@ mod docs;
 mod errors;
 mod fuzz;
 mod helpers;
+mod history;
 mod holds;
 mod idempotency;
 mod limits;

@@ -69,6 +69,7 @@ async fn the_openapi_document_covers_every_endpoint_and_error() {
         [
             "/",
             "/admin/appointments",
+            "/admin/appointments/{id}/history",
             "/admin/closures",
             "/admin/closures/{id}",
             "/appointment/{id}",

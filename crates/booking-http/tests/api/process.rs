@@ -679,6 +679,8 @@ fn readme_examples_work() {
         "\"reason\":\"Staff training\"",
         "\"affected_appointments\":[]",
         "\"next\":null",
+        "\"change\":\"rescheduled\"",
+        "\"actor\":\"client\",\"reason\":\"Feeling ill\"",
     ] {
         assert!(stdout.contains(expected), "missing {expected} in {stdout}");
     }

@@ -42,6 +42,8 @@ struct BookFirstFree<'a> {
     now: i64,
     /// The hold the booking converts, if it does.
     hold: Option<&'a str>,
+    /// Who books, for the appointment's history.
+    actor: &'static str,
 }
 
 function_call!(BookFirstFree);
@@ -70,6 +72,8 @@ impl QueryFragment<Pg> for BookFirstFree<'_> {
         out.push_bind_param::<BigInt, _>(&self.now)?;
         out.push_sql(", ");
         out.push_bind_param::<Nullable<Text>, _>(&self.hold)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&self.actor)?;
         out.push_sql(")");
         Ok(())
     }
@@ -122,7 +126,7 @@ pub(super) fn book(
     };
     let mut written: Vec<Written<Appointment>> = timely
         .iter()
-        .map(|n| Written::scheduled(booking.appointment_at(&candidates[*n], now)))
+        .map(|n| Written::scheduled(booking.appointment_at(&candidates[*n], now), booking.by))
         .collect();
     let rows: Vec<AppointmentRow> =
         written.iter().map(|written| AppointmentRow::from(&written.outcome)).collect();
@@ -142,6 +146,7 @@ pub(super) fn book(
         notes: rows[0].notes.as_deref(),
         now: seconds(now),
         hold: booking.hold.as_ref().map(|token| token.as_str()),
+        actor: booking.by.as_str(),
     };
     let answer: Answer = call.get_result(connection)?;
     if let Some(admitted) = answer.admitted {

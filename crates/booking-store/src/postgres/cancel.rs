@@ -11,16 +11,16 @@
 //! stored (and announced), and the disagreement is logged as an error.
 
 use booking_core::{
-    appointment::{Appointment, AppointmentId, Status},
-    repository::{CancelFailure, Written},
+    appointment::{Appointment, Status},
+    history::Reason,
+    repository::{CancelFailure, Cancellation, Written},
     storage::StorageError,
 };
-use chrono::{DateTime, Utc};
 use diesel::{
     pg::Pg,
     prelude::*,
     query_builder::{AstPass, QueryFragment},
-    sql_types::{BigInt, Bool, Text},
+    sql_types::{BigInt, Bool, Nullable, Text},
 };
 
 use super::{
@@ -32,6 +32,9 @@ use super::{
 struct CancelAppointment<'a> {
     id: &'a str,
     now: i64,
+    /// Who cancels, and why, for the appointment's history.
+    actor: &'static str,
+    reason: Option<&'a str>,
 }
 
 function_call!(CancelAppointment);
@@ -45,6 +48,10 @@ impl QueryFragment<Pg> for CancelAppointment<'_> {
         out.push_bind_param::<Text, _>(&self.id)?;
         out.push_sql(", ");
         out.push_bind_param::<BigInt, _>(&self.now)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&self.actor)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<Text>, _>(&self.reason)?;
         out.push_sql(")");
         Ok(())
     }
@@ -60,21 +67,26 @@ struct Found {
     canceled: bool,
 }
 
-/// Cancels the appointment `id` at `now`, in one statement (run outside any transaction).
+/// Makes `cancellation`, in one statement (run outside any transaction).
 pub(super) fn cancel(
     connection: &mut Db,
-    id: AppointmentId,
-    now: DateTime<Utc>,
+    cancellation: &Cancellation,
 ) -> Result<Written<Appointment>, TxError<CancelFailure>> {
-    let id = id.to_string();
-    let found: Option<Found> =
-        CancelAppointment { id: &id, now: seconds(now) }.get_result(connection).optional()?;
+    let (id, now) = (cancellation.id.to_string(), cancellation.now);
+    let found: Option<Found> = CancelAppointment {
+        id: &id,
+        now: seconds(now),
+        actor: cancellation.by.as_str(),
+        reason: cancellation.reason.as_ref().map(Reason::as_str),
+    }
+    .get_result(connection)
+    .optional()?;
     let Some(Found { appointment: row, canceled }) = found else {
         return Err(TxError::Refused(CancelFailure::NotFound));
     };
     let mut appointment = row.into_appointment()?;
     match (appointment.cancel(now), canceled) {
-        (Ok(()), true) => Ok(Written::canceled(appointment)),
+        (Ok(()), true) => Ok(Written::canceled(appointment, cancellation)),
         (Err(refusal), false) => Err(TxError::Refused(refusal.into())),
         (Err(refusal), true) => {
             tracing::error!(
@@ -87,7 +99,7 @@ pub(super) fn cancel(
                 updated_at: seconds(now),
                 ..AppointmentRow::from(&appointment)
             };
-            Ok(Written::canceled(stored.into_appointment()?))
+            Ok(Written::canceled(stored.into_appointment()?, cancellation))
         }
         // Nothing was written: the core's rule would have canceled, the function did not.
         (Ok(()), false) => Err(TxError::Storage(StorageError::fault(format!(

@@ -10,11 +10,10 @@
 
 use booking_core::{
     admission::Admission,
-    appointment::{Appointment, AppointmentId},
-    repository::{BookFailure, Booking, CancelFailure, Written},
+    appointment::Appointment,
+    repository::{BookFailure, Booking, CancelFailure, Cancellation, Written},
     storage::WriteError,
 };
-use chrono::{DateTime, Utc};
 use diesel::{prelude::*, sql_types::Text};
 
 use super::{Db, Repository, book, cancel, schema::occupancy};
@@ -69,10 +68,9 @@ pub(super) fn book_at_once(
 /// A cancel without a key, in one statement and so one round trip (`cancel`).
 pub(super) fn cancel_at_once(
     repository: &Repository,
-    id: AppointmentId,
-    now: DateTime<Utc>,
+    cancellation: &Cancellation,
 ) -> Option<Result<Written<Appointment>, WriteError<CancelFailure>>> {
-    Some(repository.write_statement(|connection| cancel::cancel(connection, id, now)))
+    Some(repository.write_statement(|connection| cancel::cancel(connection, cancellation)))
 }
 
 /// Creates the slots' occupancy rows if they are new and locks them until the transaction

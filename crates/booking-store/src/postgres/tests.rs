@@ -93,11 +93,25 @@ impl Monday {
             notes: None,
             candidates: vec![self.at(time)],
             hold: None,
+            by: booking_core::history::Actor::Client,
         }
     }
 }
 
 use booking_core::repository::AppointmentRepository;
+
+/// The client's cancellation of `id` at `now`, without a reason.
+fn cancellation(
+    id: booking_core::appointment::AppointmentId,
+    now: chrono::DateTime<chrono::Utc>,
+) -> booking_core::repository::Cancellation {
+    booking_core::repository::Cancellation {
+        id,
+        now,
+        by: booking_core::history::Actor::Client,
+        reason: None,
+    }
+}
 
 #[test]
 #[ignore = "needs PostgreSQL: set TEST_DATABASE_URL and run with --include-ignored"]
@@ -142,6 +156,10 @@ fn schema_rs_matches_the_migrations() {
         declared(idempotency_records::table.select(idempotency_records::all_columns)),
     );
     check("readiness", declared(readiness::table.select(readiness::all_columns)));
+    check(
+        "appointment_history",
+        declared(appointment_history::table.select(appointment_history::all_columns)),
+    );
 }
 
 /// A server whose role may not change the schema starts without migrating, once `migrate` has
@@ -317,12 +335,19 @@ fn crossing_writers_keep_every_count_exact() {
                         1 if !mine.is_empty() => {
                             let id = mine[next(mine.len())];
                             let _refused = store
-                                .reschedule(id, monday.at(times[next(4)]), monday.admission, None)
+                                .reschedule(
+                                    id,
+                                    monday.at(times[next(4)]),
+                                    monday.admission,
+                                    booking_core::history::Actor::Client,
+                                    None,
+                                )
                                 .wait();
                         }
                         _ if !mine.is_empty() => {
                             let id = mine.swap_remove(next(mine.len()));
-                            let _refused = store.cancel(id, monday.admission.now(), None).wait();
+                            let _refused =
+                                store.cancel(cancellation(id, monday.admission.now()), None).wait();
                         }
                         _ => {}
                     }
@@ -531,12 +556,13 @@ fn a_connection_lost_under_a_request_is_replaced_after_it() {
 
     // A cancel without a key is one statement too.
     cut(&repository, &mut other);
-    let lost = repository.cancel(booked.id(), monday.admission.now(), None).wait();
+    let lost = repository.cancel(cancellation(booked.id(), monday.admission.now()), None).wait();
     assert!(
         matches!(&lost, Err(WriteError::Storage(error)) if error.kind() == StorageErrorKind::Unavailable),
         "{lost:?}"
     );
-    let canceled = repository.cancel(booked.id(), monday.admission.now(), None).wait();
+    let canceled =
+        repository.cancel(cancellation(booked.id(), monday.admission.now()), None).wait();
     assert!(canceled.is_ok(), "the retry has a new connection: {canceled:?}");
 
     // A keyed booking takes the transaction (`BEGIN` ... `COMMIT`), not the one statement.
@@ -615,7 +641,7 @@ fn a_release_waiting_on_a_refused_conversion_still_finds_the_hold() {
          ARRAY[(SELECT end_at FROM holds WHERE token = $1)], \
          ARRAY[(SELECT string_agg(start_at::TEXT, ',' ORDER BY start_at) FROM hold_slots \
                 WHERE token = $1)], \
-         ARRAY[NULL::TEXT], gen_random_uuid()::TEXT, 'Ada', NULL, 1893456000, $1)",
+         ARRAY[NULL::TEXT], gen_random_uuid()::TEXT, 'Ada', NULL, 1893456000, $1, 'client')",
     );
     assert_eq!(refused, Ok(1), "the call answered one row");
     std::thread::scope(|scope| {
@@ -647,4 +673,64 @@ fn a_release_waiting_on_a_refused_conversion_still_finds_the_hold() {
         let released = releasing.join().unwrap();
         assert!(released.is_ok(), "the hold was still there to release: {released:?}");
     });
+}
+
+/// The history entry is part of the write: when it cannot be written, neither is the change,
+/// whichever way the write goes (the booking function, with or without a key; the cancel
+/// function, or the shared transaction with a key).
+#[test]
+#[ignore = "needs PostgreSQL: set TEST_DATABASE_URL and run with --include-ignored"]
+fn a_write_whose_history_cannot_be_written_changes_nothing() {
+    use booking_core::{
+        idempotency::{Idempotency, IdempotencyKey},
+        storage::WriteError,
+    };
+    let database = TestDatabase::new();
+    let monday = Monday::with_capacity(1);
+    let mut connection = PgConnection::establish(database._schema.url().expose()).unwrap();
+    let refuse_history = |connection: &mut PgConnection, on: bool| {
+        let sql = if on {
+            "CREATE OR REPLACE FUNCTION no_history() RETURNS trigger LANGUAGE plpgsql AS \
+             $$ BEGIN RAISE EXCEPTION 'no history today'; END $$; \
+             CREATE TRIGGER no_history BEFORE INSERT ON appointment_history \
+             FOR EACH ROW EXECUTE FUNCTION no_history()"
+        } else {
+            "DROP TRIGGER no_history ON appointment_history"
+        };
+        diesel::connection::SimpleConnection::batch_execute(connection, sql).unwrap();
+    };
+    let keyed = |name: &str| {
+        Some(Idempotency {
+            key: IdempotencyKey::parse(name).unwrap(),
+            fingerprint: name.to_owned(),
+            now: monday.admission.now(),
+            lifetime: chrono::Duration::hours(1),
+        })
+    };
+    refuse_history(&mut connection, true);
+    for key in [None, keyed("book")] {
+        let booking = monday.booking("09:00:00");
+        let failed = database.book(booking.clone(), monday.admission, key).wait();
+        assert!(matches!(failed, Err(WriteError::Storage(_))), "{failed:?}");
+        assert_eq!(database.get(booking.id).unwrap(), None);
+    }
+    let usage = database
+        .usage(
+            None,
+            monday.at("09:00:00").slot.start(),
+            monday.at("09:00:00").slot.start(),
+            monday.admission.now(),
+        )
+        .unwrap();
+    assert!(usage.values().all(|u| u.booked == 0), "{usage:?}");
+
+    refuse_history(&mut connection, false);
+    let booked = database.book(monday.booking("09:00:00"), monday.admission, None).wait();
+    let booked = booked.unwrap().done().unwrap().outcome;
+    refuse_history(&mut connection, true);
+    for key in [None, keyed("cancel")] {
+        let failed = database.cancel(cancellation(booked.id(), monday.admission.now()), key).wait();
+        assert!(matches!(failed, Err(WriteError::Storage(_))), "{failed:?}");
+        assert_eq!(database.get(booked.id()).unwrap(), Some(booked.clone()));
+    }
 }

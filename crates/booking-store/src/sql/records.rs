@@ -3,9 +3,11 @@
 use booking_core::{
     appointment::{Appointment, AppointmentId, Status},
     closure::Closure,
+    event::Event,
+    history::Entry,
     hold::{Hold, HoldToken},
     placement::Placement,
-    repository::{AppointmentQuery, BookFailure, Booking, HoldNotFound},
+    repository::{AppointmentQuery, BookFailure, Booking, HoldNotFound, Written},
     storage::StorageError,
 };
 use chrono::{DateTime, Utc};
@@ -15,8 +17,8 @@ use crate::statements::MoveTo;
 
 use super::{
     Db, TxError, dialect,
-    rows::{AppointmentRow, HoldRow, instant, seconds},
-    schema::{appointments, hold_slots, holds},
+    rows::{AppointmentRow, HistoryRow, HoldRow, NewHistoryRow, instant, seconds},
+    schema::{appointment_history, appointments, hold_slots, holds},
     storage_error,
 };
 
@@ -123,6 +125,42 @@ pub(super) fn insert_appointment(
         .values(AppointmentRow::from(appointment))
         .execute(connection)
         .map(drop)
+}
+
+/// Adds what `written` did to an appointment to its history (nothing, for a write that did
+/// nothing to one): every write that changes an appointment calls this in its transaction.
+pub(super) fn record<T>(connection: &mut Db, written: &Written<T>) -> QueryResult<()> {
+    let Some((id, entry)) = written.event.as_ref().and_then(Event::entry) else {
+        return Ok(());
+    };
+    diesel::insert_into(appointment_history::table)
+        .values(NewHistoryRow::new(id.to_string(), &entry))
+        .execute(connection)
+        .map(drop)
+}
+
+/// The appointment's history, oldest first; `None` when there is no such appointment.
+pub(super) fn history(
+    connection: &mut Db,
+    id: AppointmentId,
+) -> Result<Option<Vec<Entry>>, StorageError> {
+    let id = id.to_string();
+    let rows: Vec<HistoryRow> = appointment_history::table
+        .filter(appointment_history::appointment_id.eq(&id))
+        .order(appointment_history::id)
+        .select(HistoryRow::as_select())
+        .load(connection)
+        .map_err(storage_error)?;
+    if rows.is_empty() {
+        // No entry: no such appointment, or one booked before history was kept.
+        let exists: bool = diesel::select(diesel::dsl::exists(appointments::table.find(&id)))
+            .get_result(connection)
+            .map_err(storage_error)?;
+        if !exists {
+            return Ok(None);
+        }
+    }
+    rows.into_iter().map(Entry::try_from).collect::<Result<_, _>>().map(Some)
 }
 
 /// Writes an appointment's new time and slots.

@@ -11,13 +11,14 @@ use booking_core::{
     appointment::{Appointment, AppointmentId, Move},
     catalog::Slug,
     closure::{Closure, ClosureId},
+    history::{Actor, Entry},
     hold::{Hold, HoldToken},
     idempotency::{Idempotency, Operation, Outcome},
     pending::Pending,
     placement::Placement,
     repository::{
-        AppointmentQuery, AppointmentRepository, BookFailure, Booking, CancelFailure, Closed,
-        ClosureNotFound, Expired, Forgotten, HoldFailure, HoldNotFound, HoldRequest,
+        AppointmentQuery, AppointmentRepository, BookFailure, Booking, CancelFailure, Cancellation,
+        Closed, ClosureNotFound, Expired, Forgotten, HoldFailure, HoldNotFound, HoldRequest,
         RescheduleFailure, Written,
     },
     storage::StorageError,
@@ -84,23 +85,24 @@ impl AppointmentRepository for Repository {
             let appointment = booking.appointment_at(placement, now);
             records::insert_appointment(connection, &appointment)?;
             keys::remember(connection, Operation::Book, idempotency.as_ref(), &appointment)?;
-            let written = Written::scheduled(appointment);
+            let written = Written::scheduled(appointment, booking.by);
+            records::record(connection, &written)?;
             Ok(Outcome::Done(written))
         })
     }
 
     fn cancel(
         &self,
-        id: AppointmentId,
-        now: DateTime<Utc>,
+        cancellation: Cancellation,
         idempotency: Option<Idempotency>,
     ) -> Pending<Outcome<Written<Appointment>>, CancelFailure> {
         if idempotency.is_none()
-            && let Some(answer) = dialect::cancel_at_once(self, id, now)
+            && let Some(answer) = dialect::cancel_at_once(self, &cancellation)
         {
             return Pending::ready(answer.map(Outcome::Done));
         }
         self.write(move |connection| {
+            let Cancellation { id, now, .. } = cancellation;
             if let Some(appointment) =
                 keys::replay(connection, Operation::Cancel, idempotency.as_ref())?
             {
@@ -116,7 +118,8 @@ impl AppointmentRepository for Repository {
             places::lock(connection, vec![(resource, occupied)])?;
             places::give_back(connection, resource, occupied)?;
             keys::remember(connection, Operation::Cancel, idempotency.as_ref(), &appointment)?;
-            let written = Written::canceled(appointment);
+            let written = Written::canceled(appointment, &cancellation);
+            records::record(connection, &written)?;
             Ok(Outcome::Done(written))
         })
     }
@@ -126,6 +129,7 @@ impl AppointmentRepository for Repository {
         id: AppointmentId,
         to: Placement,
         admission: Admission,
+        by: Actor,
         idempotency: Option<Idempotency>,
     ) -> Pending<Outcome<Written<Appointment>>, RescheduleFailure> {
         self.write(move |connection| {
@@ -163,9 +167,10 @@ impl AppointmentRepository for Repository {
                     places::give_back(connection, current.resource(), &released)?;
                     places::take(connection, &to.resource, &to.occupied, to.capacity)?;
                     records::move_appointment(connection, &appointment)?;
-                    Written::rescheduled(&current, appointment)
+                    Written::rescheduled(&current, appointment, by)
                 }
             };
+            records::record(connection, &written)?;
             keys::remember(
                 connection,
                 Operation::Reschedule,
@@ -178,6 +183,10 @@ impl AppointmentRepository for Repository {
 
     fn get(&self, id: AppointmentId) -> Result<Option<Appointment>, StorageError> {
         self.read(|connection| records::appointment(connection, id))
+    }
+
+    fn history(&self, id: AppointmentId) -> Result<Option<Vec<Entry>>, StorageError> {
+        self.read(|connection| records::history(connection, id))
     }
 
     fn appointments(&self, query: &AppointmentQuery) -> Result<Vec<Appointment>, StorageError> {

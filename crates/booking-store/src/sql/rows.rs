@@ -6,6 +6,7 @@ use booking_core::{
     catalog::Slug,
     client::{ClientName, Notes},
     closure::Closure,
+    history::{Entry, Reason, Transition},
     hold::Hold,
     storage::StorageError,
     units::Slot,
@@ -13,7 +14,7 @@ use booking_core::{
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
-use super::schema::{appointments, closures, holds};
+use super::schema::{appointment_history, appointments, closures, holds};
 
 /// Instants are stored as whole seconds since the epoch; the core keeps whole seconds.
 pub(super) fn seconds(instant: DateTime<Utc>) -> i64 {
@@ -203,6 +204,84 @@ impl TryFrom<ClosureRow> for Closure {
             period: slot(row.start_at, row.end_at)?,
             reason: row.reason,
             created_at: instant(row.created_at)?,
+        })
+    }
+}
+
+/// A history entry as written; the table numbers entries in the order they were written.
+#[derive(Debug, Insertable)]
+#[diesel(table_name = appointment_history, check_for_backend(super::Backend))]
+pub(super) struct NewHistoryRow<'a> {
+    pub appointment_id: String,
+    pub made_at: i64,
+    pub kind: &'static str,
+    pub start_at: i64,
+    pub end_at: i64,
+    pub from_start_at: Option<i64>,
+    pub from_end_at: Option<i64>,
+    pub actor: &'static str,
+    pub reason: Option<&'a str>,
+}
+
+impl<'a> NewHistoryRow<'a> {
+    /// The row of `entry`, in the history of `appointment_id`.
+    pub(super) fn new(appointment_id: String, entry: &'a Entry) -> Self {
+        let from = match entry.change {
+            Transition::Rescheduled { from } => Some(from),
+            Transition::Scheduled | Transition::Canceled => None,
+        };
+        Self {
+            appointment_id,
+            made_at: seconds(entry.at),
+            kind: entry.change.as_str(),
+            start_at: seconds(entry.slot.start()),
+            end_at: seconds(entry.slot.end()),
+            from_start_at: from.map(|slot| seconds(slot.start())),
+            from_end_at: from.map(|slot| seconds(slot.end())),
+            actor: entry.by.as_str(),
+            reason: entry.reason.as_ref().map(Reason::as_str),
+        }
+    }
+}
+
+/// A history entry as read back.
+#[derive(Debug, Queryable, Selectable)]
+#[diesel(table_name = appointment_history, check_for_backend(super::Backend))]
+pub(super) struct HistoryRow {
+    pub made_at: i64,
+    pub kind: String,
+    pub start_at: i64,
+    pub end_at: i64,
+    pub from_start_at: Option<i64>,
+    pub from_end_at: Option<i64>,
+    pub actor: String,
+    pub reason: Option<String>,
+}
+
+impl TryFrom<HistoryRow> for Entry {
+    type Error = StorageError;
+
+    fn try_from(row: HistoryRow) -> Result<Self, StorageError> {
+        let change = match (row.kind.as_str(), row.from_start_at.zip(row.from_end_at)) {
+            ("scheduled", None) => Transition::Scheduled,
+            ("rescheduled", Some((start, end))) => {
+                Transition::Rescheduled { from: slot(start, end)? }
+            }
+            ("canceled", None) => Transition::Canceled,
+            _ => return Err(corrupt("history entry kind", &row.kind)),
+        };
+        Ok(Self {
+            at: instant(row.made_at)?,
+            change,
+            slot: slot(row.start_at, row.end_at)?,
+            by: row.actor.parse().map_err(|e| corrupt("actor", e))?,
+            reason: row
+                .reason
+                .as_deref()
+                .map(Reason::parse)
+                .transpose()
+                .map_err(|e| corrupt("reason", e))?
+                .flatten(),
         })
     }
 }

@@ -79,6 +79,21 @@ diesel::table! {
 }
 
 diesel::table! {
+    appointment_history (id) {
+        id -> BigInt,
+        appointment_id -> Text,
+        made_at -> BigInt,
+        kind -> Text,
+        start_at -> BigInt,
+        end_at -> BigInt,
+        from_start_at -> Nullable<BigInt>,
+        from_end_at -> Nullable<BigInt>,
+        actor -> Text,
+        reason -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
     readiness (id) {
         id -> Integer,
         checked_at -> BigInt,

@@ -7,11 +7,10 @@
 
 use booking_core::{
     admission::Admission,
-    appointment::{Appointment, AppointmentId},
-    repository::{BookFailure, Booking, CancelFailure, Written},
+    appointment::Appointment,
+    repository::{BookFailure, Booking, CancelFailure, Cancellation, Written},
     storage::WriteError,
 };
-use chrono::{DateTime, Utc};
 use diesel::QueryResult;
 
 use super::{Db, Repository};
@@ -52,8 +51,7 @@ pub(super) fn book_at_once(
 /// A cancel without a key in one statement: not here, for the same reason.
 pub(super) fn cancel_at_once(
     _: &Repository,
-    _: AppointmentId,
-    _: DateTime<Utc>,
+    _: &Cancellation,
 ) -> Option<Result<Written<Appointment>, WriteError<CancelFailure>>> {
     None
 }

@@ -47,8 +47,9 @@ pub(super) const QUEUE: usize = 1024;
 /// Writes that share one transaction at most.
 pub(super) const MAX_BATCH: usize = 256;
 /// Writes between the writer's own checkpoints: about the 1000 pages SQLite would let the WAL
-/// reach before it checkpoints, at two or three pages a booking.
-pub(super) const WRITES_PER_CHECKPOINT: usize = 400;
+/// reach before it checkpoints, at four or five pages a booking (its row and index entries,
+/// its slots' counts, its history entry).
+pub(super) const WRITES_PER_CHECKPOINT: usize = 250;
 /// Writes between nudges to the checkpointer, which copies most pages before the writer's own
 /// checkpoint comes.
 const WRITES_PER_NUDGE: usize = 100;

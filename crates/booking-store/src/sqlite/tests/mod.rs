@@ -83,7 +83,9 @@ fn columns_in_schema<T: diesel::query_builder::QueryFragment<Sqlite>>(query: T) 
 
 #[test]
 fn schema_rs_matches_the_migrations() {
-    use schema::{closures, hold_slots, holds, idempotency_records, occupancy, readiness};
+    use schema::{
+        appointment_history, closures, hold_slots, holds, idempotency_records, occupancy, readiness,
+    };
     let database = TestDatabase::new();
     let mut connection = database.connection();
     let mut check = |table: &str, declared: Vec<String>| {
@@ -99,6 +101,10 @@ fn schema_rs_matches_the_migrations() {
         columns_in_schema(idempotency_records::table.select(idempotency_records::all_columns)),
     );
     check("readiness", columns_in_schema(readiness::table.select(readiness::all_columns)));
+    check(
+        "appointment_history",
+        columns_in_schema(appointment_history::table.select(appointment_history::all_columns)),
+    );
 }
 
 #[test]
@@ -117,6 +123,7 @@ fn migrations_revert_cleanly_and_reapply() {
         "idempotency_keys",
         "idempotency_records",
         "readiness",
+        "appointment_history",
     ] {
         assert!(columns_in_database(&mut connection, table).is_empty(), "{table} left behind");
     }
@@ -296,6 +303,7 @@ fn monday_nine() -> (Booking, Admission) {
         notes: None,
         candidates: vec![placement],
         hold: None,
+        by: booking_core::history::Actor::Client,
     };
     (booking, schedule.admission("2030-01-01T00:00:00Z".parse().unwrap(), None))
 }
@@ -444,6 +452,7 @@ fn writers_sharing_a_commit_do_not_fail_each_other() {
             notes: None,
             candidates: vec![placement],
             hold: None,
+            by: booking_core::history::Actor::Client,
         }
     };
     let times = [
@@ -479,4 +488,43 @@ fn writers_sharing_a_commit_do_not_fail_each_other() {
         )
         .unwrap();
     assert_eq!(day.values().map(|u| u.booked).sum::<u32>(), 9);
+}
+
+/// The history entry is part of the write: when it cannot be written, neither is the change,
+/// and the writes batched with it are not held back.
+#[test]
+fn a_write_whose_history_cannot_be_written_changes_nothing() {
+    use diesel::connection::SimpleConnection;
+    let database = TestDatabase::new();
+    let (booking, admission) = monday_nine();
+    let booked = database.book(booking, admission, None).wait().unwrap().done().unwrap().outcome;
+    database
+        .connection()
+        .batch_execute(
+            "CREATE TRIGGER no_history BEFORE INSERT ON appointment_history \
+             BEGIN SELECT RAISE(ABORT, 'no history today'); END",
+        )
+        .unwrap();
+    let schedule = Schedule::default();
+    let ten = schedule
+        .place(
+            "2030-01-07".parse().unwrap(),
+            "10:00:00".parse().unwrap(),
+            &schedule.resources()[0],
+            None,
+        )
+        .unwrap();
+    let refused = Booking { id: AppointmentId::random(), candidates: vec![ten], ..monday_nine().0 };
+    let failed = database.book(refused.clone(), admission, None).wait();
+    assert!(matches!(failed, Err(booking_core::storage::WriteError::Storage(_))), "{failed:?}");
+    assert_eq!(database.get(refused.id).unwrap(), None);
+    let cancel = booking_core::repository::Cancellation {
+        id: booked.id(),
+        now: admission.now(),
+        by: booking_core::history::Actor::Client,
+        reason: None,
+    };
+    let failed = database.cancel(cancel, None).wait();
+    assert!(matches!(failed, Err(booking_core::storage::WriteError::Storage(_))), "{failed:?}");
+    assert_eq!(database.get(booked.id()).unwrap(), Some(booked));
 }

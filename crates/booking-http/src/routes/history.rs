@@ -1,0 +1,116 @@
+//! An appointment's history, for the operator: `GET /admin/appointments/{id}/history`.
+
+use actix_web::{HttpResponse, web};
+use booking_core::{
+    appointment::AppointmentId,
+    history::{Entry, Transition},
+    schedule::Schedule,
+    units::Slot,
+};
+use serde::Serialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::{
+    Bookings,
+    appointments::appointment_id,
+    times::{InUtc, Zoned},
+    views::utc,
+};
+use crate::error::{ApiError, Problem};
+
+/// Every change an appointment went through, oldest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HistoryView<'a> {
+    /// The appointment's id.
+    #[schema(value_type = String, format = Uuid)]
+    pub appointment_id: Uuid,
+    /// Its changes, in the order they were made. Appointments booked before the service kept
+    /// history have none for what happened to them earlier.
+    pub entries: Vec<EntryView<'a>>,
+}
+
+/// One change.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EntryView<'a> {
+    /// When it was made (RFC 3339, UTC).
+    #[schema(value_type = String, format = DateTime)]
+    pub at: InUtc,
+    /// `scheduled`, `rescheduled` or `canceled`.
+    #[schema(example = "rescheduled")]
+    pub change: &'static str,
+    /// Who made it: `client` (the public API), `operator` (the admin API) or `system`.
+    #[schema(example = "client")]
+    pub actor: &'static str,
+    /// Why, when they said (a cancel's `reason`).
+    pub reason: Option<&'a str>,
+    /// The appointment's time once the change was made.
+    pub slot: PeriodView,
+    /// For a move, the time it left.
+    pub from: Option<PeriodView>,
+}
+
+/// A period, as RFC 3339 instants with the business's UTC offset.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PeriodView {
+    /// Start.
+    #[schema(value_type = String, format = DateTime, example = "2030-01-07T09:30:00+00:00")]
+    pub start: Zoned,
+    /// End.
+    #[schema(value_type = String, format = DateTime, example = "2030-01-07T10:00:00+00:00")]
+    pub end: Zoned,
+}
+
+impl PeriodView {
+    fn of(slot: Slot, schedule: &Schedule) -> Self {
+        let zone = schedule.time_zone();
+        Self {
+            start: Zoned(slot.start().with_timezone(&zone).fixed_offset()),
+            end: Zoned(slot.end().with_timezone(&zone).fixed_offset()),
+        }
+    }
+}
+
+impl<'a> HistoryView<'a> {
+    fn new(id: AppointmentId, entries: &'a [Entry], schedule: &Schedule) -> Self {
+        let entries = entries
+            .iter()
+            .map(|entry| EntryView {
+                at: utc(entry.at),
+                change: entry.change.as_str(),
+                actor: entry.by.as_str(),
+                reason: entry.reason.as_ref().map(|reason| reason.as_str()),
+                slot: PeriodView::of(entry.slot, schedule),
+                from: match entry.change {
+                    Transition::Rescheduled { from } => Some(PeriodView::of(from, schedule)),
+                    Transition::Scheduled | Transition::Canceled => None,
+                },
+            })
+            .collect();
+        Self { appointment_id: id.as_uuid(), entries }
+    }
+}
+
+/// An appointment's history.
+#[utoipa::path(
+    get, path = "/admin/appointments/{id}/history", tag = "admin",
+    params(("id" = String, Path, description = "The appointment's id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = HistoryView),
+        (status = 401, description = "Missing or wrong bearer token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Appointment not found.", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "No admin token configured, or the database is unavailable", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn history(
+    bookings: web::Data<Bookings>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = appointment_id(&id)?;
+    let entries = bookings
+        .run("history", move |service| service.history(id))
+        .await?
+        .ok_or_else(ApiError::appointment_not_found)?;
+    Ok(HttpResponse::Ok().json(HistoryView::new(id, &entries, bookings.schedule())))
+}
