@@ -7,7 +7,7 @@ use std::{fmt, str::FromStr};
 use chrono::{DateTime, Utc};
 use thiserror::Error;
 
-use crate::units::Slot;
+use crate::{appointment::Appointment, units::Slot};
 
 /// The longest reason accepted, in characters after trimming.
 pub const MAX_REASON_CHARS: usize = 500;
@@ -161,6 +161,16 @@ impl Entry {
         let changes = entries.iter().filter(|e| e.change != Transition::Scheduled).count();
         u32::try_from(changes).unwrap_or(u32::MAX)
     }
+}
+
+/// An appointment with its revision: how many times it changed since it was booked (see
+/// [`Entry::revision`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Revised {
+    /// The appointment.
+    pub appointment: Appointment,
+    /// Its changes since it was booked.
+    pub revision: u32,
 }
 
 #[cfg(test)]

@@ -432,6 +432,17 @@ impl AppointmentRepository for InMemoryRepository {
         Ok(self.state()?.appointments.get(&id).cloned())
     }
 
+    fn histories(
+        &self,
+        ids: &[AppointmentId],
+    ) -> Result<HashMap<AppointmentId, Vec<Entry>>, StorageError> {
+        let state = self.state()?;
+        Ok(ids
+            .iter()
+            .filter_map(|id| state.history.get(id).map(|entries| (*id, entries.clone())))
+            .collect())
+    }
+
     fn history(&self, id: AppointmentId) -> Result<Option<Vec<Entry>>, StorageError> {
         let state = self.state()?;
         Ok(state

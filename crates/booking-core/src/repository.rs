@@ -7,7 +7,7 @@
 //! success, is a [`Written`]: the outcome, what it changed for availability, and the domain
 //! event.
 
-use std::{convert::Infallible, fmt, num::NonZeroU16};
+use std::{collections::HashMap, convert::Infallible, fmt, num::NonZeroU16};
 
 use chrono::{DateTime, SubsecRound, Utc};
 
@@ -26,6 +26,9 @@ use crate::{
     placement::Placement,
     storage::StorageError,
 };
+
+/// The most ids one [`AppointmentRepository::histories`] call takes (a bound on its query).
+pub const MAX_HISTORIES: usize = 200;
 
 /// Where appointments, holds and closures are kept.
 pub trait AppointmentRepository: Send + Sync + fmt::Debug {
@@ -70,6 +73,13 @@ pub trait AppointmentRepository: Send + Sync + fmt::Debug {
     /// write records its change in its own transaction); `None` when there is no such
     /// appointment.
     fn history(&self, id: AppointmentId) -> Result<Option<Vec<Entry>>, StorageError>;
+
+    /// The histories of the appointments `ids` (as [`history`](Self::history) tells each),
+    /// for those that have entries; at most [`MAX_HISTORIES`] ids at a time.
+    fn histories(
+        &self,
+        ids: &[AppointmentId],
+    ) -> Result<HashMap<AppointmentId, Vec<Entry>>, StorageError>;
 
     /// Appointments matching `query`, ordered by start then id.
     fn appointments(&self, query: &AppointmentQuery) -> Result<Vec<Appointment>, StorageError>;

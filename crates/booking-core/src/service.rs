@@ -15,7 +15,7 @@ use crate::{
     clock::Clock,
     closure::{Closure, ClosureId},
     event::Event,
-    history::{Actor, Entry, Reason},
+    history::{Actor, Entry, Reason, Revised},
     hold::{DEFAULT_HOLDS_PER_HOLDER, Hold, HoldQuota, HoldToken},
     idempotency::{DEFAULT_KEY_LIFETIME, Idempotency, IdempotencyKey, Outcome},
     pending::{Pending, WriteResult},
@@ -23,7 +23,7 @@ use crate::{
     repository::{
         AppointmentQuery, AppointmentRepository, BookFailure, Booking, CancelFailure, Cancellation,
         Closed, ClosureNotFound, Expired, Forgotten, HoldFailure, HoldNotFound, HoldRequest,
-        RescheduleFailure, Written,
+        MAX_HISTORIES, RescheduleFailure, Written,
     },
     schedule::{ChoiceError, Schedule, SlotError},
     storage::{StorageError, StorageErrorKind, WriteError},
@@ -383,6 +383,48 @@ impl BookingService {
         self.repository.history(id)
     }
 
+    /// One appointment with its revision. The history is read first, so the appointment is
+    /// never older than its revision says (a change between the reads shows with the revision
+    /// before it, and the next read counts it).
+    pub fn revised(&self, id: AppointmentId) -> Result<Option<Revised>, StorageError> {
+        let entries = self.repository.history(id)?.unwrap_or_default();
+        let appointment = self.repository.get(id)?;
+        Ok(appointment
+            .map(|appointment| Revised { appointment, revision: Entry::revision(&entries) }))
+    }
+
+    /// The appointments of `resource` (any status) that start at or after `from`, ordered by
+    /// start then id, each with its revision; at most `most`.
+    pub fn revised_on(
+        &self,
+        resource: &Slug,
+        from: DateTime<Utc>,
+        most: usize,
+    ) -> Result<Vec<Revised>, StorageError> {
+        let mut revised = Vec::new();
+        let mut query = AppointmentQuery {
+            from: Some(from),
+            resource: Some(resource.clone()),
+            limit: u32::try_from(MAX_HISTORIES).unwrap_or(u32::MAX),
+            ..AppointmentQuery::default()
+        };
+        while revised.len() < most {
+            let page = self.repository.appointments(&query)?;
+            let ids: Vec<AppointmentId> = page.iter().map(Appointment::id).collect();
+            let histories = self.repository.histories(&ids)?;
+            let full = page.len() == MAX_HISTORIES;
+            query.after = page.last().map(|last| (last.slot().start(), last.id()));
+            revised.extend(page.into_iter().take(most - revised.len()).map(|appointment| {
+                let entries = histories.get(&appointment.id()).map_or(&[][..], Vec::as_slice);
+                Revised { revision: Entry::revision(entries), appointment }
+            }));
+            if !full {
+                break;
+            }
+        }
+        Ok(revised)
+    }
+
     /// Appointments for the operator.
     pub fn appointments(&self, query: &AppointmentQuery) -> Result<Vec<Appointment>, StorageError> {
         self.repository.appointments(query)
@@ -571,5 +613,47 @@ mod tests {
                 (canceled.changed, Some("appointment.canceled")),
             ]
         );
+    }
+
+    /// The feed's listing pages through the store and counts each appointment's changes; it
+    /// stops at `most`.
+    #[test]
+    fn revised_appointments_are_listed_past_a_page_with_their_revisions() {
+        let service = BookingService::new(
+            Arc::new(InMemoryRepository::new()),
+            Arc::new(ManualClock::new("2030-01-01T00:00:00Z".parse().unwrap())),
+            Schedule::default(),
+        );
+        let mut booked = Vec::new();
+        let first: NaiveDate = "2030-01-07".parse().unwrap();
+        for day in first.iter_days().take(40) {
+            for hour in 9..17 {
+                let time = NaiveTime::from_hms_opt(hour, 0, 0).unwrap();
+                let slot = SlotRequest { date: day, time, resource: None, service: None };
+                if let Ok(pending) = service.book(BookRequest { slot, ..request("09:00:00") }, None)
+                {
+                    booked.push(pending.wait().unwrap().done().unwrap().outcome);
+                }
+            }
+        }
+        assert!(booked.len() > MAX_HISTORIES + 10, "{} booked", booked.len());
+        let moved = booked[MAX_HISTORIES + 1].id();
+        let to = booked[MAX_HISTORIES + 1].slot().start().date_naive();
+        service.reschedule(moved, to, "09:30:00".parse().unwrap(), None).unwrap().wait().unwrap();
+        service.cancel(moved, None, None).wait().unwrap();
+
+        let resource = service.schedule().resources()[0].slug.clone();
+        let listed = service.revised_on(&resource, booked[0].slot().start(), usize::MAX).unwrap();
+        assert_eq!(listed.len(), booked.len());
+        let revisions: Vec<u32> =
+            listed.iter().filter(|r| r.revision > 0).map(|r| r.revision).collect();
+        assert_eq!(revisions, [2]);
+        assert_eq!(
+            listed.iter().find(|r| r.revision == 2).map(|r| r.appointment.id()),
+            Some(moved)
+        );
+        assert_eq!(service.revised_on(&resource, booked[0].slot().start(), 5).unwrap().len(), 5);
+        assert_eq!(service.revised(moved).unwrap().map(|r| r.revision), Some(2));
+        assert_eq!(service.revised(AppointmentId::random()).unwrap(), None);
     }
 }

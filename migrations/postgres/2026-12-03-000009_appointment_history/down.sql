@@ -1,6 +1,6 @@
--- Back to the functions of 2026-12-02-000007 and -000008, which record no history.
-DROP FUNCTION book_first_free;
-CREATE FUNCTION book_first_free(
+-- Back to the functions of 2026-12-02-000007 and -000008, which record no history: their
+-- bodies again under the old arguments, and the versions that take an actor dropped.
+CREATE OR REPLACE FUNCTION book_first_free(
     resources TEXT[],
     capacities INTEGER[],
     starts_at BIGINT[],
@@ -116,8 +116,7 @@ BEGIN
 END
 $$;
 
-DROP FUNCTION cancel_appointment;
-CREATE FUNCTION cancel_appointment(target TEXT, now_at BIGINT)
+CREATE OR REPLACE FUNCTION cancel_appointment(target TEXT, now_at BIGINT)
 RETURNS TABLE (
     id TEXT, client_name TEXT, notes TEXT, start_at BIGINT, end_at BIGINT, status TEXT,
     created_at BIGINT, updated_at BIGINT, resource TEXT, service TEXT, occupied TEXT,
@@ -155,4 +154,7 @@ BEGIN
 END
 $$;
 
+DROP FUNCTION book_first_free(TEXT[], INTEGER[], BIGINT[], BIGINT[], TEXT[], TEXT[], TEXT, TEXT,
+                              TEXT, BIGINT, TEXT, TEXT);
+DROP FUNCTION cancel_appointment(TEXT, BIGINT, TEXT, TEXT);
 DROP TABLE appointment_history;

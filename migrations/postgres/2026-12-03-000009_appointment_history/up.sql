@@ -19,8 +19,10 @@ CREATE INDEX appointment_history_by_appointment ON appointment_history (appointm
 
 -- The two one-statement writes record their change too, in the statement that makes it: the
 -- functions of 2026-12-02-000007 and -000008, each with the actor (and the cancel's reason) as
--- one more argument and the history row written where the change is.
-DROP FUNCTION book_first_free;
+-- one more argument and the history row written where the change is. The versions with the old
+-- arguments stay, as calls of the new ones that record the change as the client's (the only
+-- actor of the previous version): servers of that version keep working, and keep the history,
+-- while an upgrade rolls from one server to the next.
 CREATE FUNCTION book_first_free(
     resources TEXT[],
     capacities INTEGER[],
@@ -141,7 +143,6 @@ BEGIN
 END
 $$;
 
-DROP FUNCTION cancel_appointment;
 CREATE FUNCTION cancel_appointment(target TEXT, now_at BIGINT, actor TEXT, reason TEXT)
 RETURNS TABLE (
     id TEXT, client_name TEXT, notes TEXT, start_at BIGINT, end_at BIGINT, status TEXT,
@@ -181,4 +182,33 @@ BEGIN
         found_row.updated_at, found_row.resource, found_row.service, found_row.occupied,
         true;
 END
+$$;
+
+CREATE OR REPLACE FUNCTION book_first_free(
+    resources TEXT[],
+    capacities INTEGER[],
+    starts_at BIGINT[],
+    ends_at BIGINT[],
+    occupied TEXT[],
+    services TEXT[],
+    new_id TEXT,
+    new_client_name TEXT,
+    new_notes TEXT,
+    now_at BIGINT,
+    used_hold TEXT
+) RETURNS TABLE (admitted INTEGER, refused TEXT, reason TEXT, until_at BIGINT)
+LANGUAGE sql
+AS $$
+    SELECT * FROM book_first_free($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'client')
+$$;
+
+CREATE OR REPLACE FUNCTION cancel_appointment(target TEXT, now_at BIGINT)
+RETURNS TABLE (
+    id TEXT, client_name TEXT, notes TEXT, start_at BIGINT, end_at BIGINT, status TEXT,
+    created_at BIGINT, updated_at BIGINT, resource TEXT, service TEXT, occupied TEXT,
+    canceled BOOLEAN
+)
+LANGUAGE sql
+AS $$
+    SELECT * FROM cancel_appointment($1, $2, 'client', NULL)
 $$;

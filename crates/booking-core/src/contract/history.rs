@@ -117,3 +117,25 @@ pub fn every_way_of_writing_records_its_change(repository: &dyn AppointmentRepos
         ]
     );
 }
+
+/// `histories` answers for several appointments at once what `history` answers for each, and
+/// nothing for an id without entries.
+pub fn histories_answer_for_many_at_once(repository: &dyn AppointmentRepository) {
+    let booked: Vec<Appointment> =
+        (9..12).map(|hour| book(repository, place("alice", None, 7, hour, 1))).collect();
+    reschedule_on(repository, booked[1].id(), &place("alice", None, 7, 14, 1), &admission())
+        .unwrap();
+    cancel_on(repository, booked[2].id(), now()).unwrap();
+    let mut ids: Vec<AppointmentId> = booked.iter().map(Appointment::id).collect();
+    ids.push(AppointmentId::random());
+    let histories = repository.histories(&ids).unwrap();
+    assert_eq!(histories.len(), 3, "{histories:?}");
+    for appointment in &booked {
+        assert_eq!(
+            histories.get(&appointment.id()),
+            Some(&history_of(repository, appointment.id()))
+        );
+    }
+    let revisions: Vec<u32> = booked.iter().map(|a| Entry::revision(&histories[&a.id()])).collect();
+    assert_eq!(revisions, [0, 1, 1]);
+}

@@ -101,6 +101,7 @@ macro_rules! repository_contract_tests {
             the_history_lists_each_change_in_order,
             refused_and_replayed_writes_add_no_history,
             every_way_of_writing_records_its_change,
+            histories_answer_for_many_at_once,
             a_write_changes_the_usage_of_exactly_the_slots_it_reports
         }
     };

@@ -7,7 +7,8 @@ use serde::de::DeserializeOwned;
 use crate::error::{ApiError, json_problem};
 
 /// The JSON body of `request`, or `None` when it has no body at all. A body that is there must
-/// be JSON and have the expected fields, and is refused with the same problems as any other.
+/// be JSON (415) of the expected shape (400), as for the other JSON bodies; one over the body
+/// limit is refused before it is read (413).
 pub fn optional_json<T: DeserializeOwned>(
     request: &HttpRequest,
     body: &[u8],

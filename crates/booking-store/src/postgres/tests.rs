@@ -734,3 +734,44 @@ fn a_write_whose_history_cannot_be_written_changes_nothing() {
         assert_eq!(database.get(booked.id()).unwrap(), Some(booked.clone()));
     }
 }
+
+/// A server of the previous version calls the booking and cancel functions with their old
+/// arguments while an upgrade rolls: they still work, and still record the history (as the
+/// client's, that version's only actor).
+#[test]
+#[ignore = "needs PostgreSQL: set TEST_DATABASE_URL and run with --include-ignored"]
+fn the_previous_versions_calls_still_book_cancel_and_record() {
+    use booking_core::history::{Actor, Transition};
+    use diesel::sql_types::{BigInt, Text};
+    let database = TestDatabase::new();
+    let monday = Monday::with_capacity(1);
+    let nine = monday.at("09:00:00");
+    let (start, end) = (nine.slot.start().timestamp(), nine.slot.end().timestamp());
+    let id = booking_core::appointment::AppointmentId::random();
+    let now = monday.admission.now().timestamp();
+    let mut old = PgConnection::establish(database._schema.url().expose()).unwrap();
+    diesel::sql_query(
+        "SELECT * FROM book_first_free(ARRAY['default'], ARRAY[1], ARRAY[$1], ARRAY[$2], \
+         ARRAY[$1::TEXT], ARRAY[NULL::TEXT], $3, 'Ada', NULL, $4, NULL)",
+    )
+    .bind::<BigInt, _>(start)
+    .bind::<BigInt, _>(end)
+    .bind::<Text, _>(id.to_string())
+    .bind::<BigInt, _>(now)
+    .execute(&mut old)
+    .unwrap();
+    diesel::sql_query("SELECT * FROM cancel_appointment($1, $2)")
+        .bind::<Text, _>(id.to_string())
+        .bind::<BigInt, _>(now)
+        .execute(&mut old)
+        .unwrap();
+    let history = database.history(id).unwrap().unwrap();
+    let recorded: Vec<_> = history.iter().map(|e| (e.change, e.by, e.slot)).collect();
+    assert_eq!(
+        recorded,
+        [
+            (Transition::Scheduled, Actor::Client, nine.slot),
+            (Transition::Canceled, Actor::Client, nine.slot)
+        ]
+    );
+}

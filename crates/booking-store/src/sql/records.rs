@@ -1,5 +1,7 @@
 //! Reading and writing appointments and holds with the slots they take.
 
+use std::collections::HashMap;
+
 use booking_core::{
     appointment::{Appointment, AppointmentId, Status},
     closure::Closure,
@@ -7,7 +9,7 @@ use booking_core::{
     history::Entry,
     hold::{Hold, HoldToken},
     placement::Placement,
-    repository::{AppointmentQuery, BookFailure, Booking, HoldNotFound, Written},
+    repository::{AppointmentQuery, BookFailure, Booking, HoldNotFound, MAX_HISTORIES, Written},
     storage::StorageError,
 };
 use chrono::{DateTime, Utc};
@@ -161,6 +163,32 @@ pub(super) fn history(
         }
     }
     rows.into_iter().map(Entry::try_from).collect::<Result<_, _>>().map(Some)
+}
+
+/// The histories of the appointments `ids` that have entries, each oldest first.
+pub(super) fn histories(
+    connection: &mut Db,
+    ids: &[AppointmentId],
+) -> Result<HashMap<AppointmentId, Vec<Entry>>, StorageError> {
+    let mut histories: HashMap<AppointmentId, Vec<Entry>> = HashMap::new();
+    for chunk in ids.chunks(MAX_HISTORIES) {
+        let texts: Vec<String> = chunk.iter().map(ToString::to_string).collect();
+        let rows: Vec<(String, HistoryRow)> = appointment_history::table
+            .filter(appointment_history::appointment_id.eq_any(&texts))
+            .order(appointment_history::id)
+            .select((appointment_history::appointment_id, HistoryRow::as_select()))
+            .load(connection)
+            .map_err(storage_error)?;
+        for (id, row) in rows {
+            let id = id.parse().map_err(|_| {
+                StorageError::fault(format!(
+                    "stored history names the invalid appointment id {id:?}"
+                ))
+            })?;
+            histories.entry(id).or_default().push(Entry::try_from(row)?);
+        }
+    }
+    Ok(histories)
 }
 
 /// Writes an appointment's new time and slots.

@@ -4,7 +4,7 @@
 //! with the core's `Written`, which says what it changed and what happened (and which
 //! PostgreSQL's repository announces to the other servers once the write has committed).
 
-use std::convert::Infallible;
+use std::{collections::HashMap, convert::Infallible};
 
 use booking_core::{
     admission::{Admission, UsageMap},
@@ -183,6 +183,13 @@ impl AppointmentRepository for Repository {
 
     fn get(&self, id: AppointmentId) -> Result<Option<Appointment>, StorageError> {
         self.read(|connection| records::appointment(connection, id))
+    }
+
+    fn histories(
+        &self,
+        ids: &[AppointmentId],
+    ) -> Result<HashMap<AppointmentId, Vec<Entry>>, StorageError> {
+        self.read(|connection| records::histories(connection, ids))
     }
 
     fn history(&self, id: AppointmentId) -> Result<Option<Vec<Entry>>, StorageError> {

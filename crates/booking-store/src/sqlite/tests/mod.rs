@@ -490,8 +490,8 @@ fn writers_sharing_a_commit_do_not_fail_each_other() {
     assert_eq!(day.values().map(|u| u.booked).sum::<u32>(), 9);
 }
 
-/// The history entry is part of the write: when it cannot be written, neither is the change,
-/// and the writes batched with it are not held back.
+/// The history entry is part of the write: when it cannot be written, neither is the change
+/// (a booking, a cancel).
 #[test]
 fn a_write_whose_history_cannot_be_written_changes_nothing() {
     use diesel::connection::SimpleConnection;
