@@ -22,7 +22,7 @@ use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, error::ErrorKind}
 use crate::{
     config::{
         BearerToken, DEFAULT_MAX_STREAMS, DEFAULT_MAX_STREAMS_PER_CLIENT, DEFAULT_RATE_LIMIT,
-        Settings,
+        FeedToken, Settings,
     },
     config_file::ConfigFile,
     telemetry::LogFormat,
@@ -94,6 +94,10 @@ pub struct Cli {
     /// metrics are public, like the rest of the read API.
     #[arg(long, env = "BOOKING_METRICS_TOKEN", hide_env_values = true)]
     pub metrics_token: Option<BearerToken>,
+    /// Token for the calendar feeds (GET /feeds/{resource}.ics?token=...), at least 16
+    /// characters and not the admin token; feeds are off without it.
+    #[arg(long, env = "BOOKING_FEED_TOKEN", hide_env_values = true)]
+    pub feed_token: Option<BearerToken>,
     /// Seconds between heartbeat comments on idle availability streams.
     #[arg(long, env = "BOOKING_STREAM_HEARTBEAT_SECONDS", default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub stream_heartbeat_seconds: u64,
@@ -228,6 +232,16 @@ impl Cli {
             None => schedule,
         };
         check_slots_fit(&schedule)?;
+        if let (Some(feed), Some(admin)) = (&self.feed_token, &self.admin_token)
+            && feed.is(admin)
+        {
+            // A feed's URL is kept and shown by calendar apps: it must not open the admin API.
+            return Err(ConfigError(
+                "the feed token (--feed-token, BOOKING_FEED_TOKEN or feed_token) is the admin \
+                 token; make it a secret of its own"
+                    .to_owned(),
+            ));
+        }
         Ok(Settings {
             address: SocketAddr::new(self.host, self.port),
             database: self.database_url,
@@ -245,6 +259,7 @@ impl Cli {
             key_sweep_interval: crate::config::DEFAULT_KEY_SWEEP_INTERVAL,
             admin_token: self.admin_token,
             metrics_token: self.metrics_token,
+            feed_token: FeedToken(self.feed_token),
             stream_heartbeat: Duration::from_secs(self.stream_heartbeat_seconds),
             rate_limit: NonZeroU32::new(self.rate_limit_per_minute),
             trusted_proxies: self.trusted_proxies,

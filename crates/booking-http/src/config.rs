@@ -44,6 +44,8 @@ pub struct Settings {
     pub admin_token: Option<BearerToken>,
     /// The token `/metrics` requires, if any.
     pub metrics_token: Option<BearerToken>,
+    /// The token calendar feeds require; without one they are off.
+    pub feed_token: FeedToken,
     /// Time between heartbeat comments on idle availability streams.
     pub stream_heartbeat: Duration,
     /// Writes one client may make per minute; `None` turns the limit off.
@@ -76,6 +78,7 @@ impl Default for Settings {
             key_sweep_interval: DEFAULT_KEY_SWEEP_INTERVAL,
             admin_token: None,
             metrics_token: None,
+            feed_token: FeedToken(None),
             stream_heartbeat: Duration::from_secs(15),
             rate_limit: NonZeroU32::new(DEFAULT_RATE_LIMIT),
             trusted_proxies: Vec::new(),
@@ -93,6 +96,11 @@ impl Default for Settings {
 /// compared in constant time.
 #[derive(Clone)]
 pub struct BearerToken(String);
+
+/// The token that reads calendar feeds (`?token=` in their URL, which calendar apps keep and
+/// show), never the admin token; `None`: feeds are off.
+#[derive(Debug, Clone, Default)]
+pub struct FeedToken(pub Option<BearerToken>);
 
 /// A token that is no secret.
 #[derive(Debug, thiserror::Error)]
@@ -127,6 +135,11 @@ impl BearerToken {
     pub fn matches(&self, candidate: &str) -> bool {
         use subtle::ConstantTimeEq;
         self.0.as_bytes().ct_eq(candidate.as_bytes()).into()
+    }
+
+    /// Whether `other` is the same token.
+    pub fn is(&self, other: &BearerToken) -> bool {
+        self.matches(&other.0)
     }
 }
 

@@ -7,6 +7,7 @@ pub mod config;
 pub mod config_file;
 pub mod error;
 pub mod events;
+pub mod ics;
 pub mod limits;
 pub mod metrics;
 pub mod openapi;

@@ -140,7 +140,7 @@ impl RateLimiter {
 /// anything.
 pub const ADMIN_FAILURES_PER_MINUTE: u32 = 30;
 
-/// Counts wrong admin tokens per client (see [`ADMIN_FAILURES_PER_MINUTE`]).
+/// Counts wrong admin (and calendar feed) tokens per client (see [`ADMIN_FAILURES_PER_MINUTE`]).
 #[derive(Debug)]
 pub struct AdminFailures(pub RateLimiter);
 
@@ -151,9 +151,10 @@ impl AdminFailures {
         Self(RateLimiter::new(per_minute, clients))
     }
 
-    /// Counts a failure of `request`'s client; says how long to wait once it has too many.
-    pub fn failed(&self, request: &ServiceRequest) -> Result<(), Duration> {
-        match self.0.client_of(request) {
+    /// Counts a failure of the client of a request from `peer` with `headers`; says how long
+    /// to wait once it has too many.
+    pub fn failed(&self, peer: Option<SocketAddr>, headers: &HeaderMap) -> Result<(), Duration> {
+        match self.0.clients.client_of(peer, headers) {
             Some(client) => self.0.take(client, Instant::now()),
             None => Ok(()),
         }

@@ -29,6 +29,8 @@ use crate::{error, routes};
         routes::appointments::cancel,
         routes::appointments::reschedule,
         routes::appointments::get,
+        routes::calendar::appointment,
+        routes::calendar::feed,
         routes::availability::list,
         routes::stream::stream,
         routes::holds::create,
@@ -48,6 +50,7 @@ use crate::{error, routes};
         (name = "availability", description = "Which slots are free, now and as they change"),
         (name = "holds", description = "Keep a slot for a few minutes while booking"),
         (name = "catalog", description = "Resources and services"),
+        (name = "calendar", description = "Calendar feeds to subscribe to (feed token)"),
         (name = "admin", description = "The operator's API (bearer token)"),
         (name = "service", description = "Health and self-description"),
     )

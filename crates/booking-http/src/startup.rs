@@ -72,6 +72,7 @@ impl Application {
         let events = web::Data::new(events);
         let heartbeat = web::Data::new(Heartbeat(settings.stream_heartbeat));
         let admin_token = web::Data::new(settings.admin_token);
+        let feed_token = web::Data::new(settings.feed_token);
         // Who a request comes from, one reading for every limit and cap.
         let clients = limits::Clients::new(settings.trusted_proxies.clone());
         let limiter =
@@ -97,6 +98,7 @@ impl Application {
                 .app_data(events.clone())
                 .app_data(heartbeat.clone())
                 .app_data(admin_token.clone())
+                .app_data(feed_token.clone())
                 .app_data(limiter.clone())
                 .app_data(openapi.clone())
                 .app_data(metrics.clone())

@@ -204,6 +204,29 @@ impl ApiError {
         )
     }
 
+    /// A calendar feed asked for while no feed token is set.
+    pub fn feeds_disabled() -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "feeds-disabled",
+            "Calendar feeds disabled",
+            "Calendar feeds are not enabled.",
+            "start the server with BOOKING_FEED_TOKEN (or --feed-token) set to a secret of at least 16 characters, other than the admin token",
+        )
+    }
+
+    /// A calendar feed asked for without its token, or with a wrong one. (Not 401: a feed's
+    /// URL carries its token, and calendar apps have no header to send instead.)
+    pub fn feed_forbidden() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "feed-token-required",
+            "Feed token required",
+            "A valid feed token is required.",
+            "add ?token=<BOOKING_FEED_TOKEN> to the feed's URL",
+        )
+    }
+
     /// A missing or wrong bearer token.
     pub fn unauthorized(token: &'static str) -> Self {
         Self::new(

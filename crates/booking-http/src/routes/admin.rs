@@ -43,7 +43,9 @@ pub async fn require_token(
         Some(token) if super::bearer(request.headers()).is_some_and(|t| token.matches(t)) => {
             return next.call(request).await.map(ServiceResponse::map_into_left_body);
         }
-        Some(_) => match request.app_data::<web::Data<AdminFailures>>().map(|f| f.failed(&request))
+        Some(_) => match request
+            .app_data::<web::Data<AdminFailures>>()
+            .map(|f| f.failed(request.peer_addr(), request.headers()))
         {
             Some(Err(wait)) => ApiError::too_many_failed_authentications(wait),
             _ => ApiError::unauthorized("admin token (BOOKING_ADMIN_TOKEN)"),

@@ -5,6 +5,7 @@ pub mod admin;
 pub mod appointments;
 pub mod availability;
 mod body;
+pub mod calendar;
 pub mod catalog;
 pub mod docs;
 mod fields;
@@ -43,6 +44,11 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .service(resource("/schedule", "POST").route(web::post().to(appointments::schedule)))
         // Paths with a parameter are matched one after another: the most read comes first.
         .service(resource("/appointment/{id}", "GET").route(web::get().to(appointments::get)))
+        .service(
+            resource("/appointment/{id}/calendar.ics", "GET")
+                .route(web::get().to(calendar::appointment)),
+        )
+        .service(resource("/feeds/{resource}.ics", "GET").route(web::get().to(calendar::feed)))
         .service(resource("/cancel/{id}", "POST").route(web::post().to(appointments::cancel)))
         .service(
             resource("/reschedule/{id}", "POST").route(web::post().to(appointments::reschedule)),

@@ -6,6 +6,7 @@ mod admin;
 mod appointment;
 mod availability;
 mod browser;
+mod calendar;
 mod cancel;
 mod catalog;
 mod docs;

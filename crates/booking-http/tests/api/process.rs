@@ -575,6 +575,13 @@ fn invalid_configuration_stops_start_up_with_one_clear_line() {
         (&[("BOOKING_ADMIN_TOKEN", "change-me-to-a-long-secret")], "is a placeholder"),
         (&[("BOOKING_METRICS_TOKEN", "too-short")], "at least 16 characters"),
         (
+            &[
+                ("BOOKING_ADMIN_TOKEN", "one-secret-for-two"),
+                ("BOOKING_FEED_TOKEN", "one-secret-for-two"),
+            ],
+            "the feed token (--feed-token, BOOKING_FEED_TOKEN or feed_token) is the admin token",
+        ),
+        (
             &[("BOOKING_OPENING_HOURS", "09:00-10:00"), ("BOOKING_SLOT_MINUTES", "90")],
             "slots of 90 minutes (--slot-minutes, BOOKING_SLOT_MINUTES or slot_minutes) are longer than every opening range",
         ),
@@ -680,6 +687,8 @@ fn readme_examples_work() {
         "\"affected_appointments\":[]",
         "\"next\":null",
         "\"change\":\"rescheduled\"",
+        "BEGIN:VEVENT\r\nUID:",
+        "SEQUENCE:1\r\n",
         "\"actor\":\"client\",\"reason\":\"Feeling ill\"",
     ] {
         assert!(stdout.contains(expected), "missing {expected} in {stdout}");
