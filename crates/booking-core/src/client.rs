@@ -92,11 +92,37 @@ fn is_name_character(c: char) -> bool {
 }
 
 /// A character as a person can read it in an error message, even when it is invisible.
-fn describe_char(c: char) -> String {
+pub(crate) fn describe_char(c: char) -> String {
     if c.is_control() || c.is_whitespace() {
         format!("U+{:04X}", u32::from(c))
     } else {
         format!("'{c}' (U+{:04X})", u32::from(c))
+    }
+}
+
+/// Why free text was refused: the two ways, for each kind of text to name in its own error.
+pub(crate) enum FreeTextFault {
+    /// Longer than allowed: this many characters.
+    TooLong(usize),
+    /// This control character (other than a line break or tab), at this position from 1.
+    Control(char, usize),
+}
+
+/// Free text as notes and reasons take it: trimmed, `None` when nothing is left, at most `most`
+/// characters, and no control character other than line breaks and tabs.
+pub(crate) fn free_text(raw: &str, most: usize) -> Result<Option<&str>, FreeTextFault> {
+    let text = raw.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    let length = text.chars().count();
+    if length > most {
+        return Err(FreeTextFault::TooLong(length));
+    }
+    match text.chars().enumerate().find(|(_, c)| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+    {
+        Some((index, character)) => Err(FreeTextFault::Control(character, index + 1)),
+        None => Ok(Some(text)),
     }
 }
 
@@ -131,22 +157,13 @@ pub enum NotesError {
 impl Notes {
     /// Validates notes. Notes that are empty once trimmed are no notes at all (`None`).
     pub fn parse(raw: &str) -> Result<Option<Self>, NotesError> {
-        let notes = raw.trim();
-        if notes.is_empty() {
-            return Ok(None);
-        }
-        let length = notes.chars().count();
-        if length > MAX_NOTES_CHARS {
-            return Err(NotesError::TooLong { length });
-        }
-        if let Some((index, character)) = notes
-            .chars()
-            .enumerate()
-            .find(|(_, c)| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
-        {
-            return Err(NotesError::ControlCharacter { character, position: index + 1 });
-        }
-        Ok(Some(Self(notes.to_owned())))
+        let notes = free_text(raw, MAX_NOTES_CHARS).map_err(|fault| match fault {
+            FreeTextFault::TooLong(length) => NotesError::TooLong { length },
+            FreeTextFault::Control(character, position) => {
+                NotesError::ControlCharacter { character, position }
+            }
+        })?;
+        Ok(notes.map(|notes| Self(notes.to_owned())))
     }
 
     /// The notes as text.

@@ -7,7 +7,11 @@ use std::{fmt, str::FromStr};
 use chrono::{DateTime, Utc};
 use thiserror::Error;
 
-use crate::{appointment::Appointment, units::Slot};
+use crate::{
+    appointment::Appointment,
+    client::{FreeTextFault, describe_char, free_text},
+    units::Slot,
+};
 
 /// The longest reason accepted, in characters after trimming.
 pub const MAX_REASON_CHARS: usize = 500;
@@ -74,9 +78,9 @@ pub enum ReasonError {
     },
     /// A control character other than a line break or tab.
     #[error(
-        "reason contains the control character U+{:04X} at position {position}; only line \
-         breaks and tabs are allowed",
-        u32::from(*character)
+        "reason contains the control character {} at position {position}; only line breaks \
+         and tabs are allowed",
+        describe_char(*character)
     )]
     ControlCharacter {
         /// The offending character.
@@ -89,22 +93,13 @@ pub enum ReasonError {
 impl Reason {
     /// Trims and validates a reason. One that is empty once trimmed is no reason (`None`).
     pub fn parse(raw: &str) -> Result<Option<Self>, ReasonError> {
-        let reason = raw.trim();
-        if reason.is_empty() {
-            return Ok(None);
-        }
-        let length = reason.chars().count();
-        if length > MAX_REASON_CHARS {
-            return Err(ReasonError::TooLong { length });
-        }
-        if let Some((index, character)) = reason
-            .chars()
-            .enumerate()
-            .find(|(_, c)| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
-        {
-            return Err(ReasonError::ControlCharacter { character, position: index + 1 });
-        }
-        Ok(Some(Self(reason.to_owned())))
+        let reason = free_text(raw, MAX_REASON_CHARS).map_err(|fault| match fault {
+            FreeTextFault::TooLong(length) => ReasonError::TooLong { length },
+            FreeTextFault::Control(character, position) => {
+                ReasonError::ControlCharacter { character, position }
+            }
+        })?;
+        Ok(reason.map(|reason| Self(reason.to_owned())))
     }
 
     /// The reason as text.

@@ -394,7 +394,10 @@ impl BookingService {
     }
 
     /// The appointments of `resource` (any status) that start at or after `from`, ordered by
-    /// start then id, each with its revision; at most `most`.
+    /// start then id, each once, with its revision; at most `most`. Each revision counts the
+    /// changes up to the appointment's last change as listed (a change committed after the
+    /// listing read it is counted by the next listing, with it), and an appointment moved
+    /// between two pages is listed once.
     pub fn revised_on(
         &self,
         resource: &Slug,
@@ -408,15 +411,18 @@ impl BookingService {
             limit: u32::try_from(MAX_HISTORIES).unwrap_or(u32::MAX),
             ..AppointmentQuery::default()
         };
+        let mut seen = std::collections::HashSet::new();
         while revised.len() < most {
-            let page = self.repository.appointments(&query)?;
+            let mut page = self.repository.appointments(&query)?;
             let ids: Vec<AppointmentId> = page.iter().map(Appointment::id).collect();
             let histories = self.repository.histories(&ids)?;
             let full = page.len() == MAX_HISTORIES;
             query.after = page.last().map(|last| (last.slot().start(), last.id()));
+            page.retain(|appointment| seen.insert(appointment.id()));
             revised.extend(page.into_iter().take(most - revised.len()).map(|appointment| {
                 let entries = histories.get(&appointment.id()).map_or(&[][..], Vec::as_slice);
-                Revised { revision: Entry::revision(entries), appointment }
+                let known = entries.iter().take_while(|e| e.at <= appointment.updated_at()).count();
+                Revised { revision: Entry::revision(&entries[..known]), appointment }
             }));
             if !full {
                 break;

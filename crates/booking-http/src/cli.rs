@@ -232,6 +232,14 @@ impl Cli {
             None => schedule,
         };
         check_slots_fit(&schedule)?;
+        if self.feed_token.as_ref().is_some_and(|feed| !feed.is_url_safe()) {
+            return Err(ConfigError(
+                "the feed token (--feed-token, BOOKING_FEED_TOKEN or feed_token) goes in the \
+                 feeds' URLs: use letters, digits and - . _ ~ only, e.g. head -c 24 \
+                 /dev/urandom | base64 | tr '+/' '-_'"
+                    .to_owned(),
+            ));
+        }
         if let (Some(feed), Some(admin)) = (&self.feed_token, &self.admin_token)
             && feed.is(admin)
         {

@@ -137,6 +137,12 @@ impl BearerToken {
         self.0.as_bytes().ct_eq(candidate.as_bytes()).into()
     }
 
+    /// Whether the token can stand in a URL's query as it is (letters, digits, `-._~`): a
+    /// `+` would be read as a space, and `/`, `=` or `&` would need escaping.
+    pub fn is_url_safe(&self) -> bool {
+        self.0.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
+    }
+
     /// Whether `other` is the same token.
     pub fn is(&self, other: &BearerToken) -> bool {
         self.matches(&other.0)

@@ -46,8 +46,9 @@ pub struct Event<'a> {
 }
 
 impl Calendar {
-    /// A calendar published as is (`METHOD:PUBLISH`), with `properties` (name and value, the
-    /// value already in iCalendar form) after the required ones.
+    /// A calendar with `properties` (name and value, the value already in iCalendar form)
+    /// after the required ones. No `METHOD`: these are files and feeds, not scheduling messages
+    /// (RFC 5546), so each event's DTSTAMP is when its information last changed.
     pub fn new(properties: &[(&str, &str)]) -> Self {
         let mut calendar = Self { text: String::new() };
         calendar.line("BEGIN", "VCALENDAR");
@@ -57,7 +58,6 @@ impl Calendar {
             concat!("-//booking-service//booking-http ", env!("CARGO_PKG_VERSION"), "//EN"),
         );
         calendar.line("CALSCALE", "GREGORIAN");
-        calendar.line("METHOD", "PUBLISH");
         for (name, value) in properties {
             calendar.line(name, value);
         }
@@ -83,7 +83,12 @@ impl Calendar {
             EventStatus::Cancelled => "CANCELLED",
         };
         self.line("STATUS", status);
-        self.line("TRANSP", "OPAQUE");
+        // A canceled appointment no longer makes its time busy.
+        let transparency = match event.status {
+            EventStatus::Confirmed => "OPAQUE",
+            EventStatus::Cancelled => "TRANSPARENT",
+        };
+        self.line("TRANSP", transparency);
         self.line("END", "VEVENT");
     }
 

@@ -21,8 +21,9 @@ CREATE INDEX appointment_history_by_appointment ON appointment_history (appointm
 -- functions of 2026-12-02-000007 and -000008, each with the actor (and the cancel's reason) as
 -- one more argument and the history row written where the change is. The versions with the old
 -- arguments stay, as calls of the new ones that record the change as the client's (the only
--- actor of the previous version): servers of that version keep working, and keep the history,
--- while an upgrade rolls from one server to the next.
+-- actor of the previous version): servers of that version keep working while an upgrade rolls
+-- from one server to the next, and their plain bookings and cancels are recorded (their other
+-- writes, in their own code, are not).
 CREATE FUNCTION book_first_free(
     resources TEXT[],
     capacities INTEGER[],

@@ -66,7 +66,8 @@ fn calendar_response(text: String, filename: &str) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/calendar; charset=utf-8")
         .insert_header((header::CONTENT_DISPOSITION, format!("inline; filename=\"{filename}\"")))
-        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        // Names and notes, at a URL holding a token: no shared cache keeps them.
+        .insert_header((header::CACHE_CONTROL, "private, no-cache"))
         .body(text)
 }
 

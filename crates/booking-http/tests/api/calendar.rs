@@ -73,8 +73,8 @@ async fn an_appointments_file_keeps_its_uid_and_counts_its_changes() {
     assert_eq!(canceled.status(), StatusCode::OK);
     let canceled = events(app.get(&file).await).await;
     assert_eq!(
-        values(&canceled[0], &["UID", "SEQUENCE", "STATUS"]),
-        [Some(id.as_str()), Some("2"), Some("CANCELLED")]
+        values(&canceled[0], &["UID", "SEQUENCE", "STATUS", "TRANSP"]),
+        [Some(id.as_str()), Some("2"), Some("CANCELLED"), Some("TRANSPARENT")]
     );
 
     let unknown = app.get("/appointment/6f9619ff-8b86-4d11-b42d-00c04fc964ff/calendar.ics").await;

@@ -581,6 +581,7 @@ fn invalid_configuration_stops_start_up_with_one_clear_line() {
             ],
             "the feed token (--feed-token, BOOKING_FEED_TOKEN or feed_token) is the admin token",
         ),
+        (&[("BOOKING_FEED_TOKEN", "abc+def/ghi=jkl0123")], "use letters, digits and - . _ ~ only"),
         (
             &[("BOOKING_OPENING_HOURS", "09:00-10:00"), ("BOOKING_SLOT_MINUTES", "90")],
             "slots of 90 minutes (--slot-minutes, BOOKING_SLOT_MINUTES or slot_minutes) are longer than every opening range",
