@@ -15,7 +15,7 @@ use super::{
     Bookings,
     appointments::appointment_id,
     times::{InUtc, Zoned},
-    views::utc,
+    views::{SlotTimes, utc},
 };
 use crate::error::{ApiError, Problem};
 
@@ -63,11 +63,8 @@ pub struct PeriodView {
 
 impl PeriodView {
     fn of(slot: Slot, schedule: &Schedule) -> Self {
-        let zone = schedule.time_zone();
-        Self {
-            start: Zoned(slot.start().with_timezone(&zone).fixed_offset()),
-            end: Zoned(slot.end().with_timezone(&zone).fixed_offset()),
-        }
+        let times = SlotTimes::of(slot, schedule);
+        Self { start: times.start, end: times.end }
     }
 }
 
