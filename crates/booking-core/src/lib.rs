@@ -50,3 +50,4 @@ pub mod schedule;
 pub mod service;
 pub mod storage;
 pub mod units;
+pub mod webhook;

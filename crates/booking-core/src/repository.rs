@@ -25,13 +25,15 @@ use crate::{
     pending::Pending,
     placement::Placement,
     storage::StorageError,
+    webhook::Outbox,
 };
 
 /// The most ids one [`AppointmentRepository::histories`] call takes (a bound on its query).
 pub const MAX_HISTORIES: usize = 200;
 
-/// Where appointments, holds and closures are kept.
-pub trait AppointmentRepository: Send + Sync + fmt::Debug {
+/// Where appointments, holds and closures are kept, with the webhook outbox their changes
+/// queue deliveries in (in the same transaction, so the two are one store).
+pub trait AppointmentRepository: Outbox + Send + Sync + fmt::Debug {
     /// Books the first of `booking.candidates` that `admission` admits, given the closures and
     /// usage of its slots; or, with a hold, converts the hold (which must be for one of the
     /// candidates) into the appointment.

@@ -28,6 +28,10 @@ use crate::{
     schedule::{ChoiceError, Schedule, SlotError},
     storage::{StorageError, StorageErrorKind, WriteError},
     units::Slot,
+    webhook::{
+        Attempt, ClaimRequest, Claimed, Delivery, Endpoint, EndpointId, EndpointNotFound,
+        MAX_DELIVERIES_LISTED, Secret, Settlement, Subscription, TooManyEndpoints,
+    },
 };
 
 /// How long a hold lasts unless configured otherwise.
@@ -536,6 +540,77 @@ impl BookingService {
     /// [`AppointmentRepository::check_writable`]).
     pub fn check_writable(&self) -> Pending<(), Infallible> {
         self.repository.check_writable(self.clock.now())
+    }
+
+    /// Registers a webhook endpoint at `url` (checked by the caller), signed with `secret`.
+    pub fn subscribe(
+        &self,
+        url: String,
+        subscription: Subscription,
+        secret: Secret,
+    ) -> Pending<Endpoint, TooManyEndpoints> {
+        let created_at = self.clock.now().trunc_subsecs(0);
+        let endpoint = Endpoint { id: EndpointId::random(), url, subscription, secret, created_at };
+        self.repository.add_endpoint(endpoint)
+    }
+
+    /// Every webhook endpoint, oldest first.
+    pub fn endpoints(&self) -> Result<Vec<Endpoint>, StorageError> {
+        self.repository.endpoints()
+    }
+
+    /// Removes a webhook endpoint with the deliveries queued for it.
+    pub fn unsubscribe(&self, id: EndpointId) -> Pending<Endpoint, EndpointNotFound> {
+        self.repository.remove_endpoint(id)
+    }
+
+    /// An endpoint's newest deliveries, newest first; `None` when there is no such endpoint.
+    pub fn deliveries(&self, id: EndpointId) -> Result<Option<Vec<Delivery>>, StorageError> {
+        self.repository.deliveries(id, MAX_DELIVERIES_LISTED)
+    }
+
+    /// Claims up to `most` due deliveries for one attempt each, for `lease` (see
+    /// [`Outbox::claim`](crate::webhook::Outbox::claim)).
+    pub fn claim_deliveries(
+        &self,
+        most: usize,
+        lease: Duration,
+    ) -> Pending<Vec<Claimed>, Infallible> {
+        let now = self.clock.now();
+        self.repository.claim(ClaimRequest { now, lease_until: now + lease, most })
+    }
+
+    /// Records how the attempt `claimed` went; after a failure, retried `retry_in` from now,
+    /// or failed for good without it.
+    pub fn settle_delivery(
+        &self,
+        claimed: &Claimed,
+        result: Attempt,
+        retry_in: Option<Duration>,
+    ) -> Pending<bool, Infallible> {
+        let at = self.clock.now().trunc_subsecs(0);
+        let retry_at = match result {
+            Attempt::Delivered { .. } => None,
+            // Stores keep whole seconds: rounded up, a retry is never early.
+            // A delay past the calendar's end gives up rather than overflow.
+            Attempt::Failed { .. } => retry_in.and_then(|delay| {
+                let due = at.checked_add_signed(delay)?;
+                let whole = due.trunc_subsecs(0);
+                if whole < due {
+                    whole.checked_add_signed(Duration::seconds(1))
+                } else {
+                    Some(whole)
+                }
+            }),
+        };
+        let settlement = Settlement {
+            delivery: claimed.delivery,
+            attempt: claimed.attempt,
+            result,
+            at,
+            retry_at,
+        };
+        self.repository.settle(settlement)
     }
 }
 

@@ -98,6 +98,14 @@ pub struct Cli {
     /// characters and not the admin token; feeds are off without it.
     #[arg(long, env = "BOOKING_FEED_TOKEN", hide_env_values = true)]
     pub feed_token: Option<BearerToken>,
+    /// Let webhook endpoints be on loopback and private addresses (refused by default, so
+    /// that a registered URL cannot reach services inside the server's network).
+    #[arg(long, env = "BOOKING_WEBHOOK_ALLOW_PRIVATE", default_value_t = false, action = clap::ArgAction::Set)]
+    pub webhook_allow_private: bool,
+    /// Delays before each retry of a failed webhook delivery, comma-separated, COUNTxDELAY
+    /// for a repeat; after the last, the delivery fails.
+    #[arg(long, env = "BOOKING_WEBHOOK_RETRIES", default_value = "5s,30s,2m,15m,1h,4h,9x8h")]
+    pub webhook_retries: booking_core::webhook::RetrySchedule,
     /// Seconds between heartbeat comments on idle availability streams.
     #[arg(long, env = "BOOKING_STREAM_HEARTBEAT_SECONDS", default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub stream_heartbeat_seconds: u64,
@@ -278,6 +286,10 @@ impl Cli {
             client_timeout: Duration::from_millis(self.client_timeout_ms),
             keep_alive: Duration::from_secs(self.keep_alive_seconds),
             workers: self.workers.map(usize::from),
+            webhooks: crate::config::WebhookSettings {
+                allow_private: self.webhook_allow_private,
+                retries: self.webhook_retries,
+            },
         })
     }
 }

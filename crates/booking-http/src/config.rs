@@ -64,6 +64,18 @@ pub struct Settings {
     pub keep_alive: Duration,
     /// HTTP worker threads; `None` means one per core.
     pub workers: Option<usize>,
+    /// How webhooks are delivered.
+    pub webhooks: WebhookSettings,
+}
+
+/// How webhooks are delivered.
+#[derive(Debug, Clone, Default)]
+pub struct WebhookSettings {
+    /// Whether endpoints may be on loopback or private addresses (off: a registered URL could
+    /// otherwise reach services inside the network the server runs in).
+    pub allow_private: bool,
+    /// When a failed delivery is tried again.
+    pub retries: booking_core::webhook::RetrySchedule,
 }
 
 impl Default for Settings {
@@ -76,6 +88,7 @@ impl Default for Settings {
             hold_duration: booking_core::service::DEFAULT_HOLD_DURATION,
             key_lifetime: booking_core::idempotency::DEFAULT_KEY_LIFETIME,
             key_sweep_interval: DEFAULT_KEY_SWEEP_INTERVAL,
+            webhooks: WebhookSettings::default(),
             admin_token: None,
             metrics_token: None,
             feed_token: FeedToken(None),

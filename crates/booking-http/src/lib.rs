@@ -17,3 +17,4 @@ pub mod routes;
 pub mod startup;
 pub mod sweep;
 pub mod telemetry;
+pub mod webhooks;

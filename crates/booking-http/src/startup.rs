@@ -23,7 +23,9 @@ use crate::{
     openapi::OpenApiJson,
     routes::{self, Bookings, StoreCalls, stream::Heartbeat},
     telemetry,
+    webhooks::worker::{self, Nudging},
 };
+use tokio::sync::Notify;
 
 /// Why a server built without the `postgres` feature refuses a PostgreSQL URL.
 #[cfg(not(feature = "postgres"))]
@@ -53,14 +55,20 @@ impl Application {
     pub fn build(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
         let store = Store::open(&settings)?;
         let (events, publisher) = Events::new();
+        let deliveries = Arc::new(Notify::new());
+        let feed = Nudging { feed: events.clone(), worker: deliveries.clone() };
         let service = BookingService::new(store.repository, clock, settings.schedule)
             .with_hold_duration(settings.hold_duration)
             .with_key_lifetime(settings.key_lifetime)
             .with_holds_per_holder(settings.max_holds_per_client)
-            .with_feed(Arc::new(events.clone()));
+            .with_feed(Arc::new(feed));
         let bookings = web::Data::new(Bookings::new(service, store.calls));
         publisher.start(bookings.clone());
         crate::sweep::start(bookings.clone(), settings.key_sweep_interval);
+        let client = worker::client(&settings.webhooks)
+            .context("cannot set up the HTTP client for webhooks")?;
+        worker::start(bookings.clone(), settings.webhooks.clone(), client, deliveries);
+        let webhook_settings = web::Data::new(settings.webhooks);
         #[cfg(feature = "postgres")]
         let listening = store
             .postgres
@@ -99,6 +107,7 @@ impl Application {
                 .app_data(heartbeat.clone())
                 .app_data(admin_token.clone())
                 .app_data(feed_token.clone())
+                .app_data(webhook_settings.clone())
                 .app_data(limiter.clone())
                 .app_data(openapi.clone())
                 .app_data(metrics.clone())

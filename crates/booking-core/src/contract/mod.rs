@@ -18,6 +18,7 @@ mod holds;
 mod keys;
 mod listings;
 pub mod properties;
+mod webhooks;
 mod written;
 
 use std::num::NonZeroU16;
@@ -25,7 +26,8 @@ use std::num::NonZeroU16;
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 
 pub use self::{
-    bookings::*, changes::*, closures::*, history::*, holds::*, keys::*, listings::*, written::*,
+    bookings::*, changes::*, closures::*, history::*, holds::*, keys::*, listings::*, webhooks::*,
+    written::*,
 };
 use crate::{
     admission::{Admission, Unavailable, Usage},
@@ -102,6 +104,11 @@ macro_rules! repository_contract_tests {
             refused_and_replayed_writes_add_no_history,
             every_way_of_writing_records_its_change,
             histories_answer_for_many_at_once,
+            each_change_queues_a_delivery_for_each_subscribed_endpoint,
+            claims_take_each_endpoints_oldest_delivery_once,
+            failed_attempts_retry_and_then_fail_for_good,
+            each_message_shows_the_appointment_as_its_change_left_it,
+            endpoints_are_removed_with_their_deliveries_and_capped,
             a_write_changes_the_usage_of_exactly_the_slots_it_reports
         }
     };
@@ -319,6 +326,7 @@ mod tests {
             include_str!("holds.rs"),
             include_str!("keys.rs"),
             include_str!("listings.rs"),
+            include_str!("webhooks.rs"),
             include_str!("written.rs"),
         ];
         let written: Vec<&str> = areas

@@ -6,6 +6,7 @@
 
 mod requests;
 mod store;
+mod webhooks;
 
 use std::fmt;
 

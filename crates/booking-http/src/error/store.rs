@@ -139,7 +139,7 @@ impl ApiError {
     }
 
     /// A write the store could not make.
-    fn write<R>(error: WriteError<R>, refused: impl FnOnce(R) -> Self) -> Self {
+    pub(super) fn write<R>(error: WriteError<R>, refused: impl FnOnce(R) -> Self) -> Self {
         match error {
             WriteError::Refused(refusal) => refused(refusal),
             WriteError::KeyReused => Self::key_reused(),

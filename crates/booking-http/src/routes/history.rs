@@ -62,7 +62,7 @@ pub struct PeriodView {
 }
 
 impl PeriodView {
-    fn of(slot: Slot, schedule: &Schedule) -> Self {
+    pub(crate) fn of(slot: Slot, schedule: &Schedule) -> Self {
         let times = SlotTimes::of(slot, schedule);
         Self { start: times.start, end: times.end }
     }

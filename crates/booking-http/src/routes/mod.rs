@@ -13,8 +13,9 @@ pub mod history;
 pub mod holds;
 pub mod meta;
 pub mod stream;
-mod times;
+pub(crate) mod times;
 pub mod views;
+pub mod webhooks;
 
 use actix_web::{
     HttpResponse, Resource,
@@ -74,6 +75,18 @@ pub fn configure(config: &mut web::ServiceConfig) {
                 )
                 .service(
                     resource("/closures/{id}", "DELETE").route(web::delete().to(admin::reopen)),
+                )
+                .service(
+                    resource("/webhooks", "GET, POST")
+                        .route(web::get().to(webhooks::list))
+                        .route(web::post().to(webhooks::create)),
+                )
+                .service(
+                    resource("/webhooks/{id}", "DELETE").route(web::delete().to(webhooks::delete)),
+                )
+                .service(
+                    resource("/webhooks/{id}/deliveries", "GET")
+                        .route(web::get().to(webhooks::deliveries)),
                 )
                 .default_service(web::to(admin_not_found)),
         );

@@ -25,4 +25,5 @@ mod request_ids;
 mod reschedule;
 mod schedule;
 mod stream;
+mod webhooks;
 mod writes;

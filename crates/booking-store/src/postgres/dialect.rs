@@ -44,6 +44,18 @@ const CLOSURES_LOCK: i32 = 1;
 /// The advisory lock held by the server applying migrations.
 pub(super) const MIGRATIONS_LOCK: i32 = 2;
 
+/// The ids of due deliveries, at most `$2`: each endpoint's oldest pending delivery, if it is
+/// due by `$1` and no worker's lease on it runs past `$1`; soonest due first. A delivery another
+/// server is claiming right now is passed over (`SKIP LOCKED`), and while it is leased the
+/// endpoint's next delivery is not its oldest pending one: so no two servers make one attempt,
+/// and no endpoint gets two deliveries at once.
+pub(super) const DUE_DELIVERIES: &str = "SELECT d.id FROM webhook_deliveries d \
+     WHERE d.state = 'pending' AND d.next_attempt_at <= $1 \
+     AND (d.leased_until IS NULL OR d.leased_until <= $1) \
+     AND d.id = (SELECT min(h.id) FROM webhook_deliveries h \
+                 WHERE h.endpoint_id = d.endpoint_id AND h.state = 'pending') \
+     ORDER BY d.next_attempt_at, d.id LIMIT $2 FOR UPDATE OF d SKIP LOCKED";
+
 /// Whether writers lock the rows they judge (creating missing occupancy rows to do so): yes.
 pub(super) const LOCKS_ROWS: bool = true;
 

@@ -51,6 +51,8 @@ mod rows;
 mod schema;
 #[path = "../sql/transaction.rs"]
 mod transaction;
+#[path = "../sql/webhooks.rs"]
+mod webhooks;
 
 use std::{fmt, time::Duration};
 
@@ -60,6 +62,7 @@ use booking_core::{
     pending::Pending,
     repository::{Forgotten, Written},
     storage::{StorageError, StorageErrorKind, WriteError},
+    webhook::{Claimed, Endpoint},
 };
 use diesel::{
     pg::PgConnection,
@@ -277,18 +280,20 @@ impl<T> Announced for Outcome<Written<T>> {
     }
 }
 
-/// The sweep forgets what stopped counting already; the readiness check changes no slot.
-impl Announced for Forgotten {
-    fn changed(&self) -> Option<&Change> {
-        None
-    }
+/// The sweep forgets what stopped counting already; the readiness check changes no slot; the
+/// webhook outbox's own writes change none either (the deliveries a change queues are
+/// written, and announced, with the change).
+macro_rules! announces_nothing {
+    ($($written:ty),*) => {
+        $(impl Announced for $written {
+            fn changed(&self) -> Option<&Change> {
+                None
+            }
+        })*
+    };
 }
 
-impl Announced for () {
-    fn changed(&self) -> Option<&Change> {
-        None
-    }
-}
+announces_nothing!((), bool, Endpoint, Vec<Claimed>, Forgotten);
 
 /// A transaction PostgreSQL aborted so that others could go on; trying again may succeed.
 #[derive(Debug, thiserror::Error)]

@@ -160,6 +160,14 @@ fn schema_rs_matches_the_migrations() {
         "appointment_history",
         declared(appointment_history::table.select(appointment_history::all_columns)),
     );
+    check(
+        "webhook_endpoints",
+        declared(webhook_endpoints::table.select(webhook_endpoints::all_columns)),
+    );
+    check(
+        "webhook_deliveries",
+        declared(webhook_deliveries::table.select(webhook_deliveries::all_columns)),
+    );
 }
 
 /// A server whose role may not change the schema starts without migrating, once `migrate` has

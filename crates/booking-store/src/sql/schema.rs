@@ -94,6 +94,32 @@ diesel::table! {
 }
 
 diesel::table! {
+    webhook_endpoints (seq) {
+        seq -> BigInt,
+        id -> Text,
+        url -> Text,
+        events -> Nullable<Text>,
+        secret -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    webhook_deliveries (id) {
+        id -> BigInt,
+        endpoint_id -> Text,
+        entry_id -> BigInt,
+        state -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Nullable<BigInt>,
+        leased_until -> Nullable<BigInt>,
+        last_status -> Nullable<Integer>,
+        last_error -> Nullable<Text>,
+        settled_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
     readiness (id) {
         id -> Integer,
         checked_at -> BigInt,
@@ -101,4 +127,13 @@ diesel::table! {
 }
 
 diesel::joinable!(hold_slots -> holds (token));
-diesel::allow_tables_to_appear_in_same_query!(appointments, occupancy, holds, hold_slots, closures);
+diesel::allow_tables_to_appear_in_same_query!(
+    appointments,
+    occupancy,
+    holds,
+    hold_slots,
+    closures,
+    appointment_history,
+    webhook_endpoints,
+    webhook_deliveries,
+);

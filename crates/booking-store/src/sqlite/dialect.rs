@@ -28,6 +28,16 @@ pub(super) const FORGET_KEYS: &str = "DELETE FROM idempotency_records WHERE key 
 pub(super) const FORGET_HOLDS: &str = "DELETE FROM holds WHERE token IN (\
      SELECT token FROM holds WHERE expires_at <= ? ORDER BY expires_at LIMIT ?)";
 
+/// The ids of due deliveries, at most `?2`: each endpoint's oldest pending delivery, if it is
+/// due by `?1` and no worker's lease on it runs past `?1`; soonest due first. (The writer runs
+/// one write at a time: no other claim is in flight.)
+pub(super) const DUE_DELIVERIES: &str = "SELECT d.id FROM webhook_deliveries d \
+     WHERE d.state = 'pending' AND d.next_attempt_at <= ?1 \
+     AND (d.leased_until IS NULL OR d.leased_until <= ?1) \
+     AND d.id = (SELECT min(h.id) FROM webhook_deliveries h \
+                 WHERE h.endpoint_id = d.endpoint_id AND h.state = 'pending') \
+     ORDER BY d.next_attempt_at, d.id LIMIT ?2";
+
 /// Whether writers lock the rows they judge: no, the write lock covers the whole database.
 pub(super) const LOCKS_ROWS: bool = false;
 

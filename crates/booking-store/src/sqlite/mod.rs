@@ -26,6 +26,8 @@ mod rows;
 mod schema;
 #[path = "../sql/transaction.rs"]
 mod transaction;
+#[path = "../sql/webhooks.rs"]
+mod webhooks;
 mod writer;
 
 use std::path::Path;

@@ -84,7 +84,8 @@ fn columns_in_schema<T: diesel::query_builder::QueryFragment<Sqlite>>(query: T) 
 #[test]
 fn schema_rs_matches_the_migrations() {
     use schema::{
-        appointment_history, closures, hold_slots, holds, idempotency_records, occupancy, readiness,
+        appointment_history, closures, hold_slots, holds, idempotency_records, occupancy,
+        readiness, webhook_deliveries, webhook_endpoints,
     };
     let database = TestDatabase::new();
     let mut connection = database.connection();
@@ -105,6 +106,14 @@ fn schema_rs_matches_the_migrations() {
         "appointment_history",
         columns_in_schema(appointment_history::table.select(appointment_history::all_columns)),
     );
+    check(
+        "webhook_endpoints",
+        columns_in_schema(webhook_endpoints::table.select(webhook_endpoints::all_columns)),
+    );
+    check(
+        "webhook_deliveries",
+        columns_in_schema(webhook_deliveries::table.select(webhook_deliveries::all_columns)),
+    );
 }
 
 #[test]
@@ -124,6 +133,8 @@ fn migrations_revert_cleanly_and_reapply() {
         "idempotency_records",
         "readiness",
         "appointment_history",
+        "webhook_endpoints",
+        "webhook_deliveries",
     ] {
         assert!(columns_in_database(&mut connection, table).is_empty(), "{table} left behind");
     }

@@ -3,6 +3,8 @@
 //! holds until [`BookingService::forget_expired`](crate::service::BookingService::forget_expired)
 //! sweeps them: call that now and then.
 
+mod outbox;
+
 use std::{
     collections::{BTreeMap, HashMap},
     convert::Infallible,
@@ -47,6 +49,7 @@ struct State {
     closures: BTreeMap<ClosureId, Closure>,
     keys: HashMap<IdempotencyKey, Remembered>,
     history: HashMap<AppointmentId, Vec<Entry>>,
+    outbox: outbox::Queue,
 }
 
 impl State {
@@ -114,10 +117,11 @@ impl State {
         usage
     }
 
-    /// Records what `written` did to its appointment, if anything: the writes call it as
-    /// they commit, under the same lock.
+    /// Records what `written` did to its appointment, if anything, and queues its webhook
+    /// deliveries: the writes call it as they commit, under the same lock.
     fn record<T>(&mut self, written: &Written<T>) {
         if let Some((id, entry)) = written.event.as_ref().and_then(Event::entry) {
+            self.outbox.fan_out(id, &entry);
             self.history.entry(id).or_default().push(entry);
         }
     }
