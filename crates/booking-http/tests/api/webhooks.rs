@@ -141,6 +141,18 @@ async fn wait_until_newest_is(app: &TestApp, webhook: &Value, status: &str) -> V
     }
 }
 
+/// Registers `url` for every event on a server process.
+async fn register_on(server: &Server, url: &str) {
+    let created = reqwest::Client::new()
+        .post(server.url("/admin/webhooks"))
+        .bearer_auth(ADMIN_TOKEN)
+        .json(&json!({ "url": url }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), StatusCode::CREATED);
+}
+
 fn verify(secret: &str, received: &Received) {
     let webhook = standardwebhooks::Webhook::new(secret).unwrap();
     webhook.verify(&received.body, &received.headers).unwrap();
@@ -374,14 +386,7 @@ async fn a_pending_delivery_survives_a_restart() {
     ];
     let client = reqwest::Client::new();
     let first = Server::starting_on(&database, &env).ready();
-    let created = client
-        .post(first.url("/admin/webhooks"))
-        .bearer_auth(ADMIN_TOKEN)
-        .json(&json!({"url": receiver.url}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(created.status(), StatusCode::CREATED);
+    register_on(&first, &receiver.url).await;
     let booked = client
         .post(first.url("/schedule"))
         .json(&json!({"client_name": "Ada", "date": next_month(), "time": "10:00"}))
@@ -411,14 +416,7 @@ async fn two_servers_deliver_each_event_once_in_order() {
     let (first, second) = (Server::starting_on(url, &env), Server::starting_on(url, &env));
     let (first, second) = (first.ready(), second.ready());
     let client = reqwest::Client::new();
-    let created = client
-        .post(first.url("/admin/webhooks"))
-        .bearer_auth(ADMIN_TOKEN)
-        .json(&json!({"url": receiver.url}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(created.status(), StatusCode::CREATED);
+    register_on(&first, &receiver.url).await;
     let date = next_month();
     let times: Vec<String> =
         (0..16).map(|n| format!("{:02}:{:02}", 9 + n / 2, (n % 2) * 30)).collect();
