@@ -405,6 +405,8 @@ pub struct Expired {
     pub keys_made_by: DateTime<Utc>,
     /// Holds that stopped counting at or before this.
     pub holds_ended_by: DateTime<Utc>,
+    /// Webhook deliveries delivered or failed at or before this.
+    pub deliveries_settled_by: DateTime<Utc>,
     /// The most of each kind to forget at once.
     pub most: u32,
 }
@@ -416,6 +418,8 @@ pub struct Forgotten {
     pub keys: u64,
     /// Holds.
     pub holds: u64,
+    /// Settled webhook deliveries.
+    pub deliveries: u64,
 }
 
 /// Why a hold was not made.

@@ -30,7 +30,8 @@ use crate::{
     units::Slot,
     webhook::{
         Attempt, ClaimRequest, Claimed, Delivery, Endpoint, EndpointId, EndpointNotFound,
-        MAX_DELIVERIES_LISTED, Secret, Settlement, Subscription, TooManyEndpoints,
+        MAX_DELIVERIES_LISTED, SETTLED_DELIVERIES_KEPT, Secret, Settlement, Subscription,
+        TooManyEndpoints,
     },
 };
 
@@ -323,7 +324,12 @@ impl BookingService {
     /// [`AppointmentRepository::forget_expired`]); answers how many of each.
     pub fn forget_expired(&self, most: u32) -> Pending<Forgotten, Infallible> {
         let now = self.clock.now();
-        let expired = Expired { keys_made_by: now - self.key_lifetime, holds_ended_by: now, most };
+        let expired = Expired {
+            keys_made_by: now - self.key_lifetime,
+            holds_ended_by: now,
+            deliveries_settled_by: now - SETTLED_DELIVERIES_KEPT,
+            most,
+        };
         self.repository.forget_expired(expired)
     }
 

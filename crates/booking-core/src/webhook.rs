@@ -27,6 +27,9 @@ pub const MAX_ENDPOINTS: usize = 20;
 /// The longest endpoint URL accepted, in characters.
 pub const MAX_URL_CHARS: usize = 2000;
 
+/// How long a delivered or failed delivery stays listed before the sweep forgets it.
+pub const SETTLED_DELIVERIES_KEPT: chrono::Duration = chrono::Duration::days(30);
+
 /// The most deliveries one listing shows, newest first.
 pub const MAX_DELIVERIES_LISTED: usize = 100;
 

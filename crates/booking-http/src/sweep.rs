@@ -1,5 +1,6 @@
-//! Forgetting expired idempotency keys and holds in the background, in small batches, so that
-//! no client's write deletes other keys' records or other clients' holds (and waits on them).
+//! Forgetting expired idempotency keys and holds, and webhook deliveries settled long ago, in
+//! the background, in small batches, so that no client's write deletes other keys' records or
+//! other clients' holds (and waits on them).
 
 use std::time::Duration;
 
@@ -21,7 +22,8 @@ pub fn start(bookings: web::Data<Bookings>, interval: Duration) {
         loop {
             tokio::time::sleep(interval + random_below(interval / 10)).await;
             while let Some(forgotten) = sweep_once(&bookings).await {
-                if forgotten.keys.max(forgotten.holds) < u64::from(BATCH) {
+                if forgotten.keys.max(forgotten.holds).max(forgotten.deliveries) < u64::from(BATCH)
+                {
                     break;
                 }
             }
@@ -39,7 +41,12 @@ async fn sweep_once(bookings: &web::Data<Bookings>) -> Option<Forgotten> {
     };
     match forgotten.await {
         Ok(forgotten) => {
-            tracing::debug!(keys = forgotten.keys, holds = forgotten.holds, "forgot expired");
+            tracing::debug!(
+                keys = forgotten.keys,
+                holds = forgotten.holds,
+                deliveries = forgotten.deliveries,
+                "forgot expired"
+            );
             Some(forgotten)
         }
         Err(error) => {

@@ -138,8 +138,12 @@ pub fn a_holder_has_at_most_its_quota_of_active_holds(repository: &dyn Appointme
 /// active one.
 pub fn expired_holds_are_forgotten_by_the_sweep_alone(repository: &dyn AppointmentRepository) {
     let sweep = |ended_by, most| {
-        let expired =
-            Expired { keys_made_by: now() - Duration::days(1), holds_ended_by: ended_by, most };
+        let expired = Expired {
+            keys_made_by: now() - Duration::days(1),
+            holds_ended_by: ended_by,
+            deliveries_settled_by: now() - Duration::days(1),
+            most,
+        };
         let forgotten = repository.forget_expired(expired).wait().unwrap();
         assert_eq!(forgotten.keys, 0);
         forgotten.holds

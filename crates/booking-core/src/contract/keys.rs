@@ -134,7 +134,12 @@ pub fn keys_are_forgotten_after_their_lifetime(repository: &dyn AppointmentRepos
 
 /// How many keys a sweep of records made by `before` forgets (holds left alone).
 fn forget(repository: &dyn AppointmentRepository, before: DateTime<Utc>, most: u32) -> u64 {
-    let expired = Expired { keys_made_by: before, holds_ended_by: now() - Duration::days(1), most };
+    let expired = Expired {
+        keys_made_by: before,
+        holds_ended_by: now() - Duration::days(1),
+        deliveries_settled_by: now() - Duration::days(1),
+        most,
+    };
     let forgotten = repository.forget_expired(expired).wait().unwrap();
     assert_eq!(forgotten.holds, 0);
     forgotten.keys

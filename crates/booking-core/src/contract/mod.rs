@@ -109,6 +109,7 @@ macro_rules! repository_contract_tests {
             failed_attempts_retry_and_then_fail_for_good,
             each_message_shows_the_appointment_as_its_change_left_it,
             endpoints_are_removed_with_their_deliveries_and_capped,
+            settled_deliveries_are_forgotten_by_the_sweep,
             a_write_changes_the_usage_of_exactly_the_slots_it_reports
         }
     };
@@ -125,6 +126,19 @@ macro_rules! repository_contract_tests {
     (@names; $($check:ident),* $(,)?) => {
         [$(stringify!($check)),*]
     };
+}
+
+/// Registers an endpoint for every event on `repository`, so that its writes queue webhook
+/// deliveries: for stores' own tests of the outbox.
+pub fn subscribe_everything(repository: &dyn AppointmentRepository) {
+    let endpoint = crate::webhook::Endpoint {
+        id: crate::webhook::EndpointId::random(),
+        url: "https://crm.example/hooks".to_owned(),
+        subscription: crate::webhook::Subscription::All,
+        secret: crate::webhook::Secret::new("whsec_c2VjcmV0".to_owned()),
+        created_at: now(),
+    };
+    repository.add_endpoint(endpoint).wait().unwrap();
 }
 
 const NOW: &str = "2030-01-01T08:00:00Z";

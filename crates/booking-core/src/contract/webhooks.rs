@@ -7,6 +7,7 @@ use super::*;
 use crate::{
     appointment::Status,
     history::{Reason, Transition},
+    repository::Expired,
     webhook::{
         Attempt, ClaimRequest, Claimed, Delivery, DeliveryState, Endpoint, EndpointId,
         EndpointNotFound, EventType, MAX_ENDPOINTS, Secret, Settlement, Subscription,
@@ -241,4 +242,35 @@ pub fn endpoints_are_removed_with_their_deliveries_and_capped(
     let extra = Endpoint { id: EndpointId::random(), ..gone };
     let refused = repository.add_endpoint(extra).wait();
     assert!(matches!(refused, Err(WriteError::Refused(TooManyEndpoints))), "{refused:?}");
+}
+
+/// The sweep forgets deliveries delivered or failed at or before its cutoff, first settled
+/// first, and never a pending one.
+pub fn settled_deliveries_are_forgotten_by_the_sweep(repository: &dyn AppointmentRepository) {
+    let hook = endpoint(repository, None);
+    for hour in [9, 10, 11] {
+        book(repository, place("alice", None, 7, hour, 1));
+    }
+    let first = claim(repository, now());
+    assert!(settle(repository, &first[0], delivered(), None));
+    let second = claim(repository, now());
+    assert!(settle(repository, &second[0], failed(), None));
+    let third = claim(repository, now());
+    assert!(settle(repository, &third[0], failed(), Some(now() + Duration::hours(1))));
+
+    let sweep = |settled_by, most| {
+        let expired = Expired {
+            keys_made_by: now() - Duration::days(1),
+            holds_ended_by: now() - Duration::days(1),
+            deliveries_settled_by: settled_by,
+            most,
+        };
+        repository.forget_expired(expired).wait().unwrap().deliveries
+    };
+    assert_eq!(sweep(now() - Duration::seconds(1), 10), 0, "settled after the cutoff");
+    assert_eq!(sweep(now(), 1), 1, "at most as many as asked");
+    assert_eq!(sweep(now() + Duration::days(1), 10), 1, "the other settled one");
+    let left = deliveries(repository, &hook);
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert_eq!((left[0].id, left[0].state), (third[0].delivery, DeliveryState::Pending));
 }

@@ -538,7 +538,8 @@ impl AppointmentRepository for InMemoryRepository {
                 state.holds.remove(token);
                 state.holders.remove(token);
             }
-            Forgotten { keys: keys.len() as u64, holds: holds.len() as u64 }
+            let deliveries = state.outbox.forget_settled(expired.deliveries_settled_by, most);
+            Forgotten { keys: keys.len() as u64, holds: holds.len() as u64, deliveries }
         });
         Pending::ready(forgotten)
     }

@@ -43,6 +43,7 @@ struct Queued {
     last_error: Option<String>,
     next_attempt_at: Option<DateTime<Utc>>,
     leased_until: Option<DateTime<Utc>>,
+    settled_at: Option<DateTime<Utc>>,
 }
 
 impl Queue {
@@ -67,9 +68,26 @@ impl Queue {
                     last_error: None,
                     next_attempt_at: Some(entry.at),
                     leased_until: None,
+                    settled_at: None,
                 },
             );
         }
+    }
+
+    /// Forgets at most `most` deliveries settled at or before `by`, first settled first;
+    /// answers how many.
+    pub(super) fn forget_settled(&mut self, by: DateTime<Utc>, most: usize) -> u64 {
+        let mut settled: Vec<(DateTime<Utc>, DeliveryId)> = self
+            .deliveries
+            .iter()
+            .filter_map(|(id, queued)| queued.settled_at.filter(|at| *at <= by).map(|at| (at, *id)))
+            .collect();
+        settled.sort_unstable();
+        settled.truncate(most);
+        for (_, id) in &settled {
+            self.deliveries.remove(id);
+        }
+        settled.len() as u64
     }
 
     /// The oldest pending delivery of each endpoint.
@@ -152,6 +170,7 @@ impl InMemoryRepository {
         match settlement.result {
             Attempt::Delivered { status } => {
                 queued.state = DeliveryState::Delivered;
+                queued.settled_at = Some(settlement.at);
                 queued.last_status = Some(status);
                 queued.last_error = None;
                 queued.next_attempt_at = None;
@@ -162,6 +181,7 @@ impl InMemoryRepository {
                 queued.next_attempt_at = settlement.retry_at;
                 if settlement.retry_at.is_none() {
                     queued.state = DeliveryState::Failed;
+                    queued.settled_at = Some(settlement.at);
                 }
             }
         }

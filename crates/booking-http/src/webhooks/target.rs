@@ -73,7 +73,7 @@ pub fn is_public(ip: IpAddr) -> bool {
         IpAddr::V4(ip) => is_public_v4(ip),
         IpAddr::V6(ip) => match ip.to_ipv4_mapped() {
             Some(mapped) => is_public_v4(mapped),
-            None => is_public_v6(ip),
+            None => is_public_v6(ip) && embedded_v4(ip).is_none_or(is_public_v4),
         },
     }
 }
@@ -106,12 +106,23 @@ fn is_public_v6(ip: Ipv6Addr) -> bool {
         || (first & 0xfe00) == 0xfc00
         || (first & 0xffc0) == 0xfe80
         || (first == 0x2001 && ip.segments()[1] == 0x0db8)
-        // NAT64, 64:ff9b::/96, embeds an IPv4 address: judge that one.
-        || (first == 0x0064 && ip.segments()[1] == 0xff9b && {
-            let [.., c, d] = ip.segments();
-            let v4 = Ipv4Addr::from((u32::from(c) << 16) | u32::from(d));
-            !is_public_v4(v4)
-        }))
+        // Local-use NAT64, 64:ff9b:1::/48, translates to private networks.
+        || (first == 0x0064 && ip.segments()[1] == 0xff9b && ip.segments()[2] == 0x0001))
+}
+
+/// The IPv4 address some IPv6 forms carry, which is where they lead: IPv4-compatible
+/// (`::a.b.c.d`), NAT64 (`64:ff9b::/96`) and 6to4 (`2002::/16`).
+fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
+    let s = ip.segments();
+    let v4 = |high: u16, low: u16| Ipv4Addr::from((u32::from(high) << 16) | u32::from(low));
+    match s {
+        [0, 0, 0, 0, 0, 0, high, low] if (high, low) != (0, 0) && (high, low) != (0, 1) => {
+            Some(v4(high, low))
+        }
+        [0x0064, 0xff9b, 0, 0, 0, 0, high, low] => Some(v4(high, low)),
+        [0x2002, high, low, ..] => Some(v4(high, low)),
+        _ => None,
+    }
 }
 
 /// A resolver that answers only a name's public addresses, and fails for a name that has none:
@@ -168,6 +179,9 @@ mod tests {
             "http://[fe80::1]/",
             "http://[::ffff:127.0.0.1]/",
             "http://[64:ff9b::a00:1]/",
+            "http://[64:ff9b:1::808:808]/",
+            "http://[::7f00:1]/",
+            "http://[2002:c0a8:101::1]/",
             "http://2130706433/",
         ] {
             assert!(matches!(check(url, false), Err(TargetError::Private(_))), "{url}");
@@ -186,7 +200,7 @@ mod tests {
 
     #[test]
     fn public_addresses_are_told_from_the_rest() {
-        let public = ["8.8.8.8", "2a00:1450:4001::1", "64:ff9b::808:808"];
+        let public = ["8.8.8.8", "2a00:1450:4001::1", "64:ff9b::808:808", "2002:808:808::1"];
         for ip in public {
             assert!(is_public(ip.parse().unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))), "{ip}");
         }

@@ -46,6 +46,10 @@ struct Receiver {
 
 impl Receiver {
     fn start() -> Self {
+        Self::start_on("127.0.0.1:0")
+    }
+
+    fn start_on(address: &str) -> Self {
         let received = Arc::new(Mutex::new(Vec::new()));
         let answers = Arc::new(Mutex::new(VecDeque::new()));
         let (kept, given) = (received.clone(), answers.clone());
@@ -70,7 +74,7 @@ impl Receiver {
             }))
         })
         .workers(1)
-        .bind("127.0.0.1:0")
+        .bind(address)
         .unwrap();
         let url = format!("http://{}/hooks", server.addrs()[0]);
         actix_web::rt::spawn(server.run());
@@ -285,6 +289,31 @@ async fn a_failed_attempt_is_retried_with_the_same_id_then_delivered() {
     assert_eq!(received[0].header("webhook-id"), received[1].header("webhook-id"));
     let delivered = wait_until_newest_is(&app, &webhook, "delivered").await;
     assert_eq!((&delivered[0]["attempts"], &delivered[0]["last_error"]), (&json!(2), &Value::Null));
+}
+
+#[actix_web::test]
+async fn while_the_receiver_is_down_the_event_waits_and_arrives_once_it_is_back() {
+    let app = app("1s").await;
+    let address = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let webhook = register(&app, &format!("http://{address}/hooks"), None).await;
+    app.book(DAY, "09:00").await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut waiting = deliveries(&app, &webhook).await;
+    while waiting[0]["last_error"].is_null() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        waiting = deliveries(&app, &webhook).await;
+    }
+    assert_eq!((&waiting[0]["status"], &waiting[0]["attempts"]), (&json!("pending"), &json!(1)));
+    assert_eq!(waiting[0]["last_http_status"], Value::Null);
+    let error = waiting[0]["last_error"].as_str().unwrap();
+    assert!(error.starts_with("could not connect"), "{error}");
+
+    let receiver = Receiver::start_on(&address.to_string());
+    app.set_time("2030-01-01T08:00:03Z");
+    let received = receiver.wait_for(1).await;
+    assert_eq!(received[0].json()["type"], "appointment.scheduled");
+    let delivered = wait_until_newest_is(&app, &webhook, "delivered").await;
+    assert_eq!(delivered[0]["attempts"], 2);
 }
 
 #[actix_web::test]

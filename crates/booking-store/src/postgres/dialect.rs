@@ -44,6 +44,12 @@ const CLOSURES_LOCK: i32 = 1;
 /// The advisory lock held by the server applying migrations.
 pub(super) const MIGRATIONS_LOCK: i32 = 2;
 
+/// Deletes a batch of webhook deliveries delivered or failed at or before `$1`, at most `$2`,
+/// first settled first, passing over rows another sweep has locked.
+pub(super) const FORGET_DELIVERIES: &str = "DELETE FROM webhook_deliveries WHERE id IN (\
+     SELECT id FROM webhook_deliveries WHERE settled_at <= $1 \
+     ORDER BY settled_at LIMIT $2 FOR UPDATE SKIP LOCKED)";
+
 /// The ids of due deliveries, at most `$2`: each endpoint's oldest pending delivery, if it is
 /// due by `$1` and no worker's lease on it runs past `$1`; soonest due first. A delivery another
 /// server is claiming right now is passed over (`SKIP LOCKED`), and while it is leased the

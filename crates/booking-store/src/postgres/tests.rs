@@ -683,63 +683,63 @@ fn a_release_waiting_on_a_refused_conversion_still_finds_the_hold() {
     });
 }
 
-/// The history entry is part of the write: when it cannot be written, neither is the change,
-/// whichever way the write goes (the booking function, with or without a key; the cancel
-/// function, or the shared transaction with a key).
+/// The history entry and the webhook deliveries it queues are part of the write: when either
+/// cannot be written, neither is the change, whichever way the write goes (the booking
+/// function, with or without a key; the cancel function, or the shared transaction with a key).
 #[test]
 #[ignore = "needs PostgreSQL: set TEST_DATABASE_URL and run with --include-ignored"]
-fn a_write_whose_history_cannot_be_written_changes_nothing() {
+fn a_write_whose_history_or_outbox_cannot_be_written_changes_nothing() {
     use booking_core::{
         idempotency::{Idempotency, IdempotencyKey},
         storage::WriteError,
     };
-    let database = TestDatabase::new();
-    let monday = Monday::with_capacity(1);
-    let mut connection = PgConnection::establish(database._schema.url().expose()).unwrap();
-    let refuse_history = |connection: &mut PgConnection, on: bool| {
-        let sql = if on {
-            "CREATE OR REPLACE FUNCTION no_history() RETURNS trigger LANGUAGE plpgsql AS \
-             $$ BEGIN RAISE EXCEPTION 'no history today'; END $$; \
-             CREATE TRIGGER no_history BEFORE INSERT ON appointment_history \
-             FOR EACH ROW EXECUTE FUNCTION no_history()"
-        } else {
-            "DROP TRIGGER no_history ON appointment_history"
+    for table in ["appointment_history", "webhook_deliveries"] {
+        let database = TestDatabase::new();
+        booking_core::contract::subscribe_everything(&*database);
+        let monday = Monday::with_capacity(1);
+        let mut connection = PgConnection::establish(database._schema.url().expose()).unwrap();
+        let refuse = |connection: &mut PgConnection, on: bool| {
+            let sql = if on {
+                format!(
+                    "CREATE OR REPLACE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS \
+                     $$ BEGIN RAISE EXCEPTION 'not today'; END $$; \
+                     CREATE TRIGGER refuse BEFORE INSERT ON {table} \
+                     FOR EACH ROW EXECUTE FUNCTION refuse()"
+                )
+            } else {
+                format!("DROP TRIGGER refuse ON {table}")
+            };
+            diesel::connection::SimpleConnection::batch_execute(connection, &sql).unwrap();
         };
-        diesel::connection::SimpleConnection::batch_execute(connection, sql).unwrap();
-    };
-    let keyed = |name: &str| {
-        Some(Idempotency {
-            key: IdempotencyKey::parse(name).unwrap(),
-            fingerprint: name.to_owned(),
-            now: monday.admission.now(),
-            lifetime: chrono::Duration::hours(1),
-        })
-    };
-    refuse_history(&mut connection, true);
-    for key in [None, keyed("book")] {
-        let booking = monday.booking("09:00:00");
-        let failed = database.book(booking.clone(), monday.admission, key).wait();
-        assert!(matches!(failed, Err(WriteError::Storage(_))), "{failed:?}");
-        assert_eq!(database.get(booking.id).unwrap(), None);
-    }
-    let usage = database
-        .usage(
-            None,
-            monday.at("09:00:00").slot.start(),
-            monday.at("09:00:00").slot.start(),
-            monday.admission.now(),
-        )
-        .unwrap();
-    assert!(usage.values().all(|u| u.booked == 0), "{usage:?}");
+        let keyed = |name: &str| {
+            Some(Idempotency {
+                key: IdempotencyKey::parse(name).unwrap(),
+                fingerprint: name.to_owned(),
+                now: monday.admission.now(),
+                lifetime: chrono::Duration::hours(1),
+            })
+        };
+        refuse(&mut connection, true);
+        for key in [None, keyed("book")] {
+            let booking = monday.booking("09:00:00");
+            let failed = database.book(booking.clone(), monday.admission, key).wait();
+            assert!(matches!(failed, Err(WriteError::Storage(_))), "{table}: {failed:?}");
+            assert_eq!(database.get(booking.id).unwrap(), None, "{table}");
+        }
+        let nine = monday.at("09:00:00").slot.start();
+        let usage = database.usage(None, nine, nine, monday.admission.now()).unwrap();
+        assert!(usage.values().all(|u| u.booked == 0), "{table}: {usage:?}");
 
-    refuse_history(&mut connection, false);
-    let booked = database.book(monday.booking("09:00:00"), monday.admission, None).wait();
-    let booked = booked.unwrap().done().unwrap().outcome;
-    refuse_history(&mut connection, true);
-    for key in [None, keyed("cancel")] {
-        let failed = database.cancel(cancellation(booked.id(), monday.admission.now()), key).wait();
-        assert!(matches!(failed, Err(WriteError::Storage(_))), "{failed:?}");
-        assert_eq!(database.get(booked.id()).unwrap(), Some(booked.clone()));
+        refuse(&mut connection, false);
+        let booked = database.book(monday.booking("09:00:00"), monday.admission, None).wait();
+        let booked = booked.unwrap().done().unwrap().outcome;
+        refuse(&mut connection, true);
+        for key in [None, keyed("cancel")] {
+            let cancel = cancellation(booked.id(), monday.admission.now());
+            let failed = database.cancel(cancel, key).wait();
+            assert!(matches!(failed, Err(WriteError::Storage(_))), "{table}: {failed:?}");
+            assert_eq!(database.get(booked.id()).unwrap(), Some(booked.clone()), "{table}");
+        }
     }
 }
 

@@ -324,7 +324,12 @@ impl AppointmentRepository for Repository {
         self.write(move |connection| {
             let keys = keys::forget(connection, expired.keys_made_by, expired.most)?;
             let holds = records::forget_holds(connection, expired.holds_ended_by, expired.most)?;
-            Ok(Forgotten { keys, holds })
+            let deliveries = super::webhooks::forget_settled(
+                connection,
+                expired.deliveries_settled_by,
+                expired.most,
+            )?;
+            Ok(Forgotten { keys, holds, deliveries })
         })
     }
 

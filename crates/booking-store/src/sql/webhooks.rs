@@ -15,6 +15,7 @@ use booking_core::{
         Subscription, TooManyEndpoints,
     },
 };
+use chrono::{DateTime, Utc};
 use diesel::{prelude::*, sql_types::BigInt};
 
 use super::{
@@ -152,15 +153,14 @@ fn claim(connection: &mut Db, request: ClaimRequest) -> Result<Vec<Claimed>, Sto
             ))
             .load(connection)
             .map_err(storage_error)?;
-    rows.into_iter()
-        .map(|(delivery, attempt, endpoint, entry_id, entry, appointment)| {
+    let mut claimed = Vec::with_capacity(rows.len());
+    for (delivery, attempt, endpoint, entry_id, entry, appointment) in rows {
+        let read = (|| {
             let endpoint = Endpoint::try_from(endpoint)?;
-            let message = Message::of(
-                MessageId(entry_id),
-                &entry.try_into()?,
-                &appointment.into_appointment()?,
-            );
-            Ok(Claimed {
+            let entry = entry.try_into()?;
+            let message =
+                Message::of(MessageId(entry_id), &entry, &appointment.into_appointment()?);
+            Ok::<_, StorageError>(Claimed {
                 delivery: DeliveryId(delivery),
                 attempt: attempts(attempt)?,
                 endpoint: endpoint.id,
@@ -168,8 +168,47 @@ fn claim(connection: &mut Db, request: ClaimRequest) -> Result<Vec<Claimed>, Sto
                 secret: endpoint.secret,
                 message,
             })
-        })
-        .collect()
+        })();
+        match read {
+            Ok(one) => claimed.push(one),
+            // A row that cannot be read would be claimed again and again, and hold up its
+            // endpoint's later deliveries: it fails for good, saying why.
+            Err(unreadable) => {
+                tracing::warn!(delivery, error = %unreadable, "a webhook delivery cannot be read");
+                give_up(connection, delivery, request.now, &unreadable.to_string())
+                    .map_err(storage_error)?;
+            }
+        }
+    }
+    Ok(claimed)
+}
+
+/// Fails a delivery for good at `now`, with `error` as its last error.
+fn give_up(connection: &mut Db, delivery: i64, now: DateTime<Utc>, error: &str) -> QueryResult<()> {
+    diesel::update(webhook_deliveries::table.find(delivery))
+        .set((
+            webhook_deliveries::state.eq(DeliveryState::Failed.as_str()),
+            webhook_deliveries::next_attempt_at.eq(None::<i64>),
+            webhook_deliveries::leased_until.eq(None::<i64>),
+            webhook_deliveries::last_error.eq(error),
+            webhook_deliveries::settled_at.eq(seconds(now)),
+        ))
+        .execute(connection)
+        .map(drop)
+}
+
+/// Forgets at most `most` deliveries settled at or before `by`, first settled first (passing
+/// over those another sweep holds); answers how many.
+pub(super) fn forget_settled(
+    connection: &mut Db,
+    by: DateTime<Utc>,
+    most: u32,
+) -> QueryResult<u64> {
+    let forgotten = diesel::sql_query(dialect::FORGET_DELIVERIES)
+        .bind::<BigInt, _>(seconds(by))
+        .bind::<BigInt, _>(i64::from(most))
+        .execute(connection)?;
+    Ok(forgotten as u64)
 }
 
 /// Records `settlement` if it is for the delivery's latest attempt and the delivery is still

@@ -28,6 +28,11 @@ pub(super) const FORGET_KEYS: &str = "DELETE FROM idempotency_records WHERE key 
 pub(super) const FORGET_HOLDS: &str = "DELETE FROM holds WHERE token IN (\
      SELECT token FROM holds WHERE expires_at <= ? ORDER BY expires_at LIMIT ?)";
 
+/// Deletes a batch of webhook deliveries delivered or failed at or before `?1`, at most `?2`,
+/// first settled first.
+pub(super) const FORGET_DELIVERIES: &str = "DELETE FROM webhook_deliveries WHERE id IN (\
+     SELECT id FROM webhook_deliveries WHERE settled_at <= ? ORDER BY settled_at LIMIT ?)";
+
 /// The ids of due deliveries, at most `?2`: each endpoint's oldest pending delivery, if it is
 /// due by `?1` and no worker's lease on it runs past `?1`; soonest due first. (The writer runs
 /// one write at a time: no other claim is in flight.)

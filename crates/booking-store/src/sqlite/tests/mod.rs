@@ -501,41 +501,52 @@ fn writers_sharing_a_commit_do_not_fail_each_other() {
     assert_eq!(day.values().map(|u| u.booked).sum::<u32>(), 9);
 }
 
-/// The history entry is part of the write: when it cannot be written, neither is the change
-/// (a booking, a cancel).
+/// The history entry and the webhook deliveries it queues are part of the write: when either
+/// cannot be written, neither is the change (a booking, a cancel).
 #[test]
-fn a_write_whose_history_cannot_be_written_changes_nothing() {
+fn a_write_whose_history_or_outbox_cannot_be_written_changes_nothing() {
     use diesel::connection::SimpleConnection;
-    let database = TestDatabase::new();
-    let (booking, admission) = monday_nine();
-    let booked = database.book(booking, admission, None).wait().unwrap().done().unwrap().outcome;
-    database
-        .connection()
-        .batch_execute(
-            "CREATE TRIGGER no_history BEFORE INSERT ON appointment_history \
-             BEGIN SELECT RAISE(ABORT, 'no history today'); END",
-        )
-        .unwrap();
-    let schedule = Schedule::default();
-    let ten = schedule
-        .place(
-            "2030-01-07".parse().unwrap(),
-            "10:00:00".parse().unwrap(),
-            &schedule.resources()[0],
-            None,
-        )
-        .unwrap();
-    let refused = Booking { id: AppointmentId::random(), candidates: vec![ten], ..monday_nine().0 };
-    let failed = database.book(refused.clone(), admission, None).wait();
-    assert!(matches!(failed, Err(booking_core::storage::WriteError::Storage(_))), "{failed:?}");
-    assert_eq!(database.get(refused.id).unwrap(), None);
-    let cancel = booking_core::repository::Cancellation {
-        id: booked.id(),
-        now: admission.now(),
-        by: booking_core::history::Actor::Client,
-        reason: None,
-    };
-    let failed = database.cancel(cancel, None).wait();
-    assert!(matches!(failed, Err(booking_core::storage::WriteError::Storage(_))), "{failed:?}");
-    assert_eq!(database.get(booked.id()).unwrap(), Some(booked));
+    for table in ["appointment_history", "webhook_deliveries"] {
+        let database = TestDatabase::new();
+        booking_core::contract::subscribe_everything(&*database);
+        let (booking, admission) = monday_nine();
+        let booked =
+            database.book(booking, admission, None).wait().unwrap().done().unwrap().outcome;
+        database
+            .connection()
+            .batch_execute(&format!(
+                "CREATE TRIGGER refuse BEFORE INSERT ON {table} \
+                 BEGIN SELECT RAISE(ABORT, 'not today'); END"
+            ))
+            .unwrap();
+        let schedule = Schedule::default();
+        let ten = schedule
+            .place(
+                "2030-01-07".parse().unwrap(),
+                "10:00:00".parse().unwrap(),
+                &schedule.resources()[0],
+                None,
+            )
+            .unwrap();
+        let refused =
+            Booking { id: AppointmentId::random(), candidates: vec![ten], ..monday_nine().0 };
+        let failed = database.book(refused.clone(), admission, None).wait();
+        assert!(
+            matches!(failed, Err(booking_core::storage::WriteError::Storage(_))),
+            "{table}: {failed:?}"
+        );
+        assert_eq!(database.get(refused.id).unwrap(), None, "{table}");
+        let cancel = booking_core::repository::Cancellation {
+            id: booked.id(),
+            now: admission.now(),
+            by: booking_core::history::Actor::Client,
+            reason: None,
+        };
+        let failed = database.cancel(cancel, None).wait();
+        assert!(
+            matches!(failed, Err(booking_core::storage::WriteError::Storage(_))),
+            "{table}: {failed:?}"
+        );
+        assert_eq!(database.get(booked.id()).unwrap(), Some(booked), "{table}");
+    }
 }
