@@ -208,6 +208,7 @@ fn fill(
             let request = BookRequest {
                 client_name: client_name.clone(),
                 notes: None,
+                contact: Default::default(),
                 slot: SlotRequest { date, time, resource: Some(resource.parse()?), service: None },
                 hold: None,
             };

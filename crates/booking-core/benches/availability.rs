@@ -49,6 +49,7 @@ fn salon() -> BookingService {
                 let request = BookRequest {
                     client_name: ClientName::parse("Bench").unwrap(),
                     notes: None,
+                    contact: Default::default(),
                     slot: SlotRequest {
                         date,
                         time,

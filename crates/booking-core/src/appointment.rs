@@ -9,6 +9,7 @@ use uuid::Uuid;
 use crate::{
     catalog::Slug,
     client::{ClientName, Notes},
+    contact::Contact,
     placement::Placement,
     units::Slot,
 };
@@ -133,6 +134,8 @@ pub struct Appointment {
     id: AppointmentId,
     client_name: ClientName,
     notes: Option<Notes>,
+    /// Boxed, so that an appointment stays small in the results and answers that carry it.
+    contact: Box<Contact>,
     resource: Slug,
     service: Option<Slug>,
     slot: Slot,
@@ -151,6 +154,8 @@ pub struct AppointmentRecord {
     pub client_name: ClientName,
     /// The client's notes.
     pub notes: Option<Notes>,
+    /// How to reach the client.
+    pub contact: Contact,
     /// The resource booked.
     pub resource: Slug,
     /// The service booked, if any.
@@ -173,6 +178,7 @@ impl From<AppointmentRecord> for Appointment {
             id: r.id,
             client_name: r.client_name,
             notes: r.notes,
+            contact: Box::new(r.contact),
             resource: r.resource,
             service: r.service,
             slot: r.slot,
@@ -191,6 +197,7 @@ impl Appointment {
         id: AppointmentId,
         client_name: ClientName,
         notes: Option<Notes>,
+        contact: Contact,
         placement: &Placement,
         now: DateTime<Utc>,
     ) -> Self {
@@ -199,6 +206,7 @@ impl Appointment {
             id,
             client_name,
             notes,
+            contact: Box::new(contact),
             resource: placement.resource.clone(),
             service: placement.service.clone(),
             slot: placement.slot,
@@ -259,6 +267,11 @@ impl Appointment {
     /// The client's notes, if any.
     pub fn notes(&self) -> Option<&Notes> {
         self.notes.as_ref()
+    }
+
+    /// How to reach the client.
+    pub fn contact(&self) -> &Contact {
+        &self.contact
     }
 
     /// The resource booked.
@@ -323,6 +336,7 @@ mod tests {
             AppointmentId::random(),
             ClientName::parse("Ada").unwrap(),
             None,
+            Contact::default(),
             &slot("2030-01-07T10:00:00Z"),
             at("2030-01-01T08:00:00.750Z"),
         )

@@ -14,6 +14,7 @@
 //! let appointment = service.book(BookRequest {
 //!     client_name: ClientName::parse("Ada Lovelace").unwrap(),
 //!     notes: None,
+//!     contact: Default::default(),
 //!     slot: SlotRequest {
 //!         date: "2030-01-02".parse().unwrap(),
 //!         time: "10:00:00".parse().unwrap(),
@@ -35,6 +36,7 @@ pub mod change;
 pub mod client;
 pub mod clock;
 pub mod closure;
+pub mod contact;
 #[cfg(any(test, feature = "contract"))]
 pub mod contract;
 pub mod event;

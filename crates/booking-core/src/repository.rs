@@ -18,6 +18,7 @@ use crate::{
     change::Change,
     client::{ClientName, Notes},
     closure::{Closure, ClosureId},
+    contact::Contact,
     event::{Event, EventKind},
     history::{Actor, Entry, Reason},
     hold::{Hold, HoldQuota, HoldToken},
@@ -293,6 +294,8 @@ pub struct Booking {
     pub client_name: ClientName,
     /// Their notes.
     pub notes: Option<Notes>,
+    /// How to reach them.
+    pub contact: Contact,
     /// Where it may go, in order of preference.
     pub candidates: Vec<Placement>,
     /// A hold to convert instead of taking new places.
@@ -317,7 +320,9 @@ pub struct Cancellation {
 impl Booking {
     /// The appointment this booking makes at `placement`.
     pub fn appointment_at(&self, placement: &Placement, now: DateTime<Utc>) -> Appointment {
-        Appointment::schedule(self.id, self.client_name.clone(), self.notes.clone(), placement, now)
+        let (name, notes, contact) =
+            (self.client_name.clone(), self.notes.clone(), self.contact.clone());
+        Appointment::schedule(self.id, name, notes, contact, placement, now)
     }
 
     /// The candidate a hold is for, if any.

@@ -14,6 +14,7 @@ use crate::{
     client::{ClientName, Notes},
     clock::Clock,
     closure::{Closure, ClosureId},
+    contact::Contact,
     event::Event,
     history::{Actor, Entry, Reason, Revised},
     hold::{DEFAULT_HOLDS_PER_HOLDER, Hold, HoldQuota, HoldToken},
@@ -58,6 +59,8 @@ pub struct BookRequest {
     pub client_name: ClientName,
     /// What they want the business to know.
     pub notes: Option<Notes>,
+    /// How to reach them.
+    pub contact: Contact,
     /// Where.
     pub slot: SlotRequest,
     /// A hold to convert into the appointment.
@@ -295,6 +298,7 @@ impl BookingService {
             id: AppointmentId::random(),
             client_name: request.client_name,
             notes: request.notes,
+            contact: request.contact,
             candidates,
             hold: request.hold,
             by: Actor::Client,
@@ -652,6 +656,7 @@ mod tests {
         BookRequest {
             client_name: ClientName::parse("Ada").unwrap(),
             notes: None,
+            contact: Contact::default(),
             slot: SlotRequest {
                 date: "2030-01-07".parse().unwrap(),
                 time: time.parse().unwrap(),

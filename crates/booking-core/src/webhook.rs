@@ -329,6 +329,7 @@ fn as_of(appointment: &Appointment, entry: &Entry) -> Appointment {
         id: appointment.id(),
         client_name: appointment.client_name().clone(),
         notes: appointment.notes().cloned(),
+        contact: appointment.contact().clone(),
         resource: appointment.resource().clone(),
         service: appointment.service().cloned(),
         slot: entry.slot,

@@ -19,10 +19,18 @@ pub fn a_booking_reads_back_with_every_field(repository: &dyn AppointmentReposit
     assert_eq!(stored.service(), Some(&slug("colour")));
     assert_eq!(stored.occupied().len(), 4);
     assert_eq!(stored.created_at(), now() + Duration::seconds(1));
+    let contact = stored.contact();
+    assert_eq!(contact.email.as_ref().map(|e| e.as_str()), Some("ada@example.com"));
+    assert_eq!(contact.phone.as_ref().map(|p| p.as_str()), Some("+442079460958"));
     assert_eq!(repository.get(stored.id()).unwrap().as_ref(), Some(&stored));
-    let plain = book(repository, place("alice", None, 7, 10, 1));
+    let no_contact = Booking {
+        contact: crate::contact::Contact::default(),
+        ..booking(vec![place("alice", None, 7, 10, 1)])
+    };
+    let plain = book_on(repository, &no_contact, &admission()).unwrap();
     assert_eq!(plain.service(), None);
     assert_eq!(plain.notes(), None);
+    assert_eq!(plain.contact(), &crate::contact::Contact::default());
     assert_eq!(repository.get(plain.id()).unwrap(), Some(plain));
 }
 

@@ -35,6 +35,7 @@ use crate::{
     catalog::{Resource, Service, Slug},
     client::ClientName,
     closure::{Closure, ClosureId},
+    contact::{Contact, Email, Phone},
     history::Actor,
     hold::HoldToken,
     idempotency::{Idempotency, IdempotencyKey, Outcome},
@@ -206,6 +207,11 @@ fn booking(candidates: Vec<Placement>) -> Booking {
         id: AppointmentId::random(),
         client_name: ClientName::parse("Ada").unwrap(),
         notes: None,
+        // Every store keeps the contact details and gives them back, on every path.
+        contact: Contact {
+            email: Email::parse("ada@example.com").unwrap(),
+            phone: Phone::parse("+44 20 7946 0958").unwrap(),
+        },
         candidates,
         hold: None,
         by: Actor::Client,

@@ -114,6 +114,7 @@ fn request(
     BookRequest {
         client_name: ClientName::parse("Prop Tester").unwrap(),
         notes: None,
+        contact: Default::default(),
         slot: SlotRequest { date, time, resource: resource.map(slug), service: service.map(slug) },
         hold: None,
     }

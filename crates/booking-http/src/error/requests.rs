@@ -14,6 +14,7 @@ use booking_core::{
     availability::DateRangeError,
     catalog::SlugError,
     client::{ClientNameError, NotesError},
+    contact::{EmailError, PhoneError},
     history::ReasonError,
     schedule::{ChoiceError, SlotError},
 };
@@ -93,6 +94,30 @@ impl From<ReasonError> for ApiError {
             "invalid-reason",
             "Invalid reason",
             "Invalid reason.",
+            error.to_string(),
+        )
+    }
+}
+
+impl From<EmailError> for ApiError {
+    fn from(error: EmailError) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid-email",
+            "Invalid email",
+            "Invalid email.",
+            error.to_string(),
+        )
+    }
+}
+
+impl From<PhoneError> for ApiError {
+    fn from(error: PhoneError) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid-phone",
+            "Invalid phone",
+            "Invalid phone.",
             error.to_string(),
         )
     }

@@ -8,6 +8,7 @@ use actix_web::{
 use booking_core::{
     appointment::{Appointment, AppointmentId},
     client::{ClientName, Notes},
+    contact::{Contact, Email, Phone},
     history::Reason,
     hold::HoldToken,
     idempotency::{IdempotencyKey, Outcome},
@@ -53,6 +54,15 @@ pub struct ScheduleRequest {
     /// becomes the appointment.
     #[serde(default)]
     pub hold: Option<String>,
+    /// The client's email address (as browsers check an email field), at most 254 characters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(example = "ada@example.com")]
+    pub email: Option<String>,
+    /// The client's phone number in E.164: + and the country code, then the number; spaces,
+    /// hyphens, dots and parentheses between digits are dropped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(example = "+44 20 7946 0958")]
+    pub phone: Option<String>,
 }
 
 impl TryFrom<ScheduleRequest> for BookRequest {
@@ -68,6 +78,10 @@ impl TryFrom<ScheduleRequest> for BookRequest {
             )?,
             client_name: ClientName::parse(&body.client_name)?,
             notes: body.notes.as_deref().map(Notes::parse).transpose()?.flatten(),
+            contact: Contact {
+                email: body.email.as_deref().map(Email::parse).transpose()?.flatten(),
+                phone: body.phone.as_deref().map(Phone::parse).transpose()?.flatten(),
+            },
             hold: body
                 .hold
                 .as_deref()
@@ -114,7 +128,7 @@ pub(super) fn appointment_id(text: &str) -> Result<AppointmentId, ApiError> {
     responses(
         (status = 201, description = "Booked", body = Scheduled,
             headers(("Location" = String, description = "/appointment/{id} of the new appointment"))),
-        (status = 400, description = "Bad date/time format, name or notes; unknown resource or service; a time in the past, too soon, too far ahead, outside opening hours, off a slot boundary or skipped by a DST change", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Bad date/time format, name, notes, email or phone; unknown resource or service; a time in the past, too soon, too far ahead, outside opening hours, off a slot boundary or skipped by a DST change", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Hold not found or expired.", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Time slot is not available. (reason full, held or closed), or the hold is for another slot", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body over 16 KiB", body = Problem, content_type = "application/problem+json"),

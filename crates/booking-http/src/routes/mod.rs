@@ -78,15 +78,16 @@ pub fn configure(config: &mut web::ServiceConfig) {
                 )
                 .service(
                     resource("/webhooks", "GET, POST")
-                        .route(web::get().to(webhooks::list))
-                        .route(web::post().to(webhooks::create)),
+                        .route(web::get().to(webhooks::list_webhooks))
+                        .route(web::post().to(webhooks::register)),
                 )
                 .service(
-                    resource("/webhooks/{id}", "DELETE").route(web::delete().to(webhooks::delete)),
+                    resource("/webhooks/{id}", "DELETE")
+                        .route(web::delete().to(webhooks::unregister)),
                 )
                 .service(
                     resource("/webhooks/{id}/deliveries", "GET")
-                        .route(web::get().to(webhooks::deliveries)),
+                        .route(web::get().to(webhooks::list_deliveries)),
                 )
                 .default_service(web::to(admin_not_found)),
         );

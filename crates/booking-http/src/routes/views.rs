@@ -41,6 +41,12 @@ pub struct AppointmentView<'a> {
     pub status: &'static str,
     /// The client's notes.
     pub notes: Option<&'a str>,
+    /// The client's email address, if they gave one.
+    #[schema(example = "ada@example.com")]
+    pub email: Option<&'a str>,
+    /// The client's phone number (E.164), if they gave one.
+    #[schema(example = "+442079460958")]
+    pub phone: Option<&'a str>,
     /// When it was booked (RFC 3339, UTC).
     #[schema(value_type = String, format = DateTime)]
     pub created_at: InUtc,
@@ -92,6 +98,8 @@ impl<'a> AppointmentView<'a> {
             end,
             status: appointment.status().as_str(),
             notes: appointment.notes().map(|notes| notes.as_str()),
+            email: appointment.contact().email.as_ref().map(|email| email.as_str()),
+            phone: appointment.contact().phone.as_ref().map(|phone| phone.as_str()),
             created_at: utc(appointment.created_at()),
             updated_at: utc(appointment.updated_at()),
         }

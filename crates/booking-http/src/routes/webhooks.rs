@@ -153,7 +153,7 @@ fn endpoint_id(text: &str) -> Result<EndpointId, ApiError> {
         (status = 503, description = "No admin token configured, or the database is unavailable", body = Problem, content_type = "application/problem+json"),
     )
 )]
-pub async fn create(
+pub async fn register(
     bookings: web::Data<Bookings>,
     settings: web::Data<WebhookSettings>,
     body: web::Json<WebhookRequest>,
@@ -188,7 +188,7 @@ pub async fn create(
         (status = 503, description = "No admin token configured, or the database is unavailable", body = Problem, content_type = "application/problem+json"),
     )
 )]
-pub async fn list(bookings: web::Data<Bookings>) -> Result<HttpResponse, ApiError> {
+pub async fn list_webhooks(bookings: web::Data<Bookings>) -> Result<HttpResponse, ApiError> {
     let endpoints = bookings.run("endpoints", |service| service.endpoints()).await?;
     Ok(HttpResponse::Ok()
         .json(Webhooks { webhooks: endpoints.iter().map(WebhookView::new).collect() }))
@@ -206,7 +206,7 @@ pub async fn list(bookings: web::Data<Bookings>) -> Result<HttpResponse, ApiErro
         (status = 503, description = "No admin token configured, or the database is unavailable", body = Problem, content_type = "application/problem+json"),
     )
 )]
-pub async fn delete(
+pub async fn unregister(
     bookings: web::Data<Bookings>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
@@ -231,7 +231,7 @@ pub async fn delete(
         (status = 503, description = "No admin token configured, or the database is unavailable", body = Problem, content_type = "application/problem+json"),
     )
 )]
-pub async fn deliveries(
+pub async fn list_deliveries(
     bookings: web::Data<Bookings>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {

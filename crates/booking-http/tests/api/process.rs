@@ -132,7 +132,7 @@ pub(crate) async fn slots_on(server: &Server, date: &str) -> Vec<serde_json::Val
             .json()
             .await
             .unwrap();
-    listing["slots"].as_array().unwrap().clone()
+    listing["slots"].as_array().unwrap_or_else(|| panic!("no slots: {listing}")).clone()
 }
 
 /// The 10:00 slot of `date` as a server lists it.
@@ -193,11 +193,11 @@ async fn two_processes_on_one_database_file_never_double_book() {
 }
 
 #[actix_web::test]
-async fn request_logs_name_routes_but_never_ids_tokens_or_names() {
+async fn request_logs_name_routes_but_never_ids_tokens_names_or_contact_details() {
     let directory = tempfile::tempdir().unwrap();
     let server = Server::start(&directory.path().join("logs.db"));
     let client = reqwest::Client::new();
-    let booked = post_json(&client, &server.url("/schedule"), &json!({"client_name": "Zebulon Secretname", "date": next_month(), "time": "12:00", "notes": "private"})).await;
+    let booked = post_json(&client, &server.url("/schedule"), &json!({"client_name": "Zebulon Secretname", "date": next_month(), "time": "12:00", "notes": "private", "email": "zebulon@secret.example", "phone": "+44 20 7946 0958"})).await;
     let id = booked["appointment_id"].as_str().unwrap();
     client.get(server.url(&format!("/appointment/{id}"))).send().await.unwrap();
     let held =
@@ -212,7 +212,7 @@ async fn request_logs_name_routes_but_never_ids_tokens_or_names() {
     }
     let log = server.log.lock().unwrap().clone();
     assert!(log.contains("route=\"/appointment/{id}\"") && log.contains("status=200"), "{log}");
-    for secret in [id, token, "Zebulon", "private"] {
+    for secret in [id, token, "Zebulon", "private", "zebulon@", "7946", "+442079460958"] {
         assert!(!log.contains(secret), "{secret} is in the log:\n{log}");
     }
 }

@@ -239,3 +239,67 @@ async fn minimum_notice_and_horizon_are_enforced() {
     assert_eq!(app.schedule("Ada", "2030-01-11", "08:00").await.status(), StatusCode::BAD_REQUEST);
     assert_eq!(app.slot("2030-01-11", "09:00").await, (0, false, Some("beyond_horizon".into())));
 }
+
+#[actix_web::test]
+async fn contact_details_are_kept_in_e164_and_shown_wherever_the_appointment_is() {
+    let app = spawn_app_with(|settings| {
+        settings.admin_token = Some(crate::helpers::ADMIN_TOKEN.parse().unwrap());
+    })
+    .await;
+    let contact = json!({"email": " ada@example.com ", "phone": "+44 20 7946 0958"});
+    let response = app.schedule_with(DAY, "09:00", contact).await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let body: Value = response.json().await.unwrap();
+    let appointment = &body["appointment"];
+    assert_eq!(
+        (&appointment["email"], &appointment["phone"]),
+        (&json!("ada@example.com"), &json!("+442079460958"))
+    );
+    let id = appointment["id"].as_str().unwrap();
+    assert_eq!(&app.appointment(id).await["email"], &appointment["email"]);
+    let listed: Value =
+        app.admin_get(&format!("/admin/appointments?from={DAY}")).await.json().await.unwrap();
+    assert_eq!(listed["appointments"][0]["phone"], "+442079460958", "{listed}");
+
+    let without = app.schedule_with(DAY, "10:00", json!({"email": "", "phone": "  "})).await;
+    let without: Value = without.json().await.unwrap();
+    assert_eq!(
+        (&without["appointment"]["email"], &without["appointment"]["phone"]),
+        (&Value::Null, &Value::Null)
+    );
+}
+
+#[actix_web::test]
+async fn a_bad_email_or_phone_is_400_and_books_nothing() {
+    let app = spawn_app().await;
+    for (field, value, message, says) in [
+        ("email", "ada.example.com", "Invalid email.", "no @"),
+        ("email", "ada@exa mple.com", "Invalid email.", "domain"),
+        ("phone", "020 7946 0958", "Invalid phone.", "country code"),
+        ("phone", "+44 20 7946 0958 ext 2", "Invalid phone.", "'e'"),
+        ("phone", "+44 12", "Invalid phone.", "4 digits"),
+    ] {
+        let response = app.schedule_with(DAY, "09:00", json!({ field: value })).await;
+        let problem = assert_problem(response, StatusCode::BAD_REQUEST, message).await;
+        assert!(problem["detail"].as_str().unwrap().contains(says), "{value}: {problem}");
+    }
+    assert_eq!(app.slot(DAY, "09:00").await.0, 0);
+}
+
+#[actix_web::test]
+async fn a_key_replayed_with_other_contact_details_is_refused() {
+    let app = spawn_app().await;
+    let send = |email: &'static str| {
+        app.client
+            .post(app.url("/schedule"))
+            .header("Idempotency-Key", "contact-1")
+            .json(&json!({"client_name": "Ada", "date": DAY, "time": "09:00", "email": email}))
+            .send()
+    };
+    assert_eq!(send("ada@example.com").await.unwrap().status(), StatusCode::CREATED);
+    let replayed = send("ada@example.com").await.unwrap();
+    assert_eq!(replayed.headers()["idempotent-replayed"], "true");
+    let body: Value = replayed.json().await.unwrap();
+    assert_eq!(body["appointment"]["email"], "ada@example.com", "the replay keeps the contact");
+    assert_eq!(send("other@example.com").await.unwrap().status(), StatusCode::UNPROCESSABLE_ENTITY);
+}

@@ -177,7 +177,9 @@ async fn book_move_and_cancel_are_delivered_signed_in_order() {
         json!(["appointment.scheduled", "appointment.rescheduled", "appointment.canceled"])
     );
 
-    let id = app.book(DAY, "09:00").await;
+    let contact = json!({"email": "ada@example.com", "phone": "+44 20 7946 0958"});
+    let booked: Value = app.schedule_with(DAY, "09:00", contact).await.json().await.unwrap();
+    let id = booked["appointment_id"].as_str().unwrap().to_owned();
     app.set_time("2030-01-02T10:00:00Z");
     let moved =
         app.post_json(&format!("/reschedule/{id}"), &json!({"date": DAY, "time": "10:00"})).await;
@@ -205,6 +207,10 @@ async fn book_move_and_cancel_are_delivered_signed_in_order() {
         (&json!("Ada Lovelace"), &json!("client"))
     );
     assert_eq!(booked.get("from"), None);
+    assert_eq!(
+        (&booked["email"], &booked["phone"]),
+        (&json!("ada@example.com"), &json!("+442079460958"))
+    );
     let move_data = &bodies[1]["data"];
     assert_eq!(
         (&move_data["time"], &move_data["from"]),

@@ -44,6 +44,8 @@ struct BookFirstFree<'a> {
     hold: Option<&'a str>,
     /// Who books, for the appointment's history.
     actor: &'static str,
+    email: Option<&'a str>,
+    phone: Option<&'a str>,
 }
 
 function_call!(BookFirstFree);
@@ -74,6 +76,10 @@ impl QueryFragment<Pg> for BookFirstFree<'_> {
         out.push_bind_param::<Nullable<Text>, _>(&self.hold)?;
         out.push_sql(", ");
         out.push_bind_param::<Text, _>(&self.actor)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<Text>, _>(&self.email)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<Text>, _>(&self.phone)?;
         out.push_sql(")");
         Ok(())
     }
@@ -147,6 +153,8 @@ pub(super) fn book(
         now: seconds(now),
         hold: booking.hold.as_ref().map(|token| token.as_str()),
         actor: booking.by.as_str(),
+        email: rows[0].email.as_deref(),
+        phone: rows[0].phone.as_deref(),
     };
     let answer: Answer = call.get_result(connection)?;
     if let Some(admitted) = answer.admitted {

@@ -169,17 +169,28 @@ impl PgRepository {
     }
 
     /// Runs `read` on a pooled connection, which the pool drops afterwards if it failed as a
-    /// lost connection would.
+    /// lost connection would. Connections are not tested when checked out, so one that died
+    /// while idle (the database restarted, the network was cut) is found out only when used: a
+    /// read on one that turns out dead, being safe to repeat, runs again on another, up to the
+    /// pool's size, rather than failing a request the database could now answer.
     fn read<T>(
         &self,
-        read: impl FnOnce(&mut Db) -> Result<T, StorageError>,
+        mut read: impl FnMut(&mut Db) -> Result<T, StorageError>,
     ) -> Result<T, StorageError> {
-        let mut session = self.connection()?;
-        let answer = read(&mut session);
-        if let Err(error) = &answer {
-            drop_if_lost(&mut session, error);
+        let mut tries = self.pool.max_size();
+        loop {
+            let mut session = self.connection()?;
+            let answer = read(&mut session);
+            if let Err(error) = &answer
+                && drop_if_lost(&mut session, error)
+                && is_closed(error)
+                && tries > 0
+            {
+                tries -= 1;
+                continue;
+            }
+            return answer;
         }
-        answer
     }
 
     /// Whether writes can be taken: every write opens its own transaction on the pool.
@@ -304,6 +315,15 @@ fn is_conflict(error: &StorageError) -> bool {
     std::error::Error::source(error).is_some_and(|source| source.is::<Conflict>())
 }
 
+/// A connection libpq found closed: nothing was sent on it, or its answer never came.
+#[derive(Debug, thiserror::Error)]
+#[error("the connection to the database was closed: {0}")]
+struct Closed(DieselError);
+
+fn is_closed(error: &StorageError) -> bool {
+    std::error::Error::source(error).is_some_and(|source| source.is::<Closed>())
+}
+
 /// A lost connection, a timeout, a database restarting or a conflict is a passing state;
 /// anything else is a fault.
 fn storage_error(error: DieselError) -> StorageError {
@@ -325,8 +345,10 @@ fn storage_error(error: DieselError) -> StorageError {
         DieselError::DatabaseError(_, info) if info.message().starts_with("deadlock detected") => {
             StorageError::unavailable(Conflict(error))
         }
-        DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, _)
-        | DieselError::BrokenTransactionManager => StorageError::unavailable(error),
+        DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => {
+            StorageError::unavailable(Closed(error))
+        }
+        DieselError::BrokenTransactionManager => StorageError::unavailable(error),
         DieselError::DatabaseError(_, info)
             if PASSING.iter().any(|passing| info.message().contains(passing)) =>
         {

@@ -36,6 +36,8 @@ struct RecordRow {
     status: String,
     booked_at: i64,
     changed_at: i64,
+    email: Option<String>,
+    phone: Option<String>,
 }
 
 impl RecordRow {
@@ -57,6 +59,8 @@ impl RecordRow {
             status: row.status,
             booked_at: row.created_at,
             changed_at: row.updated_at,
+            email: row.email,
+            phone: row.phone,
         }
     }
 
@@ -77,6 +81,8 @@ impl RecordRow {
             resource: self.resource,
             service: self.service,
             occupied: self.occupied,
+            email: self.email,
+            phone: self.phone,
         }
         .into_appointment()?;
         Ok(Remembered {

@@ -6,6 +6,7 @@ use booking_core::{
     catalog::Slug,
     client::{ClientName, Notes},
     closure::Closure,
+    contact::{Contact, Email, Phone},
     history::{Entry, Reason, Transition},
     hold::Hold,
     storage::StorageError,
@@ -82,6 +83,8 @@ pub(super) struct AppointmentRow {
     pub service: Option<String>,
     /// The starts of every slot it takes (see [`starts_text`]).
     pub occupied: String,
+    pub email: Option<String>,
+    pub phone: Option<String>,
 }
 
 impl From<&Appointment> for AppointmentRow {
@@ -98,6 +101,8 @@ impl From<&Appointment> for AppointmentRow {
             resource: appointment.resource().to_string(),
             service: appointment.service().map(ToString::to_string),
             occupied: starts_text(appointment.occupied()),
+            email: appointment.contact().email.as_ref().map(|e| e.as_str().to_owned()),
+            phone: appointment.contact().phone.as_ref().map(|p| p.as_str().to_owned()),
         }
     }
 }
@@ -117,6 +122,22 @@ impl AppointmentRow {
                 .transpose()
                 .map_err(|e| corrupt("notes", e))?
                 .flatten(),
+            contact: Contact {
+                email: self
+                    .email
+                    .as_deref()
+                    .map(Email::parse)
+                    .transpose()
+                    .map_err(|e| corrupt("email", e))?
+                    .flatten(),
+                phone: self
+                    .phone
+                    .as_deref()
+                    .map(Phone::parse)
+                    .transpose()
+                    .map_err(|e| corrupt("phone", e))?
+                    .flatten(),
+            },
             resource: slug(&self.resource)?,
             service: self.service.as_deref().map(slug).transpose()?,
             slot: slot(self.start_at, self.end_at)?,

@@ -14,6 +14,8 @@ diesel::table! {
         resource -> Text,
         service -> Nullable<Text>,
         occupied -> Text,
+        email -> Nullable<Text>,
+        phone -> Nullable<Text>,
     }
 }
 
@@ -75,6 +77,8 @@ diesel::table! {
         status -> Text,
         booked_at -> BigInt,
         changed_at -> BigInt,
+        email -> Nullable<Text>,
+        phone -> Nullable<Text>,
     }
 }
 

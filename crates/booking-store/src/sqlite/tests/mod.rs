@@ -139,7 +139,7 @@ fn migrations_revert_cleanly_and_reapply() {
         assert!(columns_in_database(&mut connection, table).is_empty(), "{table} left behind");
     }
     connection::reapply(&mut connection).unwrap();
-    assert_eq!(columns_in_database(&mut connection, "appointments").len(), 11);
+    assert_eq!(columns_in_database(&mut connection, "appointments").len(), 13);
 }
 
 #[test]
@@ -260,7 +260,7 @@ fn the_database_refuses_to_change_a_canceled_appointment() {
     let database = TestDatabase::new();
     let mut connection = database.connection();
     diesel::sql_query(
-        "INSERT INTO appointments VALUES ('67e55044-10b1-426f-9247-bb680e5fe0c8', 'Ada', NULL, 100, 200, 'canceled', 1, 1, 'default', NULL, '100')",
+        "INSERT INTO appointments VALUES ('67e55044-10b1-426f-9247-bb680e5fe0c8', 'Ada', NULL, 100, 200, 'canceled', 1, 1, 'default', NULL, '100', NULL, NULL)",
     )
     .execute(&mut connection)
     .unwrap();
@@ -275,7 +275,7 @@ fn the_database_refuses_an_appointment_without_slots() {
     let database = TestDatabase::new();
     let mut connection = database.connection();
     let error = diesel::sql_query(
-        "INSERT INTO appointments VALUES ('67e55044-10b1-426f-9247-bb680e5fe0c8', 'Ada', NULL, 100, 200, 'scheduled', 1, 1, 'default', NULL, '')",
+        "INSERT INTO appointments VALUES ('67e55044-10b1-426f-9247-bb680e5fe0c8', 'Ada', NULL, 100, 200, 'scheduled', 1, 1, 'default', NULL, '', NULL, NULL)",
     )
     .execute(&mut connection)
     .unwrap_err();
@@ -312,6 +312,7 @@ fn monday_nine() -> (Booking, Admission) {
         id: AppointmentId::random(),
         client_name: ClientName::parse("Ada").unwrap(),
         notes: None,
+        contact: Default::default(),
         candidates: vec![placement],
         hold: None,
         by: booking_core::history::Actor::Client,
@@ -461,6 +462,7 @@ fn writers_sharing_a_commit_do_not_fail_each_other() {
             id: AppointmentId::random(),
             client_name: ClientName::parse("Ada").unwrap(),
             notes: None,
+            contact: Default::default(),
             candidates: vec![placement],
             hold: None,
             by: booking_core::history::Actor::Client,
