@@ -70,7 +70,8 @@ impl fmt::Debug for Email {
 
 /// A phone number in E.164 form: `+`, a country code and the number, 7 to 15 digits in all,
 /// the first not 0. Spaces, hyphens, dots and parentheses between digits are accepted as typed
-/// and dropped: `+44 20 7946 0958` is kept as `+442079460958`.
+/// and dropped: `+44 20 7946 0958` is kept as `+442079460958`. A `(0)` after the country code
+/// is refused rather than kept as a digit of a different number.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Phone(String);
 
@@ -88,6 +89,12 @@ pub enum PhoneError {
         "phone contains {0:?}; use digits, and spaces, hyphens, dots or parentheses between them"
     )]
     Character(char),
+    /// A `(0)` after the country code.
+    #[error(
+        "phone has (0) after the country code; leave the 0 out, as it is not dialled from \
+         abroad: +44 20 7946 0958"
+    )]
+    TrunkZero,
     /// Too few or too many digits, or a country code starting with 0.
     #[error("phone has {0} digits; E.164 numbers have 7 to 15, the first not 0")]
     Digits(usize),
@@ -101,6 +108,16 @@ impl Phone {
             return Ok(None);
         }
         let rest = text.strip_prefix('+').ok_or(PhoneError::NoCountryCode)?;
+        if !rest.starts_with(|c: char| c.is_ascii_digit()) {
+            return Err(PhoneError::NoCountryCode);
+        }
+        if rest.replace(' ', "").contains("(0)") {
+            // "+44 (0)20 ...": the 0 is dialled only from inside the country.
+            return Err(PhoneError::TrunkZero);
+        }
+        if !rest.ends_with(|c: char| c.is_ascii_digit()) {
+            return Err(PhoneError::Character(rest.chars().last().unwrap_or(' ')));
+        }
         let mut digits = String::with_capacity(15);
         for c in rest.chars() {
             match c {
@@ -193,6 +210,10 @@ mod tests {
         assert_eq!(phone("+44 123"), Err(PhoneError::Digits(5)));
         assert_eq!(phone("+0 20 7946 0958"), Err(PhoneError::Digits(11)));
         assert_eq!(phone("+1234567890123456"), Err(PhoneError::Digits(16)));
+        assert_eq!(phone("+44 (0)20 7946 0958"), Err(PhoneError::TrunkZero));
+        assert_eq!(phone("+ 44 20 7946 0958"), Err(PhoneError::NoCountryCode));
+        assert_eq!(phone("+(44) 20 7946 0958"), Err(PhoneError::NoCountryCode));
+        assert_eq!(phone("+44 20 7946 0958-"), Err(PhoneError::Character('-')));
     }
 
     #[test]

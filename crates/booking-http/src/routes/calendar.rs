@@ -157,8 +157,23 @@ pub async fn feed(
             ),
             None => appointment.client_name().as_str().to_owned(),
         };
-        let notes = appointment.notes().map(|notes| notes.as_str());
-        calendar.event(&event(revised, &summary, notes));
+        let description = staff_description(appointment);
+        calendar.event(&event(revised, &summary, description.as_deref()));
     }
     Ok(calendar_response(calendar.finish(), &format!("{}.ics", resource.slug)))
+}
+
+/// What the staff's calendar says of an appointment: the client's email and phone, when given,
+/// then their notes.
+fn staff_description(appointment: &Appointment) -> Option<String> {
+    let contact = appointment.contact();
+    let lines: Vec<String> = [
+        contact.email.as_ref().map(|email| format!("Email: {}", email.as_str())),
+        contact.phone.as_ref().map(|phone| format!("Phone: {}", phone.as_str())),
+        appointment.notes().map(|notes| notes.as_str().to_owned()),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    (!lines.is_empty()).then(|| lines.join("\n"))
 }

@@ -91,8 +91,13 @@ async fn the_feed_lists_a_resources_appointments_from_30_days_back() {
     let app = feed_app().await;
     let notes =
         "Bring the X-rays; room 2, please\nand the referral letter ".to_owned() + &"é".repeat(60);
-    let with_notes =
-        app.schedule_with(DAY, "09:00", json!({"client_name": "Ann O'Neil", "notes": notes})).await;
+    let with_notes = app
+        .schedule_with(
+            DAY,
+            "09:00",
+            json!({"client_name": "Ann O'Neil", "notes": notes, "phone": "+44 20 7946 0958"}),
+        )
+        .await;
     assert_eq!(with_notes.status(), StatusCode::CREATED);
     let canceled = app.book(DAY, "10:00").await;
     app.client.post(app.url(&format!("/cancel/{canceled}"))).send().await.unwrap();
@@ -110,8 +115,8 @@ async fn the_feed_lists_a_resources_appointments_from_30_days_back() {
     );
     assert_eq!(
         listed[0].get_description(),
-        Some(notes.trim_end()),
-        "escaped and folded, read back"
+        Some(format!("Phone: +442079460958\n{}", notes.trim_end()).as_str()),
+        "the staff's calendar has the contact details; escaped and folded, read back"
     );
     assert_eq!(listed[1].property_value("UID"), Some(canceled.as_str()));
 

@@ -132,17 +132,23 @@ async fn deliveries(app: &TestApp, webhook: &Value) -> Vec<Value> {
     body["deliveries"].as_array().unwrap().clone()
 }
 
-/// Waits until the newest delivery of `webhook` has `status`, for at most 20 seconds.
-async fn wait_until_newest_is(app: &TestApp, webhook: &Value, status: &str) -> Vec<Value> {
+/// Waits until the newest delivery of `webhook` is as `done` wants it, for at most 20
+/// seconds; answers the deliveries then.
+async fn wait_until(app: &TestApp, webhook: &Value, done: impl Fn(&Value) -> bool) -> Vec<Value> {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let found = deliveries(app, webhook).await;
-        if found.first().is_some_and(|d| d["status"] == status) || Instant::now() > deadline {
-            assert_eq!(found[0]["status"], status, "{found:?}");
+        if found.first().is_some_and(&done) {
             return found;
         }
+        assert!(Instant::now() < deadline, "deliveries never got there: {found:?}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// Waits until the newest delivery of `webhook` has `status`.
+async fn wait_until_newest_is(app: &TestApp, webhook: &Value, status: &str) -> Vec<Value> {
+    wait_until(app, webhook, |newest| newest["status"] == status).await
 }
 
 /// Registers `url` for every event on a server process.
@@ -270,13 +276,7 @@ async fn a_failed_attempt_is_retried_with_the_same_id_then_delivered() {
     let webhook = register(&app, &receiver.url, None).await;
     app.book(DAY, "09:00").await;
     receiver.wait_for(1).await;
-    let pending = wait_until_newest_is(&app, &webhook, "pending").await;
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let mut pending = pending;
-    while pending[0]["last_http_status"] != 500 && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        pending = deliveries(&app, &webhook).await;
-    }
+    let pending = wait_until(&app, &webhook, |newest| newest["last_http_status"] == 500).await;
     assert_eq!(
         (&pending[0]["attempts"], &pending[0]["last_http_status"]),
         (&json!(1), &json!(500))
@@ -303,12 +303,7 @@ async fn while_the_receiver_is_down_the_event_waits_and_arrives_once_it_is_back(
     let address = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
     let webhook = register(&app, &format!("http://{address}/hooks"), None).await;
     app.book(DAY, "09:00").await;
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let mut waiting = deliveries(&app, &webhook).await;
-    while waiting[0]["last_error"].is_null() && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        waiting = deliveries(&app, &webhook).await;
-    }
+    let waiting = wait_until(&app, &webhook, |newest| !newest["last_error"].is_null()).await;
     assert_eq!((&waiting[0]["status"], &waiting[0]["attempts"]), (&json!("pending"), &json!(1)));
     assert_eq!(waiting[0]["last_http_status"], Value::Null);
     let error = waiting[0]["last_error"].as_str().unwrap();

@@ -42,10 +42,13 @@ function_call!(CancelAppointment);
 impl QueryFragment<Pg> for CancelAppointment<'_> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
         // The contact details come from the row as the statement began, which a cancel does
-        // not change (the function answers the columns it always did).
+        // not change (the function answers the columns it always did), each by its primary
+        // key whatever the planner guesses of the function's rows.
         out.push_sql(
             "SELECT c.id, c.client_name, c.notes, c.start_at, c.end_at, c.status, \
-             c.created_at, c.updated_at, c.resource, c.service, c.occupied, a.email, a.phone, \
+             c.created_at, c.updated_at, c.resource, c.service, c.occupied, \
+             (SELECT a.email FROM appointments a WHERE a.id = c.id) AS email, \
+             (SELECT a.phone FROM appointments a WHERE a.id = c.id) AS phone, \
              c.canceled FROM cancel_appointment(",
         );
         out.push_bind_param::<Text, _>(&self.id)?;
@@ -55,7 +58,7 @@ impl QueryFragment<Pg> for CancelAppointment<'_> {
         out.push_bind_param::<Text, _>(&self.actor)?;
         out.push_sql(", ");
         out.push_bind_param::<Nullable<Text>, _>(&self.reason)?;
-        out.push_sql(") c LEFT JOIN appointments a ON a.id = c.id");
+        out.push_sql(") c");
         Ok(())
     }
 }

@@ -315,7 +315,8 @@ fn is_conflict(error: &StorageError) -> bool {
     std::error::Error::source(error).is_some_and(|source| source.is::<Conflict>())
 }
 
-/// A connection libpq found closed: nothing was sent on it, or its answer never came.
+/// A connection libpq found closed, or could not send a query on: it died (a restart, a cut,
+/// a terminated backend), whatever the query was.
 #[derive(Debug, thiserror::Error)]
 #[error("the connection to the database was closed: {0}")]
 struct Closed(DieselError);
@@ -345,9 +346,10 @@ fn storage_error(error: DieselError) -> StorageError {
         DieselError::DatabaseError(_, info) if info.message().starts_with("deadlock detected") => {
             StorageError::unavailable(Conflict(error))
         }
-        DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => {
-            StorageError::unavailable(Closed(error))
-        }
+        DieselError::DatabaseError(
+            DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+            _,
+        ) => StorageError::unavailable(Closed(error)),
         DieselError::BrokenTransactionManager => StorageError::unavailable(error),
         DieselError::DatabaseError(_, info)
             if PASSING.iter().any(|passing| info.message().contains(passing)) =>
