@@ -600,7 +600,7 @@ impl BookingService {
     ) -> Pending<bool, Infallible> {
         let at = self.clock.now().trunc_subsecs(0);
         let retry_at = match result {
-            Attempt::Delivered { .. } => None,
+            Attempt::Delivered => None,
             // Stores keep whole seconds: rounded up, a retry is never early.
             // A delay past the calendar's end gives up rather than overflow.
             Attempt::Failed { .. } => retry_in.and_then(|delay| {

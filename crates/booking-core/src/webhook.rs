@@ -259,8 +259,6 @@ pub struct Delivery {
     pub state: DeliveryState,
     /// Attempts made so far.
     pub attempts: u32,
-    /// The HTTP status of the last attempt, when it got an answer.
-    pub last_status: Option<u16>,
     /// Why the last attempt failed, when it did.
     pub last_error: Option<String>,
     /// When the next attempt is due; `None` once it is delivered or failed.
@@ -360,16 +358,11 @@ pub struct Claimed {
 /// How an attempt went.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Attempt {
-    /// The endpoint answered with a 2xx status.
-    Delivered {
-        /// The status.
-        status: u16,
-    },
-    /// It answered otherwise, or not at all.
+    /// The endpoint took it.
+    Delivered,
+    /// It did not (it refused it, or did not answer).
     Failed {
-        /// The status, when it answered.
-        status: Option<u16>,
-        /// What went wrong, in a sentence.
+        /// What went wrong, in a sentence (for an answer that refused it, which answer).
         error: String,
     },
 }

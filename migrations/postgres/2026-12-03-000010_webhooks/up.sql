@@ -25,7 +25,6 @@ CREATE TABLE webhook_deliveries (
     attempts INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),
     next_attempt_at BIGINT,
     leased_until BIGINT,
-    last_status INTEGER,
     last_error TEXT,
     settled_at BIGINT,
     CHECK ((state = 'pending') = (next_attempt_at IS NOT NULL)),

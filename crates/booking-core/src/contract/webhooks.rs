@@ -54,11 +54,11 @@ fn settle(
 }
 
 fn delivered() -> Attempt {
-    Attempt::Delivered { status: 204 }
+    Attempt::Delivered
 }
 
 fn failed() -> Attempt {
-    Attempt::Failed { status: Some(503), error: "the endpoint answered 503".to_owned() }
+    Attempt::Failed { error: "the endpoint answered 503".to_owned() }
 }
 
 /// Book, move and cancel: an endpoint for every event gets three deliveries, one for cancels
@@ -83,7 +83,7 @@ pub fn each_change_queues_a_delivery_for_each_subscribed_endpoint(
     for delivery in &all {
         assert_eq!(delivery.appointment, booked.id());
         assert_eq!(delivery.state, DeliveryState::Pending);
-        assert_eq!((delivery.attempts, delivery.last_status), (0, None));
+        assert_eq!((delivery.attempts, &delivery.last_error), (0, &None));
         assert_eq!(delivery.next_attempt_at, Some(delivery.event_at), "due at once");
     }
     assert_eq!(all[0].event_at, later);
@@ -129,7 +129,7 @@ pub fn claims_take_each_endpoints_oldest_delivery_once(repository: &dyn Appointm
 
     let shown = deliveries(repository, &first);
     assert_eq!(shown[1].state, DeliveryState::Delivered);
-    assert_eq!((shown[1].attempts, shown[1].last_status), (2, Some(204)));
+    assert_eq!((shown[1].attempts, &shown[1].last_error), (2, &None));
     assert_eq!(shown[1].next_attempt_at, None);
     assert_eq!((shown[0].state, shown[0].attempts), (DeliveryState::Pending, 1));
 }
@@ -146,18 +146,17 @@ pub fn failed_attempts_retry_and_then_fail_for_good(repository: &dyn Appointment
     assert!(settle(repository, &claimed[0], failed(), Some(retry_at)));
     let shown = &deliveries(repository, &hook)[1];
     assert_eq!((shown.state, shown.attempts), (DeliveryState::Pending, 1));
-    assert_eq!(shown.last_status, Some(503));
     assert_eq!(shown.last_error.as_deref(), Some("the endpoint answered 503"));
     assert_eq!(shown.next_attempt_at, Some(retry_at));
     assert_eq!(claim(repository, retry_at - Duration::seconds(1)), [], "not due yet");
 
     let retried = claim(repository, retry_at);
     assert_eq!((retried[0].delivery, retried[0].attempt), (claimed[0].delivery, 2));
-    let no_answer = Attempt::Failed { status: None, error: "timed out".to_owned() };
+    let no_answer = Attempt::Failed { error: "timed out".to_owned() };
     assert!(settle(repository, &retried[0], no_answer, None));
     let shown = &deliveries(repository, &hook)[1];
     assert_eq!((shown.state, shown.attempts), (DeliveryState::Failed, 2));
-    assert_eq!((shown.last_status, shown.next_attempt_at), (None, None));
+    assert_eq!(shown.next_attempt_at, None);
     assert_eq!(shown.last_error.as_deref(), Some("timed out"));
 
     let next = claim(repository, retry_at);

@@ -39,7 +39,6 @@ struct Queued {
     entry: Entry,
     state: DeliveryState,
     attempts: u32,
-    last_status: Option<u16>,
     last_error: Option<String>,
     next_attempt_at: Option<DateTime<Utc>>,
     leased_until: Option<DateTime<Utc>>,
@@ -64,7 +63,6 @@ impl Queue {
                     entry: entry.clone(),
                     state: DeliveryState::Pending,
                     attempts: 0,
-                    last_status: None,
                     last_error: None,
                     next_attempt_at: Some(entry.at),
                     leased_until: None,
@@ -117,7 +115,6 @@ impl Queued {
             event_at: self.entry.at,
             state: self.state,
             attempts: self.attempts,
-            last_status: self.last_status,
             last_error: self.last_error.clone(),
             next_attempt_at: self.next_attempt_at,
         }
@@ -168,15 +165,13 @@ impl InMemoryRepository {
         }
         queued.leased_until = None;
         match settlement.result {
-            Attempt::Delivered { status } => {
+            Attempt::Delivered => {
                 queued.state = DeliveryState::Delivered;
                 queued.settled_at = Some(settlement.at);
-                queued.last_status = Some(status);
                 queued.last_error = None;
                 queued.next_attempt_at = None;
             }
-            Attempt::Failed { status, error } => {
-                queued.last_status = status;
+            Attempt::Failed { error } => {
                 queued.last_error = Some(error);
                 queued.next_attempt_at = settlement.retry_at;
                 if settlement.retry_at.is_none() {

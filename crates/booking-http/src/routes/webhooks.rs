@@ -103,8 +103,6 @@ pub struct DeliveryView {
     pub status: &'static str,
     /// Attempts made so far.
     pub attempts: u32,
-    /// The HTTP status of the last attempt, when the endpoint answered.
-    pub last_http_status: Option<u16>,
     /// Why the last attempt failed.
     pub last_error: Option<String>,
     /// When the next attempt is due, while it is pending (RFC 3339, UTC).
@@ -121,7 +119,6 @@ impl DeliveryView {
             event_at: utc(delivery.event_at),
             status: delivery.state.as_str(),
             attempts: delivery.attempts,
-            last_http_status: delivery.last_status,
             last_error: delivery.last_error,
             next_attempt_at: delivery.next_attempt_at.map(utc),
         }

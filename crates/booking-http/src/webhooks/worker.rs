@@ -136,13 +136,13 @@ impl Worker {
     async fn deliver(&self, claimed: Claimed) {
         let result = self.attempt(&claimed, self.bookings.schedule()).await;
         let retry_in = match &result {
-            Attempt::Delivered { .. } => None,
+            Attempt::Delivered => None,
             Attempt::Failed { .. } => retry_delay(&self.settings.retries, claimed.attempt),
         };
         metrics::counter!(
             "booking_webhook_attempts_total",
             "outcome" => match (&result, retry_in) {
-                (Attempt::Delivered { .. }, _) => "delivered",
+                (Attempt::Delivered, _) => "delivered",
                 (Attempt::Failed { .. }, Some(_)) => "retrying",
                 (Attempt::Failed { .. }, None) => "failed",
             }
@@ -150,10 +150,10 @@ impl Worker {
         .increment(1);
         let (delivery, attempt) = (claimed.delivery, claimed.attempt);
         match &result {
-            Attempt::Delivered { status } => {
-                tracing::debug!(delivery = delivery.0, attempt, status, "webhook delivered");
+            Attempt::Delivered => {
+                tracing::debug!(delivery = delivery.0, attempt, "webhook delivered");
             }
-            Attempt::Failed { error, .. } => {
+            Attempt::Failed { error } => {
                 tracing::info!(delivery = delivery.0, attempt, %error, "webhook attempt failed");
             }
         }
@@ -180,26 +180,25 @@ impl Worker {
 
     /// Posts `claimed`, signed, and tells how it went.
     async fn attempt(&self, claimed: &Claimed, schedule: &Schedule) -> Attempt {
-        let failed = |status: Option<u16>, error: String| Attempt::Failed {
-            status,
+        let failed = |error: String| Attempt::Failed {
             error: error.chars().take(MAX_ERROR_CHARS).collect(),
         };
         // Checked again on every attempt: the setting may have changed since it was registered.
         let url = match target::check(&claimed.url, self.settings.allow_private) {
             Ok(url) => url,
-            Err(refused) => return failed(None, refused.to_string()),
+            Err(refused) => return failed(refused.to_string()),
         };
         let message = &claimed.message;
         let body = match serde_json::to_vec(&Payload::new(message, schedule)) {
             Ok(body) => body,
-            Err(error) => return failed(None, format!("the body could not be written: {error}")),
+            Err(error) => return failed(format!("the body could not be written: {error}")),
         };
         let id = message.id.to_string();
         // The time of sending, as the specification asks: receivers refuse old timestamps.
         let timestamp = chrono::Utc::now().timestamp();
         let signature = match sign::signature(&claimed.secret, &id, timestamp, &body) {
             Ok(signature) => signature,
-            Err(corrupt) => return failed(None, corrupt.to_string()),
+            Err(corrupt) => return failed(corrupt.to_string()),
         };
         let request = self
             .client
@@ -210,14 +209,10 @@ impl Worker {
             .header("webhook-signature", signature)
             .body(body);
         match request.send().await {
-            Ok(response) if response.status().is_success() => {
-                Attempt::Delivered { status: response.status().as_u16() }
-            }
-            Ok(response) => {
-                let status = response.status();
-                failed(Some(status.as_u16()), format!("the endpoint answered {status}"))
-            }
-            Err(error) => failed(None, describe(&error)),
+            // The answer is judged here; the outbox keeps how it went, in words.
+            Ok(response) if response.status().is_success() => Attempt::Delivered,
+            Ok(response) => failed(format!("the endpoint answered {}", response.status())),
+            Err(error) => failed(describe(&error)),
         }
     }
 }

@@ -117,7 +117,6 @@ diesel::table! {
         attempts -> Integer,
         next_attempt_at -> Nullable<BigInt>,
         leased_until -> Nullable<BigInt>,
-        last_status -> Nullable<Integer>,
         last_error -> Nullable<Text>,
         settled_at -> Nullable<BigInt>,
     }

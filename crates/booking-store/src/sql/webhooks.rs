@@ -84,7 +84,6 @@ struct DeliveryRow {
     state: String,
     attempts: i32,
     next_attempt_at: Option<i64>,
-    last_status: Option<i32>,
     last_error: Option<String>,
 }
 
@@ -101,10 +100,6 @@ fn corrupt(what: &str, value: impl std::fmt::Display) -> StorageError {
 
 fn attempts(count: i32) -> Result<u32, StorageError> {
     u32::try_from(count).map_err(|_| corrupt("attempt count", count))
-}
-
-fn status(code: Option<i32>) -> Result<Option<u16>, StorageError> {
-    code.map(|code| u16::try_from(code).map_err(|_| corrupt("HTTP status", code))).transpose()
 }
 
 /// Claims the deliveries `request` asks for, counting their attempt and leasing them.
@@ -214,15 +209,14 @@ pub(super) fn forget_settled(
 /// Records `settlement` if it is for the delivery's latest attempt and the delivery is still
 /// pending; answers whether it did.
 fn settle(connection: &mut Db, settlement: &Settlement) -> QueryResult<bool> {
-    let (state, last_status, last_error) = match &settlement.result {
-        Attempt::Delivered { status } => (DeliveryState::Delivered, Some(*status), None),
-        Attempt::Failed { status, error } => (
+    let (state, last_error) = match &settlement.result {
+        Attempt::Delivered => (DeliveryState::Delivered, None),
+        Attempt::Failed { error } => (
             if settlement.retry_at.is_some() {
                 DeliveryState::Pending
             } else {
                 DeliveryState::Failed
             },
-            *status,
             Some(error.as_str()),
         ),
     };
@@ -238,7 +232,6 @@ fn settle(connection: &mut Db, settlement: &Settlement) -> QueryResult<bool> {
             webhook_deliveries::state.eq(state.as_str()),
             webhook_deliveries::next_attempt_at.eq(next_attempt_at),
             webhook_deliveries::leased_until.eq(None::<i64>),
-            webhook_deliveries::last_status.eq(last_status.map(i32::from)),
             webhook_deliveries::last_error.eq(last_error),
             webhook_deliveries::settled_at.eq(settled_at),
         ))
@@ -334,7 +327,6 @@ impl Outbox for Repository {
                         event_at: entry.at,
                         state: row.state.parse().map_err(|e| corrupt("delivery state", e))?,
                         attempts: attempts(row.attempts)?,
-                        last_status: status(row.last_status)?,
                         last_error: row.last_error,
                         next_attempt_at: row.next_attempt_at.map(instant).transpose()?,
                     })
