@@ -45,6 +45,7 @@ pub mod hold;
 pub mod hours;
 pub mod idempotency;
 pub mod memory;
+pub mod notification;
 pub mod pending;
 pub mod placement;
 pub mod repository;

@@ -23,6 +23,7 @@ use crate::{
     history::{Actor, Entry, Reason},
     hold::{Hold, HoldQuota, HoldToken},
     idempotency::{Idempotency, Outcome},
+    notification::Notifications,
     pending::Pending,
     placement::Placement,
     storage::StorageError,
@@ -32,9 +33,9 @@ use crate::{
 /// The most ids one [`AppointmentRepository::histories`] call takes (a bound on its query).
 pub const MAX_HISTORIES: usize = 200;
 
-/// Where appointments, holds and closures are kept, with the webhook outbox their changes
-/// queue deliveries in (in the same transaction, so the two are one store).
-pub trait AppointmentRepository: Outbox + Send + Sync + fmt::Debug {
+/// Where appointments, holds and closures are kept, with the outbox their changes queue webhook
+/// deliveries and notifications in (in the same transaction, so they are one store).
+pub trait AppointmentRepository: Outbox + Notifications + Send + Sync + fmt::Debug {
     /// Books the first of `booking.candidates` that `admission` admits, given the closures and
     /// usage of its slots; or, with a hold, converts the hold (which must be for one of the
     /// candidates) into the appointment.
@@ -410,7 +411,7 @@ pub struct Expired {
     pub keys_made_by: DateTime<Utc>,
     /// Holds that stopped counting at or before this.
     pub holds_ended_by: DateTime<Utc>,
-    /// Webhook deliveries delivered or failed at or before this.
+    /// Webhook deliveries delivered or failed, and notifications settled, at or before this.
     pub deliveries_settled_by: DateTime<Utc>,
     /// The most of each kind to forget at once.
     pub most: u32,
@@ -425,6 +426,8 @@ pub struct Forgotten {
     pub holds: u64,
     /// Settled webhook deliveries.
     pub deliveries: u64,
+    /// Settled notifications.
+    pub notifications: u64,
 }
 
 /// Why a hold was not made.

@@ -19,6 +19,10 @@ use crate::{
     history::{Actor, Entry, Reason, Revised},
     hold::{DEFAULT_HOLDS_PER_HOLDER, Hold, HoldQuota, HoldToken},
     idempotency::{DEFAULT_KEY_LIFETIME, Idempotency, IdempotencyKey, Outcome},
+    notification::{
+        ClaimedNotification, MAX_NOTIFICATIONS_LISTED, Notification, NotificationState, Plan,
+        Planned,
+    },
     pending::{Pending, WriteResult},
     placement::Placement,
     repository::{
@@ -598,6 +602,54 @@ impl BookingService {
         result: Attempt,
         retry_in: Option<Duration>,
     ) -> Pending<bool, Infallible> {
+        let settlement = self.settlement(claimed.delivery, claimed.attempt, result, retry_in);
+        self.repository.settle(settlement)
+    }
+
+    /// Puts `plan` in force for notifications (`None`: mail is off), as of now (see
+    /// [`Notifications::plan_notifications`](crate::notification::Notifications::plan_notifications)).
+    pub fn plan_notifications(&self, plan: Option<Plan>) -> Pending<Planned, Infallible> {
+        self.repository.plan_notifications(plan, self.clock.now().trunc_subsecs(0))
+    }
+
+    /// The newest notifications, newest first, of every state or of `state`.
+    pub fn notifications(
+        &self,
+        state: Option<NotificationState>,
+    ) -> Result<Vec<Notification>, StorageError> {
+        self.repository.notifications(state, MAX_NOTIFICATIONS_LISTED)
+    }
+
+    /// Claims up to `most` due notifications for one attempt each, for `lease`.
+    pub fn claim_notifications(
+        &self,
+        most: usize,
+        lease: Duration,
+    ) -> Pending<Vec<ClaimedNotification>, Infallible> {
+        let now = self.clock.now();
+        self.repository.claim_notifications(ClaimRequest { now, lease_until: now + lease, most })
+    }
+
+    /// Records how the attempt `claimed` went, as [`settle_delivery`](Self::settle_delivery)
+    /// does for a webhook.
+    pub fn settle_notification(
+        &self,
+        claimed: &ClaimedNotification,
+        result: Attempt,
+        retry_in: Option<Duration>,
+    ) -> Pending<bool, Infallible> {
+        let settlement = self.settlement(claimed.notification, claimed.attempt, result, retry_in);
+        self.repository.settle_notification(settlement)
+    }
+
+    /// The end of an attempt, now; after a failure, retried `retry_in` from now (or given up).
+    fn settlement<I>(
+        &self,
+        delivery: I,
+        attempt: u32,
+        result: Attempt,
+        retry_in: Option<Duration>,
+    ) -> Settlement<I> {
         let at = self.clock.now().trunc_subsecs(0);
         let retry_at = match result {
             Attempt::Delivered => None,
@@ -613,14 +665,7 @@ impl BookingService {
                 }
             }),
         };
-        let settlement = Settlement {
-            delivery: claimed.delivery,
-            attempt: claimed.attempt,
-            result,
-            at,
-            retry_at,
-        };
-        self.repository.settle(settlement)
+        Settlement { delivery, attempt, result, at, retry_at }
     }
 }
 

@@ -27,7 +27,8 @@ pub const MAX_ENDPOINTS: usize = 20;
 /// The longest endpoint URL accepted, in characters.
 pub const MAX_URL_CHARS: usize = 2000;
 
-/// How long a delivered or failed delivery stays listed before the sweep forgets it.
+/// How long a delivered or failed delivery (or a settled notification) stays listed before the
+/// sweep forgets it.
 pub const SETTLED_DELIVERIES_KEPT: chrono::Duration = chrono::Duration::days(30);
 
 /// The most deliveries one listing shows, newest first.
@@ -367,11 +368,12 @@ pub enum Attempt {
     },
 }
 
-/// The end of one attempt, as the store records it.
+/// The end of one attempt, as the store records it: of a webhook delivery, or (with a
+/// `NotificationId`) of a notification.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Settlement {
-    /// The delivery.
-    pub delivery: DeliveryId,
+pub struct Settlement<I = DeliveryId> {
+    /// What was attempted.
+    pub delivery: I,
     /// The attempt being settled (a settlement for an attempt that is no longer the latest,
     /// after a lease ran out and another worker took over, changes nothing).
     pub attempt: u32,
@@ -381,6 +383,49 @@ pub struct Settlement {
     pub at: DateTime<Utc>,
     /// After a failure, when to try again; `None` gives up (the delivery fails for good).
     pub retry_at: Option<DateTime<Utc>>,
+}
+
+/// Where a settlement leaves what was attempted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Settled {
+    /// The receiver took it: done.
+    Done,
+    /// Pending again, until this time.
+    Retry(DateTime<Utc>),
+    /// Failed for good.
+    GaveUp,
+}
+
+impl<I> Settlement<I> {
+    /// Where it leaves what was attempted.
+    pub fn settled(&self) -> Settled {
+        match (&self.result, self.retry_at) {
+            (Attempt::Delivered, _) => Settled::Done,
+            (Attempt::Failed { .. }, Some(at)) => Settled::Retry(at),
+            (Attempt::Failed { .. }, None) => Settled::GaveUp,
+        }
+    }
+
+    /// The error kept: the failed attempt's, none once it is done.
+    pub fn error(&self) -> Option<&str> {
+        match &self.result {
+            Attempt::Delivered => None,
+            Attempt::Failed { error } => Some(error),
+        }
+    }
+
+    /// When the next attempt is due, while it is pending.
+    pub fn next_attempt_at(&self) -> Option<DateTime<Utc>> {
+        match self.settled() {
+            Settled::Retry(at) => Some(at),
+            Settled::Done | Settled::GaveUp => None,
+        }
+    }
+
+    /// When it was settled for good, if it was.
+    pub fn settled_at(&self) -> Option<DateTime<Utc>> {
+        self.next_attempt_at().is_none().then_some(self.at)
+    }
 }
 
 /// What [`Outbox::claim`] asks for.
@@ -511,8 +556,8 @@ impl FromStr for RetrySchedule {
     }
 }
 
-/// `30s`, `2m`, `4h` or `1d`: a positive whole number and a unit.
-fn parse_delay(text: &str) -> Option<Duration> {
+/// `30s`, `2m`, `4h` or `1d`: a positive whole number and a unit, at most 30 days.
+pub(crate) fn parse_delay(text: &str) -> Option<Duration> {
     let unit = text.chars().last()?;
     let number: u64 = text[..text.len() - unit.len_utf8()].parse().ok().filter(|n| *n > 0)?;
     let seconds = match unit {

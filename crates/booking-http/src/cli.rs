@@ -25,6 +25,10 @@ use crate::{
         FeedToken, Settings,
     },
     config_file::ConfigFile,
+    mail::{
+        self, MailSettings,
+        settings::{MailSettingsError, ManageUrl, SmtpServer},
+    },
     telemetry::LogFormat,
 };
 
@@ -106,6 +110,36 @@ pub struct Cli {
     /// for a repeat; after the last, the delivery fails.
     #[arg(long, env = "BOOKING_WEBHOOK_RETRIES", default_value = "5s,30s,2m,15m,1h,4h,9x8h")]
     pub webhook_retries: booking_core::webhook::RetrySchedule,
+    /// The mail server notifications are sent through: smtp://HOST:PORT (add ?tls=required
+    /// for STARTTLS) or smtps://HOST:PORT, with user:password@ before the host if it asks;
+    /// mail is off without it.
+    #[arg(long, env = "BOOKING_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+    /// The mail server's user name, instead of the one in BOOKING_SMTP_URL.
+    #[arg(long, env = "BOOKING_SMTP_USER")]
+    pub smtp_user: Option<String>,
+    /// The mail server's password, instead of the one in BOOKING_SMTP_URL.
+    #[arg(long, env = "BOOKING_SMTP_PASSWORD", hide_env_values = true)]
+    pub smtp_password: Option<String>,
+    /// Who notifications are from, e.g. "Clinic <bookings@clinic.example>" (the name signs
+    /// them); required with BOOKING_SMTP_URL.
+    #[arg(long, env = "BOOKING_MAIL_FROM")]
+    pub mail_from: Option<String>,
+    /// How long before an appointment its reminders go out, comma-separated (e.g. 24h,2h);
+    /// empty for none.
+    #[arg(long, env = "BOOKING_REMINDER_BEFORE", default_value = "24h")]
+    pub reminder_before: booking_core::notification::Reminders,
+    /// The page where a client moves or cancels a booking, with {id} for its id (e.g.
+    /// `https://clinic.example/manage/{id}`); notifications link to it when set.
+    #[arg(long, env = "BOOKING_MANAGE_URL")]
+    pub manage_url: Option<String>,
+    /// Delays before each retry of a notification the mail server did not take, as
+    /// BOOKING_WEBHOOK_RETRIES; after the last, it fails.
+    #[arg(long, env = "BOOKING_MAIL_RETRIES", default_value = "5s,30s,2m,15m,1h,4h,9x8h")]
+    pub mail_retries: booking_core::webhook::RetrySchedule,
+    /// The business's language, for notifications and calendar events: en or de.
+    #[arg(long, env = "BOOKING_LANGUAGE", default_value = "en")]
+    pub language: crate::language::Language,
     /// Seconds between heartbeat comments on idle availability streams.
     #[arg(long, env = "BOOKING_STREAM_HEARTBEAT_SECONDS", default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub stream_heartbeat_seconds: u64,
@@ -258,6 +292,7 @@ impl Cli {
                     .to_owned(),
             ));
         }
+        let mail = self.mail_settings().map_err(|e| ConfigError(e.to_string()))?;
         Ok(Settings {
             address: SocketAddr::new(self.host, self.port),
             database: self.database_url,
@@ -290,7 +325,35 @@ impl Cli {
                 allow_private: self.webhook_allow_private,
                 retries: self.webhook_retries,
             },
+            mail,
+            language: self.language,
         })
+    }
+
+    /// The mail settings these flags describe: `None` without a mail server.
+    fn mail_settings(&self) -> Result<Option<MailSettings>, MailSettingsError> {
+        let Some(url) = &self.smtp_url else {
+            let stray = [
+                ("BOOKING_MAIL_FROM", self.mail_from.is_some()),
+                ("BOOKING_SMTP_USER", self.smtp_user.is_some()),
+                ("BOOKING_SMTP_PASSWORD", self.smtp_password.is_some()),
+                ("BOOKING_MANAGE_URL", self.manage_url.is_some()),
+            ];
+            return match stray.into_iter().find(|(_, set)| *set) {
+                Some((name, _)) => Err(MailSettingsError::NoServer(name)),
+                None => Ok(None),
+            };
+        };
+        let server = SmtpServer::new(url, self.smtp_user.clone(), self.smtp_password.clone())?;
+        let from = self.mail_from.as_deref().ok_or(MailSettingsError::NoSender)?;
+        Ok(Some(MailSettings {
+            server,
+            from: mail::settings::sender(from)?,
+            reminders: self.reminder_before.clone(),
+            language: self.language,
+            manage_url: self.manage_url.as_deref().map(ManageUrl::new).transpose()?,
+            retries: self.mail_retries.clone(),
+        }))
     }
 }
 
@@ -375,6 +438,51 @@ mod tests {
         let printed = format!("{from_file:?}");
         assert!(!printed.contains("s3cret") && !printed.contains("pa55word"), "{printed}");
         assert!(printed.contains("admin_token"), "the file's keys are shown: {printed}");
+    }
+
+    #[test]
+    fn mail_settings_are_checked_together_and_the_password_never_prints() {
+        let settings = |flags: &[&str]| parse(flags).unwrap().settings().map_err(|e| e.to_string());
+        assert!(settings(&[]).unwrap().mail.is_none(), "off by default");
+        let mail = settings(&[
+            "--smtp-url=smtps://mailer:pa55word@mail.example.com",
+            "--mail-from=Salon <bookings@salon.example>",
+            "--reminder-before=2h,24h",
+            "--language=de",
+        ])
+        .unwrap();
+        assert!(!format!("{mail:?}").contains("pa55word"), "{mail:?}");
+        let (language, mail) = (mail.language, mail.mail.unwrap());
+        assert_eq!(language, crate::language::Language::German);
+        assert_eq!(mail.language, language);
+        let hours = |h: u64| Duration::from_secs(h * 3600);
+        assert_eq!(mail.reminders.leads(), [hours(24), hours(2)]);
+        for (flags, expected) in [
+            (
+                &["--mail-from=a@b.example"][..],
+                "BOOKING_MAIL_FROM is set but BOOKING_SMTP_URL is not",
+            ),
+            (&["--smtp-url=smtp://127.0.0.1:2525"][..], "BOOKING_MAIL_FROM is not"),
+            (
+                &["--smtp-url=smtp://127.0.0.1:2525", "--mail-from=nobody"][..],
+                "BOOKING_MAIL_FROM \"nobody\" is not an address",
+            ),
+            (
+                &["--smtp-url=smtp://u:p@mail.example.com", "--mail-from=a@b.example"][..],
+                "without TLS",
+            ),
+            (
+                &[
+                    "--smtp-url=smtp://127.0.0.1",
+                    "--mail-from=a@b.example",
+                    "--manage-url=https://x.example/manage",
+                ][..],
+                "BOOKING_MANAGE_URL",
+            ),
+        ] {
+            let error = settings(flags).unwrap_err();
+            assert!(error.contains(expected), "{flags:?}: {error}");
+        }
     }
 
     #[test]

@@ -66,6 +66,10 @@ pub struct Settings {
     pub workers: Option<usize>,
     /// How webhooks are delivered.
     pub webhooks: WebhookSettings,
+    /// How notifications are mailed; `None`: mail is off.
+    pub mail: Option<crate::mail::MailSettings>,
+    /// The business's language: of its messages and calendar events.
+    pub language: crate::language::Language,
 }
 
 /// How webhooks are delivered.
@@ -89,6 +93,8 @@ impl Default for Settings {
             key_lifetime: booking_core::idempotency::DEFAULT_KEY_LIFETIME,
             key_sweep_interval: DEFAULT_KEY_SWEEP_INTERVAL,
             webhooks: WebhookSettings::default(),
+            mail: None,
+            language: crate::language::Language::default(),
             admin_token: None,
             metrics_token: None,
             feed_token: FeedToken(None),

@@ -43,12 +43,45 @@ pub struct Event<'a> {
     pub description: Option<&'a str>,
     /// Whether it takes place.
     pub status: EventStatus,
+    /// In a scheduling message: who organizes it and who attends.
+    pub parties: Option<Parties<'a>>,
+}
+
+/// The organizer and the attendee of an event sent as a scheduling message (RFC 5546 requires
+/// both in a REQUEST or CANCEL).
+#[derive(Debug, Clone, Copy)]
+pub struct Parties<'a> {
+    /// The business: its name and address.
+    pub organizer: (&'a str, &'a str),
+    /// The client: their name and address.
+    pub attendee: (&'a str, &'a str),
+}
+
+/// What a scheduling message asks of the calendar that reads it (RFC 5546).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// Add the event, or replace it with this version (a higher SEQUENCE).
+    Request,
+    /// Remove it.
+    Cancel,
+}
+
+impl Method {
+    /// The value of `METHOD`, and of the `method` parameter of its `text/calendar` part.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Request => "REQUEST",
+            Self::Cancel => "CANCEL",
+        }
+    }
 }
 
 impl Calendar {
     /// A calendar with `properties` (name and value, the value already in iCalendar form)
-    /// after the required ones. No `METHOD`: these are files and feeds, not scheduling messages
-    /// (RFC 5546), so each event's DTSTAMP is when its information last changed.
+    /// after the required ones. Without a `METHOD` (files and feeds, not scheduling messages),
+    /// each event's DTSTAMP is when its information last changed; a scheduling message
+    /// ([`Calendar::scheduling`]) is made for that change, so the same instant is when the
+    /// message was made.
     pub fn new(properties: &[(&str, &str)]) -> Self {
         let mut calendar = Self { text: String::new() };
         calendar.line("BEGIN", "VCALENDAR");
@@ -62,6 +95,12 @@ impl Calendar {
             calendar.line(name, value);
         }
         calendar
+    }
+
+    /// A scheduling message sent by mail: a calendar with one `METHOD`, whose events name their
+    /// organizer and attendee.
+    pub fn scheduling(method: Method) -> Self {
+        Self::new(&[("METHOD", method.as_str())])
     }
 
     /// Adds `event`.
@@ -89,6 +128,15 @@ impl Calendar {
             EventStatus::Cancelled => "TRANSPARENT",
         };
         self.line("TRANSP", transparency);
+        if let Some(parties) = event.parties {
+            let (name, address) = parties.organizer;
+            self.line(&format!("ORGANIZER;CN={}", parameter(name)), &mailto(address));
+            let (name, address) = parties.attendee;
+            self.line(
+                &format!("ATTENDEE;CN={};ROLE=REQ-PARTICIPANT", parameter(name)),
+                &mailto(address),
+            );
+        }
         self.line("END", "VEVENT");
     }
 
@@ -119,6 +167,27 @@ impl Calendar {
 /// A UTC instant as a DATE-TIME value (`20300107T093000Z`).
 fn instant(at: DateTime<Utc>) -> String {
     at.format("%Y%m%dT%H%M%SZ").to_string()
+}
+
+/// `address` as a `mailto:` URI (RFC 6068): the characters a URI reserves, or may not hold,
+/// percent-encoded.
+fn mailto(address: &str) -> String {
+    let mut uri = String::from("mailto:");
+    for byte in address.bytes() {
+        if byte.is_ascii_alphanumeric() || b"@.-_~!$&'*+=^`{|}".contains(&byte) {
+            uri.push(char::from(byte));
+        } else {
+            uri.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    uri
+}
+
+/// `raw` as a quoted parameter value: double quotes and control characters, which a quoted
+/// value may not hold, left out.
+fn parameter(raw: &str) -> String {
+    let inner: String = raw.chars().filter(|c| *c != '"' && !c.is_control()).collect();
+    format!("\"{inner}\"")
 }
 
 /// `raw` as a TEXT value: backslashes, semicolons, commas and line breaks escaped; other control
@@ -160,6 +229,12 @@ mod tests {
         }
         assert!(unfold(&text).contains(&format!("\r\nSUMMARY:{summary}\r\n")), "{text}");
         assert!(text.contains("\r\n Ñ") || text.contains("\r\n a"), "folded: {text}");
+    }
+
+    #[test]
+    fn addresses_become_mailto_uris() {
+        assert_eq!(mailto("ada@example.com"), "mailto:ada@example.com");
+        assert_eq!(mailto("a%b?c#d/e@example.com"), "mailto:a%25b%3Fc%23d%2Fe@example.com");
     }
 
     #[test]

@@ -46,6 +46,7 @@ use crate::{error, routes};
         routes::webhooks::list_webhooks,
         routes::webhooks::unregister,
         routes::webhooks::list_deliveries,
+        routes::notifications::list_notifications,
     ),
     modifiers(&BearerAuth, &SharedAnswers),
     components(schemas(error::Problem)),

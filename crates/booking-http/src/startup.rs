@@ -9,7 +9,9 @@ use actix_web::{
     web,
 };
 use anyhow::Context;
-use booking_core::{clock::Clock, repository::AppointmentRepository, service::BookingService};
+use booking_core::{
+    clock::Clock, notification::Plan, repository::AppointmentRepository, service::BookingService,
+};
 use booking_store::{DatabaseUrl, SqliteRepository};
 #[cfg(feature = "postgres")]
 use booking_store::{PgRepository, postgres::Listening};
@@ -19,11 +21,13 @@ use crate::{
     error::{ApiError, json_error, problem_for_bare_errors, query_error},
     events::Events,
     limits::{self, RateLimiter},
+    mail::{self, MailSettings},
     metrics::Metrics,
     openapi::OpenApiJson,
+    outbox::Nudging,
     routes::{self, Bookings, StoreCalls, stream::Heartbeat},
     telemetry,
-    webhooks::worker::{self, Nudging},
+    webhooks::worker,
 };
 use tokio::sync::Notify;
 
@@ -56,18 +60,26 @@ impl Application {
         let store = Store::open(&settings)?;
         let (events, publisher) = Events::new();
         let deliveries = Arc::new(Notify::new());
-        let feed = Nudging { feed: events.clone(), worker: deliveries.clone() };
+        let letters = Arc::new(Notify::new());
+        let feed =
+            Nudging { feed: events.clone(), workers: vec![deliveries.clone(), letters.clone()] };
         let service = BookingService::new(store.repository, clock, settings.schedule)
             .with_hold_duration(settings.hold_duration)
             .with_key_lifetime(settings.key_lifetime)
             .with_holds_per_holder(settings.max_holds_per_client)
             .with_feed(Arc::new(feed));
+        plan_notifications(&service, settings.mail.as_ref())?;
         let bookings = web::Data::new(Bookings::new(service, store.calls));
         publisher.start(bookings.clone());
         crate::sweep::start(bookings.clone(), settings.key_sweep_interval);
         let client = worker::client(&settings.webhooks)
             .context("cannot set up the HTTP client for webhooks")?;
         worker::start(bookings.clone(), settings.webhooks.clone(), client, deliveries);
+        if let Some(mail) = settings.mail {
+            let transport = mail.server.transport()?;
+            mail::worker::start(bookings.clone(), mail, transport, letters);
+        }
+        let language = web::Data::new(settings.language);
         let webhook_settings = web::Data::new(settings.webhooks);
         #[cfg(feature = "postgres")]
         let listening = store
@@ -108,6 +120,7 @@ impl Application {
                 .app_data(admin_token.clone())
                 .app_data(feed_token.clone())
                 .app_data(webhook_settings.clone())
+                .app_data(language.clone())
                 .app_data(limiter.clone())
                 .app_data(openapi.clone())
                 .app_data(metrics.clone())
@@ -171,6 +184,38 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
     }
+}
+
+/// Puts the notification plan of `mail` in force in the store (no plan without mail), before
+/// the server takes a write: every server of one database should be given the same mail
+/// settings, and the last to start decides.
+fn plan_notifications(service: &BookingService, mail: Option<&MailSettings>) -> anyhow::Result<()> {
+    let plan = mail.map(|mail| Plan { reminders: mail.reminders.clone() });
+    let on = plan.is_some();
+    let planned = service
+        .plan_notifications(plan)
+        .wait()
+        .map_err(|e| anyhow::anyhow!("cannot put the notification plan in force: {e}"))?;
+    let reminders: Vec<String> = mail
+        .map(|mail| {
+            mail.reminders.leads().iter().map(|lead| format!("{}s", lead.as_secs())).collect()
+        })
+        .unwrap_or_default();
+    if planned.was_on && !on {
+        tracing::warn!(
+            "mail was on for this database, and this server has no BOOKING_SMTP_URL: no \
+             notification is queued from now on, by any server; give every server the same \
+             mail settings"
+        );
+    }
+    tracing::info!(
+        mail = if on { "on" } else { "off" },
+        reminders = reminders.join(","),
+        queued = planned.reminders_queued,
+        dropped = planned.reminders_dropped,
+        "notification plan in force"
+    );
+    Ok(())
 }
 
 /// The opened store, and how the service calls it.

@@ -17,6 +17,7 @@ mod history;
 mod holds;
 mod keys;
 mod listings;
+mod notifications;
 pub mod properties;
 mod webhooks;
 mod written;
@@ -26,8 +27,8 @@ use std::num::NonZeroU16;
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 
 pub use self::{
-    bookings::*, changes::*, closures::*, history::*, holds::*, keys::*, listings::*, webhooks::*,
-    written::*,
+    bookings::*, changes::*, closures::*, history::*, holds::*, keys::*, listings::*,
+    notifications::*, webhooks::*, written::*,
 };
 use crate::{
     admission::{Admission, Unavailable, Usage},
@@ -111,6 +112,13 @@ macro_rules! repository_contract_tests {
             each_message_shows_the_appointment_as_its_change_left_it,
             endpoints_are_removed_with_their_deliveries_and_capped,
             settled_deliveries_are_forgotten_by_the_sweep,
+            nothing_is_queued_without_a_plan_or_an_address,
+            each_change_queues_its_message_and_the_reminders_follow_it,
+            claims_take_each_appointments_oldest_notification_once,
+            reminders_come_due_at_their_time_and_are_skipped_once_started,
+            a_new_plan_drops_and_adds_reminders_once,
+            a_reminder_in_flight_when_its_appointment_moves_is_not_sent_again,
+            failed_notifications_are_listed_and_forgotten,
             a_write_changes_the_usage_of_exactly_the_slots_it_reports
         }
     };
@@ -346,6 +354,7 @@ mod tests {
             include_str!("holds.rs"),
             include_str!("keys.rs"),
             include_str!("listings.rs"),
+            include_str!("notifications.rs"),
             include_str!("webhooks.rs"),
             include_str!("written.rs"),
         ];

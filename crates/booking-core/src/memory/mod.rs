@@ -3,6 +3,7 @@
 //! holds until [`BookingService::forget_expired`](crate::service::BookingService::forget_expired)
 //! sweeps them: call that now and then.
 
+mod notifications;
 mod outbox;
 
 use std::{
@@ -50,6 +51,7 @@ struct State {
     keys: HashMap<IdempotencyKey, Remembered>,
     history: HashMap<AppointmentId, Vec<Entry>>,
     outbox: outbox::Queue,
+    mail: notifications::Mail,
 }
 
 impl State {
@@ -118,11 +120,15 @@ impl State {
     }
 
     /// Records what `written` did to its appointment, if anything, and queues its webhook
-    /// deliveries: the writes call it as they commit, under the same lock.
+    /// deliveries and notifications: the writes call it as they commit, under the same lock.
     fn record<T>(&mut self, written: &Written<T>) {
         if let Some((id, entry)) = written.event.as_ref().and_then(Event::entry) {
-            self.outbox.fan_out(id, &entry);
-            self.history.entry(id).or_default().push(entry);
+            let message = self.outbox.fan_out(id, &entry);
+            let history = self.history.entry(id).or_default();
+            history.push(entry.clone());
+            let revision = Entry::revision(history);
+            let reachable = self.appointments.get(&id).is_some_and(|a| a.contact().email.is_some());
+            self.mail.queue(id, message, &entry, revision, reachable);
         }
     }
 
@@ -539,7 +545,13 @@ impl AppointmentRepository for InMemoryRepository {
                 state.holders.remove(token);
             }
             let deliveries = state.outbox.forget_settled(expired.deliveries_settled_by, most);
-            Forgotten { keys: keys.len() as u64, holds: holds.len() as u64, deliveries }
+            let notifications = state.mail.forget_settled(expired.deliveries_settled_by, most);
+            Forgotten {
+                keys: keys.len() as u64,
+                holds: holds.len() as u64,
+                deliveries,
+                notifications,
+            }
         });
         Pending::ready(forgotten)
     }

@@ -12,9 +12,9 @@ use crate::{
     pending::Pending,
     storage::{StorageError, WriteError},
     webhook::{
-        Attempt, ClaimRequest, Claimed, Delivery, DeliveryId, DeliveryState, Endpoint, EndpointId,
-        EndpointNotFound, EventType, MAX_ENDPOINTS, Message, MessageId, Outbox, Settlement,
-        TooManyEndpoints,
+        ClaimRequest, Claimed, Delivery, DeliveryId, DeliveryState, Endpoint, EndpointId,
+        EndpointNotFound, EventType, MAX_ENDPOINTS, Message, MessageId, Outbox, Settled,
+        Settlement, TooManyEndpoints,
     },
 };
 
@@ -47,8 +47,8 @@ struct Queued {
 
 impl Queue {
     /// Numbers a new history entry of `appointment` and queues it for every endpoint
-    /// subscribed to its event.
-    pub(super) fn fan_out(&mut self, appointment: AppointmentId, entry: &Entry) {
+    /// subscribed to its event; answers its number.
+    pub(super) fn fan_out(&mut self, appointment: AppointmentId, entry: &Entry) -> MessageId {
         self.entries += 1;
         let message = MessageId(self.entries);
         let event = EventType::of(entry.change);
@@ -70,6 +70,7 @@ impl Queue {
                 },
             );
         }
+        message
     }
 
     /// Forgets at most `most` deliveries settled at or before `by`, first settled first;
@@ -164,22 +165,14 @@ impl InMemoryRepository {
             return Ok(false);
         }
         queued.leased_until = None;
-        match settlement.result {
-            Attempt::Delivered => {
-                queued.state = DeliveryState::Delivered;
-                queued.settled_at = Some(settlement.at);
-                queued.last_error = None;
-                queued.next_attempt_at = None;
-            }
-            Attempt::Failed { error } => {
-                queued.last_error = Some(error);
-                queued.next_attempt_at = settlement.retry_at;
-                if settlement.retry_at.is_none() {
-                    queued.state = DeliveryState::Failed;
-                    queued.settled_at = Some(settlement.at);
-                }
-            }
-        }
+        queued.state = match settlement.settled() {
+            Settled::Done => DeliveryState::Delivered,
+            Settled::Retry(_) => DeliveryState::Pending,
+            Settled::GaveUp => DeliveryState::Failed,
+        };
+        queued.last_error = settlement.error().map(str::to_owned);
+        queued.next_attempt_at = settlement.next_attempt_at();
+        queued.settled_at = settlement.settled_at();
         Ok(true)
     }
 }

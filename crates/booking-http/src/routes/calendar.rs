@@ -18,6 +18,7 @@ use crate::{
     config::FeedToken,
     error::{ApiError, Problem},
     ics::{self, Calendar, Event, EventStatus},
+    language::Language,
     limits::AdminFailures,
 };
 
@@ -44,22 +45,19 @@ fn event<'a>(revised: &Revised, summary: &'a str, description: Option<&'a str>) 
             Status::Scheduled => EventStatus::Confirmed,
             Status::Canceled => EventStatus::Cancelled,
         },
+        parties: None,
     }
 }
 
-/// What was booked, by name: "Haircut with Alice", or "Appointment with Alice".
-fn booked_what(appointment: &Appointment, schedule: &Schedule) -> String {
+/// What was booked, by name, in `language`: "Haircut with Alice", or "Appointment with Alice".
+pub fn booked_what(appointment: &Appointment, schedule: &Schedule, language: Language) -> String {
     let resource = schedule
         .resource(appointment.resource())
         .map_or_else(|_| appointment.resource().to_string(), |r| r.name.clone());
-    match appointment.service() {
-        Some(slug) => {
-            let service =
-                schedule.service(slug).map_or_else(|_| slug.to_string(), |s| s.name.clone());
-            format!("{service} with {resource}")
-        }
-        None => format!("Appointment with {resource}"),
-    }
+    let service = appointment
+        .service()
+        .map(|slug| schedule.service(slug).map_or_else(|_| slug.to_string(), |s| s.name.clone()));
+    language.booked_what(service.as_deref(), &resource)
 }
 
 fn calendar_response(text: String, filename: &str) -> HttpResponse {
@@ -83,6 +81,7 @@ fn calendar_response(text: String, filename: &str) -> HttpResponse {
 )]
 pub async fn appointment(
     bookings: web::Data<Bookings>,
+    language: web::Data<Language>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = appointment_id(&id)?;
@@ -90,7 +89,7 @@ pub async fn appointment(
         .run("calendar", move |service| service.revised(id))
         .await?
         .ok_or_else(ApiError::appointment_not_found)?;
-    let summary = booked_what(&revised.appointment, bookings.schedule());
+    let summary = booked_what(&revised.appointment, bookings.schedule(), **language);
     let mut calendar = Calendar::new(&[]);
     calendar.event(&event(&revised, &summary, None));
     Ok(calendar_response(calendar.finish(), &format!("appointment-{id}.ics")))
@@ -119,6 +118,7 @@ pub struct FeedQuery {
 pub async fn feed(
     request: HttpRequest,
     bookings: web::Data<Bookings>,
+    language: web::Data<Language>,
     feed_token: web::Data<FeedToken>,
     failures: web::Data<AdminFailures>,
     resource: web::Path<String>,
@@ -153,7 +153,7 @@ pub async fn feed(
             Some(_) => format!(
                 "{} ({})",
                 appointment.client_name().as_str(),
-                booked_what(appointment, bookings.schedule())
+                booked_what(appointment, bookings.schedule(), **language)
             ),
             None => appointment.client_name().as_str().to_owned(),
         };

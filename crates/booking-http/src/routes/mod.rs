@@ -12,6 +12,7 @@ mod fields;
 pub mod history;
 pub mod holds;
 pub mod meta;
+pub mod notifications;
 pub mod stream;
 pub(crate) mod times;
 pub mod views;
@@ -88,6 +89,10 @@ pub fn configure(config: &mut web::ServiceConfig) {
                 .service(
                     resource("/webhooks/{id}/deliveries", "GET")
                         .route(web::get().to(webhooks::list_deliveries)),
+                )
+                .service(
+                    resource("/notifications", "GET")
+                        .route(web::get().to(notifications::list_notifications)),
                 )
                 .default_service(web::to(admin_not_found)),
         );

@@ -1,61 +1,24 @@
-//! The delivery worker: every second, and soon after a write on this server queues an event
-//! (at most ten times a second), it claims the due deliveries from the outbox (each endpoint's
-//! oldest, leased to this server so no other makes the same attempt), posts them signed, and
-//! settles each one: delivered on a 2xx answer, otherwise retried on the schedule (with jitter,
-//! so that retries after an outage spread out) until it runs out.
+//! The delivery worker: it claims the due deliveries from the outbox (each endpoint's oldest;
+//! see [`crate::outbox`] for when and how), posts them signed, and settles each one:
+//! delivered on a 2xx answer, otherwise retried on the schedule until it runs out.
 
 use std::{sync::Arc, time::Duration};
 
 use actix_web::web;
 use booking_core::{
-    change::{Change, Feed},
-    event::Event,
     schedule::Schedule,
-    webhook::{Attempt, Claimed, RetrySchedule},
+    webhook::{Attempt, Claimed},
 };
 use tokio::sync::Notify;
 
 use super::{payload::Payload, sign, target};
-use crate::{config::WebhookSettings, error::ApiError, limits::random_below, routes::Bookings};
+use crate::{config::WebhookSettings, error::ApiError, outbox, routes::Bookings};
 
 /// How long a receiver has to answer.
 pub const TIMEOUT: Duration = Duration::from_secs(10);
 
-/// How long a claimed delivery stays this worker's: longer than an attempt can take, so a
-/// delivery is attempted by another server only when this one stopped mid-attempt.
-const LEASE: Duration = Duration::from_secs(60);
-
-/// How often the worker looks for due deliveries without being woken (retries, and events
-/// other servers queued).
-const POLL: Duration = Duration::from_secs(1);
-
-/// The least time between two rounds of claims.
-const MIN_GAP: Duration = Duration::from_millis(100);
-
 /// Deliveries claimed at once (each from a different endpoint), sent side by side.
 const BATCH: usize = 16;
-
-/// The longest error kept for a failed attempt, in characters.
-const MAX_ERROR_CHARS: usize = 300;
-
-/// Wakes the worker for every appointment event committed on this server, after passing the
-/// write on to the feed it wraps.
-#[derive(Debug)]
-pub struct Nudging<F> {
-    /// The feed that gets every write.
-    pub feed: F,
-    /// The worker to wake.
-    pub worker: Arc<Notify>,
-}
-
-impl<F: Feed> Feed for Nudging<F> {
-    fn committed(&self, change: &Change, event: Option<&Event>) {
-        self.feed.committed(change, event);
-        if event.is_some_and(|event| event.entry().is_some()) {
-            self.worker.notify_one();
-        }
-    }
-}
 
 /// The HTTP client deliveries are posted with: no redirects followed (a redirect could lead to
 /// an address the URL check refused), no proxy from the environment, and, unless private
@@ -83,17 +46,9 @@ pub fn start(
     wake: Arc<Notify>,
 ) {
     let worker = Arc::new(Worker { bookings, settings, client });
-    actix_web::rt::spawn(async move {
-        loop {
-            tokio::select! {
-                () = wake.notified() => {}
-                () = tokio::time::sleep(POLL) => {}
-            }
-            while worker.round().await == BATCH {}
-            // A round is a write transaction: however many writes wake the worker, it makes at
-            // most ten rounds a second, and bookings under load do not each cost a claim.
-            tokio::time::sleep(MIN_GAP).await;
-        }
+    outbox::run(wake, BATCH, move || {
+        let worker = Arc::clone(&worker);
+        async move { worker.round().await }
     });
 }
 
@@ -106,7 +61,7 @@ struct Worker {
 impl Worker {
     /// Claims a batch and delivers it; answers how many were claimed.
     async fn round(self: &Arc<Self>) -> usize {
-        let lease = chrono::Duration::from_std(LEASE).unwrap_or(chrono::Duration::MAX);
+        let lease = outbox::lease();
         let claimed = async {
             let pending = self
                 .bookings
@@ -137,7 +92,7 @@ impl Worker {
         let result = self.attempt(&claimed, self.bookings.schedule()).await;
         let retry_in = match &result {
             Attempt::Delivered => None,
-            Attempt::Failed { .. } => retry_delay(&self.settings.retries, claimed.attempt),
+            Attempt::Failed { .. } => outbox::retry_delay(&self.settings.retries, claimed.attempt),
         };
         metrics::counter!(
             "booking_webhook_attempts_total",
@@ -180,9 +135,7 @@ impl Worker {
 
     /// Posts `claimed`, signed, and tells how it went.
     async fn attempt(&self, claimed: &Claimed, schedule: &Schedule) -> Attempt {
-        let failed = |error: String| Attempt::Failed {
-            error: error.chars().take(MAX_ERROR_CHARS).collect(),
-        };
+        let failed = |error: String| Attempt::Failed { error: outbox::kept(&error) };
         // Checked again on every attempt: the setting may have changed since it was registered.
         let url = match target::check(&claimed.url, self.settings.allow_private) {
             Ok(url) => url,
@@ -217,8 +170,7 @@ impl Worker {
     }
 }
 
-/// A failed request in a sentence, with its causes (reqwest's own message alone rarely says
-/// what went wrong).
+/// A failed request in a sentence, with its causes.
 fn describe(error: &reqwest::Error) -> String {
     let what = if error.is_timeout() {
         format!("no answer within {} s", TIMEOUT.as_secs())
@@ -227,36 +179,5 @@ fn describe(error: &reqwest::Error) -> String {
     } else {
         "the request failed".to_owned()
     };
-    let mut causes = Vec::new();
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        causes.push(cause.to_string());
-        source = cause.source();
-    }
-    if causes.is_empty() { what } else { format!("{what}: {}", causes.join(": ")) }
-}
-
-/// The delay before retrying after `attempt` failed, give or take a tenth; `None` once the
-/// schedule has run out.
-fn retry_delay(schedule: &RetrySchedule, attempt: u32) -> Option<chrono::Duration> {
-    let delay = schedule.delay_after(attempt)?;
-    let jittered = delay - delay / 10 + random_below(delay / 5);
-    Some(chrono::Duration::from_std(jittered).unwrap_or(chrono::Duration::MAX))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn retries_keep_to_the_schedule_give_or_take_a_tenth() {
-        let schedule = RetrySchedule::default();
-        for _ in 0..100 {
-            let first = retry_delay(&schedule, 1).map(|d| d.num_milliseconds());
-            assert!(first.is_some_and(|ms| (4_500..=5_500).contains(&ms)), "{first:?}");
-        }
-        let last = retry_delay(&schedule, 15).map(|d| d.num_seconds());
-        assert!(last.is_some_and(|s| (25_920..=31_680).contains(&s)), "{last:?}");
-        assert_eq!(retry_delay(&schedule, 16), None);
-    }
+    outbox::with_causes(what, error)
 }

@@ -247,3 +247,20 @@ pub async fn assert_problem(response: Response, status: StatusCode, message: &st
     assert!(!body["detail"].as_str().unwrap().is_empty(), "{body}");
     body
 }
+
+/// Looks with `look` every 50 ms until `done` accepts what it saw, for at most 20 seconds;
+/// answers the last look, for the caller to check.
+pub async fn eventually<T, F, Fut>(mut look: F, done: impl Fn(&T) -> bool) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = T>,
+{
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let seen = look().await;
+        if done(&seen) || std::time::Instant::now() > deadline {
+            return seen;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}

@@ -18,6 +18,7 @@ mod holds;
 mod idempotency;
 mod limits;
 mod meta;
+mod notifications;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod process;

@@ -82,6 +82,7 @@ async fn the_openapi_document_covers_every_endpoint_and_error() {
             "/admin/appointments/{id}/history",
             "/admin/closures",
             "/admin/closures/{id}",
+            "/admin/notifications",
             "/admin/webhooks",
             "/admin/webhooks/{id}",
             "/admin/webhooks/{id}/deliveries",

@@ -74,6 +74,11 @@ impl Server {
     pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
     }
+
+    /// What it has logged so far.
+    pub(crate) fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
 }
 
 pub(crate) struct Starting {
@@ -691,6 +696,7 @@ fn readme_examples_work() {
         "BEGIN:VEVENT\r\nUID:",
         "SEQUENCE:1\r\n",
         "\"actor\":\"client\",\"reason\":\"Feeling ill\"",
+        "{\"notifications\":[]}",
     ] {
         assert!(stdout.contains(expected), "missing {expected} in {stdout}");
     }

@@ -5,7 +5,7 @@
 use std::{
     collections::VecDeque,
     sync::{Arc, Mutex},
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
@@ -15,7 +15,7 @@ use reqwest::{StatusCode, header::HeaderMap};
 use serde_json::{Value, json};
 
 use crate::{
-    helpers::{ADMIN_TOKEN, DAY, TestApp, assert_problem, spawn_app_with},
+    helpers::{ADMIN_TOKEN, DAY, TestApp, assert_problem, eventually, spawn_app_with},
     process::{Server, next_month},
 };
 
@@ -91,15 +91,9 @@ impl Receiver {
 
     /// Waits until `count` requests have come, for at most 20 seconds.
     async fn wait_for(&self, count: usize) -> Vec<Received> {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let received = self.received();
-            if received.len() >= count || Instant::now() > deadline {
-                assert_eq!(received.len(), count, "requests received: {received:?}");
-                return received;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        let received = eventually(|| async { self.received() }, |r| r.len() >= count).await;
+        assert_eq!(received.len(), count, "requests received: {received:?}");
+        received
     }
 }
 
@@ -135,15 +129,10 @@ async fn deliveries(app: &TestApp, webhook: &Value) -> Vec<Value> {
 /// Waits until the newest delivery of `webhook` is as `done` wants it, for at most 20
 /// seconds; answers the deliveries then.
 async fn wait_until(app: &TestApp, webhook: &Value, done: impl Fn(&Value) -> bool) -> Vec<Value> {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let found = deliveries(app, webhook).await;
-        if found.first().is_some_and(&done) {
-            return found;
-        }
-        assert!(Instant::now() < deadline, "deliveries never got there: {found:?}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let arrived = |found: &Vec<Value>| found.first().is_some_and(&done);
+    let found = eventually(|| deliveries(app, webhook), arrived).await;
+    assert!(arrived(&found), "deliveries never got there: {found:?}");
+    found
 }
 
 /// Waits until the newest delivery of `webhook` has `status`.

@@ -62,6 +62,34 @@ pub(super) const DUE_DELIVERIES: &str = "SELECT d.id FROM webhook_deliveries d \
                  WHERE h.endpoint_id = d.endpoint_id AND h.state = 'pending') \
      ORDER BY d.next_attempt_at, d.id LIMIT $2 FOR UPDATE OF d SKIP LOCKED";
 
+/// Settles as skipped, at `$1` with `$2` as the reason, the due reminders (not leased) whose
+/// appointment has started by `$1`, or changed since they were queued.
+pub(super) const SKIP_MOOT_REMINDERS: &str = "UPDATE notifications \
+     SET state = 'skipped', next_attempt_at = NULL, leased_until = NULL, last_error = $2, \
+     settled_at = $1 \
+     WHERE kind = 'reminder' AND state = 'pending' AND next_attempt_at <= $1 \
+     AND (leased_until IS NULL OR leased_until <= $1) \
+     AND (EXISTS (SELECT 1 FROM appointment_history h \
+                  WHERE h.id = notifications.entry_id AND h.start_at <= $1) \
+          OR EXISTS (SELECT 1 FROM appointment_history l \
+                     WHERE l.appointment_id = notifications.appointment_id \
+                     AND l.id > notifications.entry_id))";
+
+/// The ids of due notifications, at most `$2`: those due by `$1` and leased by nobody past it,
+/// each the oldest of its appointment's notifications due by then that are pending; soonest
+/// due first. A notification another server is claiming right now is passed over (`SKIP LOCKED`), and while it is leased its appointment's next one waits: no two servers make one attempt, and a client gets an appointment's messages in order.
+pub(super) const DUE_NOTIFICATIONS: &str = "SELECT d.id FROM notifications d \
+     WHERE d.state = 'pending' AND d.next_attempt_at <= $1 \
+     AND (d.leased_until IS NULL OR d.leased_until <= $1) \
+     AND NOT EXISTS (SELECT 1 FROM notifications h \
+                     WHERE h.appointment_id = d.appointment_id AND h.state = 'pending' \
+                     AND h.due_at <= $1 AND h.id < d.id) \
+     ORDER BY d.next_attempt_at, d.id LIMIT $2 FOR UPDATE OF d SKIP LOCKED";
+
+/// Forgets at most `$2` notifications settled at or before `$1`, first settled first.
+pub(super) const FORGET_NOTIFICATIONS: &str = "DELETE FROM notifications WHERE id IN (\
+     SELECT id FROM notifications WHERE settled_at <= $1 ORDER BY settled_at LIMIT $2 FOR UPDATE SKIP LOCKED)";
+
 /// Whether writers lock the rows they judge (creating missing occupancy rows to do so): yes.
 pub(super) const LOCKS_ROWS: bool = true;
 
@@ -134,6 +162,17 @@ pub(super) fn lock_appointment(connection: &mut Db, id: &str) -> QueryResult<()>
 pub(super) fn lock_key(connection: &mut Db, key: &str) -> QueryResult<()> {
     diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
         .bind::<Text, _>(key)
+        .execute(connection)
+        .map(drop)
+}
+
+/// A new notification plan takes this lock: it waits for the writes in flight that queue
+/// notifications and holds new ones back until it commits (their trigger takes ROW EXCLUSIVE
+/// before it reads the plan). A move or cancel holding its appointment's row while it waits
+/// here can deadlock with the plan's reminders for that appointment: PostgreSQL aborts one,
+/// and it is tried again, as every write aborted by a deadlock is.
+pub(super) fn lock_notifications(connection: &mut Db) -> QueryResult<()> {
+    diesel::sql_query("LOCK TABLE notifications IN SHARE ROW EXCLUSIVE MODE")
         .execute(connection)
         .map(drop)
 }

@@ -39,6 +39,8 @@ mod listen;
 // The SQL both backends share, compiled here against PostgreSQL's connection and `dialect`.
 #[path = "../sql/keys.rs"]
 mod keys;
+#[path = "../sql/notifications.rs"]
+mod notifications;
 #[path = "../sql/places.rs"]
 mod places;
 #[path = "../sql/records.rs"]
@@ -59,6 +61,7 @@ use std::{fmt, time::Duration};
 use booking_core::{
     change::Change,
     idempotency::Outcome,
+    notification::{ClaimedNotification, Planned},
     pending::Pending,
     repository::{Forgotten, Written},
     storage::{StorageError, StorageErrorKind, WriteError},
@@ -292,8 +295,8 @@ impl<T> Announced for Outcome<Written<T>> {
 }
 
 /// The sweep forgets what stopped counting already; the readiness check changes no slot; the
-/// webhook outbox's own writes change none either (the deliveries a change queues are
-/// written, and announced, with the change).
+/// outbox's own writes (webhooks and notifications) change none either (what a change queues
+/// is written, and announced, with the change).
 macro_rules! announces_nothing {
     ($($written:ty),*) => {
         $(impl Announced for $written {
@@ -304,7 +307,7 @@ macro_rules! announces_nothing {
     };
 }
 
-announces_nothing!((), bool, Endpoint, Vec<Claimed>, Forgotten);
+announces_nothing!((), bool, Endpoint, Vec<Claimed>, Vec<ClaimedNotification>, Planned, Forgotten);
 
 /// A transaction PostgreSQL aborted so that others could go on; trying again may succeed.
 #[derive(Debug, thiserror::Error)]

@@ -692,13 +692,16 @@ fn a_release_waiting_on_a_refused_conversion_still_finds_the_hold() {
 #[test]
 #[ignore = "needs PostgreSQL: set TEST_DATABASE_URL and run with --include-ignored"]
 fn a_write_whose_history_or_outbox_cannot_be_written_changes_nothing() {
+    use booking_core::notification::{NotificationKind, Notifications};
     use booking_core::{
         idempotency::{Idempotency, IdempotencyKey},
         storage::WriteError,
     };
-    for table in ["appointment_history", "webhook_deliveries"] {
+    for table in ["appointment_history", "webhook_deliveries", "notifications"] {
         let database = TestDatabase::new();
         booking_core::contract::subscribe_everything(&*database);
+        let plan = booking_core::notification::Plan::default();
+        database.plan_notifications(Some(plan), chrono::Utc::now()).wait().unwrap();
         let monday = Monday::with_capacity(1);
         let mut connection = PgConnection::establish(database._schema.url().expose()).unwrap();
         let refuse = |connection: &mut PgConnection, on: bool| {
@@ -743,6 +746,10 @@ fn a_write_whose_history_or_outbox_cannot_be_written_changes_nothing() {
             assert!(matches!(failed, Err(WriteError::Storage(_))), "{table}: {failed:?}");
             assert_eq!(database.get(booked.id()).unwrap(), Some(booked.clone()), "{table}");
         }
+        // Only the booking that committed queued its message.
+        let queued = database.notifications(None, 10).unwrap();
+        let about: Vec<_> = queued.iter().map(|n| (n.appointment, n.kind)).collect();
+        assert_eq!(about, [(booked.id(), NotificationKind::Confirmation)], "{table}");
     }
 }
 

@@ -329,7 +329,12 @@ impl AppointmentRepository for Repository {
                 expired.deliveries_settled_by,
                 expired.most,
             )?;
-            Ok(Forgotten { keys, holds, deliveries })
+            let notifications = super::notifications::forget_settled(
+                connection,
+                expired.deliveries_settled_by,
+                expired.most,
+            )?;
+            Ok(Forgotten { keys, holds, deliveries, notifications })
         })
     }
 

@@ -123,6 +123,36 @@ diesel::table! {
 }
 
 diesel::table! {
+    notification_plan (id) {
+        id -> Integer,
+        planned_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    notification_reminders (lead_seconds) {
+        lead_seconds -> BigInt,
+    }
+}
+
+diesel::table! {
+    notifications (id) {
+        id -> BigInt,
+        appointment_id -> Text,
+        entry_id -> BigInt,
+        kind -> Text,
+        remind_before -> Nullable<BigInt>,
+        state -> Text,
+        attempts -> Integer,
+        due_at -> BigInt,
+        next_attempt_at -> Nullable<BigInt>,
+        leased_until -> Nullable<BigInt>,
+        last_error -> Nullable<Text>,
+        settled_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
     readiness (id) {
         id -> Integer,
         checked_at -> BigInt,
@@ -139,4 +169,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     appointment_history,
     webhook_endpoints,
     webhook_deliveries,
+    notification_plan,
+    notification_reminders,
+    notifications,
 );

@@ -10,9 +10,9 @@ use booking_core::{
     pending::Pending,
     storage::StorageError,
     webhook::{
-        Attempt, ClaimRequest, Claimed, Delivery, DeliveryId, DeliveryState, Endpoint, EndpointId,
-        EndpointNotFound, EventType, MAX_ENDPOINTS, Message, MessageId, Outbox, Secret, Settlement,
-        Subscription, TooManyEndpoints,
+        ClaimRequest, Claimed, Delivery, DeliveryId, DeliveryState, Endpoint, EndpointId,
+        EndpointNotFound, EventType, MAX_ENDPOINTS, Message, MessageId, Outbox, Secret, Settled,
+        Settlement, Subscription, TooManyEndpoints,
     },
 };
 use chrono::{DateTime, Utc};
@@ -209,20 +209,11 @@ pub(super) fn forget_settled(
 /// Records `settlement` if it is for the delivery's latest attempt and the delivery is still
 /// pending; answers whether it did.
 fn settle(connection: &mut Db, settlement: &Settlement) -> QueryResult<bool> {
-    let (state, last_error) = match &settlement.result {
-        Attempt::Delivered => (DeliveryState::Delivered, None),
-        Attempt::Failed { error } => (
-            if settlement.retry_at.is_some() {
-                DeliveryState::Pending
-            } else {
-                DeliveryState::Failed
-            },
-            Some(error.as_str()),
-        ),
+    let state = match settlement.settled() {
+        Settled::Done => DeliveryState::Delivered,
+        Settled::Retry(_) => DeliveryState::Pending,
+        Settled::GaveUp => DeliveryState::Failed,
     };
-    let pending = state == DeliveryState::Pending;
-    let next_attempt_at = settlement.retry_at.filter(|_| pending).map(seconds);
-    let settled_at = (!pending).then(|| seconds(settlement.at));
     let target = webhook_deliveries::table
         .filter(webhook_deliveries::id.eq(settlement.delivery.0))
         .filter(webhook_deliveries::state.eq(DeliveryState::Pending.as_str()))
@@ -230,10 +221,10 @@ fn settle(connection: &mut Db, settlement: &Settlement) -> QueryResult<bool> {
     let updated = diesel::update(target)
         .set((
             webhook_deliveries::state.eq(state.as_str()),
-            webhook_deliveries::next_attempt_at.eq(next_attempt_at),
+            webhook_deliveries::next_attempt_at.eq(settlement.next_attempt_at().map(seconds)),
             webhook_deliveries::leased_until.eq(None::<i64>),
-            webhook_deliveries::last_error.eq(last_error),
-            webhook_deliveries::settled_at.eq(settled_at),
+            webhook_deliveries::last_error.eq(settlement.error()),
+            webhook_deliveries::settled_at.eq(settlement.settled_at().map(seconds)),
         ))
         .execute(connection)?;
     Ok(updated == 1)

@@ -14,6 +14,8 @@ mod dialect;
 // The SQL both backends share, compiled here against SQLite's connection and `dialect`.
 #[path = "../sql/keys.rs"]
 mod keys;
+#[path = "../sql/notifications.rs"]
+mod notifications;
 #[path = "../sql/places.rs"]
 mod places;
 #[path = "../sql/records.rs"]

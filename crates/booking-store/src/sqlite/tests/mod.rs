@@ -507,13 +507,17 @@ fn writers_sharing_a_commit_do_not_fail_each_other() {
 /// cannot be written, neither is the change (a booking, a cancel).
 #[test]
 fn a_write_whose_history_or_outbox_cannot_be_written_changes_nothing() {
+    use booking_core::notification::{NotificationKind, Notifications};
     use diesel::connection::SimpleConnection;
-    for table in ["appointment_history", "webhook_deliveries"] {
+    for table in ["appointment_history", "webhook_deliveries", "notifications"] {
         let database = TestDatabase::new();
         booking_core::contract::subscribe_everything(&*database);
-        let (booking, admission) = monday_nine();
+        let plan = booking_core::notification::Plan::default();
+        database.plan_notifications(Some(plan), chrono::Utc::now()).wait().unwrap();
+        let (mut booking, admission) = monday_nine();
+        booking.contact.email = booking_core::contact::Email::parse("ada@example.com").unwrap();
         let booked =
-            database.book(booking, admission, None).wait().unwrap().done().unwrap().outcome;
+            database.book(booking.clone(), admission, None).wait().unwrap().done().unwrap().outcome;
         database
             .connection()
             .batch_execute(&format!(
@@ -531,7 +535,7 @@ fn a_write_whose_history_or_outbox_cannot_be_written_changes_nothing() {
             )
             .unwrap();
         let refused =
-            Booking { id: AppointmentId::random(), candidates: vec![ten], ..monday_nine().0 };
+            Booking { id: AppointmentId::random(), candidates: vec![ten], ..booking.clone() };
         let failed = database.book(refused.clone(), admission, None).wait();
         assert!(
             matches!(failed, Err(booking_core::storage::WriteError::Storage(_))),
@@ -549,6 +553,10 @@ fn a_write_whose_history_or_outbox_cannot_be_written_changes_nothing() {
             matches!(failed, Err(booking_core::storage::WriteError::Storage(_))),
             "{table}: {failed:?}"
         );
-        assert_eq!(database.get(booked.id()).unwrap(), Some(booked), "{table}");
+        assert_eq!(database.get(booked.id()).unwrap(), Some(booked.clone()), "{table}");
+        // Only the booking that committed queued its message.
+        let queued = database.notifications(None, 10).unwrap();
+        let about: Vec<_> = queued.iter().map(|n| (n.appointment, n.kind)).collect();
+        assert_eq!(about, [(booked.id(), NotificationKind::Confirmation)], "{table}");
     }
 }

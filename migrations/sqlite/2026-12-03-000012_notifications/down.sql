@@ -1,0 +1,4 @@
+DROP TRIGGER notifications_of_history;
+DROP TABLE notifications;
+DROP TABLE notification_reminders;
+DROP TABLE notification_plan;
