@@ -100,7 +100,7 @@ pub enum NotificationState {
     /// Every attempt failed, or the mail server refused it for good: the dead letters.
     Failed,
     /// A reminder that came due only once its appointment had started (the service was down,
-    /// or the mail server was): not sent.
+    /// or the mail server was), or whose appointment changed after it was queued: not sent.
     Skipped,
 }
 

@@ -473,6 +473,14 @@ mod tests {
             ),
             (
                 &[
+                    "--smtp-url=smtps://mail.example.com",
+                    "--mail-from=a@b.example",
+                    "--smtp-user=u",
+                ][..],
+                "only BOOKING_SMTP_USER of BOOKING_SMTP_USER and BOOKING_SMTP_PASSWORD is set",
+            ),
+            (
+                &[
                     "--smtp-url=smtp://127.0.0.1",
                     "--mail-from=a@b.example",
                     "--manage-url=https://x.example/manage",

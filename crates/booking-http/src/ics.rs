@@ -174,7 +174,7 @@ fn instant(at: DateTime<Utc>) -> String {
 fn mailto(address: &str) -> String {
     let mut uri = String::from("mailto:");
     for byte in address.bytes() {
-        if byte.is_ascii_alphanumeric() || b"@.-_~!$&'*+=^`{|}".contains(&byte) {
+        if byte.is_ascii_alphanumeric() || b"@.-_~!$'*+".contains(&byte) {
             uri.push(char::from(byte));
         } else {
             uri.push_str(&format!("%{byte:02X}"));
@@ -235,6 +235,7 @@ mod tests {
     fn addresses_become_mailto_uris() {
         assert_eq!(mailto("ada@example.com"), "mailto:ada@example.com");
         assert_eq!(mailto("a%b?c#d/e@example.com"), "mailto:a%25b%3Fc%23d%2Fe@example.com");
+        assert_eq!(mailto("a&b=c{d}@x.example"), "mailto:a%26b%3Dc%7Bd%7D@x.example");
     }
 
     #[test]

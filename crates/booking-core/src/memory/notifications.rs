@@ -158,8 +158,9 @@ impl Mail {
         settled.len() as u64
     }
 
-    /// Settles, as skipped, the due reminders (not leased) whose appointment has started by
-    /// `now`, or changed since they were queued.
+    /// Settles, as skipped, the reminders due by `now` (not leased, and whatever their next
+    /// attempt: a failed one must not hold up the change's own message) whose appointment has
+    /// started by `now`, or changed since they were queued.
     fn skip_moot(&mut self, now: DateTime<Utc>) {
         let latest = &self.latest;
         for queued in self.queued.values_mut() {
@@ -168,7 +169,8 @@ impl Mail {
                 .is_some_and(|(message, _, _)| *message != queued.message);
             if queued.kind == NotificationKind::Reminder
                 && queued.state == NotificationState::Pending
-                && queued.claimable(now)
+                && queued.due_at <= now
+                && queued.leased_until.is_none_or(|until| until <= now)
                 && (queued.entry.slot.start() <= now || changed)
             {
                 queued.state = NotificationState::Skipped;

@@ -62,6 +62,12 @@ pub enum MailSettingsError {
          ?tls=required, or a server on 127.0.0.1"
     )]
     CredentialsInTheClear(String),
+    /// A user without a password, or a password without a user.
+    #[error(
+        "only {0} of BOOKING_SMTP_USER and BOOKING_SMTP_PASSWORD is set; set both, or neither \
+         (and put the credentials in BOOKING_SMTP_URL)"
+    )]
+    HalfCredentials(&'static str),
     /// No sender.
     #[error(
         "BOOKING_SMTP_URL is set but BOOKING_MAIL_FROM is not; set it, e.g. \"Clinic <bookings@clinic.example>\""
@@ -93,7 +99,11 @@ impl SmtpServer {
         let parsed = Url::parse(url).map_err(|e| MailSettingsError::NotAUrl(e.to_string()))?;
         let credentials = match (user, password) {
             (Some(user), Some(password)) => Some((user, password)),
-            _ => None,
+            (None, None) => None,
+            (Some(_), None) => return Err(MailSettingsError::HalfCredentials("BOOKING_SMTP_USER")),
+            (None, Some(_)) => {
+                return Err(MailSettingsError::HalfCredentials("BOOKING_SMTP_PASSWORD"));
+            }
         };
         let server = Self { url: parsed, credentials };
         server.builder()?;

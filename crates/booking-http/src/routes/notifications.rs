@@ -34,7 +34,7 @@ pub struct NotificationView {
     pub remind_before_seconds: Option<u64>,
     /// `pending` (waiting for its time or its next attempt), `sent` (the mail server took it),
     /// `failed` (refused for good, or every retry failed) or `skipped` (a reminder that came due
-    /// after its appointment started).
+    /// after its appointment started, or whose appointment changed after it was queued).
     #[schema(example = "sent")]
     pub state: &'static str,
     /// Attempts made so far.

@@ -43,12 +43,12 @@ pub(super) const DUE_DELIVERIES: &str = "SELECT d.id FROM webhook_deliveries d \
                  WHERE h.endpoint_id = d.endpoint_id AND h.state = 'pending') \
      ORDER BY d.next_attempt_at, d.id LIMIT ?2";
 
-/// Settles as skipped, at `?1` with `?2` as the reason, the due reminders (not leased) whose
-/// appointment has started by `?1`, or changed since they were queued.
+/// Settles as skipped, at `?1` with `?2` as the reason, the reminders due by then (not leased,
+/// and whatever their next attempt) whose appointment has started by `?1`, or changed since they were queued.
 pub(super) const SKIP_MOOT_REMINDERS: &str = "UPDATE notifications \
      SET state = 'skipped', next_attempt_at = NULL, leased_until = NULL, last_error = ?2, \
      settled_at = ?1 \
-     WHERE kind = 'reminder' AND state = 'pending' AND next_attempt_at <= ?1 \
+     WHERE kind = 'reminder' AND state = 'pending' AND due_at <= ?1 \
      AND (leased_until IS NULL OR leased_until <= ?1) \
      AND (EXISTS (SELECT 1 FROM appointment_history h \
                   WHERE h.id = notifications.entry_id AND h.start_at <= ?1) \
