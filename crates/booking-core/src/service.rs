@@ -354,15 +354,39 @@ impl BookingService {
         reason: Option<Reason>,
         retry: Option<Retry>,
     ) -> Pending<Outcome<Written<Appointment>>, CancelFailure> {
+        self.cancel_by(Actor::Client, id, reason, retry)
+    }
+
+    /// Cancels as [`cancel`](Self::cancel) does, on behalf of `by` (the history and the
+    /// webhooks say who).
+    pub fn cancel_by(
+        &self,
+        by: Actor,
+        id: AppointmentId,
+        reason: Option<Reason>,
+        retry: Option<Retry>,
+    ) -> Pending<Outcome<Written<Appointment>>, CancelFailure> {
         let now = self.clock.now();
-        let cancellation = Cancellation { id, now, by: Actor::Client, reason };
+        let cancellation = Cancellation { id, now, by, reason };
         self.followed(self.repository.cancel(cancellation, self.idempotency(retry, now)))
     }
 
-    /// Moves an appointment to the slot at a local date and time on its resource, or leaves
-    /// it where it is.
+    /// Moves an appointment, for its client, to the slot at a local date and time on its
+    /// resource, or leaves it where it is.
     pub fn reschedule(
         &self,
+        id: AppointmentId,
+        date: NaiveDate,
+        time: NaiveTime,
+        retry: Option<Retry>,
+    ) -> Result<Pending<Outcome<Written<Appointment>>, RescheduleFailure>, RescheduleError> {
+        self.reschedule_by(Actor::Client, id, date, time, retry)
+    }
+
+    /// Moves as [`reschedule`](Self::reschedule) does, on behalf of `by`, under the same rules.
+    pub fn reschedule_by(
+        &self,
+        by: Actor,
         id: AppointmentId,
         date: NaiveDate,
         time: NaiveTime,
@@ -386,7 +410,6 @@ impl BookingService {
         }
         let to = candidates.swap_remove(0);
         let idempotency = self.idempotency(retry, now);
-        let by = Actor::Client;
         Ok(self.followed(self.repository.reschedule(id, to, admission, by, idempotency)))
     }
 

@@ -129,6 +129,10 @@ pub struct Cli {
     /// empty for none.
     #[arg(long, env = "BOOKING_REMINDER_BEFORE", default_value = "24h")]
     pub reminder_before: booking_core::notification::Reminders,
+    /// Other sites whose pages may call the API from the browser (CORS), comma-separated
+    /// origins, e.g. https://clinic.example; none by default.
+    #[arg(long, env = "BOOKING_CORS_ORIGINS", value_delimiter = ',')]
+    pub cors_origins: Vec<crate::cors::CorsOrigin>,
     /// The page where a client moves or cancels a booking, with {id} for its id (e.g.
     /// `https://clinic.example/manage/{id}`); notifications link to it when set.
     #[arg(long, env = "BOOKING_MANAGE_URL")]
@@ -327,6 +331,7 @@ impl Cli {
             },
             mail,
             language: self.language,
+            cors_origins: self.cors_origins,
         })
     }
 
@@ -417,6 +422,27 @@ mod tests {
         assert_eq!(
             unlimited.trusted_proxies,
             ["10.0.0.1".parse::<IpAddr>().unwrap(), "::1".parse().unwrap()]
+        );
+    }
+
+    #[test]
+    fn cors_origins_are_a_list_of_origins_from_flags_or_the_file() {
+        let settings = parse(&["--cors-origins=https://clinic.example, http://localhost:8080"])
+            .unwrap()
+            .settings()
+            .unwrap();
+        let origins: Vec<String> = settings.cors_origins.iter().map(ToString::to_string).collect();
+        assert_eq!(origins, ["https://clinic.example", "http://localhost:8080"]);
+        assert!(parse(&[]).unwrap().settings().unwrap().cors_origins.is_empty(), "off by default");
+        let error = parse(&["--cors-origins=https://clinic.example/book"]).unwrap_err().to_string();
+        assert!(error.contains("is not an origin"), "{error}");
+        let directory = tempfile::tempdir().unwrap();
+        let path = directory.path().join("booking.toml");
+        std::fs::write(&path, "cors_origins = [\"https://clinic.example\"]\n").unwrap();
+        let from_file = parse(&[&format!("--config={}", path.display())]).unwrap();
+        assert_eq!(
+            from_file.settings().unwrap().cors_origins,
+            ["https://clinic.example".parse().unwrap()]
         );
     }
 

@@ -70,6 +70,8 @@ pub struct Settings {
     pub mail: Option<crate::mail::MailSettings>,
     /// The business's language: of its messages and calendar events.
     pub language: crate::language::Language,
+    /// Other sites whose pages may call the API from the browser (CORS); none by default.
+    pub cors_origins: Vec<crate::cors::CorsOrigin>,
 }
 
 /// How webhooks are delivered.
@@ -107,6 +109,7 @@ impl Default for Settings {
             client_timeout: Duration::from_secs(5),
             keep_alive: Duration::from_secs(5),
             workers: None,
+            cors_origins: Vec::new(),
         }
     }
 }

@@ -5,6 +5,7 @@
 pub mod cli;
 pub mod config;
 pub mod config_file;
+pub mod cors;
 pub mod error;
 pub mod events;
 pub mod ics;

@@ -37,7 +37,12 @@ use crate::{error, routes};
         routes::holds::release,
         routes::catalog::resources,
         routes::catalog::services,
+        routes::pages::book,
+        routes::pages::manage,
+        routes::pages::admin,
         routes::admin::appointments,
+        routes::admin::cancel,
+        routes::admin::move_appointment,
         routes::history::history,
         routes::admin::close,
         routes::admin::closures,
@@ -57,6 +62,7 @@ use crate::{error, routes};
         (name = "catalog", description = "Resources and services"),
         (name = "calendar", description = "Calendar feeds to subscribe to (feed token)"),
         (name = "admin", description = "The operator's API (bearer token)"),
+        (name = "pages", description = "Pages for people: booking, managing a booking, the operator's dashboard"),
         (name = "service", description = "Health and self-description"),
     )
 )]

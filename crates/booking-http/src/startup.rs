@@ -79,6 +79,7 @@ impl Application {
             let transport = mail.server.transport()?;
             mail::worker::start(bookings.clone(), mail, transport, letters);
         }
+        let cors_origins = settings.cors_origins.clone();
         let language = web::Data::new(settings.language);
         let webhook_settings = web::Data::new(settings.webhooks);
         #[cfg(feature = "postgres")]
@@ -144,6 +145,9 @@ impl Application {
                 .wrap(from_fn(limits::limit_writes))
                 .wrap(from_fn(limits::limit_headers))
                 .wrap(ErrorHandlers::new().default_handler(problem_for_bare_errors))
+                // Outside the problems, so that every answer, a problem too, carries its CORS
+                // headers.
+                .wrap(crate::cors::middleware(&cors_origins))
                 .wrap(
                     // The API serves no HTML; should a browser render a response anyway, it
                     // may load nothing and be framed by no one.

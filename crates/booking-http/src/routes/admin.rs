@@ -12,6 +12,7 @@ use booking_core::{
     appointment::{AppointmentId, Status},
     catalog::Slug,
     closure::{Closure, ClosureId},
+    history::Actor,
     repository::AppointmentQuery,
     service::BookingService,
     units::Slot,
@@ -21,9 +22,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::{
-    Bookings, fields,
+    Bookings,
+    appointments::{self, CancelRequest, RescheduleRequest},
+    fields,
     times::{InUtc, Zoned},
-    views::{AppointmentView, utc},
+    views::{AppointmentChanged, AppointmentView, utc},
 };
 use crate::{
     config::BearerToken,
@@ -357,6 +360,60 @@ pub async fn closures(bookings: web::Data<Bookings>) -> Result<HttpResponse, Api
     Ok(HttpResponse::Ok().json(Closures {
         closures: found.iter().map(|c| ClosureView::new(c, &bookings)).collect(),
     }))
+}
+
+/// Cancel an appointment for the business: as `POST /cancel/{id}`, recorded as the operator's.
+#[utoipa::path(
+    post, path = "/admin/appointments/{id}/cancel", tag = "admin", operation_id = "operator_cancel",
+    params(("id" = String, Path, description = "The appointment's id"), ("Idempotency-Key" = Option<String>, Header, description = "As for POST /cancel/{id}")),
+    request_body(content = Option<CancelRequest>, description = "Optional: the reason, which the client's notification and the history show", content_type = "application/json"),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Appointment canceled successfully.", body = AppointmentChanged),
+        (status = 400, description = "Already canceled or started; a bad reason", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or wrong bearer token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Appointment not found.", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body over 16 KiB", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "A body that is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Idempotency-Key reused for a different request", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "No admin token configured, or the database is unavailable", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn cancel(
+    request: actix_web::HttpRequest,
+    bookings: web::Data<Bookings>,
+    id: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    appointments::cancel_by(Actor::Operator, request, bookings, id, body).await
+}
+
+/// Move an appointment for the business: as `POST /reschedule/{id}` (the same rules), recorded
+/// as the operator's.
+#[utoipa::path(
+    post, path = "/admin/appointments/{id}/move", tag = "admin", operation_id = "operator_move",
+    params(("id" = String, Path, description = "The appointment's id"), ("Idempotency-Key" = Option<String>, Header, description = "As for POST /reschedule/{id}")),
+    request_body = RescheduleRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Appointment rescheduled successfully.", body = AppointmentChanged),
+        (status = 400, description = "As for POST /reschedule/{id}", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or wrong bearer token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Appointment not found.", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "New time slot is not available.", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body over 16 KiB", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "A body that is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Idempotency-Key reused for a different request", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "No admin token configured, or the database is unavailable", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn move_appointment(
+    request: actix_web::HttpRequest,
+    bookings: web::Data<Bookings>,
+    id: web::Path<String>,
+    body: web::Json<RescheduleRequest>,
+) -> Result<HttpResponse, ApiError> {
+    appointments::reschedule_by(Actor::Operator, request, bookings, id, body).await
 }
 
 /// Remove a closure.

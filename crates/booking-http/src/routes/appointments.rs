@@ -9,7 +9,7 @@ use booking_core::{
     appointment::{Appointment, AppointmentId},
     client::{ClientName, Notes},
     contact::{Contact, Email, Phone},
-    history::Reason,
+    history::{Actor, Reason},
     hold::HoldToken,
     idempotency::{IdempotencyKey, Outcome},
     repository::{HoldNotFound, Written},
@@ -236,6 +236,17 @@ pub async fn cancel(
     id: web::Path<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
+    cancel_by(Actor::Client, request, bookings, id, body).await
+}
+
+/// A cancel by `by`: the client's (`POST /cancel/{id}`) or an operator's.
+pub(super) async fn cancel_by(
+    by: Actor,
+    request: HttpRequest,
+    bookings: web::Data<Bookings>,
+    id: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
     let body: Option<CancelRequest> = body::optional_json(&request, &body)?;
     // A cancel without a body keeps the fingerprint it always had.
     let retry = match &body {
@@ -246,7 +257,7 @@ pub async fn cancel(
     let reason = reason.as_deref().map(Reason::parse).transpose()?.flatten();
     let id = appointment_id(&id)?;
     let pending = bookings
-        .run("cancel", move |service| Ok::<_, ApiError>(service.cancel(id, reason, retry)))
+        .run("cancel", move |service| Ok::<_, ApiError>(service.cancel_by(by, id, reason, retry)))
         .await?;
     Ok(changed("Appointment canceled successfully.", pending.await?, bookings.schedule()))
 }
@@ -273,12 +284,23 @@ pub async fn reschedule(
     id: web::Path<String>,
     body: web::Json<RescheduleRequest>,
 ) -> Result<HttpResponse, ApiError> {
+    reschedule_by(Actor::Client, request, bookings, id, body).await
+}
+
+/// A move by `by`: the client's (`POST /reschedule/{id}`) or an operator's.
+pub(super) async fn reschedule_by(
+    by: Actor,
+    request: HttpRequest,
+    bookings: web::Data<Bookings>,
+    id: web::Path<String>,
+    body: web::Json<RescheduleRequest>,
+) -> Result<HttpResponse, ApiError> {
     let retry = retry_key(&request, &*body)?;
     let date = fields::date("date", &body.date)?;
     let time = fields::time("time", &body.time)?;
     let id = appointment_id(&id)?;
     let pending = bookings
-        .run("reschedule", move |service| service.reschedule(id, date, time, retry))
+        .run("reschedule", move |service| service.reschedule_by(by, id, date, time, retry))
         .await?;
     Ok(changed("Appointment rescheduled successfully.", pending.await?, bookings.schedule()))
 }

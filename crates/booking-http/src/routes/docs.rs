@@ -3,7 +3,9 @@
 //! binary, so the page loads nothing from another origin, and its own Content-Security-Policy
 //! forbids it to try.
 
-use actix_web::{HttpRequest, HttpResponse, http::header};
+use actix_web::{HttpRequest, HttpResponse};
+
+use super::embedded::Bundle;
 
 /// The page: a container, the bundle and the script that starts it (no inline script or style).
 const PAGE: &str = include_str!("../../assets/docs/index.html");
@@ -22,17 +24,9 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'
      style-src 'unsafe-inline'; img-src data:; connect-src 'self'; worker-src blob:; \
      base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
-/// Names the page's files as this binary holds them (a hash of their bytes): browsers
-/// revalidate, and get a 304 until a build changes any of them.
-static ETAG: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-    // FNV-1a: a stable hash (unlike std's hashers), and enough to tell builds apart.
-    let hash = [PAGE, INIT, REDOC]
-        .iter()
-        .flat_map(|file| file.bytes())
-        .fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
-            (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
-        });
-    format!("\"redoc-{REDOC_VERSION}-{hash:016x}\"")
+/// The page's files, under one ETag naming the Redoc release.
+static BUNDLE: std::sync::LazyLock<Bundle> = std::sync::LazyLock::new(|| {
+    Bundle::new(&format!("redoc-{REDOC_VERSION}"), CONTENT_SECURITY_POLICY, &[PAGE, INIT, REDOC])
 });
 
 /// The API reference, rendered in the browser from `/openapi.json`.
@@ -41,33 +35,17 @@ static ETAG: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     responses((status = 200, description = "An HTML page (Redoc) rendering /openapi.json; it loads nothing from another origin", content_type = "text/html"))
 )]
 pub async fn page(request: HttpRequest) -> HttpResponse {
-    asset(&request, "text/html; charset=utf-8", PAGE)
+    BUNDLE.serve(&request, "text/html; charset=utf-8", PAGE)
 }
 
 /// The script that starts Redoc.
 pub async fn init(request: HttpRequest) -> HttpResponse {
-    asset(&request, "text/javascript; charset=utf-8", INIT)
+    BUNDLE.serve(&request, "text/javascript; charset=utf-8", INIT)
 }
 
 /// Redoc's bundle.
 pub async fn redoc(request: HttpRequest) -> HttpResponse {
-    asset(&request, "text/javascript; charset=utf-8", REDOC)
-}
-
-/// One of the page's files, or 304 when the browser has this build's copy.
-fn asset(request: &HttpRequest, content_type: &'static str, body: &'static str) -> HttpResponse {
-    let fresh = request
-        .headers()
-        .get_all(header::IF_NONE_MATCH)
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(','))
-        .any(|tag| tag.trim() == ETAG.as_str() || tag.trim() == "*");
-    let mut response = if fresh { HttpResponse::NotModified() } else { HttpResponse::Ok() };
-    response
-        .insert_header((header::ETAG, ETAG.as_str()))
-        .insert_header((header::CACHE_CONTROL, "no-cache"))
-        .insert_header((header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY));
-    if fresh { response.finish() } else { response.content_type(content_type).body(body) }
+    BUNDLE.serve(&request, "text/javascript; charset=utf-8", REDOC)
 }
 
 #[cfg(test)]
@@ -76,7 +54,8 @@ mod tests {
 
     #[test]
     fn the_etag_names_the_vendored_release() {
-        assert!(ETAG.starts_with(&format!("\"redoc-{REDOC_VERSION}-")), "{}", *ETAG);
+        let etag = BUNDLE.etag();
+        assert!(etag.starts_with(&format!("\"redoc-{REDOC_VERSION}-")), "{etag}");
         assert!(REDOC.contains(&format!("\"{REDOC_VERSION}\"")), "the bundle is another release");
     }
 }

@@ -8,11 +8,13 @@ mod body;
 pub mod calendar;
 pub mod catalog;
 pub mod docs;
+mod embedded;
 mod fields;
 pub mod history;
 pub mod holds;
 pub mod meta;
 pub mod notifications;
+pub mod pages;
 pub mod stream;
 pub(crate) mod times;
 pub mod views;
@@ -61,10 +63,25 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .service(resource("/holds/{token}", "DELETE").route(web::delete().to(holds::release)))
         .service(resource("/resources", "GET").route(web::get().to(catalog::resources)))
         .service(resource("/services", "GET").route(web::get().to(catalog::services)))
+        // The pages, after the API (routes are tried in order), the dashboard's before the
+        // admin API's scope, which would ask it for a token.
+        .service(resource("/book", "GET").route(web::get().to(pages::book)))
+        .service(resource("/book/manage/{id}", "GET").route(web::get().to(pages::manage)))
+        .service(resource("/pages/{file}", "GET").route(web::get().to(pages::file)))
+        // The dashboard's page, before the admin API's scope (which would ask it for a token).
+        .service(resource("/admin", "GET").route(web::get().to(pages::admin)))
         .service(
             web::scope("/admin")
                 .wrap(from_fn(admin::require_token))
                 .service(resource("/appointments", "GET").route(web::get().to(admin::appointments)))
+                .service(
+                    resource("/appointments/{id}/cancel", "POST")
+                        .route(web::post().to(admin::cancel)),
+                )
+                .service(
+                    resource("/appointments/{id}/move", "POST")
+                        .route(web::post().to(admin::move_appointment)),
+                )
                 .service(
                     resource("/appointments/{id}/history", "GET")
                         .route(web::get().to(history::history)),

@@ -3,8 +3,10 @@ use serde_json::{Value, json};
 
 use crate::helpers::{ADMIN_TOKEN, DAY, TestApp, assert_problem, salon, spawn_app, spawn_app_with};
 
-const ROUTES: [(Method, &str); 5] = [
+const ROUTES: [(Method, &str); 7] = [
     (Method::GET, "/admin/appointments"),
+    (Method::POST, "/admin/appointments/67e55044-10b1-426f-9247-bb680e5fe0c8/cancel"),
+    (Method::POST, "/admin/appointments/67e55044-10b1-426f-9247-bb680e5fe0c8/move"),
     (Method::GET, "/admin/appointments/67e55044-10b1-426f-9247-bb680e5fe0c8/history"),
     (Method::GET, "/admin/closures"),
     (Method::POST, "/admin/closures"),
@@ -42,8 +44,9 @@ async fn without_a_token_configured_the_admin_api_is_off() {
 
 #[actix_web::test]
 async fn every_admin_route_refuses_missing_and_wrong_tokens() {
-    let app = admin_app().await;
     for (method, path) in ROUTES {
+        // A server per route: one client's wrong tokens are limited to 30 a minute.
+        let app = admin_app().await;
         for token in [None, Some("wrong-token-of-some-length"), Some(&ADMIN_TOKEN[1..]), Some("")] {
             let mut request = app.client.request(method.clone(), app.url(path));
             if let Some(token) = token {
@@ -61,8 +64,8 @@ async fn every_admin_route_refuses_missing_and_wrong_tokens() {
             .await
             .unwrap();
         assert_eq!(basic.status(), StatusCode::UNAUTHORIZED, "{method} {path}");
+        assert_eq!(app.admin_get("/admin/appointments").await.status(), StatusCode::OK);
     }
-    assert_eq!(app.admin_get("/admin/appointments").await.status(), StatusCode::OK);
 }
 
 /// Wrong tokens are counted per client: past the limit they are 429 with Retry-After, while
@@ -268,4 +271,83 @@ async fn unknown_admin_paths_are_404_after_authentication() {
     assert_problem(app.admin_get("/admin/nothing").await, StatusCode::NOT_FOUND, "Not found.")
         .await;
     assert_eq!(app.get("/admin/nothing").await.status(), StatusCode::UNAUTHORIZED);
+}
+
+/// The history's entries of `id`.
+async fn entries(app: &TestApp, id: &str) -> Vec<Value> {
+    let history: Value =
+        app.admin_get(&format!("/admin/appointments/{id}/history")).await.json().await.unwrap();
+    history["entries"].as_array().unwrap().clone()
+}
+
+#[actix_web::test]
+async fn an_operator_moves_and_cancels_under_the_clients_rules_and_the_history_says_who() {
+    let app = admin_app().await;
+    let id = app.book(DAY, "09:00").await;
+    let taken = app.book(DAY, "10:00").await;
+    let moved = app
+        .admin_post(
+            &format!("/admin/appointments/{id}/move"),
+            &json!({"date": DAY, "time": "09:30"}),
+        )
+        .await;
+    assert_eq!(moved.status(), StatusCode::OK);
+    let moved: Value = moved.json().await.unwrap();
+    assert_eq!(moved["message"], "Appointment rescheduled successfully.");
+    assert_eq!(moved["appointment"]["time"], "09:30");
+    // Capacity holds for operators too.
+    let full = app
+        .admin_post(
+            &format!("/admin/appointments/{id}/move"),
+            &json!({"date": DAY, "time": "10:00"}),
+        )
+        .await;
+    assert_problem(full, StatusCode::CONFLICT, "New time slot is not available.").await;
+
+    let canceled = app
+        .admin_post(
+            &format!("/admin/appointments/{id}/cancel"),
+            &json!({"reason": "Practitioner ill"}),
+        )
+        .await;
+    assert_eq!(canceled.status(), StatusCode::OK);
+    let again = app.admin_post(&format!("/admin/appointments/{id}/cancel"), &json!({})).await;
+    assert_problem(again, StatusCode::BAD_REQUEST, "Appointment is already canceled.").await;
+    let seen: Vec<(Value, Value, Value)> = entries(&app, &id)
+        .await
+        .into_iter()
+        .map(|e| (e["change"].clone(), e["actor"].clone(), e["reason"].clone()))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (json!("scheduled"), json!("client"), Value::Null),
+            (json!("rescheduled"), json!("operator"), Value::Null),
+            (json!("canceled"), json!("operator"), json!("Practitioner ill")),
+        ]
+    );
+    assert_eq!(app.appointment(&taken).await["status"], "scheduled", "the other one is untouched");
+}
+
+#[actix_web::test]
+async fn operator_actions_need_the_token_and_an_appointment() {
+    let app = admin_app().await;
+    let id = app.book(DAY, "09:00").await;
+    let anonymous = app.post_json(&format!("/admin/appointments/{id}/cancel"), &json!({})).await;
+    assert_problem(anonymous, StatusCode::UNAUTHORIZED, "Authentication required.").await;
+    assert_eq!(app.appointment(&id).await["status"], "scheduled");
+    for path in [
+        "/admin/appointments/67e55044-10b1-426f-9247-bb680e5fe0c8/cancel",
+        "/admin/appointments/not-an-id/cancel",
+    ] {
+        let missing = app.admin_post(path, &json!({})).await;
+        assert_problem(missing, StatusCode::NOT_FOUND, "Appointment not found.").await;
+    }
+    let missing = app
+        .admin_post(
+            "/admin/appointments/67e55044-10b1-426f-9247-bb680e5fe0c8/move",
+            &json!({"date": DAY, "time": "09:30"}),
+        )
+        .await;
+    assert_problem(missing, StatusCode::NOT_FOUND, "Appointment not found.").await;
 }

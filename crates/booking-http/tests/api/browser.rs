@@ -51,6 +51,9 @@ impl Browser {
         let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let driver = Command::new(&chromedriver)
             .arg(format!("--port={port}"))
+            // The browser's clock is in UTC, whatever the machine's, so that pages show the
+            // same thing everywhere.
+            .env("TZ", "UTC")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -121,6 +124,75 @@ impl Browser {
     pub async fn run(&self, script: &str, args: Value) -> Value {
         let body = json!({"script": script, "args": args});
         self.command(reqwest::Method::POST, "/execute/sync", Some(body)).await
+    }
+
+    /// Runs `script` as [`run`](Self::run) does, but waits for it to call its last argument
+    /// (a callback) and returns what it was called with.
+    pub async fn run_async(&self, script: &str, args: Value) -> Value {
+        let body = json!({"script": script, "args": args});
+        self.command(reqwest::Method::POST, "/execute/async", Some(body)).await
+    }
+
+    /// The WebDriver id of the element `selector` finds first.
+    async fn find(&self, selector: &str) -> String {
+        let body = json!({"using": "css selector", "value": selector});
+        let found = self.command(reqwest::Method::POST, "/element", Some(body)).await;
+        found
+            .as_object()
+            .and_then(|o| o.values().next())
+            .and_then(Value::as_str)
+            .unwrap()
+            .to_owned()
+    }
+
+    /// Clicks the element `selector` finds, as a mouse does (where it shows, if it can).
+    pub async fn click(&self, selector: &str) {
+        let element = self.find(selector).await;
+        self.command(reqwest::Method::POST, &format!("/element/{element}/click"), Some(json!({})))
+            .await;
+    }
+
+    /// Types `text` into the element `selector` finds.
+    pub async fn type_into(&self, selector: &str, text: &str) {
+        let element = self.find(selector).await;
+        let body = json!({"text": text});
+        self.command(reqwest::Method::POST, &format!("/element/{element}/value"), Some(body)).await;
+    }
+
+    /// Makes the window `width` by `height` CSS pixels.
+    pub async fn resize(&self, width: u32, height: u32) {
+        let body = json!({"width": width, "height": height});
+        self.command(reqwest::Method::POST, "/window/rect", Some(body)).await;
+    }
+
+    /// The serious and critical accessibility violations axe-core finds on the page, each as
+    /// "rule: elements". axe-core comes from npm (`.ci/run` installs it): `AXE_CORE` names its
+    /// `axe.min.js`, else `target/tools/npm/node_modules/axe-core/axe.min.js`.
+    pub async fn accessibility_violations(&self) -> Vec<String> {
+        let path = std::env::var("AXE_CORE").map(PathBuf::from).unwrap_or_else(|_| {
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../target/tools/npm/node_modules/axe-core/axe.min.js")
+        });
+        let axe = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+            panic!(
+                "axe-core is missing at {} ({e}): npm install axe-core, or run .ci/run",
+                path.display()
+            )
+        });
+        // Run as WebDriver's own script, which the page's CSP does not govern.
+        let loaded = self.run(&format!("{axe}\nreturn typeof window.axe;"), json!([])).await;
+        assert_eq!(loaded, "object", "axe-core did not load");
+        let found = self
+            .run_async(
+                "const done = arguments[arguments.length - 1];
+                 axe.run(document, {resultTypes: ['violations']}).then((result) => done(
+                   result.violations
+                     .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+                     .map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`)));",
+                json!([]),
+            )
+            .await;
+        serde_json::from_value(found).unwrap()
     }
 
     /// Waits until `script` returns something other than `null` or `false`, and returns it.

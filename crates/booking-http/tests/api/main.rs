@@ -9,6 +9,7 @@ mod browser;
 mod calendar;
 mod cancel;
 mod catalog;
+mod cors;
 mod docs;
 mod errors;
 mod fuzz;
@@ -19,6 +20,7 @@ mod idempotency;
 mod limits;
 mod meta;
 mod notifications;
+mod pages;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod process;

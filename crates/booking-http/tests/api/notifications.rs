@@ -382,6 +382,29 @@ async fn a_permanent_refusal_fails_at_once_and_is_listed_with_the_failed() {
     crate::helpers::assert_problem(bad, StatusCode::BAD_REQUEST, "Invalid request.").await;
 }
 
+/// An operator's cancel tells the client why; the client's own reason is not repeated back.
+#[actix_web::test]
+async fn an_operator_cancel_tells_the_client_the_reason() {
+    let sink = Sink::start().await;
+    let app = app_mailing(mail(&sink.url(), "", "5s")).await;
+    let by_operator = book_for_ada(&app, "09:00").await;
+    let by_client = book_for_ada(&app, "10:00").await;
+    sink.wait_for(2).await;
+    let canceled = app
+        .admin_post(
+            &format!("/admin/appointments/{by_operator}/cancel"),
+            &json!({"reason": "The salon floods"}),
+        )
+        .await;
+    assert_eq!(canceled.status(), StatusCode::OK);
+    let mails = sink.wait_for(3).await;
+    assert!(mails[2].text().contains("The salon floods"), "{}", mails[2].text());
+    let own = app.post_json(&format!("/cancel/{by_client}"), &json!({"reason": "Busy"})).await;
+    assert_eq!(own.status(), StatusCode::OK);
+    let mails = sink.wait_for(4).await;
+    assert!(!mails[3].text().contains("Busy"), "{}", mails[3].text());
+}
+
 /// 530-539 refuse the server's login, not the message: mended settings let it go.
 #[actix_web::test]
 async fn a_refused_login_is_retried() {

@@ -660,6 +660,9 @@ fn readme_examples_work() {
             "Appointment canceled successfully.",
             "Appointment is already canceled.",
             "Appointment scheduled successfully.",
+            // The operator's move and cancel (the booking's answer is kept in $OP).
+            "Appointment rescheduled successfully.",
+            "Appointment canceled successfully.",
         ],
         "{stdout}"
     );
@@ -697,6 +700,7 @@ fn readme_examples_work() {
         "SEQUENCE:1\r\n",
         "\"actor\":\"client\",\"reason\":\"Feeling ill\"",
         "{\"notifications\":[]}",
+        "\"time\":\"10:00\",\"start\":\"2036-03-06T10:00:00+00:00\"",
     ] {
         assert!(stdout.contains(expected), "missing {expected} in {stdout}");
     }

@@ -1,0 +1,369 @@
+// The operator's dashboard: a live agenda per resource, with cancel and move; closures;
+// webhook deliveries. The admin token is typed once and kept in sessionStorage (this tab
+// only, never in a URL); every call sends it as a bearer token.
+
+import {
+  $, addDays, alertText, announce, call, clockIn, dayName, element, follow, isDate, loadCatalog,
+  mondayOf, newKey, problemText, todayIn, withDisabled,
+} from './api.js';
+
+const TOKEN = 'booking-admin-token';
+
+const board = {
+  zone: 'UTC',
+  resources: [],
+  services: [],
+  stream: null,
+  /** The refresh waiting for a burst of changes to end. */
+  timer: null,
+  /** Counts agenda reads, so that an answer older than the newest is dropped. */
+  reads: 0,
+};
+
+const admin = (method, path, options = {}) =>
+  call(method, path, { ...options, token: sessionStorage.getItem(TOKEN) });
+
+async function start() {
+  $('signin-form').addEventListener('submit', (event) => {
+    event.preventDefault();
+    sessionStorage.setItem(TOKEN, $('token').value.trim());
+    open();
+  });
+  $('sign-out').addEventListener('click', signOut);
+  $('day').addEventListener('change', () => isDate($('day').value) && showAgenda());
+  $('span').addEventListener('change', showAgenda);
+  $('earlier').addEventListener('click', () => shift(-1));
+  $('later').addEventListener('click', () => shift(1));
+  $('today').addEventListener('click', () => {
+    $('day').value = todayIn(board.zone);
+    showAgenda();
+  });
+  $('closure-form').addEventListener('submit', (event) => {
+    event.preventDefault();
+    addClosure(event.submitter);
+  });
+  const params = new URLSearchParams(location.search);
+  if (params.get('view') === 'week') $('span').value = '7';
+  board.firstDay = isDate(params.get('date')) ? params.get('date') : null;
+  if (sessionStorage.getItem(TOKEN)) {
+    await open();
+  } else {
+    $('signin').hidden = false;
+  }
+}
+
+/** Forgets the token and everything the board showed. */
+function signOut() {
+  sessionStorage.removeItem(TOKEN);
+  board.stream?.close();
+  clearTimeout(board.timer);
+  board.reads += 1;
+  for (const id of ['resources', 'closure-list', 'webhook-list', 'deliveries']) $(id).replaceChildren();
+  $('board').hidden = true;
+  $('sign-out').hidden = true;
+  $('signin').hidden = false;
+  $('token').value = '';
+  $('token').focus();
+}
+
+/** Checks the token with a first call, then shows the board. */
+async function open() {
+  alertText('');
+  let closures;
+  try {
+    Object.assign(board, await loadCatalog());
+    closures = (await admin('GET', '/admin/closures')).closures;
+  } catch (problem) {
+    $('signin').hidden = false;
+    if (problem.status === 401 || problem.status === 429) {
+      // A wrong token is not tried again on the next visit.
+      sessionStorage.removeItem(TOKEN);
+      alertText(problem.status === 401
+        ? 'That is not the admin token. Type the server\'s BOOKING_ADMIN_TOKEN.'
+        : problemText(problem));
+    } else {
+      alertText(problemText(problem));
+    }
+    $('token').focus();
+    return;
+  }
+  $('signin').hidden = true;
+  $('board').hidden = false;
+  $('sign-out').hidden = false;
+  $('day').value = board.firstDay ?? todayIn(board.zone);
+  $('closure-zone').textContent = `Times are in ${board.zone}.`;
+  $('closure-resource').replaceChildren(
+    new Option('The whole business', ''),
+    ...board.resources.map((resource) => new Option(resource.name, resource.slug)),
+  );
+  await showAgenda();
+  $('agenda-title').focus();
+  drawClosures(closures);
+  showWebhooks();
+}
+
+/** The first and last day shown (today's, if the day field was cleared). */
+function range() {
+  if (!isDate($('day').value)) $('day').value = todayIn(board.zone);
+  const days = Number($('span').value);
+  const from = days === 7 ? mondayOf($('day').value) : $('day').value;
+  return { from, to: addDays(from, days - 1) };
+}
+
+function shift(direction) {
+  const { from } = range();
+  $('day').value = addDays(from, direction * Number($('span').value));
+  showAgenda();
+}
+
+/** Draws the agenda of the days chosen and follows their availability: any change (a
+ * booking, move, cancel or hold, made anywhere) redraws it. */
+async function showAgenda() {
+  const { from, to } = range();
+  $('range').textContent = from === to ? dayName(from) : `${dayName(from)} to ${dayName(to)}`;
+  board.stream?.close();
+  board.stream = follow({ from, to }, { snapshot: refreshSoon, slot: refreshSoon });
+  const shown = await drawAgenda();
+  if (shown !== null) announce(`${shown} appointment${shown === 1 ? '' : 's'} on ${$('range').textContent}.`);
+}
+
+/** Redraws after a burst of changes, unless the operator is typing in one of its forms (its
+ * own submit or Back redraws). */
+function refreshSoon() {
+  clearTimeout(board.timer);
+  board.timer = setTimeout(() => {
+    if (!document.querySelector('#resources form')) drawAgenda();
+  }, 250);
+}
+
+/** Reads and draws the agenda; answers how many appointments it shows (null when an error or
+ * a newer read took over). `focus` names the element to give the focus to afterwards. */
+async function drawAgenda(focus) {
+  const read = ++board.reads;
+  const { from, to } = range();
+  let appointments = [];
+  try {
+    let next = `/admin/appointments?from=${from}&to=${to}&limit=200`;
+    while (next) {
+      const page = await admin('GET', next);
+      appointments = appointments.concat(page.appointments);
+      next = page.next;
+    }
+  } catch (problem) {
+    if (read === board.reads) alertText(problemText(problem));
+    return null;
+  }
+  if (read !== board.reads) return null;
+  const focused = focus ?? document.activeElement?.id;
+  let shown = 0;
+  $('resources').replaceChildren(...board.resources.map((resource) => {
+    const own = appointments.filter((a) => a.resource === resource.slug);
+    shown += own.length;
+    const days = [];
+    for (let date = from; date <= to; date = addDays(date, 1)) {
+      const today = own.filter((a) => a.date === date);
+      days.push(element(
+        'div', { class: 'agenda-day' },
+        element('h4', { text: dayName(date) }),
+        today.length === 0
+          ? element('p', { class: 'none', text: 'No appointments' })
+          : element('ul', { class: 'rows' }, ...today.map(row)),
+      ));
+    }
+    return element(
+      'section', { class: 'resource', 'aria-labelledby': `resource-${resource.slug}` },
+      element('h3', { id: `resource-${resource.slug}`, text: resource.name }),
+      ...days,
+    );
+  }));
+  if (focused && $(focused)) $(focused).focus();
+  else if (focus) $('agenda-title').focus();
+  return shown;
+}
+
+/** One appointment of the agenda, with its actions. */
+function row(appointment) {
+  const service = board.services.find((s) => s.slug === appointment.service);
+  const end = clockIn(appointment.end, board.zone);
+  const canceled = appointment.status === 'canceled';
+  const contact = [appointment.email, appointment.phone].filter(Boolean).join(' · ');
+  const item = element(
+    'li', { 'data-appointment-id': appointment.id, class: canceled ? 'canceled' : null },
+    element('p', { class: 'when', text: `${appointment.time}–${end}` }),
+    element('p', { class: 'who' },
+      element('strong', { text: appointment.client_name }),
+      service ? ` · ${service.name}` : '',
+      canceled ? element('span', { class: 'badge', text: 'canceled' }) : null),
+    contact ? element('p', { class: 'contact', text: contact }) : null,
+    appointment.notes ? element('p', { class: 'notes', text: appointment.notes }) : null,
+  );
+  if (!canceled) {
+    const who = `${appointment.client_name} at ${appointment.time}`;
+    const cancel = element('button', { type: 'button', id: `cancel-${appointment.id}`, text: 'Cancel', 'aria-label': `Cancel ${who}` });
+    const move = element('button', { type: 'button', id: `move-${appointment.id}`, text: 'Move', 'aria-label': `Move ${who}` });
+    cancel.addEventListener('click', () => cancelForm(item, appointment));
+    move.addEventListener('click', () => moveForm(item, appointment));
+    item.append(element('div', { class: 'actions' }, cancel, move));
+  }
+  return item;
+}
+
+/**
+ * Replaces a row's actions with a small form; `submit` does the work (one call at a time).
+ * Afterwards the agenda is drawn again, and the focus goes back to the button that opened the
+ * form (or to the agenda's heading, when the appointment has no actions left).
+ */
+function inlineForm(item, opener, fields, label, submit) {
+  item.querySelector('.actions')?.remove();
+  const back = element('button', { type: 'button', text: 'Back' });
+  const send = element('button', { type: 'submit', class: 'primary', text: label });
+  const form = element('form', { class: 'inline' }, ...fields,
+    element('div', { class: 'actions' }, send, back));
+  const close = () => {
+    form.remove();
+    drawAgenda(opener);
+  };
+  back.addEventListener('click', close);
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    alertText('');
+    withDisabled([send, back], async () => {
+      try {
+        await submit();
+        close();
+      } catch (problem) {
+        alertText(problemText(problem));
+      }
+    });
+  });
+  item.append(form);
+  form.querySelector('input')?.focus();
+}
+
+function labelled(id, text, input) {
+  return element('p', {}, element('label', { for: id, text }), input);
+}
+
+function cancelForm(item, appointment) {
+  const reason = element('input', { id: `reason-${appointment.id}`, maxlength: 500 });
+  const key = newKey();
+  inlineForm(item, `cancel-${appointment.id}`, [labelled(reason.id, 'Reason (the client is told)', reason)],
+    'Cancel the appointment', async () => {
+      const body = reason.value.trim() ? { reason: reason.value.trim() } : {};
+      await admin('POST', `/admin/appointments/${appointment.id}/cancel`, { key, body });
+      announce(`Canceled ${appointment.client_name} at ${appointment.time}.`);
+    });
+}
+
+function moveForm(item, appointment) {
+  const date = element('input', { id: `date-${appointment.id}`, type: 'date', value: appointment.date, required: true });
+  const time = element('input', { id: `time-${appointment.id}`, type: 'time', value: appointment.time, required: true });
+  inlineForm(item, `move-${appointment.id}`,
+    [labelled(date.id, `New day (${board.zone})`, date), labelled(time.id, 'New time', time)],
+    'Move the appointment', async () => {
+      await admin('POST', `/admin/appointments/${appointment.id}/move`, {
+        key: newKey(), body: { date: date.value, time: time.value },
+      });
+      announce(`Moved ${appointment.client_name} to ${dayName(date.value)} at ${time.value}.`);
+    });
+}
+
+async function showClosures() {
+  try {
+    drawClosures((await admin('GET', '/admin/closures')).closures);
+  } catch (problem) {
+    alertText(problemText(problem));
+  }
+}
+
+function drawClosures(closures) {
+  const name = (slug) => board.resources.find((r) => r.slug === slug)?.name ?? slug;
+  const local = (instant) => instant.replace('T', ' ').slice(0, 16);
+  $('closure-list').replaceChildren(...(closures.length === 0
+    ? [element('li', { class: 'none', text: 'No closures' })]
+    : closures.map((closure) => {
+      const what = closure.resource ? name(closure.resource) : 'The whole business';
+      const span = `${local(closure.from)} to ${local(closure.to)}`;
+      const remove = element('button', { type: 'button', text: 'Remove', 'aria-label': `Remove the closure of ${what}, ${span}` });
+      remove.addEventListener('click', () => withDisabled([remove], async () => {
+        try {
+          await admin('DELETE', `/admin/closures/${closure.id}`);
+          announce('Closure removed.');
+          await showClosures();
+          $('closures-title').focus();
+        } catch (problem) {
+          alertText(problemText(problem));
+        }
+      }));
+      return element('li', {},
+        element('p', { text: `${what}: ${span}${closure.reason ? ` (${closure.reason})` : ''}` }),
+        element('div', { class: 'actions' }, remove));
+    })));
+}
+
+function addClosure(submit) {
+  alertText('');
+  return withDisabled([submit], async () => {
+    try {
+      const added = await admin('POST', '/admin/closures', {
+        body: {
+          resource: $('closure-resource').value || null,
+          from: $('closure-from').value,
+          to: $('closure-to').value,
+          reason: $('closure-reason').value.trim() || null,
+        },
+      });
+      const affected = added.affected_appointments.length;
+      announce(affected === 0
+        ? 'Closure added.'
+        : `Closure added; ${affected} appointment${affected === 1 ? ' is' : 's are'} inside it: move or cancel ${affected === 1 ? 'it' : 'them'}.`);
+      $('closure-form').reset();
+      await showClosures();
+    } catch (problem) {
+      alertText(problemText(problem));
+    }
+  });
+}
+
+async function showWebhooks() {
+  let webhooks;
+  try {
+    webhooks = (await admin('GET', '/admin/webhooks')).webhooks;
+  } catch (problem) {
+    alertText(problemText(problem));
+    return;
+  }
+  $('webhook-list').replaceChildren(...(webhooks.length === 0
+    ? [element('li', { class: 'none', text: 'No webhook endpoints (POST /admin/webhooks registers one)' })]
+    : webhooks.map((webhook) => {
+      const show = element('button', { type: 'button', text: 'Deliveries', 'aria-label': `Deliveries to ${webhook.url}` });
+      show.addEventListener('click', () => showDeliveries(webhook));
+      return element('li', {},
+        element('p', { text: `${webhook.url} (${webhook.all_events ? 'every event' : webhook.events.join(', ')})` }),
+        element('div', { class: 'actions' }, show));
+    })));
+}
+
+async function showDeliveries(webhook) {
+  let deliveries;
+  try {
+    deliveries = (await admin('GET', `/admin/webhooks/${webhook.id}/deliveries`)).deliveries;
+  } catch (problem) {
+    alertText(problemText(problem));
+    return;
+  }
+  const cells = (tag, values) => element('tr', {}, ...values.map((text) => element(tag, { text: String(text ?? '') })));
+  $('deliveries').replaceChildren(
+    element('h3', { text: `Deliveries to ${webhook.url}`, tabindex: '-1', id: 'deliveries-title' }),
+    deliveries.length === 0
+      ? element('p', { class: 'none', text: 'Nothing delivered yet' })
+      : element('div', { class: 'scroll' }, element('table', {},
+        element('thead', {}, cells('th', ['Event', 'Appointment', 'Status', 'Attempts', 'Last error', 'Next attempt'])),
+        element('tbody', {}, ...deliveries.map((d) => cells('td', [
+          d.event, d.appointment_id, d.status, d.attempts, d.last_error, d.next_attempt_at,
+        ]))))),
+  );
+  $('deliveries-title').focus();
+}
+
+start();
