@@ -52,5 +52,6 @@ pub mod repository;
 pub mod schedule;
 pub mod service;
 pub mod storage;
+pub mod stranded;
 pub mod units;
 pub mod webhook;

@@ -7,7 +7,7 @@ use thiserror::Error;
 
 use crate::{
     admission::{Admission, Unavailable, UsageMap},
-    appointment::{Appointment, AppointmentId},
+    appointment::{Appointment, AppointmentId, Status},
     availability::{Availability, DateRange, ListingPlan},
     catalog::{Service, Slug},
     change::{Change, Feed},
@@ -32,6 +32,7 @@ use crate::{
     },
     schedule::{ChoiceError, Schedule, SlotError},
     storage::{StorageError, StorageErrorKind, WriteError},
+    stranded::{Stranded, stranded},
     units::Slot,
     webhook::{
         Attempt, ClaimRequest, Claimed, Delivery, Endpoint, EndpointId, EndpointNotFound,
@@ -470,6 +471,34 @@ impl BookingService {
             }
         }
         Ok(revised)
+    }
+
+    /// The scheduled appointments that have not ended and that this service's schedule does
+    /// not describe as they were booked ([`Schedule::strands`]): serving this schedule would
+    /// count them in the wrong slots. Read page by page.
+    pub fn stranded(&self) -> Result<Vec<Stranded>, StorageError> {
+        let now = self.clock.now();
+        // An appointment lies inside one opening range of one local day, so one that started
+        // two days ago has ended (its cleanup too, but with buffers of more than a day).
+        let mut query = AppointmentQuery {
+            from: Some(now - Duration::days(2)),
+            status: Some(Status::Scheduled),
+            limit: 200,
+            ..AppointmentQuery::default()
+        };
+        let mut found = Vec::new();
+        // An appointment moved later between two pages is listed twice: count it once.
+        let mut seen = std::collections::HashSet::new();
+        loop {
+            let mut page = self.repository.appointments(&query)?;
+            let full = page.len() == query.limit as usize;
+            query.after = page.last().map(|last| (last.slot().start(), last.id()));
+            page.retain(|appointment| seen.insert(appointment.id()));
+            found.extend(stranded(&self.schedule, &page, now));
+            if !full {
+                return Ok(found);
+            }
+        }
     }
 
     /// Appointments for the operator.

@@ -130,7 +130,7 @@ pub struct Cli {
     #[arg(long, env = "BOOKING_REMINDER_BEFORE", default_value = "24h")]
     pub reminder_before: booking_core::notification::Reminders,
     /// Other sites whose pages may call the API from the browser (CORS), comma-separated
-    /// origins, e.g. https://clinic.example; none by default.
+    /// origins, e.g. `https://clinic.example`; none by default.
     #[arg(long, env = "BOOKING_CORS_ORIGINS", value_delimiter = ',')]
     pub cors_origins: Vec<crate::cors::CorsOrigin>,
     /// The page where a client moves or cancels a booking, with {id} for its id (e.g.

@@ -68,6 +68,7 @@ impl Application {
             .with_key_lifetime(settings.key_lifetime)
             .with_holds_per_holder(settings.max_holds_per_client)
             .with_feed(Arc::new(feed));
+        refuse_stranding(&service)?;
         plan_notifications(&service, settings.mail.as_ref())?;
         let bookings = web::Data::new(Bookings::new(service, store.calls));
         publisher.start(bookings.clone());
@@ -188,6 +189,33 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
     }
+}
+
+/// Stops start-up, with one line, when the schedule would strand appointments that have not
+/// ended: occupancy is counted per slot start, so serving a grid they were not booked on would
+/// count them in the wrong slots and book over them.
+fn refuse_stranding(service: &BookingService) -> anyhow::Result<()> {
+    let stranded = service
+        .stranded()
+        .map_err(|e| anyhow::anyhow!("cannot check the appointments against the settings: {e}"))?;
+    let Some(first) = stranded.first() else { return Ok(()) };
+    let schedule = service.schedule();
+    let start = first.appointment.slot().start().with_timezone(&schedule.time_zone());
+    let (count, they, them) = match stranded.len() {
+        1 => ("1 appointment that has".to_owned(), "it was", "it"),
+        n => (format!("{n} appointments that have"), "they were", "them"),
+    };
+    // No id or name: ids are capabilities and stay out of the logs.
+    anyhow::bail!(
+        "these settings do not place {count} not ended where {they} booked (the first: on \
+         '{resource}' at {start}: {strand}); start with the settings {they} booked under \
+         (BOOKING_SLOT_MINUTES, BOOKING_OPENING_HOURS, BOOKING_TIME_ZONE, and the configuration \
+         file's resources and services), move or cancel {them} (GET /admin/appointments lists \
+         them; one under way can only be waited for), then change the settings",
+        resource = first.appointment.resource(),
+        start = start.format("%Y-%m-%d %H:%M %Z"),
+        strand = first.strand,
+    )
 }
 
 /// Puts the notification plan of `mail` in force in the store (no plan without mail), before

@@ -480,6 +480,53 @@ async fn migrate_then_start_without_migrating() {
     book_at_eleven(&server).await;
 }
 
+/// The measured overlap: 30-minute slots and 09:30 booked; restarted with 60-minute slots, a
+/// booking at 09:00 would have been accepted over it. Start-up refuses instead, with one line;
+/// the old settings still start, and once the appointment is canceled the new ones do too.
+#[actix_web::test]
+async fn settings_that_strand_a_booking_stop_start_up() {
+    let directory = tempfile::tempdir().unwrap();
+    let database = directory.path().join("grid.db");
+    let date = next_month();
+    let id = {
+        let server = Server::start(&database);
+        let booked = schedule_on(&server, "Ada", &date, "09:30").await;
+        assert_eq!(booked.status(), StatusCode::CREATED);
+        let booked: serde_json::Value = booked.json().await.unwrap();
+        booked["appointment_id"].as_str().unwrap().to_owned()
+    };
+    let refused = run_with(&[("BOOKING_SLOT_MINUTES", "60")], &database, &[]);
+    assert!(!refused.status.success(), "a server started over a stranded booking");
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+    for expected in [
+        "error: these settings do not place 1 appointment that has not ended where it was booked",
+        &format!("at {date} 09:30 UTC: 09:30 is not the start of a slot: slots are 60 minutes"),
+        "BOOKING_SLOT_MINUTES",
+        "move or cancel it",
+    ] {
+        assert!(stderr.contains(expected), "{expected:?} not in {stderr}");
+    }
+    assert!(!stderr.contains(&id), "the id is a capability: {stderr}");
+    {
+        let server = Server::start(&database);
+        let canceled =
+            reqwest::Client::new().post(server.url(&format!("/cancel/{id}"))).send().await.unwrap();
+        assert_eq!(canceled.status(), StatusCode::OK);
+    }
+    let server = Server::starting(&database, &[("BOOKING_SLOT_MINUTES", "60")]).ready();
+    assert_eq!(schedule_on(&server, "Bea", &date, "09:00").await.status(), StatusCode::CREATED);
+}
+
+async fn schedule_on(server: &Server, name: &str, date: &str, time: &str) -> reqwest::Response {
+    reqwest::Client::new()
+        .post(server.url("/schedule"))
+        .json(&json!({"client_name": name, "date": date, "time": time}))
+        .send()
+        .await
+        .unwrap()
+}
+
 #[test]
 fn backup_of_a_postgresql_database_points_to_its_own_tools() {
     let directory = tempfile::tempdir().unwrap();
