@@ -149,8 +149,10 @@ export function query(params) {
  * every slot at once (on open and whenever the server resyncs), `slot` each change. After a
  * cut the browser reconnects by itself, and the server's next snapshot covers what was missed.
  * A browser gives up on an answer that is not a stream (a 503 while the database is busy);
- * then the stream is opened again, a little later each time. Meanwhile the page's live region
- * says that the times may be out of date. Returns what stops it.
+ * then the stream is opened again, a little later each time. A server with too many streams
+ * sends a `refused` event instead, and the browser tries again later: meanwhile the slots are
+ * read once. Either way the page's live region says that the times may be out of date.
+ * Returns what stops it.
  */
 export function follow(params, { snapshot, slot }) {
   const url = `/availability/stream?${query(params)}`;
@@ -174,9 +176,11 @@ export function follow(params, { snapshot, slot }) {
     });
     source.addEventListener('slot', (event) => slot(JSON.parse(event.data)));
     source.addEventListener('refused', () => {
-      // The server sheds streams when it has too many; the browser asks again later.
+      // The server sheds streams when it has too many; the browser asks again later. Meanwhile
+      // the page shows the slots as they are now, once.
       refused = true;
       pause('Live updates are paused: the server is busy, and the times shown may be out of date. Retrying…');
+      call('GET', `/availability?${query(params)}`).then(snapshot, () => {});
     });
     source.addEventListener('error', () => {
       if (!refused) pause('Live updates are paused: reconnecting…');

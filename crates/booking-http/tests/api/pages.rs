@@ -237,6 +237,48 @@ async fn a_slot_booked_elsewhere_is_disabled_without_a_reload() {
     eprintln!("the slot was disabled {took:?} after the booking was acknowledged");
 }
 
+/// A server with no stream to spare refuses the page's: the page shows the slots as they are,
+/// says the times may be out of date, and goes live again once a stream is free.
+#[actix_web::test]
+#[ignore = "needs Chromium and ChromeDriver (Debian: apt-get install chromium chromium-driver); run with --include-ignored"]
+async fn a_page_refused_a_stream_shows_the_slots_and_goes_live_later() {
+    let app = spawn_app_with(|settings| {
+        settings.max_streams = 1;
+        settings.stream_heartbeat = std::time::Duration::from_millis(200);
+    })
+    .await;
+    // Someone else holds the one stream.
+    let other = app
+        .client
+        .get(app.url(&format!("/availability/stream?date={DAY}")))
+        .header("accept", "text/event-stream")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other.status(), StatusCode::OK);
+    let browser = Browser::start().await;
+    browser.open(&app.url(&format!("/book?date={DAY}"))).await;
+    wait_for_free(&browser, "09:00").await;
+    browser
+        .wait_for(
+            "the pause said",
+            "return document.getElementById('status').textContent.includes('may be out of date');",
+        )
+        .await;
+    drop(other);
+    // The browser asks again after the refusal's retry (5 to 15 seconds).
+    browser
+        .wait_for(
+            "live again",
+            "return document.getElementById('status').textContent === 'Live updates are back.';",
+        )
+        .await;
+    app.book(DAY, "09:00").await;
+    browser
+        .wait_for("09:00 disabled live", &format!("return {}.disabled;", slot_js("09:00")))
+        .await;
+}
+
 /// A double click on a slot makes one hold, not two (a second would keep the slot from
 /// everyone until it expired).
 #[actix_web::test]
