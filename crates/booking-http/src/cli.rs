@@ -200,6 +200,10 @@ pub enum Command {
     /// Applies pending database migrations and exits (for deployments whose servers start
     /// with BOOKING_MIGRATE=false).
     Migrate,
+    /// Lists the appointments that have not ended and that these settings would no longer
+    /// place where they were booked (a server with them would refuse to start), and exits
+    /// with failure if there are any. Reads the database; changes nothing.
+    Check,
 }
 
 fn parse_time_zone(text: &str) -> Result<Tz, String> {

@@ -5,7 +5,8 @@ use std::{process::ExitCode, sync::Arc};
 use booking_core::clock::SystemClock;
 use booking_http::{
     cli::{Cli, Command},
-    startup::Application,
+    config::Settings,
+    startup::{self, Application},
     telemetry,
 };
 use booking_store::{DatabaseUrl, SqliteRepository};
@@ -46,6 +47,7 @@ async fn run(mut cli: Cli) -> anyhow::Result<()> {
             );
             return Ok(());
         }
+        Some(Command::Check) => return check(settings),
         None => {}
     }
     let database = settings.database.clone();
@@ -54,4 +56,32 @@ async fn run(mut cli: Cli) -> anyhow::Result<()> {
     application.run_until_stopped().await?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// `booking-http check`: one line per stranded appointment on stdout (for the operator, not
+/// the logs: ids are capabilities).
+fn check(settings: Settings) -> anyhow::Result<()> {
+    let database = settings.database.clone();
+    let (schedule, stranded) = startup::stranded(settings, Arc::new(SystemClock))?;
+    for found in &stranded {
+        let start = found.appointment.slot().start().with_timezone(&schedule.time_zone());
+        println!(
+            "{id}  {resource}  {start}  {strand}",
+            id = found.appointment.id(),
+            resource = found.appointment.resource(),
+            start = start.format("%Y-%m-%d %H:%M %Z"),
+            strand = found.strand,
+        );
+    }
+    match stranded.len() {
+        0 => {
+            println!(
+                "{database}: these settings place every appointment that has not ended where it was booked"
+            );
+            Ok(())
+        }
+        n => anyhow::bail!(
+            "these settings do not place the {n} appointment(s) above where they were booked; move or cancel them with the settings they were booked under, then change the settings"
+        ),
+    }
 }

@@ -10,7 +10,8 @@ use actix_web::{
 };
 use anyhow::Context;
 use booking_core::{
-    clock::Clock, notification::Plan, repository::AppointmentRepository, service::BookingService,
+    clock::Clock, notification::Plan, repository::AppointmentRepository, schedule::Schedule,
+    service::BookingService, stranded::Stranded,
 };
 use booking_store::{DatabaseUrl, SqliteRepository};
 #[cfg(feature = "postgres")]
@@ -191,6 +192,22 @@ impl Application {
     }
 }
 
+/// The scheduled appointments that have not ended and that `settings` would strand, read
+/// without serving and without migrating (`booking-http check`), with the schedule that
+/// strands them.
+pub fn stranded(
+    mut settings: Settings,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<(Schedule, Vec<Stranded>)> {
+    settings.store.migrations = booking_store::Migrations::Require;
+    let store = Store::open(&settings)?;
+    let service = BookingService::new(store.repository, clock, settings.schedule.clone());
+    let stranded = service
+        .stranded()
+        .map_err(|e| anyhow::anyhow!("cannot check the appointments against the settings: {e}"))?;
+    Ok((settings.schedule, stranded))
+}
+
 /// Stops start-up, with one line, when the schedule would strand appointments that have not
 /// ended: occupancy is counted per slot start, so serving a grid they were not booked on would
 /// count them in the wrong slots and book over them.
@@ -210,8 +227,8 @@ fn refuse_stranding(service: &BookingService) -> anyhow::Result<()> {
         "these settings do not place {count} not ended where {they} booked (the first: on \
          '{resource}' at {start}: {strand}); start with the settings {they} booked under \
          (BOOKING_SLOT_MINUTES, BOOKING_OPENING_HOURS, BOOKING_TIME_ZONE, and the configuration \
-         file's resources and services), move or cancel {them} (GET /admin/appointments lists \
-         them; one under way can only be waited for), then change the settings",
+         file's resources and services), move or cancel {them} (booking-http check, with these \
+         settings, lists them; one under way can only be waited for), then change the settings",
         resource = first.appointment.resource(),
         start = start.format("%Y-%m-%d %H:%M %Z"),
         strand = first.strand,

@@ -18,16 +18,35 @@ const board = {
   timer: null,
   /** Counts agenda reads, so that an answer older than the newest is dropped. */
   reads: 0,
+  /** Counts sign-ins and sign-outs: work begun before one is dropped when it ends. */
+  session: 0,
+  /** Where the focus goes after the next drawing of the agenda (an element's id). */
+  focus: null,
 };
 
-const admin = (method, path, options = {}) =>
-  call(method, path, { ...options, token: sessionStorage.getItem(TOKEN) });
+/** Calls the admin API with the token; a token refused mid-session signs the operator out.
+ * Answers of a session that has ended are dropped (the promise never settles). */
+async function admin(method, path, options = {}) {
+  const session = board.session;
+  try {
+    const answer = await call(method, path, { ...options, token: sessionStorage.getItem(TOKEN) });
+    return session === board.session ? answer : new Promise(() => {});
+  } catch (problem) {
+    if (session !== board.session) return new Promise(() => {});
+    if (problem.status === 401 && !$('board').hidden) {
+      signOut();
+      alertText('The admin token was refused: sign in again.');
+      return new Promise(() => {});
+    }
+    throw problem;
+  }
+}
 
 async function start() {
   $('signin-form').addEventListener('submit', (event) => {
     event.preventDefault();
     sessionStorage.setItem(TOKEN, $('token').value.trim());
-    open();
+    withDisabled([$('signin-form').querySelector('[type=submit]')], open);
   });
   $('sign-out').addEventListener('click', signOut);
   $('day').addEventListener('change', () => isDate($('day').value) && showAgenda());
@@ -40,7 +59,7 @@ async function start() {
   });
   $('closure-form').addEventListener('submit', (event) => {
     event.preventDefault();
-    addClosure(event.submitter);
+    addClosure($('closure-form').querySelector('[type=submit]'));
   });
   const params = new URLSearchParams(location.search);
   if (params.get('view') === 'week') $('span').value = '7';
@@ -55,10 +74,13 @@ async function start() {
 /** Forgets the token and everything the board showed. */
 function signOut() {
   sessionStorage.removeItem(TOKEN);
+  board.session += 1;
   board.stream?.close();
   clearTimeout(board.timer);
   board.reads += 1;
   for (const id of ['resources', 'closure-list', 'webhook-list', 'deliveries']) $(id).replaceChildren();
+  announce('');
+  alertText('');
   $('board').hidden = true;
   $('sign-out').hidden = true;
   $('signin').hidden = false;
@@ -69,6 +91,7 @@ function signOut() {
 /** Checks the token with a first call, then shows the board. */
 async function open() {
   alertText('');
+  board.session += 1;
   let closures;
   try {
     Object.assign(board, await loadCatalog());
@@ -124,7 +147,7 @@ async function showAgenda() {
   board.stream?.close();
   board.stream = follow({ from, to }, { snapshot: refreshSoon, slot: refreshSoon });
   const shown = await drawAgenda();
-  if (shown !== null) announce(`${shown} appointment${shown === 1 ? '' : 's'} on ${$('range').textContent}.`);
+  if (shown !== null) announce(`${shown} appointment${shown === 1 ? '' : 's'} booked on ${$('range').textContent}.`);
 }
 
 /** Redraws after a burst of changes, unless the operator is typing in one of its forms (its
@@ -139,6 +162,7 @@ function refreshSoon() {
 /** Reads and draws the agenda; answers how many appointments it shows (null when an error or
  * a newer read took over). `focus` names the element to give the focus to afterwards. */
 async function drawAgenda(focus) {
+  if (focus) board.focus = focus;
   const read = ++board.reads;
   const { from, to } = range();
   let appointments = [];
@@ -154,11 +178,13 @@ async function drawAgenda(focus) {
     return null;
   }
   if (read !== board.reads) return null;
-  const focused = focus ?? document.activeElement?.id;
+  const wanted = board.focus;
+  board.focus = null;
+  const focused = wanted ?? document.activeElement?.id;
   let shown = 0;
   $('resources').replaceChildren(...board.resources.map((resource) => {
     const own = appointments.filter((a) => a.resource === resource.slug);
-    shown += own.length;
+    shown += own.filter((a) => a.status === 'scheduled').length;
     const days = [];
     for (let date = from; date <= to; date = addDays(date, 1)) {
       const today = own.filter((a) => a.date === date);
@@ -177,7 +203,7 @@ async function drawAgenda(focus) {
     );
   }));
   if (focused && $(focused)) $(focused).focus();
-  else if (focus) $('agenda-title').focus();
+  else if (wanted) $('agenda-title').focus();
   return shown;
 }
 
@@ -214,6 +240,9 @@ function row(appointment) {
  * form (or to the agenda's heading, when the appointment has no actions left).
  */
 function inlineForm(item, opener, fields, label, submit) {
+  // One at a time: another open form is given up (its row gets its buttons back when this
+  // one closes and the agenda is drawn again).
+  document.querySelector('#resources form.inline')?.remove();
   item.querySelector('.actions')?.remove();
   const back = element('button', { type: 'button', text: 'Back' });
   const send = element('button', { type: 'submit', class: 'primary', text: label });

@@ -115,7 +115,8 @@ export function isDate(text) {
 
 /** "Monday 7 January" for a date (`long`), or "Mon 7 Jan". */
 export function dayName(date, long = true) {
-  return new Intl.DateTimeFormat(undefined, {
+  // The pages' sentences are English: so are their dates.
+  return new Intl.DateTimeFormat('en-GB', {
     timeZone: 'UTC',
     weekday: long ? 'long' : 'short',
     day: 'numeric',
@@ -156,14 +157,25 @@ export function query(params) {
  */
 export function follow(params, { snapshot, slot }) {
   const url = `/availability/stream?${query(params)}`;
+  const listing = `/availability?${query(params)}`;
   let source = null;
   let paused = false;
   let refused = false;
+  let closed = false;
   let delay = 1000;
   let timer = null;
+  /** Counts snapshots, so that a listing read before the newest one is dropped. */
+  let snapshots = 0;
   const pause = (text) => {
     paused = true;
     announce(text);
+  };
+  /** Reads the slots once, for while the stream is down; `failed` gets a refusal. */
+  const readOnce = (failed) => {
+    const seen = snapshots;
+    call('GET', listing).then((answer) => {
+      if (!closed && seen === snapshots) snapshot(answer);
+    }, (problem) => failed?.(problem));
   };
   const open = () => {
     source = new EventSource(url);
@@ -172,6 +184,7 @@ export function follow(params, { snapshot, slot }) {
       paused = false;
       refused = false;
       delay = 1000;
+      snapshots += 1;
       snapshot(JSON.parse(event.data));
     });
     source.addEventListener('slot', (event) => slot(JSON.parse(event.data)));
@@ -180,21 +193,32 @@ export function follow(params, { snapshot, slot }) {
       // the page shows the slots as they are now, once.
       refused = true;
       pause('Live updates are paused: the server is busy, and the times shown may be out of date. Retrying…');
-      call('GET', `/availability?${query(params)}`).then(snapshot, () => {});
+      readOnce();
     });
     source.addEventListener('error', () => {
       if (!refused) pause('Live updates are paused: reconnecting…');
-      if (source.readyState === EventSource.CLOSED) {
-        timer = setTimeout(open, delay);
-        delay = Math.min(delay * 2, 30000);
-      }
+      if (source.readyState !== EventSource.CLOSED || closed) return;
+      // The browser gave up. A request it cannot make (a 4xx) is said and not repeated;
+      // anything else is tried again, a little later each time.
+      readOnce((problem) => {
+        if (problem.status >= 400 && problem.status < 500) {
+          closed = true;
+          clearTimeout(timer);
+          source.close();
+          alertText(problemText(problem));
+        }
+      });
+      timer = setTimeout(open, delay);
+      delay = Math.min(delay * 2, 30000);
     });
   };
   open();
   return {
     close() {
+      closed = true;
       clearTimeout(timer);
       source.close();
+      if (paused) announce('');
     },
   };
 }

@@ -114,7 +114,6 @@ async function release() {
   if (page.busy) return;
   const hold = page.hold;
   page.hold = null;
-  week.taking = null;
   $('details').hidden = true;
   $('pick').hidden = false;
   $('pick-title').focus();
@@ -125,6 +124,12 @@ async function release() {
       // An expired hold is already free.
     }
   }
+  // The slots the hold frees are the client's own doing: no news either (unless another
+  // slot is being taken by then).
+  const released = week.taking;
+  setTimeout(() => {
+    if (week.taking === released) week.taking = null;
+  }, 500);
 }
 
 async function book() {

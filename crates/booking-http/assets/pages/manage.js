@@ -7,7 +7,13 @@ import {
 } from './api.js';
 import { Week } from './week.js';
 
-const id = decodeURIComponent(location.pathname.split('/').pop());
+const id = (() => {
+  try {
+    return decodeURIComponent(location.pathname.split('/').pop());
+  } catch {
+    return '';
+  }
+})();
 
 const page = {
   zone: 'UTC',
@@ -74,6 +80,22 @@ function render() {
   $('actions').hidden = canceled;
 }
 
+/** After a refusal: reads the appointment again, and if it changed (canceled or moved
+ * elsewhere), shows it as it is now. Answers whether it did. */
+async function reread() {
+  try {
+    const now = await call('GET', `/appointment/${page.appointment.id}`);
+    if (now.status === page.appointment.status && now.start === page.appointment.start) return false;
+    page.appointment = now;
+  } catch {
+    return false;
+  }
+  week.close();
+  render();
+  show('booking');
+  return true;
+}
+
 function startMove() {
   alertText('');
   week.current = `${page.appointment.date}T${page.appointment.time}`;
@@ -103,7 +125,7 @@ function confirmMove() {
       announce(`Moved to ${dayName(to.date)} at ${to.time}.`);
     } catch (problem) {
       alertText(problemText(problem));
-      show('moving');
+      if (!(await reread())) show('moving');
     } finally {
       week.taking = null;
     }
@@ -124,6 +146,7 @@ function cancel() {
       announce('The appointment is canceled.');
     } catch (problem) {
       alertText(problemText(problem));
+      await reread();
     }
   });
 }

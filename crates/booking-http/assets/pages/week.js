@@ -24,6 +24,7 @@ export class Week {
   constructor(root, { onPick, onChange }) {
     const previous = element('button', { type: 'button', text: 'Previous week' });
     const next = element('button', { type: 'button', text: 'Next week' });
+    this.next = next;
     previous.addEventListener('click', () => this.shift(-7));
     next.addEventListener('click', () => this.shift(7));
     this.title = element('p', { class: 'week-title' });
@@ -114,7 +115,8 @@ export class Week {
   focusNextFree(from) {
     const buttons = [...this.container.querySelectorAll('button[data-slot]')];
     const after = buttons.slice(buttons.indexOf(from) + 1).concat(buttons);
-    after.find((button) => !button.disabled)?.focus();
+    // Nothing free this week: the way to the next.
+    (after.find((button) => !button.disabled) ?? this.next).focus();
   }
 
   /** Every resource's slot at one local date and time. */

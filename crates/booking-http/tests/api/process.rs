@@ -508,6 +508,17 @@ async fn settings_that_strand_a_booking_stop_start_up() {
         assert!(stderr.contains(expected), "{expected:?} not in {stderr}");
     }
     assert!(!stderr.contains(&id), "the id is a capability: {stderr}");
+    // `check` lists it, for the operator, and changes nothing.
+    let checked = run_with(&[("BOOKING_SLOT_MINUTES", "60")], &database, &["check"]);
+    assert!(!checked.status.success());
+    let listed = String::from_utf8_lossy(&checked.stdout);
+    assert!(
+        listed.starts_with(&format!("{id}  default  {date} 09:30 UTC  09:30 is not the start")),
+        "{listed}"
+    );
+    let fine = run_with(&[], &database, &["check"]);
+    assert!(fine.status.success(), "{}", String::from_utf8_lossy(&fine.stderr));
+    assert!(String::from_utf8_lossy(&fine.stdout).contains("place every appointment"));
     {
         let server = Server::start(&database);
         let canceled =
