@@ -202,19 +202,21 @@ pub fn stranded(
     settings.store.migrations = booking_store::Migrations::Require;
     let store = Store::open(&settings)?;
     let service = BookingService::new(store.repository, clock, settings.schedule.clone());
-    let stranded = service
+    Ok((settings.schedule, stranded_by(&service)?))
+}
+
+/// The appointments `service`'s schedule strands.
+fn stranded_by(service: &BookingService) -> anyhow::Result<Vec<Stranded>> {
+    service
         .stranded()
-        .map_err(|e| anyhow::anyhow!("cannot check the appointments against the settings: {e}"))?;
-    Ok((settings.schedule, stranded))
+        .map_err(|e| anyhow::anyhow!("cannot check the appointments against the settings: {e}"))
 }
 
 /// Stops start-up, with one line, when the schedule would strand appointments that have not
 /// ended: occupancy is counted per slot start, so serving a grid they were not booked on would
 /// count them in the wrong slots and book over them.
 fn refuse_stranding(service: &BookingService) -> anyhow::Result<()> {
-    let stranded = service
-        .stranded()
-        .map_err(|e| anyhow::anyhow!("cannot check the appointments against the settings: {e}"))?;
+    let stranded = stranded_by(service)?;
     let Some(first) = stranded.first() else { return Ok(()) };
     let schedule = service.schedule();
     let start = first.appointment.slot().start().with_timezone(&schedule.time_zone());

@@ -84,6 +84,8 @@ function signOut() {
   $('board').hidden = true;
   $('sign-out').hidden = true;
   $('signin').hidden = false;
+  // A sign-in still loading never finishes now: its button is usable again.
+  $('signin-form').querySelector('[type=submit]').disabled = false;
   $('token').value = '';
   $('token').focus();
 }

@@ -63,8 +63,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .service(resource("/holds/{token}", "DELETE").route(web::delete().to(holds::release)))
         .service(resource("/resources", "GET").route(web::get().to(catalog::resources)))
         .service(resource("/services", "GET").route(web::get().to(catalog::services)))
-        // The pages, after the API (routes are tried in order), the dashboard's before the
-        // admin API's scope, which would ask it for a token.
+        // The pages, after the API (routes are tried in order).
         .service(resource("/book", "GET").route(web::get().to(pages::book)))
         .service(resource("/book/manage/{id}", "GET").route(web::get().to(pages::manage)))
         .service(resource("/pages/{file}", "GET").route(web::get().to(pages::file)))
