@@ -133,8 +133,13 @@ pub struct Cli {
     /// origins, e.g. `https://clinic.example`; none by default.
     #[arg(long, env = "BOOKING_CORS_ORIGINS", value_delimiter = ',')]
     pub cors_origins: Vec<crate::cors::CorsOrigin>,
+    /// The address clients reach this server at (e.g. `https://book.clinic.example`):
+    /// notifications then link to its page for the booking, /book/manage/{id}.
+    #[arg(long, env = "BOOKING_PUBLIC_URL")]
+    pub public_url: Option<mail::settings::PublicUrl>,
     /// The page where a client moves or cancels a booking, with {id} for its id (e.g.
-    /// `https://clinic.example/manage/{id}`); notifications link to it when set.
+    /// `https://clinic.example/manage/{id}`), instead of the server's own; notifications link
+    /// to it when set.
     #[arg(long, env = "BOOKING_MANAGE_URL")]
     pub manage_url: Option<String>,
     /// Delays before each retry of a notification the mail server did not take, as
@@ -360,7 +365,11 @@ impl Cli {
             from: mail::settings::sender(from)?,
             reminders: self.reminder_before.clone(),
             language: self.language,
-            manage_url: self.manage_url.as_deref().map(ManageUrl::new).transpose()?,
+            manage_url: match (&self.manage_url, &self.public_url) {
+                (Some(template), _) => Some(ManageUrl::new(template)?),
+                (None, Some(public)) => Some(ManageUrl::on(public)),
+                (None, None) => None,
+            },
             retries: self.mail_retries.clone(),
         }))
     }
@@ -468,6 +477,32 @@ mod tests {
         let printed = format!("{from_file:?}");
         assert!(!printed.contains("s3cret") && !printed.contains("pa55word"), "{printed}");
         assert!(printed.contains("admin_token"), "the file's keys are shown: {printed}");
+    }
+
+    #[test]
+    fn notifications_link_to_the_servers_manage_page_under_its_public_address() {
+        let link = |flags: &[&str]| {
+            let mut all = vec!["--smtp-url=smtp://127.0.0.1:2525", "--mail-from=a@b.example"];
+            all.extend_from_slice(flags);
+            let mail = parse(&all).unwrap().settings().unwrap().mail.unwrap();
+            mail.manage_url.map(|url| url.of("ID"))
+        };
+        assert_eq!(link(&[]), None, "no address, no link");
+        assert_eq!(
+            link(&["--public-url=https://book.clinic.example/"]).as_deref(),
+            Some("https://book.clinic.example/book/manage/ID")
+        );
+        let own = [
+            "--public-url=https://book.clinic.example",
+            "--manage-url=https://clinic.example/m/{id}",
+        ];
+        assert_eq!(
+            link(&own).as_deref(),
+            Some("https://clinic.example/m/ID"),
+            "BOOKING_MANAGE_URL wins"
+        );
+        let error = parse(&["--public-url=book.clinic.example"]).unwrap_err().to_string();
+        assert!(error.contains("is not the address clients reach the server at"), "{error}");
     }
 
     #[test]

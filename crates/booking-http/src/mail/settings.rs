@@ -154,6 +154,33 @@ pub fn sender(text: &str) -> Result<Mailbox, MailSettingsError> {
     text.parse().map_err(|_| MailSettingsError::Sender(text.to_owned()))
 }
 
+/// The address clients reach the server at (`https://book.clinic.example`, perhaps with a
+/// path prefix), for links to its pages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicUrl(String);
+
+/// Why a public address is not one.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "'{0}' is not the address clients reach the server at: give an http or https URL without \
+     query or fragment, e.g. https://book.clinic.example"
+)]
+pub struct NotAPublicUrl(String);
+
+impl std::str::FromStr for PublicUrl {
+    type Err = NotAPublicUrl;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let refuse = || NotAPublicUrl(text.to_owned());
+        let url = Url::parse(text.trim()).map_err(|_| refuse())?;
+        let plain = url.query().is_none() && url.fragment().is_none() && url.username().is_empty();
+        if !matches!(url.scheme(), "http" | "https") || !plain || url.host().is_none() {
+            return Err(refuse());
+        }
+        Ok(Self(url.as_str().trim_end_matches('/').to_owned()))
+    }
+}
+
 /// A link to the page where a client manages a booking, with `{id}` for its id.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ManageUrl(String);
@@ -172,6 +199,12 @@ impl ManageUrl {
         Ok(Self(template.to_owned()))
     }
 
+    /// The server's own page for a booking (`/book/manage/{id}`) under the address clients
+    /// reach it at.
+    pub fn on(public: &PublicUrl) -> Self {
+        Self(format!("{}/book/manage/{{id}}", public.0.trim_end_matches('/')))
+    }
+
     /// The link for the appointment `id`.
     pub fn of(&self, id: impl fmt::Display) -> String {
         self.0.replace("{id}", &id.to_string())
@@ -181,6 +214,23 @@ impl ManageUrl {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_public_address_links_to_the_servers_manage_page() {
+        for (public, link) in [
+            ("https://book.clinic.example", "https://book.clinic.example/book/manage/42"),
+            ("https://clinic.example/booking/", "https://clinic.example/booking/book/manage/42"),
+        ] {
+            let public: PublicUrl = public.parse().unwrap();
+            assert_eq!(ManageUrl::on(&public).of(42), link);
+        }
+        for wrong in
+            ["book.clinic.example", "ftp://clinic.example", "https://clinic.example/?a=1", ""]
+        {
+            let error = wrong.parse::<PublicUrl>().unwrap_err().to_string();
+            assert!(error.contains("e.g. https://book.clinic.example"), "{wrong}: {error}");
+        }
+    }
 
     #[test]
     fn credentials_need_tls_unless_the_server_is_local() {
