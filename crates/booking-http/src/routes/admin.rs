@@ -12,7 +12,7 @@ use booking_core::{
     appointment::{AppointmentId, Status},
     catalog::Slug,
     closure::{Closure, ClosureId},
-    history::Actor,
+    history::{Actor, Reason},
     repository::AppointmentQuery,
     service::BookingService,
     units::Slot,
@@ -92,6 +92,18 @@ pub struct AppointmentsPage<'a> {
 const DEFAULT_PAGE: u32 = 50;
 const MAX_PAGE: u32 = 200;
 
+/// A part of a client name to look for. Names have no control characters, so a filter with
+/// one matches nothing, and is refused (PostgreSQL could not even take a NUL).
+fn client_filter(text: String) -> Result<String, ApiError> {
+    match text.chars().position(char::is_control) {
+        Some(at) => Err(ApiError::invalid_request(format!(
+            "client has a control character at position {}; client names have none",
+            at + 1
+        ))),
+        None => Ok(text),
+    }
+}
+
 impl AppointmentsQuery {
     fn to_query(&self, service: &BookingService) -> Result<AppointmentQuery, ApiError> {
         let schedule = service.schedule();
@@ -119,7 +131,7 @@ impl AppointmentsQuery {
                 })
                 .transpose()?,
             resource: self.resource.as_deref().map(str::parse::<Slug>).transpose()?,
-            client: self.client.clone().filter(|c| !c.is_empty()),
+            client: self.client.clone().filter(|c| !c.is_empty()).map(client_filter).transpose()?,
             after: self.cursor.as_deref().map(parse_cursor).transpose()?,
             limit,
         })
@@ -324,10 +336,16 @@ pub async fn close(
     let period = Slot::new(from, to)
         .ok_or_else(|| ApiError::invalid_request("'to' must be after 'from'"))?;
     let resource = body.resource.as_deref().map(str::parse::<Slug>).transpose()?;
-    let reason = body.reason.clone().filter(|r| !r.trim().is_empty());
-    if reason.as_ref().is_some_and(|r| r.chars().count() > 500) {
-        return Err(ApiError::invalid_request("reason must be at most 500 characters"));
-    }
+    // The rules of a cancel's reason: at most 500 characters, no control characters but line
+    // breaks and tabs (a NUL would not even be stored by PostgreSQL).
+    let reason = body
+        .reason
+        .as_deref()
+        .map(Reason::parse)
+        .transpose()
+        .map_err(|e| ApiError::invalid_request(e.to_string()))?
+        .flatten()
+        .map(|reason| reason.as_str().to_owned());
     let pending =
         bookings.run("close", move |service| service.close(resource, period, reason)).await?;
     let closed = pending.await?.outcome;

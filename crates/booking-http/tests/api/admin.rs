@@ -253,6 +253,10 @@ async fn bad_closures_are_400() {
             json!({"from": "2030-01-08", "to": "2030-01-08", "reason": "x".repeat(501)}),
             "Invalid request.",
         ),
+        (
+            json!({"from": "2030-01-08", "to": "2030-01-08", "reason": "Floods\u{0}"}),
+            "Invalid request.",
+        ),
     ] {
         assert_problem(
             app.admin_post("/admin/closures", &body).await,
@@ -350,4 +354,17 @@ async fn operator_actions_need_the_token_and_an_appointment() {
         )
         .await;
     assert_problem(missing, StatusCode::NOT_FOUND, "Appointment not found.").await;
+}
+
+/// A client filter with a control character matches no name (names have none) and is refused,
+/// on every backend (PostgreSQL could not take a NUL at all).
+#[actix_web::test]
+async fn a_client_filter_with_a_control_character_is_400() {
+    let app = admin_app().await;
+    for filter in ["%00", "Ada%09", "%C2%9A"] {
+        let refused = app.admin_get(&format!("/admin/appointments?client={filter}")).await;
+        let body = assert_problem(refused, StatusCode::BAD_REQUEST, "Invalid request.").await;
+        assert!(body["detail"].as_str().unwrap().contains("control character"), "{body}");
+    }
+    assert_eq!(app.admin_get("/admin/appointments?client=Ada").await.status(), StatusCode::OK);
 }
