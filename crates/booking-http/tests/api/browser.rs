@@ -32,6 +32,8 @@ pub struct Browser {
     session: String,
     http: reqwest::Client,
     net_log: PathBuf,
+    /// Whether the session was ended (by `close`).
+    ended: bool,
     _profile: tempfile::TempDir,
 }
 
@@ -101,7 +103,7 @@ impl Browser {
             .as_str()
             .unwrap_or_else(|| panic!("no browser session: {created}"))
             .to_owned();
-        Self { driver, base, session, http, net_log, _profile: profile }
+        Self { driver, base, session, http, net_log, ended: false, _profile: profile }
     }
 
     async fn command(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
@@ -237,8 +239,9 @@ impl Browser {
 
     /// Ends the session and returns every URL a page asked for, with the origin that asked
     /// (Chromium's own requests, which name no origin, left out).
-    pub async fn close(self) -> Vec<(String, String)> {
+    pub async fn close(mut self) -> Vec<(String, String)> {
         self.command(reqwest::Method::DELETE, "", None).await;
+        self.ended = true;
         let deadline = Instant::now() + PATIENCE;
         // Chromium completes its net log as it exits.
         let log: Value = loop {
@@ -270,7 +273,50 @@ impl Browser {
 
 impl Drop for Browser {
     fn drop(&mut self) {
+        // A session not ended by `close` (a test that does not need its requests, or one that
+        // failed) is ended here: chromedriver, killed, would leave its Chromium running.
+        if !self.ended {
+            end_session(&self.base, &self.session);
+        }
         let _already_gone = self.driver.kill();
         let _reaped = self.driver.wait();
+    }
+}
+
+/// Ends a WebDriver session, which quits its browser, with a plain blocking request (a drop
+/// cannot await).
+fn end_session(base: &str, session: &str) {
+    use std::io::{Read, Write};
+    let Some(address) = base.strip_prefix("http://") else { return };
+    let Ok(mut stream) = std::net::TcpStream::connect(address) else { return };
+    let _bounded = stream.set_read_timeout(Some(PATIENCE));
+    let request = format!(
+        "DELETE /session/{session} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\
+         Content-Length: 0\r\n\r\n"
+    );
+    if stream.write_all(request.as_bytes()).is_err() {
+        return;
+    }
+    // The answer comes once the browser has quit; chromedriver keeps the connection open, so
+    // read up to the end of its body.
+    let mut answer = Vec::new();
+    let mut chunk = [0; 4096];
+    while let Ok(read @ 1..) = stream.read(&mut chunk) {
+        answer.extend_from_slice(&chunk[..read]);
+        let text = String::from_utf8_lossy(&answer);
+        if let Some((head, body)) = text.split_once("\r\n\r\n") {
+            let length = head
+                .lines()
+                .find_map(|line| {
+                    line.to_ascii_lowercase()
+                        .strip_prefix("content-length:")
+                        .map(|v| v.trim().to_owned())
+                })
+                .and_then(|v| v.parse::<usize>().ok())
+                .unwrap_or(0);
+            if body.len() >= length {
+                return;
+            }
+        }
     }
 }
