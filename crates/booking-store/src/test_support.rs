@@ -51,17 +51,20 @@ impl TestSchema {
         diesel::sql_query(format!("CREATE SCHEMA {name}"))
             .execute(&mut connection)
             .expect("cannot create a test schema");
-        let separator = if server.contains('?') { '&' } else { '?' };
-        let url = format!("{server}{separator}options=-csearch_path%3D{name}");
-        let Ok(DatabaseUrl::Postgres(url)) = url.parse() else {
-            panic!("{TEST_DATABASE_URL} is not a postgres:// URL");
-        };
+        let url = schema_url(&server, &name, "");
         Self { server, name, url }
     }
 
     /// A URL whose connections work in this schema.
     pub fn url(&self) -> &PostgresUrl {
         &self.url
+    }
+
+    /// A URL whose connections work in this schema and have PostgreSQL speak `lc_messages`
+    /// (`de_DE.UTF-8`, say): the locale must be installed where the server runs, and the
+    /// server started after it was (`.ci/run` does both).
+    pub fn url_speaking(&self, lc_messages: &str) -> PostgresUrl {
+        schema_url(&self.server, &self.name, &format!("%20-clc_messages%3D{lc_messages}"))
     }
 
     /// A URL for a new role that may read and write this schema's tables but not change the
@@ -89,6 +92,18 @@ impl TestSchema {
     fn role(&self) -> String {
         format!("{}_app", self.name)
     }
+}
+
+/// The URL of `server` with connections in `schema`, and `more` server options (URL-encoded,
+/// each after `%20`).
+#[cfg(feature = "postgres")]
+fn schema_url(server: &str, schema: &str, more: &str) -> PostgresUrl {
+    let separator = if server.contains('?') { '&' } else { '?' };
+    let url = format!("{server}{separator}options=-csearch_path%3D{schema}{more}");
+    let Ok(DatabaseUrl::Postgres(url)) = url.parse() else {
+        panic!("{TEST_DATABASE_URL} is not a postgres:// URL");
+    };
+    url
 }
 
 #[cfg(feature = "postgres")]

@@ -64,7 +64,7 @@ use booking_core::{
     notification::{ClaimedNotification, Planned},
     pending::Pending,
     repository::{Forgotten, Written},
-    storage::{StorageError, StorageErrorKind, WriteError},
+    storage::{StorageError, WriteError},
     webhook::{Claimed, Endpoint},
 };
 use diesel::{
@@ -186,7 +186,6 @@ impl PgRepository {
             let answer = read(&mut session);
             if let Err(error) = &answer
                 && drop_if_lost(&mut session, error)
-                && is_closed(error)
                 && tries > 0
             {
                 tries -= 1;
@@ -262,11 +261,11 @@ impl PgRepository {
     }
 }
 
-/// Marks `session` for the pool to drop if `error` may have been a lost connection (which
-/// includes timeouts and a database restarting: a new connection costs little then), and
-/// answers whether it did.
+/// Marks `session` for the pool to drop if `error` says its connection is closed or can no
+/// longer be used, and answers whether it did. A timeout, a lock not had in time or a conflict
+/// leaves the connection as good as it was (and its prepared statements with it).
 fn drop_if_lost(session: &mut Session, error: &StorageError) -> bool {
-    let lost = error.kind() == StorageErrorKind::Unavailable && !is_conflict(error);
+    let lost = is_closed(error);
     if lost {
         session.fail();
     }
@@ -319,7 +318,8 @@ fn is_conflict(error: &StorageError) -> bool {
 }
 
 /// A connection libpq found closed, or could not send a query on: it died (a restart, a cut,
-/// a terminated backend), whatever the query was.
+/// a terminated backend), whatever the query was; or one whose transaction state Diesel lost
+/// track of, which cannot be used again either.
 #[derive(Debug, thiserror::Error)]
 #[error("the connection to the database was closed: {0}")]
 struct Closed(DieselError);
@@ -328,40 +328,46 @@ fn is_closed(error: &StorageError) -> bool {
     std::error::Error::source(error).is_some_and(|source| source.is::<Closed>())
 }
 
-/// A lost connection, a timeout, a database restarting or a conflict is a passing state;
-/// anything else is a fault.
+/// A lost connection, a timeout, a database restarting or short of resources, or a conflict is
+/// a passing state; anything else is a fault. Judged by the SQLSTATE PostgreSQL sends with
+/// every error (the same whatever the server's `lc_messages`), or, for the errors libpq
+/// itself raises when a connection dies, by Diesel's kind: never by the message's words.
 fn storage_error(error: DieselError) -> StorageError {
-    const PASSING: [&str; 9] = [
-        "canceling statement due to statement timeout",
-        "canceling statement due to lock timeout",
-        "terminating connection",
-        "the database system is",
-        "server closed the connection",
-        "no connection to the server",
-        "could not receive data",
-        "could not send data",
-        "connection to server",
-    ];
-    match &error {
-        DieselError::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => {
-            StorageError::unavailable(Conflict(error))
-        }
-        DieselError::DatabaseError(_, info) if info.message().starts_with("deadlock detected") => {
-            StorageError::unavailable(Conflict(error))
-        }
-        DieselError::DatabaseError(
-            DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
-            _,
-        ) => StorageError::unavailable(Closed(error)),
-        DieselError::BrokenTransactionManager => StorageError::unavailable(error),
-        DieselError::DatabaseError(_, info)
-            if PASSING.iter().any(|passing| info.message().contains(passing)) =>
-        {
-            StorageError::unavailable(error)
-        }
-        _ => StorageError::fault(error),
+    use diesel::pg::sql_state;
+    let DieselError::DatabaseError(kind, info) = &error else {
+        return match error {
+            DieselError::BrokenTransactionManager => StorageError::unavailable(Closed(error)),
+            _ => StorageError::fault(error),
+        };
+    };
+    let code = info.sqlstate();
+    let class = code.as_ref().map(|code| code.class());
+    let in_class = |classes: &[&str]| class.is_some_and(|class| classes.contains(&class.as_str()));
+    if matches!(code, Some(sql_state::T_R_SERIALIZATION_FAILURE | sql_state::T_R_DEADLOCK_DETECTED))
+    {
+        StorageError::unavailable(Conflict(error))
+    } else if matches!(
+        kind,
+        DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand
+    ) || in_class(&[CONNECTION_EXCEPTION])
+    {
+        StorageError::unavailable(Closed(error))
+    } else if in_class(&PASSING_CLASSES) || code == Some(sql_state::LOCK_NOT_AVAILABLE) {
+        StorageError::unavailable(error)
+    } else {
+        StorageError::fault(error)
     }
 }
+
+/// The SQLSTATE class of connection exceptions.
+const CONNECTION_EXCEPTION: &str = "08";
+
+/// SQLSTATE classes whose every error passes: insufficient resources, such as a full disk or
+/// too many connections (53); operator intervention, such as a shutdown, a database starting
+/// up, or a statement canceled by `statement_timeout` (57014); and a system error outside
+/// PostgreSQL, such as an I/O error (58). Beside them, 55P03: a lock not had within
+/// `lock_timeout`.
+const PASSING_CLASSES: [&str; 3] = ["53", "57", "58"];
 
 #[cfg(test)]
 mod tests;

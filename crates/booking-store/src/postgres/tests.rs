@@ -1,5 +1,7 @@
 use std::ops::Deref;
 
+use booking_core::storage::StorageErrorKind;
+
 use super::*;
 use crate::test_support::TestSchema;
 
@@ -16,7 +18,20 @@ impl TestDatabase {
         let repository = PgRepository::open(schema.url(), &StoreOptions::default()).unwrap();
         Self { repository, _schema: schema }
     }
+
+    /// One whose connections have PostgreSQL word its errors in German.
+    fn speaking_german() -> Self {
+        let schema = TestSchema::create();
+        let repository = PgRepository::open(&schema.url_speaking(GERMAN), &StoreOptions::default())
+            .expect(NEEDS_GERMAN);
+        Self { repository, _schema: schema }
+    }
 }
+
+/// A language PostgreSQL's messages are translated to.
+const GERMAN: &str = "de_DE.UTF-8";
+const NEEDS_GERMAN: &str = "PostgreSQL cannot speak German: install the locale de_DE.UTF-8 where \
+     it runs (Debian: locale-gen) and restart it, as .ci/run does";
 
 impl Deref for TestDatabase {
     type Target = PgRepository;
@@ -418,11 +433,12 @@ fn a_server_hears_the_other_servers_changes_but_not_its_own() {
 }
 
 /// Two writes that lock the same two slots in opposite orders deadlock; PostgreSQL aborts one,
-/// and the store runs it again, so both succeed.
+/// and the store runs it again, so both succeed. The server words its errors in German: the
+/// deadlock is known by its SQLSTATE.
 #[test]
 #[ignore = "needs PostgreSQL: set TEST_DATABASE_URL and run with --include-ignored"]
 fn a_write_aborted_to_break_a_deadlock_is_retried() {
-    let database = TestDatabase::new();
+    let database = TestDatabase::speaking_german();
     let barrier = std::sync::Barrier::new(2);
     let attempts: Vec<u32> = std::thread::scope(|scope| {
         let handles: Vec<_> = [("a", "b"), ("b", "a")]
@@ -810,4 +826,106 @@ fn the_previous_versions_calls_still_book_cancel_and_record() {
     assert_eq!(booked.contact(), &booking_core::contact::Contact::default());
     let entries = database.history(other).unwrap().unwrap();
     assert_eq!(entries.iter().map(|e| e.by).collect::<Vec<_>>(), [Actor::Operator]);
+}
+
+/// Timeouts, a lock not had in time and a deadlock pass (503, or a retry); a broken rule is a
+/// fault (500): judged by SQLSTATE, on connections whose errors PostgreSQL words in German.
+#[test]
+#[ignore = "needs PostgreSQL: set TEST_DATABASE_URL and run with --include-ignored"]
+fn errors_are_judged_by_their_sqlstate_in_any_language() {
+    use diesel::connection::SimpleConnection;
+    let schema = TestSchema::create();
+    let url = schema.url_speaking(GERMAN);
+    let connect = || PgConnection::establish(url.expose()).expect(NEEDS_GERMAN);
+    let (mut first, mut second) = (connect(), connect());
+    first
+        .batch_execute(
+            "CREATE TABLE t (id INTEGER PRIMARY KEY CHECK (id > 0)); INSERT INTO t VALUES (1), (2)",
+        )
+        .unwrap();
+    let judged = |error: DieselError| {
+        let words = error.to_string();
+        (storage_error(error), words)
+    };
+
+    first.batch_execute("SET statement_timeout = 20").unwrap();
+    let (timeout, words) = judged(first.batch_execute("SELECT pg_sleep(1)").unwrap_err());
+    assert!(!words.contains("canceling statement"), "the server words it in German: {words}");
+    assert_eq!(timeout.kind(), StorageErrorKind::Unavailable, "{words}");
+    assert!(!is_conflict(&timeout) && !is_closed(&timeout), "{words}");
+
+    first.batch_execute("SET statement_timeout = 0; SET lock_timeout = 20").unwrap();
+    second.batch_execute("BEGIN; SELECT * FROM t WHERE id = 1 FOR UPDATE").unwrap();
+    let (locked, words) =
+        judged(first.batch_execute("SELECT * FROM t WHERE id = 1 FOR UPDATE").unwrap_err());
+    assert_eq!(locked.kind(), StorageErrorKind::Unavailable, "{words}");
+    second.batch_execute("ROLLBACK").unwrap();
+
+    first.batch_execute("SET lock_timeout = 0").unwrap();
+    let barrier = std::sync::Barrier::new(2);
+    let errors: Vec<DieselError> = std::thread::scope(|scope| {
+        let handles: Vec<_> = [(&mut first, 1, 2), (&mut second, 2, 1)]
+            .into_iter()
+            .map(|(connection, mine, theirs)| {
+                let barrier = &barrier;
+                scope.spawn(move || {
+                    connection
+                        .batch_execute(&format!(
+                            "BEGIN; SELECT * FROM t WHERE id = {mine} FOR UPDATE"
+                        ))
+                        .unwrap();
+                    barrier.wait();
+                    let second_lock = connection
+                        .batch_execute(&format!("SELECT * FROM t WHERE id = {theirs} FOR UPDATE"));
+                    connection.batch_execute("ROLLBACK").unwrap();
+                    second_lock.err()
+                })
+            })
+            .collect();
+        handles.into_iter().filter_map(|h| h.join().unwrap()).collect()
+    });
+    let [deadlock] = <[DieselError; 1]>::try_from(errors).expect("one of the two is aborted");
+    let (deadlock, words) = judged(deadlock);
+    assert!(is_conflict(&deadlock), "a deadlock is retried: {words}");
+
+    let (broken, words) = judged(first.batch_execute("INSERT INTO t VALUES (0)").unwrap_err());
+    assert_eq!(broken.kind(), StorageErrorKind::Fault, "{words}");
+}
+
+/// A statement the database canceled for its timeout answers "unavailable", and its connection,
+/// which is as good as before, stays in the pool: the next request gets the same backend.
+#[test]
+#[ignore = "needs PostgreSQL: set TEST_DATABASE_URL and run with --include-ignored"]
+fn a_connection_whose_statement_timed_out_is_kept() {
+    #[derive(QueryableByName)]
+    struct Backend {
+        #[diesel(sql_type = diesel::sql_types::Integer)]
+        pid: i32,
+    }
+    let schema = TestSchema::create();
+    let options = StoreOptions {
+        pool_size: 1,
+        statement_timeout: Duration::from_millis(50),
+        ..StoreOptions::default()
+    };
+    let repository = PgRepository::open(schema.url(), &options).unwrap();
+    let backend = |repository: &PgRepository| {
+        repository
+            .read(|connection| {
+                diesel::sql_query("SELECT pg_backend_pid() AS pid")
+                    .get_result::<Backend>(connection)
+                    .map_err(storage_error)
+            })
+            .unwrap()
+            .pid
+    };
+    let before = backend(&repository);
+    let timed_out = repository.read(|connection| {
+        diesel::sql_query("SELECT pg_sleep(1)").execute(connection).map_err(storage_error)
+    });
+    assert!(
+        matches!(&timed_out, Err(error) if error.kind() == StorageErrorKind::Unavailable),
+        "{timed_out:?}"
+    );
+    assert_eq!(backend(&repository), before, "the same connection serves the next request");
 }
