@@ -43,6 +43,13 @@ address_in() {
 
 database=${DATABASE_URL:-sqlite://$work/bench.db}
 if [ "${database#postgres}" != "$database" ]; then
+  # The server talks to a database on this machine's loopback address without TLS unless the
+  # URL asks for it (it protects nothing there); pgbench, its reference, and any other build
+  # loaded with SERVER, do the same.
+  case "$database" in
+    *sslmode=*) ;;
+    *@127.*|*@localhost[:/]*|*@\[::1\]*) export PGSSLMODE=${PGSSLMODE:-disable} ;;
+  esac
   # PostgreSQL's own rate for a booking with none of the service's rules: one statement that
   # takes a place in a slot counter guarded by its capacity and inserts the appointment.
   psql -q -v ON_ERROR_STOP=1 "$database" -f "$scripts/pgbench-setup.sql"

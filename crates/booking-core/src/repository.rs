@@ -73,6 +73,13 @@ pub trait AppointmentRepository: Outbox + Notifications + Send + Sync + fmt::Deb
     /// One appointment, whatever its status.
     fn get(&self, id: AppointmentId) -> Result<Option<Appointment>, StorageError>;
 
+    /// One appointment, as [`get`](Self::get) reads it, answered when it is read: a store that
+    /// reads in batches (PostgreSQL) answers later, from its readers; by default the store reads
+    /// it now. A failed read answers [`WriteError::Storage`](crate::storage::WriteError).
+    fn find(&self, id: AppointmentId) -> Pending<Option<Appointment>, Infallible> {
+        Pending::ready(self.get(id).map_err(crate::storage::WriteError::Storage))
+    }
+
     /// Every change the appointment `id` went through, in the order they were made (each
     /// write records its change in its own transaction); `None` when there is no such
     /// appointment.

@@ -419,6 +419,12 @@ impl BookingService {
         self.repository.get(id)
     }
 
+    /// One appointment, answered when the store has read it (see
+    /// [`AppointmentRepository::find`]): what an async caller awaits instead of blocking.
+    pub fn find(&self, id: AppointmentId) -> Pending<Option<Appointment>, Infallible> {
+        self.repository.find(id)
+    }
+
     /// Every change the appointment went through, oldest first; `None` when there is no such
     /// appointment.
     pub fn history(&self, id: AppointmentId) -> Result<Option<Vec<Entry>>, StorageError> {

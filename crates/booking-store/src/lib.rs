@@ -18,7 +18,6 @@ mod options;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 pub mod sqlite;
-mod statements;
 #[cfg(any(test, feature = "test-support"))]
 pub mod test_support;
 

@@ -34,6 +34,22 @@ pub fn a_booking_reads_back_with_every_field(repository: &dyn AppointmentReposit
     assert_eq!(repository.get(plain.id()).unwrap(), Some(plain));
 }
 
+/// `find` answers what `get` reads, for stored and unknown ids, many asked at once.
+pub fn find_answers_as_get_does(repository: &dyn AppointmentRepository) {
+    let stored: Vec<_> =
+        (9..13).map(|hour| book(repository, place("alice", None, 7, hour, 1))).collect();
+    let unknown = AppointmentId::random();
+    let asked: Vec<_> = stored
+        .iter()
+        .map(|appointment| (appointment.id(), repository.find(appointment.id())))
+        .chain([(unknown, repository.find(unknown))])
+        .collect();
+    for (id, found) in asked {
+        assert_eq!(found.wait().unwrap(), repository.get(id).unwrap(), "{id}");
+    }
+    assert_eq!(repository.find(unknown).wait().unwrap(), None);
+}
+
 /// `get` of an id never stored is `None`, not an error.
 pub fn an_unknown_id_is_not_found(repository: &dyn AppointmentRepository) {
     assert_eq!(repository.get(AppointmentId::random()).unwrap(), None);

@@ -67,6 +67,7 @@ macro_rules! repository_contract_tests {
         $crate::repository_contract_tests! { $($mode)*;
             a_booking_reads_back_with_every_field,
             an_unknown_id_is_not_found,
+            find_answers_as_get_does,
             a_slot_takes_no_more_than_its_capacity,
             the_admission_rule_is_applied_in_the_write,
             the_first_free_candidate_is_booked,

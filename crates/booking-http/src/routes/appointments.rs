@@ -144,7 +144,7 @@ pub async fn schedule(
 ) -> Result<HttpResponse, ApiError> {
     let retry = retry_key(&request, &*body)?;
     let book = BookRequest::try_from(body.into_inner())?;
-    let pending = bookings.run("book", move |service| service.book(book, retry)).await?;
+    let pending = bookings.queue("book", move |service| service.book(book, retry)).await?;
     Ok(scheduled(pending.await?, bookings.schedule()))
 }
 
@@ -257,7 +257,7 @@ pub(super) async fn cancel_by(
     let reason = reason.as_deref().map(Reason::parse).transpose()?.flatten();
     let id = appointment_id(&id)?;
     let pending = bookings
-        .run("cancel", move |service| Ok::<_, ApiError>(service.cancel_by(by, id, reason, retry)))
+        .queue("cancel", move |service| Ok::<_, ApiError>(service.cancel_by(by, id, reason, retry)))
         .await?;
     Ok(changed("Appointment canceled successfully.", pending.await?, bookings.schedule()))
 }
@@ -320,9 +320,7 @@ pub async fn get(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = appointment_id(&id)?;
-    let appointment = bookings
-        .run("get", move |service| service.appointment(id))
-        .await?
-        .ok_or_else(ApiError::appointment_not_found)?;
+    let found = bookings.queue("get", move |service| Ok::<_, ApiError>(service.find(id))).await?;
+    let appointment = found.await?.ok_or_else(ApiError::appointment_not_found)?;
     Ok(HttpResponse::Ok().json(AppointmentView::new(&appointment, bookings.schedule())))
 }

@@ -90,7 +90,7 @@ pub async fn create(
         body.service.as_deref(),
     )?;
     let pending =
-        bookings.run("hold", move |service| service.hold(&request, holder.as_deref())).await?;
+        bookings.queue("hold", move |service| service.hold(&request, holder.as_deref())).await?;
     let hold = pending.await.map_err(|e| ApiError::hold_failure(e, bookings.now()))?.outcome;
     let SlotTimes { date, time, start, end } = SlotTimes::of(hold.slot, bookings.schedule());
     Ok(HttpResponse::Created().json(HoldView {
@@ -122,7 +122,7 @@ pub async fn release(
 ) -> Result<HttpResponse, ApiError> {
     let token: HoldToken = token.parse().map_err(|_| ApiError::from(HoldNotFound))?;
     let pending = bookings
-        .run("release_hold", move |service| Ok::<_, ApiError>(service.release_hold(token)))
+        .queue("release_hold", move |service| Ok::<_, ApiError>(service.release_hold(token)))
         .await?;
     pending.await?;
     Ok(HttpResponse::NoContent().finish())

@@ -187,6 +187,21 @@ impl Bookings {
         self.run_with(self.calls, operation, work).await
     }
 
+    /// Runs `work` that only hands a client write (or a point read) to the store's writers (or
+    /// readers), on the worker itself, whatever the store: it returns at once with the pending
+    /// answer, which the handler awaits without holding a thread.
+    pub async fn queue<T, E>(
+        &self,
+        operation: &'static str,
+        work: impl FnOnce(&BookingService) -> Result<T, E> + Send + 'static,
+    ) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        E: Into<ApiError> + Send + 'static,
+    {
+        self.run_with(StoreCalls::Inline, operation, work).await
+    }
+
     /// Runs `work` that may take long (a listing of many rows) on the blocking pool, whatever
     /// the store, so that it holds up no other request of the worker.
     pub async fn run_long<T, E>(

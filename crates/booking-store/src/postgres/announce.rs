@@ -40,8 +40,9 @@ const BATCH: usize = 256;
 /// person watching a page could notice, and at a thousand writes a second, a few per batch.
 const GATHER: Duration = Duration::from_millis(2);
 
-/// Hands announcements to the announcing thread, which stops when this is dropped.
-#[derive(Debug)]
+/// Hands announcements to the announcing thread, which stops when this and its clones are
+/// dropped.
+#[derive(Debug, Clone)]
 pub(super) struct Announcer {
     sender: Sender<String>,
 }

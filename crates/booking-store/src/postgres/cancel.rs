@@ -1,103 +1,119 @@
-//! A cancel in one round trip: PostgreSQL runs the whole write, as one statement calling the
-//! `cancel_appointment` function that a migration installs (see its `up.sql`), and so as its
-//! own transaction.
+//! Cancels in batches: one call of `cancel_appointments` (migration `*_writes_in_batches`)
+//! cancels every cancel a writer took, keyed or not.
 //!
-//! The function locks the appointment's row and then its slot rows by time, as the shared
-//! transaction does, cancels the appointment when it is scheduled and has not started, and
-//! answers the row as it found it and whether it canceled it. The server judges that row with
-//! the core's own rule (`Appointment::cancel`) and answers with the core's refusal or the
-//! core's canceled appointment. The contract suite holds the two rules to the same answers;
+//! The function locks the appointments (by id) and then their slot rows, cancels each that is
+//! scheduled and has not started, and answers each row as it found it. The server judges that
+//! row with the core's own rule (`Appointment::cancel`) and answers with the core's refusal or
+//! the core's canceled appointment. The contract suite holds the two rules to the same answers;
 //! should they ever disagree, the answer follows what the function did, since that is what is
 //! stored (and announced), and the disagreement is logged as an error.
 
 use booking_core::{
     appointment::{Appointment, Status},
     history::Reason,
+    idempotency::{Idempotency, Operation, Outcome},
     repository::{CancelFailure, Cancellation, Written},
-    storage::StorageError,
+    storage::{StorageError, WriteError},
 };
 use diesel::{
-    pg::Pg,
-    prelude::*,
-    query_builder::{AstPass, QueryFragment},
-    sql_types::{BigInt, Bool, Nullable, Text},
+    QueryResult, RunQueryDsl,
+    sql_types::{Array, BigInt, Nullable, Text},
 };
 
 use super::{
-    Db, TxError,
+    Db,
+    batch::{Answer, Kind, Verdict, key_since},
     rows::{AppointmentRow, seconds},
 };
 
-/// The call.
-struct CancelAppointment<'a> {
-    id: &'a str,
-    now: i64,
-    /// Who cancels, and why, for the appointment's history.
-    actor: &'static str,
-    reason: Option<&'a str>,
+/// Cancels, as a kind of batched write.
+pub(super) struct Cancels;
+
+/// A cancel to make, as the port hands it over.
+pub(super) struct CancelWrite {
+    pub cancellation: Cancellation,
+    pub idempotency: Option<Idempotency>,
 }
 
-function_call!(CancelAppointment);
+batch_call!(
+    /// The call, with one element per cancel.
+    CancelAppointments = "cancel_appointments" {
+        o_id: Vec<String> => Array<Text>,
+        o_actor: Vec<&'a str> => Array<Text>,
+        o_reason: Vec<Option<&'a str>> => Array<Nullable<Text>>,
+        o_key: Vec<Option<&'a str>> => Array<Nullable<Text>>,
+        o_fingerprint: Vec<Option<&'a str>> => Array<Nullable<Text>>,
+        o_now: Vec<i64> => Array<BigInt>,
+        o_key_since: Vec<i64> => Array<BigInt>,
+    }
+);
 
-impl QueryFragment<Pg> for CancelAppointment<'_> {
-    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-        // The contact details come from the row as the statement began, which a cancel does
-        // not change (the function answers the columns it always did), each by its primary
-        // key whatever the planner guesses of the function's rows.
-        out.push_sql(
-            "SELECT c.id, c.client_name, c.notes, c.start_at, c.end_at, c.status, \
-             c.created_at, c.updated_at, c.resource, c.service, c.occupied, \
-             (SELECT a.email FROM appointments a WHERE a.id = c.id) AS email, \
-             (SELECT a.phone FROM appointments a WHERE a.id = c.id) AS phone, \
-             c.canceled FROM cancel_appointment(",
-        );
-        out.push_bind_param::<Text, _>(&self.id)?;
-        out.push_sql(", ");
-        out.push_bind_param::<BigInt, _>(&self.now)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Text, _>(&self.actor)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Nullable<Text>, _>(&self.reason)?;
-        out.push_sql(") c");
-        Ok(())
+impl Kind for Cancels {
+    type Write = CancelWrite;
+    type Output = Outcome<Written<Appointment>>;
+    type Refusal = CancelFailure;
+    const FUNCTION: &'static str = "cancel_appointments";
+
+    fn settled(_: &CancelWrite) -> Option<Result<Self::Output, WriteError<CancelFailure>>> {
+        None
+    }
+
+    fn call(connection: &mut Db, writes: &[&CancelWrite]) -> QueryResult<Vec<Answer>> {
+        let keys = || writes.iter().map(|w| w.idempotency.as_ref());
+        CancelAppointments {
+            o_id: writes.iter().map(|w| w.cancellation.id.to_string()).collect(),
+            o_actor: writes.iter().map(|w| w.cancellation.by.as_str()).collect(),
+            o_reason: writes
+                .iter()
+                .map(|w| w.cancellation.reason.as_ref().map(Reason::as_str))
+                .collect(),
+            o_key: keys().map(|key| key.map(|key| key.key.as_str())).collect(),
+            o_fingerprint: keys().map(|key| key.map(|key| key.fingerprint.as_str())).collect(),
+            o_now: writes.iter().map(|w| seconds(w.cancellation.now)).collect(),
+            o_key_since: keys().map(key_since).collect(),
+        }
+        .load(connection)
+    }
+
+    fn verdict(write: &CancelWrite, mut answer: Answer) -> Verdict<Self::Output, CancelFailure> {
+        let canceled = match answer.answer.as_str() {
+            "canceled" => true,
+            "refused" => false,
+            "missing" => return Verdict::Answer(Err(WriteError::Refused(CancelFailure::NotFound))),
+            "replayed" => {
+                return Verdict::Answer(
+                    answer.replay(Operation::Cancel, write.idempotency.as_ref()),
+                );
+            }
+            "again" => return Verdict::Again,
+            _ => return Verdict::Answer(Err(answer.unexpected(Self::FUNCTION).into())),
+        };
+        let judged = answer
+            .appointment()
+            .and_then(|found| judge(found, canceled, &write.cancellation))
+            .map_err(WriteError::Storage)
+            .and_then(|judged| {
+                judged.map(Outcome::Done).map_err(|refusal| WriteError::Refused(refusal.into()))
+            });
+        Verdict::Answer(judged)
     }
 }
 
-/// What the function answers: the appointment as its row was when locked, and whether the
-/// call canceled it.
-#[derive(QueryableByName)]
-struct Found {
-    #[diesel(embed)]
-    appointment: AppointmentRow,
-    #[diesel(sql_type = Bool)]
+/// The answer to `cancellation` of an appointment the function `found` (locked, before the
+/// change), and `canceled` or not.
+fn judge(
+    mut appointment: Appointment,
     canceled: bool,
-}
-
-/// Makes `cancellation`, in one statement (run outside any transaction).
-pub(super) fn cancel(
-    connection: &mut Db,
     cancellation: &Cancellation,
-) -> Result<Written<Appointment>, TxError<CancelFailure>> {
-    let (id, now) = (cancellation.id.to_string(), cancellation.now);
-    let found: Option<Found> = CancelAppointment {
-        id: &id,
-        now: seconds(now),
-        actor: cancellation.by.as_str(),
-        reason: cancellation.reason.as_ref().map(Reason::as_str),
-    }
-    .get_result(connection)
-    .optional()?;
-    let Some(Found { appointment: row, canceled }) = found else {
-        return Err(TxError::Refused(CancelFailure::NotFound));
-    };
-    let mut appointment = row.into_appointment()?;
+) -> Result<Result<Written<Appointment>, booking_core::appointment::CancelRefusal>, StorageError> {
+    let now = cancellation.now;
     match (appointment.cancel(now), canceled) {
-        (Ok(()), true) => Ok(Written::canceled(appointment, cancellation)),
-        (Err(refusal), false) => Err(TxError::Refused(refusal.into())),
+        (Ok(()), true) => Ok(Ok(Written::canceled(appointment, cancellation))),
+        (Err(refusal), false) => Ok(Err(refusal)),
         (Err(refusal), true) => {
             tracing::error!(
-                %id, ?refusal,
-                "cancel_appointment canceled an appointment that the core's rule refuses to cancel"
+                id = %appointment.id(), ?refusal,
+                "cancel_appointments canceled an appointment that the core's rule refuses to cancel"
             );
             // The answer is what is stored: the row as the function left it.
             let stored = AppointmentRow {
@@ -105,11 +121,12 @@ pub(super) fn cancel(
                 updated_at: seconds(now),
                 ..AppointmentRow::from(&appointment)
             };
-            Ok(Written::canceled(stored.into_appointment()?, cancellation))
+            Ok(Ok(Written::canceled(stored.into_appointment()?, cancellation)))
         }
         // Nothing was written: the core's rule would have canceled, the function did not.
-        (Ok(()), false) => Err(TxError::Storage(StorageError::fault(format!(
-            "cancel_appointment left {id} as it was, which the core's rule would cancel"
-        )))),
+        (Ok(()), false) => Err(StorageError::fault(format!(
+            "cancel_appointments left {} as it was, which the core's rule would cancel",
+            appointment.id()
+        ))),
     }
 }

@@ -30,7 +30,10 @@ pub(super) const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migra
 const MIGRATION_WAIT: Duration = Duration::from_secs(60);
 
 /// The URL to connect with: the given one, plus a connect timeout and TCP settings that turn a
-/// vanished database into an error within seconds, unless the URL sets them itself.
+/// vanished database into an error within seconds, unless the URL sets them itself; and, to a
+/// database on this machine's loopback address, no TLS unless the URL asks for it (libpq's
+/// default, `sslmode=prefer`, would encrypt traffic that never leaves the kernel, at a cost
+/// measured in docs/performance.md).
 pub(super) fn with_defaults(url: &str, options: &StoreOptions) -> String {
     let connect = options.connection_timeout.as_secs().max(2);
     // Unacknowledged data (a query sent to a database that vanished) fails after this.
@@ -42,16 +45,41 @@ pub(super) fn with_defaults(url: &str, options: &StoreOptions) -> String {
         ("keepalives_count", "3".to_owned()),
         ("tcp_user_timeout", unacknowledged.to_string()),
     ];
-    let query = url.split_once('?').map(|(_, query)| query).unwrap_or_default();
-    let given: Vec<&str> = query.split('&').filter_map(|pair| pair.split('=').next()).collect();
+    let local = on_loopback(url).then(|| ("sslmode", "disable".to_owned()));
     let mut url = url.to_owned();
-    for (name, value) in defaults {
-        if !given.contains(&name) {
+    for (name, value) in defaults.into_iter().chain(local) {
+        if !sets(&url, name) {
             url.push(if url.contains('?') { '&' } else { '?' });
             url.push_str(&format!("{name}={value}"));
         }
     }
     url
+}
+
+/// Whether `url` names a server on a loopback address (`localhost`, `127.0.0.0/8`, `::1`), as
+/// its host or its `host` parameter; a Unix socket (libpq uses no TLS on one) and every other
+/// host are not.
+fn on_loopback(url: &str) -> bool {
+    let (rest, query) = url.split_once('?').unwrap_or((url, ""));
+    let parameter = query.split('&').find_map(|pair| pair.strip_prefix("host="));
+    let authority = rest.split_once("://").map_or(rest, |(_, rest)| rest);
+    let authority = authority.split('/').next().unwrap_or_default();
+    let host_and_port = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+    let host = match parameter {
+        Some(host) => host,
+        None if host_and_port.starts_with('[') => {
+            host_and_port[1..].split(']').next().unwrap_or_default()
+        }
+        None => host_and_port.split(':').next().unwrap_or_default(),
+    };
+    host == "localhost"
+        || host.parse::<std::net::IpAddr>().is_ok_and(|address| address.is_loopback())
+}
+
+/// Whether `url` sets the connection parameter `name` in its query.
+pub(super) fn sets(url: &str, name: &str) -> bool {
+    let query = url.split_once('?').map(|(_, query)| query).unwrap_or_default();
+    query.split('&').filter_map(|pair| pair.split('=').next()).any(|given| given == name)
 }
 
 /// Settings applied to every pooled connection when it is opened.
@@ -60,6 +88,17 @@ pub(super) struct SessionSettings {
     pub statement_timeout: Duration,
     pub channel: String,
     pub origin: String,
+    /// What the connections are for, as their `application_name` says (`booking writer
+    /// ORIGIN`), so that `pg_stat_activity` tells a server's connections apart; `None` when the
+    /// URL names the application itself.
+    pub purpose: Option<&'static str>,
+}
+
+impl SessionSettings {
+    /// These settings for connections used for `purpose`, unless the URL names them.
+    pub(super) fn for_purpose(&self, purpose: &'static str) -> Self {
+        Self { purpose: self.purpose.and(Some(purpose)), ..self.clone() }
+    }
 }
 
 impl SessionSettings {
@@ -77,7 +116,14 @@ impl SessionSettings {
             channel = self.channel.replace('\'', "''"),
             origin_setting = channel::ORIGIN_SETTING,
             origin = self.origin,
-        ))
+        ))?;
+        if let Some(purpose) = self.purpose {
+            connection.batch_execute(&format!(
+                "SET application_name = 'booking {purpose} {origin}'",
+                origin = self.origin
+            ))?;
+        }
+        Ok(())
     }
 }
 
@@ -204,5 +250,32 @@ mod tests {
         let url = with_defaults("postgres://u@h/db?connect_timeout=1&sslmode=require", &options);
         assert!(url.starts_with("postgres://u@h/db?connect_timeout=1&sslmode=require&"), "{url}");
         assert_eq!(url.matches("connect_timeout").count(), 1, "{url}");
+        assert!(!url.contains("sslmode=disable"), "{url}");
+    }
+
+    #[test]
+    fn a_loopback_server_gets_no_tls_unless_asked() {
+        let options = StoreOptions::default();
+        for local in [
+            "postgres://u:p@127.0.0.1:5432/db",
+            "postgres://u@localhost/db",
+            "postgresql://u@[::1]:5433/db",
+            "postgres://u@127.0.0.2/db?application_name=x",
+            "postgres:///db?host=127.0.0.1",
+        ] {
+            let url = with_defaults(local, &options);
+            assert!(url.contains("sslmode=disable"), "{url}");
+        }
+        for remote in [
+            "postgres://u@db.example.com/db",
+            "postgres://u@10.0.0.5:5432/db",
+            "postgres://u@[2001:db8::1]/db",
+            "postgres://u@127.0.0.1/db?sslmode=require",
+            "postgres:///db?host=/var/run/postgresql",
+            "postgres://u@localhost.example.com/db",
+        ] {
+            let url = with_defaults(remote, &options);
+            assert!(!url.contains("sslmode=disable"), "{url}");
+        }
     }
 }

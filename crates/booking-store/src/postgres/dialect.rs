@@ -1,22 +1,17 @@
 //! What PostgreSQL needs beyond the shared SQL: under READ COMMITTED, writers run side by
-//! side, so each write locks what its decision rests on before reading it, and every
-//! statement after the lock sees what the previous holder committed.
+//! side, so each write locks what its decision rests on before reading it, and every statement
+//! after the lock sees what the previous holder committed. Client writes take their locks in
+//! the database (the batch functions `writes` calls); the shared SQL's own writes (closures,
+//! webhook endpoints, notification plans) take the locks below; the sweeps pass over rows a
+//! write in flight has locked.
 //!
-//! Locks are always taken in one order (idempotency key or holder, closures, appointment, slots
-//! by resource then time) so that writers never wait on each other in a circle. One exception:
-//! a booking with several candidates keeps a refused candidate's slots locked while it tries
-//! the next, in the order of the client's preference, not of time; the rare deadlock that can
-//! make (with a write that locks two of those slots) is broken by PostgreSQL and retried.
+//! Locks are always taken in one order (idempotency keys and holders, closures, holds,
+//! appointments, then slots by resource and time) so that writers never wait on each other in
+//! a circle.
 
-use booking_core::{
-    admission::Admission,
-    appointment::Appointment,
-    repository::{BookFailure, Booking, CancelFailure, Cancellation, Written},
-    storage::WriteError,
-};
 use diesel::{prelude::*, sql_types::Text};
 
-use super::{Db, Repository, book, cancel, schema::occupancy};
+use super::Db;
 
 /// PostgreSQL's name for the position of a substring (1-based, 0 when absent).
 pub(super) const TEXT_POSITION: &str = "strpos";
@@ -90,73 +85,6 @@ pub(super) const DUE_NOTIFICATIONS: &str = "SELECT d.id FROM notifications d \
 pub(super) const FORGET_NOTIFICATIONS: &str = "DELETE FROM notifications WHERE id IN (\
      SELECT id FROM notifications WHERE settled_at <= $1 ORDER BY settled_at LIMIT $2 FOR UPDATE SKIP LOCKED)";
 
-/// Whether writers lock the rows they judge (creating missing occupancy rows to do so): yes.
-pub(super) const LOCKS_ROWS: bool = true;
-
-/// Shared for writes that read closures, exclusive for writes that change them.
-#[derive(Debug, Clone, Copy)]
-pub(super) enum Access {
-    Shared,
-    Exclusive,
-}
-
-/// A booking without a key, in one statement and so one round trip (`book`; three when it
-/// converts a hold, which it reads first): a booking page's hot path. Keyed bookings take the
-/// shared transaction.
-pub(super) fn book_at_once(
-    repository: &Repository,
-    booking: &Booking,
-    admission: &Admission,
-) -> Option<Result<Written<Appointment>, WriteError<BookFailure>>> {
-    Some(repository.write_statement(|connection| book::book(connection, booking, admission)))
-}
-
-/// A cancel without a key, in one statement and so one round trip (`cancel`).
-pub(super) fn cancel_at_once(
-    repository: &Repository,
-    cancellation: &Cancellation,
-) -> Option<Result<Written<Appointment>, WriteError<CancelFailure>>> {
-    Some(repository.write_statement(|connection| cancel::cancel(connection, cancellation)))
-}
-
-/// Creates the slots' occupancy rows if they are new and locks them until the transaction
-/// ends. `starts` come sorted: rows are locked in that order.
-pub(super) fn lock_slots(connection: &mut Db, resource: &str, starts: &[i64]) -> QueryResult<()> {
-    let rows: Vec<_> = starts
-        .iter()
-        .map(|start| {
-            (
-                occupancy::resource.eq(resource),
-                occupancy::start_at.eq(*start),
-                occupancy::booked.eq(0),
-            )
-        })
-        .collect();
-    // A row another writer inserted and has not committed yet makes this wait for it.
-    diesel::insert_into(occupancy::table)
-        .values(rows)
-        .on_conflict_do_nothing()
-        .execute(connection)?;
-    occupancy::table
-        .filter(occupancy::resource.eq(resource).and(occupancy::start_at.eq_any(starts)))
-        .order(occupancy::start_at)
-        .select(occupancy::start_at)
-        .for_update()
-        .load::<i64>(connection)
-        .map(drop)
-}
-
-/// Locks an appointment's row until the transaction ends.
-pub(super) fn lock_appointment(connection: &mut Db, id: &str) -> QueryResult<()> {
-    use super::schema::appointments;
-    appointments::table
-        .find(id)
-        .select(appointments::id)
-        .for_update()
-        .load::<String>(connection)
-        .map(drop)
-}
-
 /// Locks an idempotency key or a holder (by its hash: two keys rarely share one, and then
 /// merely take turns) until the transaction ends.
 pub(super) fn lock_key(connection: &mut Db, key: &str) -> QueryResult<()> {
@@ -177,14 +105,11 @@ pub(super) fn lock_notifications(connection: &mut Db) -> QueryResult<()> {
         .map(drop)
 }
 
-/// Writes that read closures share this lock; adding or removing a closure takes it alone,
+/// Writes that read closures share this lock (the batch functions take it, shared, as
+/// `pg_advisory_xact_lock_shared(1651207783, 1)`); adding or removing a closure takes it alone,
 /// so it waits for writes in flight and holds new ones back until it commits.
-pub(super) fn lock_closures(connection: &mut Db, access: Access) -> QueryResult<()> {
-    let query = match access {
-        Access::Shared => "SELECT pg_advisory_xact_lock_shared($1, $2)",
-        Access::Exclusive => "SELECT pg_advisory_xact_lock($1, $2)",
-    };
-    diesel::sql_query(query)
+pub(super) fn lock_closures(connection: &mut Db) -> QueryResult<()> {
+    diesel::sql_query("SELECT pg_advisory_xact_lock($1, $2)")
         .bind::<diesel::sql_types::Integer, _>(LOCK_NAMESPACE)
         .bind::<diesel::sql_types::Integer, _>(CLOSURES_LOCK)
         .execute(connection)

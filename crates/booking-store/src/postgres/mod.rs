@@ -1,11 +1,14 @@
 //! The PostgreSQL repository: several servers, in several processes or on several machines,
 //! share one database.
 //!
-//! Writes run under READ COMMITTED, each in its own transaction on a pooled connection, and
-//! lock what their decision rests on before reading it (`dialect`): the occupancy rows of the
-//! slots they judge, the appointment they change, their idempotency key. Writers of different
-//! slots never wait for each other. A transaction that PostgreSQL aborts to break a deadlock,
-//! which the lock order makes rare, is retried from the start.
+//! Client writes (bookings, cancels, moves, holds and releases) go to a few writer threads
+//! (`writer`) that send what has queued as batches: one call of one function per kind of write,
+//! which decides and writes the whole batch in the database, in one round trip and one commit
+//! (`batch`, and the migration `*_writes_in_batches`). The business's own writes (closures,
+//! webhook endpoints, sweeps) run on the caller's thread, each in a transaction of its own on a
+//! pooled connection. Every write runs under READ COMMITTED and locks what its decision rests on
+//! before reading it, in one order (`dialect`); a write PostgreSQL aborts to break a deadlock is
+//! retried from the start.
 //!
 //! Every committed write then announces what it changed (its `Change`) on a notification
 //! channel (`announce`: after the commit, not inside the write); [`PgRepository::listen`]
@@ -29,20 +32,26 @@ macro_rules! function_call {
     };
 }
 
+#[macro_use]
+mod batch;
+
 mod announce;
 mod book;
 mod cancel;
 mod channel;
 mod connection;
 mod dialect;
+mod finds;
+mod holds;
 mod listen;
+mod moves;
+mod writer;
+mod writes;
 // The SQL both backends share, compiled here against PostgreSQL's connection and `dialect`.
 #[path = "../sql/keys.rs"]
 mod keys;
 #[path = "../sql/notifications.rs"]
 mod notifications;
-#[path = "../sql/places.rs"]
-mod places;
 #[path = "../sql/records.rs"]
 mod records;
 #[path = "../sql/repository.rs"]
@@ -53,6 +62,8 @@ mod rows;
 mod schema;
 #[path = "../sql/transaction.rs"]
 mod transaction;
+#[path = "../sql/usage.rs"]
+mod usage;
 #[path = "../sql/webhooks.rs"]
 mod webhooks;
 
@@ -79,6 +90,7 @@ use self::{
     announce::Announcer,
     connection::{Session, SessionSettings, Sessions, migrate, with_defaults},
     transaction::TxError,
+    writer::Writer,
 };
 use crate::{Migrations, OpenError, StoreOptions, database_url::PostgresUrl};
 
@@ -97,8 +109,18 @@ type Repository = PgRepository;
 /// How many times a write PostgreSQL aborted to break a deadlock is tried in all.
 const ATTEMPTS: u32 = 4;
 
+/// Writer threads per repository, each with a connection of its own: while one waits for its
+/// batch's commit, another sends the next batch (docs/performance.md measures one against two).
+const WRITERS: u32 = 2;
+/// Reader threads per repository, for point reads in batches.
+const READERS: u32 = 2;
+
 /// Appointments in a PostgreSQL database shared by any number of servers.
 pub struct PgRepository {
+    /// The threads client writes are queued to.
+    writer: Writer,
+    /// The threads point reads are queued to.
+    readers: Writer,
     pool: PgPool,
     /// The URL with the connection defaults, for the listening connection.
     url: String,
@@ -138,22 +160,49 @@ impl PgRepository {
             statement_timeout: options.statement_timeout,
             channel: channel_name.clone(),
             origin: origin.clone(),
+            purpose: (!connection::sets(&full_url, "application_name")).then_some("pool"),
         };
-        let pool = Pool::builder()
-            .max_size(options.pool_size)
-            // Every connection opens at start-up, so a burst of requests does not wait for
-            // connections to be set up.
-            .min_idle(None)
-            .connection_timeout(options.connection_timeout)
-            // No query to test each connection as it is handed out: one that fails as a lost
-            // connection would is dropped when it comes back (`Session`), and replaced.
-            .test_on_check_out(false)
-            .connection_customizer(Box::new(settings.clone()))
-            .build(Sessions(ConnectionManager::new(&full_url)))
-            .map_err(|source| OpenError::Pool { database: database.clone(), source })?;
-        let announcer = Announcer::spawn(full_url.clone(), settings)
-            .map_err(|source| OpenError::Prepare { database, source: source.into() })?;
-        Ok(Self { pool, url: full_url, channel: channel_name, origin, announcer })
+        let pool_of = |size: u32, settings: SessionSettings| {
+            Pool::builder()
+                .max_size(size)
+                // Every connection opens at start-up, so a burst of requests does not wait for
+                // connections to be set up.
+                .min_idle(None)
+                .connection_timeout(options.connection_timeout)
+                // No query to test each connection as it is handed out: one that fails as a
+                // lost connection would is dropped when it comes back (`Session`), and replaced.
+                .test_on_check_out(false)
+                .connection_customizer(Box::new(settings))
+                .build(Sessions(ConnectionManager::new(&full_url)))
+                .map_err(|source| OpenError::Pool { database: database.clone(), source })
+        };
+        let pool = pool_of(options.pool_size, settings.clone())?;
+        let writers = pool_of(WRITERS, settings.for_purpose("writer"))?;
+        let cannot_start = |source: std::io::Error| OpenError::Prepare {
+            database: database.clone(),
+            source: source.into(),
+        };
+        let announcer = Announcer::spawn(full_url.clone(), settings.for_purpose("announcer"))
+            .map_err(cannot_start)?;
+        let writer = Writer::start(
+            "pg-writer",
+            "booking_store_write_queue_depth",
+            writers,
+            announcer.clone(),
+            options.connection_timeout,
+            WRITERS as usize,
+        )
+        .map_err(cannot_start)?;
+        let readers = Writer::start(
+            "pg-reader",
+            "booking_store_read_queue_depth",
+            pool_of(READERS, settings.for_purpose("reader"))?,
+            announcer.clone(),
+            options.connection_timeout,
+            READERS as usize,
+        )
+        .map_err(cannot_start)?;
+        Ok(Self { writer, readers, pool, url: full_url, channel: channel_name, origin, announcer })
     }
 
     /// Calls `deliver`, on a thread of its own, with every change other servers commit, in
@@ -195,13 +244,13 @@ impl PgRepository {
         }
     }
 
-    /// Whether writes can be taken: every write opens its own transaction on the pool.
+    /// Whether writes can be taken: the writers are running.
     fn ready(&self) -> Result<(), StorageError> {
-        Ok(())
+        self.writer.ready()
     }
 
-    /// Runs `work` now, on the caller's thread, in a transaction of its own; a refusal or
-    /// failure rolls it back. Retried from the start when PostgreSQL aborted it to break a
+    /// Runs `work` (one of the business's own writes) now, on the caller's thread, in a
+    /// transaction of its own; a refusal or failure rolls it back. Retried from the start when PostgreSQL aborted it to break a
     /// deadlock. The answer is ready when this returns.
     fn write<T: Announced, R>(
         &self,
@@ -215,16 +264,6 @@ impl PgRepository {
         mut work: impl FnMut(&mut Db) -> Result<T, TxError<R>>,
     ) -> Result<T, WriteError<R>> {
         self.retrying(|connection| connection.transaction(|connection| work(connection)))
-    }
-
-    /// Runs `statement`, a write whose one writing statement is its last (reads before it
-    /// included), outside any transaction (PostgreSQL makes each statement its own), retried
-    /// from the start as [`Self::write`] retries.
-    fn write_statement<T: Announced, R>(
-        &self,
-        statement: impl FnMut(&mut Db) -> Result<T, TxError<R>>,
-    ) -> Result<T, WriteError<R>> {
-        self.retrying(statement)
     }
 
     fn retrying<T: Announced, R>(
@@ -241,20 +280,22 @@ impl PgRepository {
                     }
                     return Ok(value);
                 }
-                Err(TxError::Storage(error)) if is_conflict(&error) && attempt < ATTEMPTS => {
+                Err(TxError(WriteError::Storage(error)))
+                    if is_conflict(&error) && attempt < ATTEMPTS =>
+                {
                     tracing::debug!(attempt, "write aborted by a deadlock or conflict; retrying");
                     std::thread::sleep(Duration::from_millis(5 * u64::from(attempt)));
                     attempt += 1;
                 }
-                Err(TxError::Refused(refusal)) => return Err(WriteError::Refused(refusal)),
-                Err(TxError::KeyReused) => return Err(WriteError::KeyReused),
-                Err(TxError::Storage(error)) => {
-                    if drop_if_lost(&mut connection, &error) {
-                        // A connection lost with the commit in flight may have committed the write:
-                        // whether or not, listeners reload.
+                Err(TxError(error)) => {
+                    if let WriteError::Storage(error) = &error
+                        && drop_if_lost(&mut connection, error)
+                    {
+                        // A connection lost with the commit in flight may have committed the
+                        // write: whether or not, listeners reload.
                         self.announcer.announce(&Change::Everything);
                     }
-                    return Err(WriteError::Storage(error));
+                    return Err(error);
                 }
             }
         }
@@ -306,7 +347,16 @@ macro_rules! announces_nothing {
     };
 }
 
-announces_nothing!((), bool, Endpoint, Vec<Claimed>, Vec<ClaimedNotification>, Planned, Forgotten);
+announces_nothing!(
+    (),
+    bool,
+    Endpoint,
+    Vec<Claimed>,
+    Vec<ClaimedNotification>,
+    Planned,
+    Forgotten,
+    Option<booking_core::appointment::Appointment>
+);
 
 /// A transaction PostgreSQL aborted so that others could go on; trying again may succeed.
 #[derive(Debug, thiserror::Error)]

@@ -1,26 +1,21 @@
-//! Reading and writing appointments and holds with the slots they take.
+//! Reading appointments and their histories, and forgetting expired holds.
 
 use std::collections::HashMap;
 
 use booking_core::{
     appointment::{Appointment, AppointmentId, Status},
     closure::Closure,
-    event::Event,
     history::Entry,
-    hold::{Hold, HoldToken},
-    placement::Placement,
-    repository::{AppointmentQuery, BookFailure, Booking, HoldNotFound, MAX_HISTORIES, Written},
+    repository::{AppointmentQuery, MAX_HISTORIES},
     storage::StorageError,
 };
 use chrono::{DateTime, Utc};
 use diesel::{dsl::sql, prelude::*, sql_types::Bool};
 
-use crate::statements::MoveTo;
-
 use super::{
-    Db, TxError, dialect,
-    rows::{AppointmentRow, HistoryRow, HoldRow, NewHistoryRow, instant, seconds},
-    schema::{appointment_history, appointments, hold_slots, holds},
+    Db, dialect,
+    rows::{AppointmentRow, HistoryRow, seconds},
+    schema::{appointment_history, appointments},
     storage_error,
 };
 
@@ -43,16 +38,6 @@ pub(super) fn appointment(
         .map_err(storage_error)?
         .map(AppointmentRow::into_appointment)
         .transpose()
-}
-
-/// One appointment, locked against every other writer until the transaction ends, and read
-/// after the lock is granted, so it is as the last writer left it.
-pub(super) fn appointment_for_update(
-    connection: &mut Db,
-    id: AppointmentId,
-) -> Result<Option<Appointment>, StorageError> {
-    dialect::lock_appointment(connection, &id.to_string()).map_err(storage_error)?;
-    appointment(connection, id)
 }
 
 /// The operator's listing, ordered by start then id.
@@ -118,29 +103,6 @@ pub(super) fn covered_by(
     appointments_of(rows)
 }
 
-/// Inserts an appointment.
-pub(super) fn insert_appointment(
-    connection: &mut Db,
-    appointment: &Appointment,
-) -> QueryResult<()> {
-    diesel::insert_into(appointments::table)
-        .values(AppointmentRow::from(appointment))
-        .execute(connection)
-        .map(drop)
-}
-
-/// Adds what `written` did to an appointment to its history (nothing, for a write that did
-/// nothing to one): every write that changes an appointment calls this in its transaction.
-pub(super) fn record<T>(connection: &mut Db, written: &Written<T>) -> QueryResult<()> {
-    let Some((id, entry)) = written.event.as_ref().and_then(Event::entry) else {
-        return Ok(());
-    };
-    diesel::insert_into(appointment_history::table)
-        .values(NewHistoryRow::new(id.to_string(), &entry))
-        .execute(connection)
-        .map(drop)
-}
-
 /// The appointment's history, oldest first; `None` when there is no such appointment.
 pub(super) fn history(
     connection: &mut Db,
@@ -189,99 +151,6 @@ pub(super) fn histories(
         }
     }
     Ok(histories)
-}
-
-/// Writes an appointment's new time and slots.
-pub(super) fn move_appointment(connection: &mut Db, appointment: &Appointment) -> QueryResult<()> {
-    let row = AppointmentRow::from(appointment);
-    MoveTo {
-        id: &row.id,
-        start_at: row.start_at,
-        end_at: row.end_at,
-        resource: &row.resource,
-        occupied: &row.occupied,
-        updated_at: row.updated_at,
-    }
-    .execute(connection)
-    .map(drop)
-}
-
-/// A hold with its slots, whether or not it has expired.
-pub(super) fn hold(connection: &mut Db, token: &HoldToken) -> Result<Option<Hold>, StorageError> {
-    let Some(row) = holds::table
-        .find(token.as_str())
-        .select(HoldRow::as_select())
-        .get_result(connection)
-        .optional()
-        .map_err(storage_error)?
-    else {
-        return Ok(None);
-    };
-    let occupied: Vec<i64> = hold_slots::table
-        .filter(hold_slots::token.eq(token.as_str()))
-        .order(hold_slots::start_at)
-        .select(hold_slots::start_at)
-        .load(connection)
-        .map_err(storage_error)?;
-    row.into_hold(&occupied).map(Some)
-}
-
-/// The candidate of `booking` that its hold `token` is for, if the hold is active at `now`.
-pub(super) fn held_candidate<'a>(
-    connection: &mut Db,
-    booking: &'a Booking,
-    token: &HoldToken,
-    now: DateTime<Utc>,
-) -> Result<&'a Placement, TxError<BookFailure>> {
-    let hold = hold(connection, token)?
-        .filter(|hold| hold.is_active(now))
-        .ok_or(TxError::Refused(HoldNotFound.into()))?;
-    booking.candidate_for(&hold).ok_or(TxError::Refused(BookFailure::HoldMismatch))
-}
-
-/// Inserts a hold, asked for by `holder`, and its slots.
-pub(super) fn insert_hold(
-    connection: &mut Db,
-    hold: &Hold,
-    holder: Option<&str>,
-) -> QueryResult<()> {
-    diesel::insert_into(holds::table).values(HoldRow::new(hold, holder)).execute(connection)?;
-    let (token, resource, expires_at) =
-        (hold.token.as_str(), hold.resource.as_str(), seconds(hold.expires_at));
-    for start in &hold.occupied {
-        diesel::insert_into(hold_slots::table)
-            .values((
-                hold_slots::token.eq(token),
-                hold_slots::resource.eq(resource),
-                hold_slots::start_at.eq(seconds(*start)),
-                hold_slots::expires_at.eq(expires_at),
-            ))
-            .execute(connection)?;
-    }
-    Ok(())
-}
-
-/// How many holds `holder` has that are active at `now`, and when the first of them expires.
-pub(super) fn holds_of(
-    connection: &mut Db,
-    holder: &str,
-    now: DateTime<Utc>,
-) -> Result<(u64, Option<DateTime<Utc>>), StorageError> {
-    use diesel::dsl::{count_star, min};
-    let (count, first): (i64, Option<i64>) = holds::table
-        .filter(holds::holder.eq(holder).and(holds::expires_at.gt(seconds(now))))
-        .select((count_star(), min(holds::expires_at)))
-        .get_result(connection)
-        .map_err(storage_error)?;
-    Ok((u64::try_from(count).unwrap_or(0), first.map(instant).transpose()?))
-}
-
-/// Deletes a hold, and with it its slots (the foreign key cascades: the hold's row is locked
-/// first, as the sweep locks it); false if it was already gone, perhaps deleted by a
-/// concurrent writer that committed while this one waited for the row.
-pub(super) fn delete_hold(connection: &mut Db, token: &HoldToken) -> QueryResult<bool> {
-    let deleted = diesel::delete(holds::table.find(token.as_str())).execute(connection)?;
-    Ok(deleted == 1)
 }
 
 /// Forgets at most `most` holds that stopped counting at or before `ended_by`, first ended

@@ -163,20 +163,6 @@ pub(super) struct HoldRow {
 }
 
 impl HoldRow {
-    /// The row of `hold`, asked for by `holder`.
-    pub(super) fn new(hold: &Hold, holder: Option<&str>) -> Self {
-        Self {
-            token: hold.token.as_str().to_owned(),
-            resource: hold.resource.to_string(),
-            service: hold.service.as_ref().map(ToString::to_string),
-            start_at: seconds(hold.slot.start()),
-            end_at: seconds(hold.slot.end()),
-            created_at: seconds(hold.created_at),
-            expires_at: seconds(hold.expires_at),
-            holder: holder.map(str::to_owned),
-        }
-    }
-
     /// The hold this row and its slots describe.
     pub(super) fn into_hold(self, occupied: &[i64]) -> Result<Hold, StorageError> {
         Ok(Hold {
@@ -226,42 +212,6 @@ impl TryFrom<ClosureRow> for Closure {
             reason: row.reason,
             created_at: instant(row.created_at)?,
         })
-    }
-}
-
-/// A history entry as written; the table numbers entries in the order they were written.
-#[derive(Debug, Insertable)]
-#[diesel(table_name = appointment_history, check_for_backend(super::Backend))]
-pub(super) struct NewHistoryRow<'a> {
-    pub appointment_id: String,
-    pub made_at: i64,
-    pub kind: &'static str,
-    pub start_at: i64,
-    pub end_at: i64,
-    pub from_start_at: Option<i64>,
-    pub from_end_at: Option<i64>,
-    pub actor: &'static str,
-    pub reason: Option<&'a str>,
-}
-
-impl<'a> NewHistoryRow<'a> {
-    /// The row of `entry`, in the history of `appointment_id`.
-    pub(super) fn new(appointment_id: String, entry: &'a Entry) -> Self {
-        let from = match entry.change {
-            Transition::Rescheduled { from } => Some(from),
-            Transition::Scheduled | Transition::Canceled => None,
-        };
-        Self {
-            appointment_id,
-            made_at: seconds(entry.at),
-            kind: entry.change.as_str(),
-            start_at: seconds(entry.slot.start()),
-            end_at: seconds(entry.slot.end()),
-            from_start_at: from.map(|slot| seconds(slot.start())),
-            from_end_at: from.map(|slot| seconds(slot.end())),
-            actor: entry.by.as_str(),
-            reason: entry.reason.as_ref().map(Reason::as_str),
-        }
     }
 }
 

@@ -1,26 +1,35 @@
 //! How a write transaction ends early; either way it rolls back.
 
-use booking_core::storage::StorageError;
+use booking_core::storage::{StorageError, WriteError};
 
 use super::storage_error;
 
-pub(super) enum TxError<R> {
+/// The answer of a write that did not happen (refused, its key used for another request, or
+/// the database failed), which the database's errors convert into with `?`: the core's
+/// [`WriteError`] cannot know them.
+pub(super) struct TxError<R>(pub(super) WriteError<R>);
+
+impl<R> TxError<R> {
     /// The request was refused; nothing it did is kept.
-    Refused(R),
-    /// The idempotency key was used before for another request.
-    KeyReused,
-    /// The database failed.
-    Storage(StorageError),
+    pub(super) fn refused(refusal: R) -> Self {
+        Self(WriteError::Refused(refusal))
+    }
+}
+
+impl<R> From<WriteError<R>> for TxError<R> {
+    fn from(error: WriteError<R>) -> Self {
+        Self(error)
+    }
 }
 
 impl<R> From<diesel::result::Error> for TxError<R> {
     fn from(error: diesel::result::Error) -> Self {
-        Self::Storage(storage_error(error))
+        Self(WriteError::Storage(storage_error(error)))
     }
 }
 
 impl<R> From<StorageError> for TxError<R> {
     fn from(error: StorageError) -> Self {
-        Self::Storage(error)
+        Self(WriteError::Storage(error))
     }
 }

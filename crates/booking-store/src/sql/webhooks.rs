@@ -237,7 +237,7 @@ impl Outbox for Repository {
             dialect::lock_key(connection, "webhook endpoints")?;
             let registered: i64 = webhook_endpoints::table.count().get_result(connection)?;
             if registered >= i64::try_from(MAX_ENDPOINTS).unwrap_or(i64::MAX) {
-                return Err(TxError::Refused(TooManyEndpoints));
+                return Err(TxError::refused(TooManyEndpoints));
             }
             diesel::insert_into(webhook_endpoints::table)
                 .values(EndpointRow::from(&endpoint))
@@ -267,7 +267,7 @@ impl Outbox for Repository {
                 .select(EndpointRow::as_select())
                 .get_result(connection)
                 .optional()?
-                .ok_or(TxError::Refused(EndpointNotFound))?;
+                .ok_or(TxError::refused(EndpointNotFound))?;
             // Its deliveries go by the cascade.
             diesel::delete(webhook_endpoints::table.filter(webhook_endpoints::id.eq(&id)))
                 .execute(connection)?;

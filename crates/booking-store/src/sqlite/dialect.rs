@@ -1,19 +1,13 @@
 //! What SQLite needs, or does not need, beyond the shared SQL.
 //!
 //! Every SQLite write runs in a transaction that took the database's only write lock up front
-//! (`BEGIN IMMEDIATE`), so no other writer, in this process or another, runs beside it: the row
-//! and key locks PostgreSQL needs are already held, whole. Other servers cannot share an SQLite
+//! (`BEGIN IMMEDIATE`), so no other writer, in this process or another, runs beside it: the
+//! locks PostgreSQL needs are already held, whole. Other servers cannot share an SQLite
 //! file over a network, so there is no one to announce changes to beyond this process.
 
-use booking_core::{
-    admission::Admission,
-    appointment::Appointment,
-    repository::{BookFailure, Booking, CancelFailure, Cancellation, Written},
-    storage::WriteError,
-};
 use diesel::QueryResult;
 
-use super::{Db, Repository};
+use super::Db;
 
 /// SQLite's name for the position of a substring (1-based, 0 when absent).
 pub(super) const TEXT_POSITION: &str = "instr";
@@ -71,42 +65,6 @@ pub(super) const DUE_NOTIFICATIONS: &str = "SELECT d.id FROM notifications d \
 pub(super) const FORGET_NOTIFICATIONS: &str = "DELETE FROM notifications WHERE id IN (\
      SELECT id FROM notifications WHERE settled_at <= ?1 ORDER BY settled_at LIMIT ?2)";
 
-/// Whether writers lock the rows they judge: no, the write lock covers the whole database.
-pub(super) const LOCKS_ROWS: bool = false;
-
-/// Shared for writes that read closures, exclusive for writes that change them.
-#[derive(Debug, Clone, Copy)]
-pub(super) enum Access {
-    Shared,
-    Exclusive,
-}
-
-/// A booking without a key in one statement: not here. The writer runs in this
-/// process, where a statement costs no round trip, so every booking takes the shared path.
-pub(super) fn book_at_once(
-    _: &Repository,
-    _: &Booking,
-    _: &Admission,
-) -> Option<Result<Written<Appointment>, WriteError<BookFailure>>> {
-    None
-}
-
-/// A cancel without a key in one statement: not here, for the same reason.
-pub(super) fn cancel_at_once(
-    _: &Repository,
-    _: &Cancellation,
-) -> Option<Result<Written<Appointment>, WriteError<CancelFailure>>> {
-    None
-}
-
-pub(super) fn lock_slots(_: &mut Db, _resource: &str, _starts: &[i64]) -> QueryResult<()> {
-    Ok(())
-}
-
-pub(super) fn lock_appointment(_: &mut Db, _id: &str) -> QueryResult<()> {
-    Ok(())
-}
-
 pub(super) fn lock_key(_: &mut Db, _key: &str) -> QueryResult<()> {
     Ok(())
 }
@@ -115,6 +73,6 @@ pub(super) fn lock_notifications(_: &mut Db) -> QueryResult<()> {
     Ok(())
 }
 
-pub(super) fn lock_closures(_: &mut Db, _: Access) -> QueryResult<()> {
+pub(super) fn lock_closures(_: &mut Db) -> QueryResult<()> {
     Ok(())
 }

@@ -16,8 +16,6 @@ mod dialect;
 mod keys;
 #[path = "../sql/notifications.rs"]
 mod notifications;
-#[path = "../sql/places.rs"]
-mod places;
 #[path = "../sql/records.rs"]
 mod records;
 #[path = "../sql/repository.rs"]
@@ -26,11 +24,15 @@ mod repository;
 mod rows;
 #[path = "../sql/schema.rs"]
 mod schema;
+mod statements;
 #[path = "../sql/transaction.rs"]
 mod transaction;
+#[path = "../sql/usage.rs"]
+mod usage;
 #[path = "../sql/webhooks.rs"]
 mod webhooks;
 mod writer;
+mod writes;
 
 use std::path::Path;
 

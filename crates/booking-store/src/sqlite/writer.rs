@@ -36,10 +36,10 @@ use diesel::{
     sqlite::SqliteConnection,
 };
 
-use super::{TxError, checkpoint::Checkpointer, storage_error};
-use crate::statements::{
+use super::statements::{
     BeginImmediate, Commit, OpenSavepoint, ReleaseSavepoint, RollBackToSavepoint, Rollback,
 };
+use super::{TxError, checkpoint::Checkpointer, storage_error};
 
 /// Writes that may wait in the queue; past this the writer is far behind, and a new write is
 /// answered "unavailable" at once instead of waiting.
@@ -148,12 +148,11 @@ where
             Ok(Err(error)) => {
                 let rolled_back = roll_back(connection);
                 let answer = match error {
-                    TxError::Refused(refusal) => Err(WriteError::Refused(refusal)),
-                    TxError::KeyReused => Err(WriteError::KeyReused),
-                    TxError::Storage(error) => {
+                    TxError(WriteError::Storage(error)) => {
                         promise.keep(Err(WriteError::Storage(error)));
                         return if rolled_back { Outcome::Failed } else { Outcome::Broken };
                     }
+                    TxError(refused) => Err(refused),
                 };
                 if rolled_back {
                     Outcome::Refused(Box::new(Held { answer, promise }))

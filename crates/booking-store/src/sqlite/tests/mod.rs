@@ -290,9 +290,12 @@ fn the_database_refuses_a_negative_count() {
         .execute(&mut connection)
         .unwrap();
     let alice = "alice".parse().unwrap();
-    let error =
-        places::give_back(&mut connection, &alice, &[DateTime::from_timestamp(100, 0).unwrap()])
-            .unwrap_err();
+    let error = writes::places::give_back(
+        &mut connection,
+        &alice,
+        &[DateTime::from_timestamp(100, 0).unwrap()],
+    )
+    .unwrap_err();
     assert!(error.to_string().contains("CHECK constraint failed"), "{error}");
 }
 

@@ -8,8 +8,6 @@
 //! bound `LIMIT` (Diesel's `first`): SQLite marks a statement whose `LIMIT` is a parameter to be
 //! prepared again every time it is bound, since the value may change the plan.
 
-#[cfg(feature = "postgres")]
-use diesel::pg::Pg;
 use diesel::{
     QueryResult, RunQueryDsl,
     query_builder::{AstPass, QueryFragment, QueryId},
@@ -18,7 +16,7 @@ use diesel::{
 };
 
 /// Declares a statement: a struct of its binds (borrowed for `'a`), and its SQL as literals and
-/// `(field: SqlType)` binds in order, for both backends.
+/// `(field: SqlType)` binds in order.
 macro_rules! statement {
     (
         $(#[$meta:meta])*
@@ -27,8 +25,8 @@ macro_rules! statement {
     ) => {
         $(#[$meta])*
         #[derive(Debug)]
-        pub(crate) struct $name<'a> {
-            $(pub(crate) $field: $type,)*
+        pub(super) struct $name<'a> {
+            $(pub(super) $field: $type,)*
         }
 
         impl QueryId for $name<'_> {
@@ -38,14 +36,6 @@ macro_rules! statement {
 
         impl QueryFragment<Sqlite> for $name<'_> {
             fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Sqlite>) -> QueryResult<()> {
-                statement!(@walk self out $($part)*);
-                Ok(())
-            }
-        }
-
-        #[cfg(feature = "postgres")]
-        impl QueryFragment<Pg> for $name<'_> {
-            fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
                 statement!(@walk self out $($part)*);
                 Ok(())
             }
@@ -64,12 +54,12 @@ macro_rules! statement {
     };
 }
 
-/// Declares a statement of fixed text, with no binds (SQLite only).
+/// Declares a statement of fixed text, with no binds.
 macro_rules! fixed {
     ($(#[$meta:meta])* $name:ident = $sql:literal) => {
         $(#[$meta])*
         #[derive(Debug, Clone, Copy)]
-        pub(crate) struct $name;
+        pub(super) struct $name;
 
         impl QueryId for $name {
             type QueryId = $name;
@@ -169,17 +159,6 @@ mod tests {
             "INSERT INTO occupancy (resource, start_at, booked) VALUES (?, ?, 1) ON CONFLICT \
              (resource, start_at) DO UPDATE SET booked = occupancy.booked + 1 WHERE \
              occupancy.booked < ? -- binds: [\"alice\", 60, 2]"
-        );
-    }
-
-    #[cfg(feature = "postgres")]
-    #[test]
-    fn statements_read_as_written_on_postgres() {
-        let give_back = GiveBackPlace { resource: "alice", start_at: 60 };
-        assert_eq!(
-            debug_query::<Pg, _>(&give_back).to_string(),
-            "UPDATE occupancy SET booked = booked - 1 WHERE resource = $1 AND start_at = $2 \
-             -- binds: [\"alice\", 60]"
         );
     }
 }
