@@ -70,6 +70,10 @@ pub struct Cli {
     /// Database connections kept open (SQLite: for reads; its writes share one more).
     #[arg(long, env = "BOOKING_DB_POOL_SIZE", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=64))]
     pub db_pool_size: u32,
+    /// PostgreSQL: connections that send client writes to the database in batches, each one
+    /// batch at a time (while one waits for its commit, another sends the next).
+    #[arg(long, env = "BOOKING_DB_WRITERS", default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=16))]
+    pub db_writers: u32,
     /// How long a request waits for a free database connection (PostgreSQL: also to connect),
     /// in milliseconds, before it gets a 503.
     #[arg(long, env = "BOOKING_DB_CONNECTION_TIMEOUT_MS", default_value_t = 5000, value_parser = clap::value_parser!(u64).range(100..=600_000))]
@@ -311,6 +315,7 @@ impl Cli {
             database: self.database_url,
             store: StoreOptions {
                 pool_size: self.db_pool_size,
+                writers: self.db_writers,
                 connection_timeout: Duration::from_millis(self.db_connection_timeout_ms),
                 busy_timeout: Duration::from_millis(self.db_busy_timeout_ms),
                 statement_timeout: Duration::from_millis(self.db_statement_timeout_ms),

@@ -94,9 +94,13 @@ impl Events {
         (events.clone(), Publisher { events, changes: receiver })
     }
 
-    /// Passes on a change committed elsewhere (another server's, or a hold's expiry); callable
-    /// from any thread, and never waits. False once the publisher has stopped.
+    /// Passes on a change committed elsewhere (another server's, or a hold's expiry), if anyone
+    /// is listening (see [`Events::heard`]); callable from any thread, and never waits. False
+    /// once the publisher has stopped.
     pub fn relay(&self, change: Change) -> bool {
+        if !self.heard(&change) {
+            return !self.changes.is_closed();
+        }
         match self.changes.try_send(change) {
             Ok(()) => true,
             // Dropped, so the streams reload (a hold's expiry in it goes unannounced, but the
@@ -115,6 +119,16 @@ impl Events {
         (receiver, self.sequence.load(Ordering::SeqCst))
     }
 
+    /// Whether `change` is worth publishing: with nobody listening there is nothing to publish
+    /// (a stream that subscribes later reads its snapshot after subscribing, so it sees the
+    /// change), but a hold's expiry still needs its timer, for the streams that open before it
+    /// expires. Servers sharing a database hear each other's every change; unheard, none of them
+    /// costs a read.
+    fn heard(&self, change: &Change) -> bool {
+        matches!(change, Change::Slots { again_at: Some(_), .. })
+            || self.published.receiver_count() > 0
+    }
+
     fn send(&self, published: impl FnOnce(u64) -> Published) {
         let id = self.sequence.fetch_add(1, Ordering::SeqCst) + 1;
         // No subscriber is not an error.
@@ -127,14 +141,8 @@ impl Feed for Events {
         if let Some(event) = event {
             crate::metrics::event(event);
         }
-        // With nobody listening there is nothing to publish: a stream that subscribes later
-        // reads its snapshot after subscribing, so it sees this write. A hold's expiry still
-        // needs its timer, for the streams that open before it expires.
-        let expires = matches!(change, Change::Slots { again_at: Some(_), .. });
-        if expires || self.published.receiver_count() > 0 {
-            // The publisher lives as long as the server; if it is gone there is no one to tell.
-            let _gone = self.relay(change.clone());
-        }
+        // The publisher lives as long as the server; if it is gone there is no one to tell.
+        let _gone = self.relay(change.clone());
     }
 }
 
@@ -293,5 +301,25 @@ mod tests {
         };
         assert_eq!(id, before + 1, "the unheard write was not published");
         assert_eq!(updates[0].start, start + chrono::Duration::minutes(30));
+    }
+
+    /// Another server's change is published only while someone listens here: servers sharing a
+    /// database hear every change of the others, and an unheard one costs no read.
+    #[actix_web::test]
+    async fn another_servers_changes_are_published_only_while_someone_listens() {
+        let now: DateTime<Utc> = "2030-01-01T08:00:00Z".parse().unwrap();
+        let events = start(now);
+        let resource: Slug = "default".parse().unwrap();
+        let start: DateTime<Utc> = "2030-01-07T09:00:00Z".parse().unwrap();
+        assert!(events.relay(Change::slots(&resource, [start], None)));
+        assert!(events.relay(Change::Everything));
+        let (mut published, before) = events.subscribe();
+        let later = start + chrono::Duration::minutes(30);
+        assert!(events.relay(Change::slots(&resource, [later], None)));
+        let Published::Usage { id, updates } = next(&mut published).await else {
+            panic!("expected usage")
+        };
+        assert_eq!(id, before + 1, "nothing unheard was published");
+        assert_eq!(updates[0].start, later);
     }
 }

@@ -95,14 +95,22 @@ fn describe() {
     );
     describe_histogram!(
         "booking_store_write_batch_size",
-        "SQLite: writes committed together in one transaction"
+        "Writes committed together in one transaction (PostgreSQL: by batch function)"
     );
     describe_histogram!(
         "booking_store_commit_seconds",
         ::metrics::Unit::Seconds,
         "SQLite: time to commit one transaction (the fsync)"
     );
-    describe_gauge!("booking_store_write_queue_depth", "SQLite: writes waiting for the writer");
+    describe_gauge!("booking_store_write_queue_depth", "Writes waiting for the writers");
+    describe_gauge!(
+        "booking_store_read_queue_depth",
+        "PostgreSQL: point reads waiting for the readers"
+    );
+    describe_counter!(
+        "booking_store_write_retries_total",
+        "PostgreSQL: batches aborted to break a deadlock and run again"
+    );
     describe_histogram!(
         "booking_store_pool_wait_seconds",
         ::metrics::Unit::Seconds,

@@ -10,6 +10,8 @@ use crate::Migrations;
 pub struct StoreOptions {
     /// Connections kept open (SQLite: for reads; its writes share one more).
     pub pool_size: u32,
+    /// PostgreSQL: connections that send client writes in batches (each a thread of its own).
+    pub writers: u32,
     /// How long a request waits for a free (or new) connection before the store reports itself
     /// unavailable. With PostgreSQL this also bounds connecting (`connect_timeout`).
     pub connection_timeout: Duration,
@@ -29,6 +31,7 @@ impl Default for StoreOptions {
     fn default() -> Self {
         Self {
             pool_size: 8,
+            writers: 2,
             connection_timeout: Duration::from_secs(5),
             busy_timeout: Duration::from_secs(5),
             statement_timeout: Duration::from_secs(5),

@@ -181,16 +181,19 @@ CREATE TYPE batch_answer AS (
 -- bookable now, and the place.
 --
 -- Each booking's judged candidates (its hold's, or else its timely ones) are tried in rounds, the
--- first of every booking in the first round, and so on: a round refuses the closed ones, takes a
--- place in every slot of the others (creating the slot's row with its first booking, else
--- counting up a row that has room: so a slot is written once), and gives back the places of a
--- candidate whose slots were not all free, or are held for others. A later round sees what the
--- earlier ones took, as writes one after the other would.
+-- first of every booking in the first round, and so on. A round refuses the closed ones and those
+-- full already, takes a place in every slot of the others (creating the slot's row with its
+-- first booking, else counting up a row that has room: so a slot is written once), and gives back
+-- the places of a candidate whose slots were not all free, or are held for others. Candidates
+-- that share a slot take their turns in waves of the round, the earlier booking first. A later
+-- wave or round sees what the earlier ones took, as writes one after the other would; so a crowd
+-- asking for one slot is decided in two waves: the first booking takes it, the others are full.
 --
 -- Answers per booking: `booked` (the candidate booked); `replayed` (the key's record: the server
 -- judges whether it is the same request); `closed`, `full` or `held` (why the first candidate
 -- judged was refused); `untimely` (the hold's candidate, whose time is not bookable); `gone` (no
--- such active hold); `mismatch` (the hold is for another place); `again`.
+-- such active hold); `mismatch` (the hold is for another place); `again` (its key or hold is an
+-- earlier booking's of the batch: it goes in the next batch).
 CREATE FUNCTION book_appointments(
     c_op INTEGER[],
     c_rank INTEGER[],
@@ -230,52 +233,69 @@ DECLARE
     whys TEXT[];
     reasons TEXT[];
     untils BIGINT[];
-    -- Per round: which candidate (an index into `c_*`) each undecided booking tries; of those,
-    -- the ones whose places are taken; and the slots taken (`resource|start`).
+    -- Per round: which candidate (an index into `c_*`) each undecided booking tries; those
+    -- booked. Per wave of a round: the candidates waiting for it; those taking places, and the
+    -- slots they took (`resource|start`).
     round INTEGER := 0;
     trying INTEGER[];
+    booked INTEGER[];
+    waiting INTEGER[];
     taking INTEGER[];
     taken TEXT[];
-    -- Per candidate tried in a round: its verdict, as `n|why`.
+    -- Per candidate of a round refused: why, as `n|why`, and for a closure `n|closed|end|reason`.
     verdicts TEXT[];
+    -- Per wave: how many slots its takers ask for, and how many of them were refused after
+    -- taking places.
+    asked INTEGER;
+    refused INTEGER;
 BEGIN
-    SELECT coalesce(array_agg(r), '{}') INTO records FROM remembered(o_key, o_key_since) AS r;
+    -- A batch of plain bookings (no key, no hold, the common case) skips what only keys and
+    -- holds need: each statement spared is an executor run spared.
+    answers := array_fill(NULL::TEXT, ARRAY[cardinality(o_id)]);
+    hold_ranks := array_fill(NULL::INTEGER, ARRAY[cardinality(o_id)]);
+    records := '{}';
+    IF cardinality(array_remove(o_key, NULL)) > 0 THEN
+        SELECT coalesce(array_agg(r), '{}') INTO records FROM remembered(o_key, o_key_since) AS r;
+    END IF;
     PERFORM pg_advisory_xact_lock_shared(1651207783, 1);
-    PERFORM 1 FROM holds h WHERE h.token = ANY (o_hold) ORDER BY h.token FOR UPDATE;
-    SELECT array_agg(a.answer ORDER BY a.op), array_agg(a.rank ORDER BY a.op)
-    INTO answers, hold_ranks
-    FROM (
-        SELECT o.op,
-               CASE
-                   -- A key's or hold's first booking in the batch goes on; a later one waits.
-                   WHEN EXISTS (SELECT 1 FROM unnest(o_key) WITH ORDINALITY AS e(key, op)
-                                WHERE e.key = o.key AND e.op < o.op)
-                     OR EXISTS (SELECT 1 FROM unnest(o_hold) WITH ORDINALITY AS e(hold, op)
-                                WHERE e.hold = o.hold AND e.op < o.op) THEN 'again'
-                   WHEN EXISTS (SELECT 1 FROM unnest(records) AS r WHERE r.key = o.key)
-                       THEN 'replayed'
-                   WHEN o.hold IS NULL THEN NULL
-                   WHEN h.token IS NULL THEN 'gone'
-                   WHEN m.rank IS NULL THEN 'mismatch'
-                   WHEN NOT m.timely THEN 'untimely'
-               END AS answer,
-               m.rank
-        FROM unnest(o_key, o_hold, o_now) WITH ORDINALITY AS o(key, hold, now_at, op)
-        LEFT JOIN holds h ON h.token = o.hold AND h.expires_at > o.now_at
-        LEFT JOIN LATERAL (
-            SELECT c.rank, c.timely
-            FROM unnest(c_op, c_rank, c_timely, c_resource, c_service, c_start, c_end,
-                        c_occupied)
-                 AS c(op, rank, timely, resource, service, start_at, end_at, occupied)
-            WHERE c.op = o.op AND c.resource = h.resource
-              AND c.service IS NOT DISTINCT FROM h.service
-              AND c.start_at = h.start_at AND c.end_at = h.end_at
-              AND c.occupied = (SELECT string_agg(s.start_at::TEXT, ',' ORDER BY s.start_at)
-                                FROM hold_slots s WHERE s.token = h.token)
-            ORDER BY c.rank
-            LIMIT 1
-        ) AS m ON h.token IS NOT NULL
-    ) AS a;
+    IF cardinality(array_remove(o_key, NULL)) > 0 OR cardinality(array_remove(o_hold, NULL)) > 0
+    THEN
+        PERFORM 1 FROM holds h WHERE h.token = ANY (o_hold) ORDER BY h.token FOR UPDATE;
+        SELECT array_agg(a.answer ORDER BY a.op), array_agg(a.rank ORDER BY a.op)
+        INTO answers, hold_ranks
+        FROM (
+            SELECT o.op,
+                   CASE
+                       -- A key's or hold's first booking in the batch goes on; a later one waits.
+                       WHEN EXISTS (SELECT 1 FROM unnest(o_key) WITH ORDINALITY AS e(key, op)
+                                    WHERE e.key = o.key AND e.op < o.op)
+                         OR EXISTS (SELECT 1 FROM unnest(o_hold) WITH ORDINALITY AS e(hold, op)
+                                    WHERE e.hold = o.hold AND e.op < o.op) THEN 'again'
+                       WHEN EXISTS (SELECT 1 FROM unnest(records) AS r WHERE r.key = o.key)
+                           THEN 'replayed'
+                       WHEN o.hold IS NULL THEN NULL
+                       WHEN h.token IS NULL THEN 'gone'
+                       WHEN m.rank IS NULL THEN 'mismatch'
+                       WHEN NOT m.timely THEN 'untimely'
+                   END AS answer,
+                   m.rank
+            FROM unnest(o_key, o_hold, o_now) WITH ORDINALITY AS o(key, hold, now_at, op)
+            LEFT JOIN holds h ON h.token = o.hold AND h.expires_at > o.now_at
+            LEFT JOIN LATERAL (
+                SELECT c.rank, c.timely
+                FROM unnest(c_op, c_rank, c_timely, c_resource, c_service, c_start, c_end,
+                            c_occupied)
+                     AS c(op, rank, timely, resource, service, start_at, end_at, occupied)
+                WHERE c.op = o.op AND c.resource = h.resource
+                  AND c.service IS NOT DISTINCT FROM h.service
+                  AND c.start_at = h.start_at AND c.end_at = h.end_at
+                  AND c.occupied = (SELECT string_agg(s.start_at::TEXT, ',' ORDER BY s.start_at)
+                                    FROM hold_slots s WHERE s.token = h.token)
+                ORDER BY c.rank
+                LIMIT 1
+            ) AS m ON h.token IS NOT NULL
+        ) AS a;
+    END IF;
     ranks := hold_ranks;
     whys := array_fill(NULL::TEXT, ARRAY[cardinality(o_id)]);
     reasons := whys;
@@ -293,115 +313,149 @@ BEGIN
         ) AS c
         WHERE c.tried = round;
         EXIT WHEN trying IS NULL;
+        verdicts := '{}';
+        booked := '{}';
+        waiting := trying;
 
-        -- Closed ones are refused; of the others, one whose slots an earlier booking of this
-        -- round tries too waits for the next batch.
-        SELECT array_agg(v.n::TEXT || '|' || v.why)
-               FILTER (WHERE v.why IS NOT NULL),
-               array_agg(v.n) FILTER (WHERE v.why IS NULL)
-        INTO verdicts, taking
-        FROM (
-            SELECT t.n,
-                   CASE
-                       WHEN closure.end_at IS NOT NULL
-                           THEN 'closed|' || closure.end_at || '|' || coalesce(closure.reason, '')
-                       WHEN EXISTS (
-                           SELECT 1 FROM unnest(trying) AS e(n),
-                                unnest(string_to_array(c_occupied[e.n], ',')) AS es(start_at),
-                                unnest(string_to_array(c_occupied[t.n], ',')) AS ts(start_at)
-                           WHERE c_op[e.n] < c_op[t.n] AND c_resource[e.n] = c_resource[t.n]
-                             AND es.start_at = ts.start_at)
-                           THEN 'again'
-                   END AS why
-            FROM unnest(trying) AS t(n)
-            LEFT JOIN LATERAL (
-                SELECT c.reason, c.end_at FROM closures c
-                WHERE c.start_at < c_end[t.n] AND c.end_at > c_start[t.n]
-                  AND (c.resource IS NULL OR c.resource = c_resource[t.n])
-                ORDER BY c.start_at, c.id
-                LIMIT 1
-            ) AS closure ON true
-        ) AS v;
-
-        IF taking IS NOT NULL THEN
-            -- A slot's first booking creates its row, in the order of slots.
-            WITH took AS (
-                INSERT INTO occupancy AS o (resource, start_at, booked)
-                SELECT c_resource[t.n], s.start_at, 1
-                FROM unnest(taking) AS t(n),
-                     unnest(string_to_array(c_occupied[t.n], ',')::BIGINT[]) AS s(start_at)
-                ORDER BY 1, 2
-                ON CONFLICT DO NOTHING
-                RETURNING o.resource || '|' || o.start_at AS slot
-            )
-            SELECT coalesce(array_agg(took.slot), '{}') INTO taken FROM took;
-            -- The others' rows exist: each is locked, in the order of slots, and counted up if
-            -- it has room.
-            WITH asked AS (
-                SELECT c_resource[t.n] AS resource, s.start_at, c_capacity[t.n] AS capacity
-                FROM unnest(taking) AS t(n),
-                     unnest(string_to_array(c_occupied[t.n], ',')::BIGINT[]) AS s(start_at)
-                WHERE NOT (c_resource[t.n] || '|' || s.start_at) = ANY (taken)
-            ),
-            locked AS (
-                SELECT o.resource, o.start_at, o.booked, a.capacity
-                FROM (SELECT * FROM asked ORDER BY resource, start_at) AS a,
-                     LATERAL (SELECT * FROM occupancy o
-                              WHERE o.resource = a.resource AND o.start_at = a.start_at
-                              FOR UPDATE) AS o
-            ),
-            counted AS (
-                UPDATE occupancy o SET booked = o.booked + 1
-                FROM locked l
-                WHERE o.resource = l.resource AND o.start_at = l.start_at
-                  AND l.booked < l.capacity
-                RETURNING o.resource || '|' || o.start_at AS slot
-            )
-            SELECT taken || coalesce(array_agg(counted.slot), '{}') INTO taken FROM counted;
-
-            -- A candidate with a slot not taken is full; one whose slots are now taken by
-            -- bookings and held by others past the capacity is held. Either gives its places
-            -- back.
-            SELECT verdicts || coalesce(array_agg(j.n::TEXT || '|' || j.why)
-                                        FILTER (WHERE j.why IS NOT NULL), '{}'),
-                   array_agg(j.n) FILTER (WHERE j.why IS NULL)
-            INTO verdicts, taking
-            FROM (
+        -- In waves: closed ones and ones full already are refused; of the others, one that
+        -- shares a slot with an earlier booking's waits for the next wave, so that no two
+        -- take a place in one slot in one statement.
+        LOOP
+            WITH judged AS (
                 SELECT t.n,
                        CASE
-                           WHEN EXISTS (
-                               SELECT 1 FROM unnest(string_to_array(c_occupied[t.n], ',')) AS s(start_at)
-                               WHERE NOT (c_resource[t.n] || '|' || s.start_at) = ANY (taken))
-                               THEN 'full'
+                           WHEN closure.end_at IS NOT NULL
+                               THEN 'closed|' || closure.end_at || '|'
+                                    || coalesce(closure.reason, '')
                            WHEN EXISTS (
                                SELECT 1
-                               FROM unnest(string_to_array(c_occupied[t.n], ',')::BIGINT[]) AS s(start_at)
+                               FROM unnest(string_to_array(c_occupied[t.n], ',')::BIGINT[])
+                                    AS s(start_at)
                                WHERE (SELECT o.booked FROM occupancy o
-                                      WHERE o.resource = c_resource[t.n] AND o.start_at = s.start_at)
-                                   + (SELECT count(*) FROM hold_slots h
-                                      WHERE h.resource = c_resource[t.n] AND h.start_at = s.start_at
-                                        AND h.expires_at > o_now[c_op[t.n]]
-                                        AND h.token IS DISTINCT FROM o_hold[c_op[t.n]])
-                                   > c_capacity[t.n])
-                               THEN 'held'
+                                      WHERE o.resource = c_resource[t.n]
+                                        AND o.start_at = s.start_at) >= c_capacity[t.n])
+                               THEN 'full'
                        END AS why
-                FROM unnest(taking) AS t(n)
-            ) AS j;
-            UPDATE occupancy o SET booked = o.booked - 1
-            FROM (
-                SELECT c_resource[v.n] AS resource, s.start_at
-                FROM (SELECT split_part(v, '|', 1)::INTEGER AS n, split_part(v, '|', 2) AS why
-                      FROM unnest(verdicts) AS v) AS v,
-                     unnest(string_to_array(c_occupied[v.n], ',')::BIGINT[]) AS s(start_at)
-                WHERE v.why IN ('full', 'held')
-                  AND (c_resource[v.n] || '|' || s.start_at) = ANY (taken)
-            ) AS back
-            WHERE o.resource = back.resource AND o.start_at = back.start_at;
-        END IF;
+                FROM unnest(waiting) AS t(n)
+                LEFT JOIN LATERAL (
+                    SELECT c.reason, c.end_at FROM closures c
+                    WHERE c.start_at < c_end[t.n] AND c.end_at > c_start[t.n]
+                      AND (c.resource IS NULL OR c.resource = c_resource[t.n])
+                    ORDER BY c.start_at, c.id
+                    LIMIT 1
+                ) AS closure ON true
+            ),
+            waves AS (
+                SELECT j.n, j.why,
+                       j.why IS NULL AND EXISTS (
+                           SELECT 1 FROM judged e,
+                                unnest(string_to_array(c_occupied[e.n], ',')) AS es(start_at),
+                                unnest(string_to_array(c_occupied[j.n], ',')) AS js(start_at)
+                           WHERE e.why IS NULL AND c_op[e.n] < c_op[j.n]
+                             AND c_resource[e.n] = c_resource[j.n] AND es.start_at = js.start_at
+                       ) AS later
+                FROM judged j
+            )
+            SELECT verdicts || coalesce(array_agg(w.n::TEXT || '|' || w.why)
+                                        FILTER (WHERE w.why IS NOT NULL), '{}'),
+                   array_agg(w.n) FILTER (WHERE w.why IS NULL AND NOT w.later),
+                   array_agg(w.n) FILTER (WHERE w.later),
+                   coalesce(sum(cardinality(string_to_array(c_occupied[w.n], ',')))
+                            FILTER (WHERE w.why IS NULL AND NOT w.later), 0)
+            INTO verdicts, taking, waiting, asked
+            FROM waves w;
 
-        -- What the round decided: booked, again, or a refusal (kept if it is the booking's
-        -- first), and the booking goes on to its next candidate.
-        SELECT array_agg(CASE WHEN d.answer IS NOT NULL THEN d.answer ELSE answers[o.op] END ORDER BY o.op),
+            IF taking IS NOT NULL THEN
+                -- A slot's first booking creates its row, in the order of slots.
+                WITH took AS (
+                    INSERT INTO occupancy AS o (resource, start_at, booked)
+                    SELECT c_resource[t.n], s.start_at, 1
+                    FROM unnest(taking) AS t(n),
+                         unnest(string_to_array(c_occupied[t.n], ',')::BIGINT[]) AS s(start_at)
+                    ORDER BY 1, 2
+                    ON CONFLICT DO NOTHING
+                    RETURNING o.resource || '|' || o.start_at AS slot
+                )
+                SELECT coalesce(array_agg(took.slot), '{}') INTO taken FROM took;
+                -- The others' rows exist: each is locked, in the order of slots, and counted
+                -- up if it has room.
+                IF cardinality(taken) < asked THEN
+                    WITH existing AS (
+                        SELECT c_resource[t.n] AS resource, s.start_at, c_capacity[t.n] AS capacity
+                        FROM unnest(taking) AS t(n),
+                             unnest(string_to_array(c_occupied[t.n], ',')::BIGINT[]) AS s(start_at)
+                        WHERE NOT (c_resource[t.n] || '|' || s.start_at) = ANY (taken)
+                    ),
+                    locked AS (
+                        SELECT o.resource, o.start_at, o.booked, a.capacity
+                        FROM (SELECT * FROM existing ORDER BY resource, start_at) AS a,
+                             LATERAL (SELECT * FROM occupancy o
+                                      WHERE o.resource = a.resource AND o.start_at = a.start_at
+                                      FOR UPDATE) AS o
+                    ),
+                    counted AS (
+                        UPDATE occupancy o SET booked = o.booked + 1
+                        FROM locked l
+                        WHERE o.resource = l.resource AND o.start_at = l.start_at
+                          AND l.booked < l.capacity
+                        RETURNING o.resource || '|' || o.start_at AS slot
+                    )
+                    SELECT taken || coalesce(array_agg(counted.slot), '{}') INTO taken FROM counted;
+                END IF;
+
+                -- A candidate with a slot not taken is full; one whose slots are now taken by
+                -- bookings and held by others past the capacity is held. Either gives its
+                -- places back.
+                SELECT verdicts || coalesce(array_agg(j.n::TEXT || '|' || j.why)
+                                            FILTER (WHERE j.why IS NOT NULL), '{}'),
+                       booked || coalesce(array_agg(j.n) FILTER (WHERE j.why IS NULL), '{}'),
+                       count(*) FILTER (WHERE j.why IS NOT NULL)
+                INTO verdicts, booked, refused
+                FROM (
+                    SELECT t.n,
+                           CASE
+                               WHEN EXISTS (
+                                   SELECT 1
+                                   FROM unnest(string_to_array(c_occupied[t.n], ','))
+                                        AS s(start_at)
+                                   WHERE NOT (c_resource[t.n] || '|' || s.start_at) = ANY (taken))
+                                   THEN 'full'
+                               WHEN EXISTS (
+                                   SELECT 1
+                                   FROM unnest(string_to_array(c_occupied[t.n], ',')::BIGINT[])
+                                        AS s(start_at)
+                                   WHERE (SELECT o.booked FROM occupancy o
+                                          WHERE o.resource = c_resource[t.n]
+                                            AND o.start_at = s.start_at)
+                                       + (SELECT count(*) FROM hold_slots h
+                                          WHERE h.resource = c_resource[t.n]
+                                            AND h.start_at = s.start_at
+                                            AND h.expires_at > o_now[c_op[t.n]]
+                                            AND h.token IS DISTINCT FROM o_hold[c_op[t.n]])
+                                       > c_capacity[t.n])
+                                   THEN 'held'
+                           END AS why
+                    FROM unnest(taking) AS t(n)
+                ) AS j;
+                IF refused > 0 THEN
+                    UPDATE occupancy o SET booked = o.booked - 1
+                    FROM (
+                        SELECT c_resource[t.n] AS resource, s.start_at
+                        FROM unnest(taking) AS t(n),
+                             unnest(string_to_array(c_occupied[t.n], ',')::BIGINT[]) AS s(start_at)
+                        WHERE NOT t.n = ANY (booked)
+                          AND (c_resource[t.n] || '|' || s.start_at) = ANY (taken)
+                    ) AS back
+                    WHERE o.resource = back.resource AND o.start_at = back.start_at;
+                END IF;
+            END IF;
+            EXIT WHEN waiting IS NULL;
+        END LOOP;
+
+        -- What the round decided: booked, or a refusal (kept if it is the booking's first), and
+        -- the booking goes on to its next candidate.
+        SELECT array_agg(CASE WHEN d.answer IS NOT NULL THEN d.answer ELSE answers[o.op] END
+                         ORDER BY o.op),
                array_agg(CASE WHEN d.answer IS NOT NULL OR (whys[o.op] IS NULL AND d.why IS NOT NULL)
                               THEN c_rank[d.n] ELSE ranks[o.op] END ORDER BY o.op),
                array_agg(coalesce(whys[o.op], d.why) ORDER BY o.op),
@@ -413,10 +467,8 @@ BEGIN
         FROM generate_series(1, cardinality(o_id)) AS o(op)
         LEFT JOIN (
             SELECT c_op[t.n] AS op, t.n,
-                   CASE WHEN t.n = ANY (coalesce(taking, '{}')) THEN 'booked'
-                        WHEN v.why = 'again' THEN 'again' END AS answer,
-                   CASE WHEN v.why IN ('closed', 'full', 'held') THEN v.why END AS why,
-                   nullif(v.reason, '') AS reason, v.until_at
+                   CASE WHEN t.n = ANY (booked) THEN 'booked' END AS answer,
+                   v.why, nullif(v.reason, '') AS reason, v.until_at
             FROM unnest(trying) AS t(n)
             LEFT JOIN (
                 SELECT split_part(v, '|', 1)::INTEGER AS n, split_part(v, '|', 2) AS why,
@@ -426,7 +478,37 @@ BEGIN
                 FROM unnest(verdicts) AS v
             ) AS v ON v.n = t.n
         ) AS d ON d.op = o.op;
+        -- Every booking decided: no round more.
+        EXIT WHEN array_position(answers, NULL) IS NULL;
     END LOOP;
+
+    -- Keys and holds first, only when the batch has any: the statement after them, every
+    -- batch's, is then as small as a plain booking needs.
+    IF cardinality(array_remove(o_key, NULL)) > 0 OR cardinality(array_remove(o_hold, NULL)) > 0
+    THEN
+        WITH winners AS (
+            SELECT b.op::INTEGER AS op, c.*
+            FROM unnest(answers, ranks) WITH ORDINALITY AS b(answer, rank, op),
+                 unnest(c_op, c_rank, c_resource, c_start, c_end, c_occupied, c_service)
+                     AS c(c_op, c_rank, resource, start_at, end_at, occupied, service)
+            WHERE b.answer = 'booked' AND c.c_op = b.op AND c.c_rank = b.rank
+        ),
+        kept AS (
+            INSERT INTO idempotency_records (key, operation, fingerprint, created_at,
+                                             appointment_id, client_name, notes, resource,
+                                             service, start_at, end_at, occupied, status,
+                                             booked_at, changed_at, email, phone)
+            SELECT o_key[w.op], 'book', o_fingerprint[w.op], o_now[w.op], o_id[w.op],
+                   o_client_name[w.op], o_notes[w.op], w.resource, w.service, w.start_at,
+                   w.end_at, w.occupied, 'scheduled', o_now[w.op], o_now[w.op], o_email[w.op],
+                   o_phone[w.op]
+            FROM winners w
+            WHERE o_key[w.op] IS NOT NULL
+            RETURNING key
+        )
+        -- A converted hold's places are the appointment's now (its slots go by the cascade).
+        DELETE FROM holds h USING winners w WHERE h.token = o_hold[w.op];
+    END IF;
 
     RETURN QUERY
     WITH winners AS (
@@ -451,23 +533,6 @@ BEGIN
         FROM winners w
         ORDER BY w.op
         RETURNING id
-    ),
-    kept AS (
-        INSERT INTO idempotency_records (key, operation, fingerprint, created_at,
-                                         appointment_id, client_name, notes, resource, service,
-                                         start_at, end_at, occupied, status, booked_at,
-                                         changed_at, email, phone)
-        SELECT o_key[w.op], 'book', o_fingerprint[w.op], o_now[w.op], o_id[w.op],
-               o_client_name[w.op], o_notes[w.op], w.resource, w.service, w.start_at, w.end_at,
-               w.occupied, 'scheduled', o_now[w.op], o_now[w.op], o_email[w.op], o_phone[w.op]
-        FROM winners w
-        WHERE o_key[w.op] IS NOT NULL
-        RETURNING key
-    ),
-    converted AS (
-        -- Its places are the appointment's now (its slots go by the cascade).
-        DELETE FROM holds h USING winners w WHERE h.token = o_hold[w.op]
-        RETURNING h.token
     )
     -- A keyed booking none of whose candidates' times can be booked is refused for the first.
     SELECT b.op::INTEGER, coalesce(b.answer, b.why, 'untimely'), coalesce(b.rank, 1), b.reason,
@@ -998,23 +1063,17 @@ CREATE TRIGGER notifications_of_history AFTER INSERT ON appointment_history
     FOR EACH STATEMENT EXECUTE FUNCTION queue_notifications();
 
 -- Reads appointments by id, a batch of point reads in one statement. Answers per id: `found`
--- (with the appointment) or `missing`.
+-- (with the appointment) or `missing`. A plain query, which PostgreSQL inlines into the
+-- statement that calls it: the readers' connections plan it once, finding each row by its key
+-- whatever the table's size (their sessions plan as the functions above do).
 CREATE FUNCTION find_appointments(o_id TEXT[]) RETURNS SETOF batch_answer
-LANGUAGE plpgsql STABLE
-SET plan_cache_mode = force_generic_plan
-SET enable_seqscan = off
-SET enable_hashjoin = off
-SET enable_mergejoin = off
-SET jit = off
+LANGUAGE sql STABLE
 AS $$
-BEGIN
-    RETURN QUERY
     SELECT o.op::INTEGER, CASE WHEN a.id IS NULL THEN 'missing' ELSE 'found' END,
            NULL::INTEGER, NULL::TEXT, NULL::BIGINT, NULL::TEXT, NULL::TEXT, NULL::BIGINT,
            a.id, a.client_name, a.notes, a.resource, a.service, a.start_at, a.end_at,
            a.occupied, a.status, a.created_at, a.updated_at, a.email, a.phone, NULL::BIGINT
     FROM unnest(o_id) WITH ORDINALITY AS o(id, op)
     LEFT JOIN LATERAL (SELECT * FROM appointments a WHERE a.id = o.id) AS a ON true
-    ORDER BY o.op;
-END
+    ORDER BY o.op
 $$;

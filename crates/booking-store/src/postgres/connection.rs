@@ -92,7 +92,17 @@ pub(super) struct SessionSettings {
     /// ORIGIN`), so that `pg_stat_activity` tells a server's connections apart; `None` when the
     /// URL names the application itself.
     pub purpose: Option<&'static str>,
+    /// Whether the connection runs only queries that find every row by its key (the readers'),
+    /// planned so ([`PLANNED_BY_KEY`]).
+    pub by_key: bool,
 }
+
+/// How a connection that runs only key lookups plans them, as the batch functions plan theirs
+/// (their migration says why): once, for arrays of any length, never scanning or hashing a
+/// table whose index serves, never compiled.
+const PLANNED_BY_KEY: &str = "SET plan_cache_mode = force_generic_plan; \
+     SET enable_seqscan = off; SET enable_hashjoin = off; SET enable_mergejoin = off; \
+     SET jit = off";
 
 impl SessionSettings {
     /// These settings for connections used for `purpose`, unless the URL names them.
@@ -122,6 +132,9 @@ impl SessionSettings {
                 "SET application_name = 'booking {purpose} {origin}'",
                 origin = self.origin
             ))?;
+        }
+        if self.by_key {
+            connection.batch_execute(PLANNED_BY_KEY)?;
         }
         Ok(())
     }

@@ -109,9 +109,6 @@ type Repository = PgRepository;
 /// How many times a write PostgreSQL aborted to break a deadlock is tried in all.
 const ATTEMPTS: u32 = 4;
 
-/// Writer threads per repository, each with a connection of its own: while one waits for its
-/// batch's commit, another sends the next batch (docs/performance.md measures one against two).
-const WRITERS: u32 = 2;
 /// Reader threads per repository, for point reads in batches.
 const READERS: u32 = 2;
 
@@ -161,6 +158,7 @@ impl PgRepository {
             channel: channel_name.clone(),
             origin: origin.clone(),
             purpose: (!connection::sets(&full_url, "application_name")).then_some("pool"),
+            by_key: false,
         };
         let pool_of = |size: u32, settings: SessionSettings| {
             Pool::builder()
@@ -177,7 +175,7 @@ impl PgRepository {
                 .map_err(|source| OpenError::Pool { database: database.clone(), source })
         };
         let pool = pool_of(options.pool_size, settings.clone())?;
-        let writers = pool_of(WRITERS, settings.for_purpose("writer"))?;
+        let writers = pool_of(options.writers, settings.for_purpose("writer"))?;
         let cannot_start = |source: std::io::Error| OpenError::Prepare {
             database: database.clone(),
             source: source.into(),
@@ -190,13 +188,13 @@ impl PgRepository {
             writers,
             announcer.clone(),
             options.connection_timeout,
-            WRITERS as usize,
+            options.writers as usize,
         )
         .map_err(cannot_start)?;
         let readers = Writer::start(
             "pg-reader",
             "booking_store_read_queue_depth",
-            pool_of(READERS, settings.for_purpose("reader"))?,
+            pool_of(READERS, SessionSettings { by_key: true, ..settings.for_purpose("reader") })?,
             announcer.clone(),
             options.connection_timeout,
             READERS as usize,

@@ -1023,3 +1023,31 @@ fn writes_that_meet_in_one_batch_are_decided_in_turn() {
     let usage = database.usage(None, start, start, monday.admission.now()).unwrap();
     assert_eq!(usage.values().map(|u| u.booked).sum::<u32>(), 1);
 }
+
+/// A server opens as many writers as its options ask for, each on a connection of its own,
+/// named for what it does.
+#[test]
+#[ignore = "needs PostgreSQL: set TEST_DATABASE_URL and run with --include-ignored"]
+fn a_server_opens_the_writers_it_is_asked_for() {
+    #[derive(QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        connections: i64,
+    }
+    let schema = TestSchema::create();
+    let mut other = PgConnection::establish(schema.url().expose()).unwrap();
+    for writers in [1, 3] {
+        let options = StoreOptions { writers, ..StoreOptions::default() };
+        let repository = PgRepository::open(schema.url(), &options).unwrap();
+        let counted: Count = diesel::sql_query(
+            "SELECT count(*) AS connections FROM pg_stat_activity WHERE application_name = $1",
+        )
+        .bind::<diesel::sql_types::Text, _>(format!("booking writer {}", repository.origin))
+        .get_result(&mut other)
+        .unwrap();
+        assert_eq!(counted.connections, i64::from(writers));
+        let monday = Monday::with_capacity(1);
+        let time = if writers == 1 { "09:00:00" } else { "10:00:00" };
+        assert!(repository.book(monday.booking(time), monday.admission, None).wait().is_ok());
+    }
+}
