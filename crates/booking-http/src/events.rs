@@ -95,7 +95,8 @@ impl Events {
     }
 
     /// Passes on a change committed elsewhere (another server's, or a hold's expiry), if anyone
-    /// is listening (see [`Events::heard`]); callable from any thread, and never waits. False
+    /// is listening (a change nobody hears is dropped, but for a hold's expiry, whose timer
+    /// streams opened later need); callable from any thread, and never waits. False
     /// once the publisher has stopped.
     pub fn relay(&self, change: Change) -> bool {
         if !self.heard(&change) {
