@@ -1,22 +1,18 @@
 //! Diesel repositories for the booking service: SQLite, embedded and bundled, is the default
-//! store; PostgreSQL lets several servers share one database. Both run the same SQL (`sql/`),
-//! and their migrations are compiled in and applied when a store is opened. PostgreSQL is the
-//! default-on feature `postgres`; without it the crate builds neither libpq nor OpenSSL.
+//! store; PostgreSQL lets several servers share one database. Both run the same SQL for reads
+//! and the business's own writes ([`SqlRepository`], compiled once over either connection),
+//! and each decides client writes its own way; their migrations are compiled in and applied
+//! when a store is opened. PostgreSQL is the default-on feature `postgres`; without it the
+//! crate builds neither libpq nor OpenSSL.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
-#![cfg_attr(
-    feature = "postgres",
-    expect(
-        clippy::duplicate_mod,
-        reason = "sql/ is compiled once per backend, against its connection type and dialect"
-    )
-)]
 
 mod database_url;
 mod migrations;
 mod options;
 #[cfg(feature = "postgres")]
 pub mod postgres;
+mod sql;
 pub mod sqlite;
 #[cfg(any(test, feature = "test-support"))]
 pub mod test_support;
@@ -28,6 +24,7 @@ pub use migrations::{Migrations, SchemaBehind};
 pub use options::StoreOptions;
 #[cfg(feature = "postgres")]
 pub use postgres::PgRepository;
+pub use sql::SqlRepository;
 pub use sqlite::{BackupError, SqliteRepository};
 
 /// Applies the pending migrations to `database` and answers how many there were (the

@@ -18,8 +18,9 @@ use diesel::{
     sql_types::{Array, BigInt, Bool, Integer, Nullable, Text},
 };
 
-use super::{
-    Announced, Db,
+use super::Db;
+use crate::sql::{
+    Announced,
     rows::{AppointmentRow, instant, seconds, starts_text},
 };
 

@@ -23,8 +23,8 @@ use diesel::{
 use super::{
     Db,
     batch::{Answer, Candidates, Kind, Verdict, candidate, key_since, refusal, untimely},
-    rows::seconds,
 };
+use crate::sql::rows::seconds;
 
 /// Bookings, as a kind of batched write.
 pub(super) struct Books;

@@ -23,8 +23,8 @@ use diesel::{
 use super::{
     Db,
     batch::{Answer, Kind, Verdict, key_since},
-    rows::{AppointmentRow, seconds},
 };
+use crate::sql::rows::{AppointmentRow, seconds};
 
 /// Cancels, as a kind of batched write.
 pub(super) struct Cancels;

@@ -2,6 +2,7 @@
 
 use std::{
     error::Error,
+    marker::PhantomData,
     ops::{Deref, DerefMut},
     time::Duration,
 };
@@ -10,7 +11,7 @@ use diesel::{
     connection::SimpleConnection,
     pg::PgConnection,
     prelude::*,
-    r2d2::{self, ConnectionManager, CustomizeConnection, ManageConnection},
+    r2d2::{self, ConnectionManager, CustomizeConnection, ManageConnection, R2D2Connection},
     sql_types::Integer,
 };
 use diesel_migrations::{EmbeddedMigrations, embed_migrations};
@@ -112,7 +113,7 @@ impl SessionSettings {
 }
 
 impl SessionSettings {
-    pub(super) fn apply(&self, connection: &mut PgConnection) -> QueryResult<()> {
+    pub(super) fn apply(&self, connection: &mut impl SimpleConnection) -> QueryResult<()> {
         let timeout = self.statement_timeout.as_millis();
         // A writer that stalls mid-transaction (a paused process) holds locks; the database
         // ends its session rather than let every other writer of those slots wait on it.
@@ -140,59 +141,76 @@ impl SessionSettings {
     }
 }
 
-impl CustomizeConnection<Session, r2d2::Error> for SessionSettings {
-    fn on_acquire(&self, session: &mut Session) -> Result<(), r2d2::Error> {
+impl<C: SimpleConnection + Send + 'static> CustomizeConnection<Session<C>, r2d2::Error>
+    for SessionSettings
+{
+    fn on_acquire(&self, session: &mut Session<C>) -> Result<(), r2d2::Error> {
         self.apply(&mut session.connection).map_err(r2d2::Error::QueryError)
     }
 }
 
-/// A pooled connection, and whether it failed with what may be a lost connection: the pool
-/// drops a failed one when it comes back, instead of testing every connection with a query
-/// each time it is handed out (a round trip on every request).
-pub(super) struct Session {
-    connection: PgConnection,
+/// A pooled connection (`C`: PostgreSQL's own, for the batch functions, or the shared SQL's
+/// [`AnyConnection`](crate::sql::AnyConnection)), and whether it failed with what may be a
+/// lost connection: the pool drops a failed one when it comes back, instead of testing every
+/// connection with a query each time it is handed out (a round trip on every request).
+pub(super) struct Session<C> {
+    connection: C,
     failed: bool,
 }
 
-impl Session {
+impl<C> Session<C> {
     /// Marks the connection for the pool to drop: it failed as a lost connection would.
     pub(super) fn fail(&mut self) {
         self.failed = true;
     }
 }
 
-impl Deref for Session {
-    type Target = PgConnection;
+impl<C> Deref for Session<C> {
+    type Target = C;
 
-    fn deref(&self) -> &PgConnection {
+    fn deref(&self) -> &C {
         &self.connection
     }
 }
 
-impl DerefMut for Session {
-    fn deref_mut(&mut self) -> &mut PgConnection {
+impl<C> DerefMut for Session<C> {
+    fn deref_mut(&mut self) -> &mut C {
         &mut self.connection
     }
 }
 
-/// Opens [`Session`]s for the pool.
+/// Opens [`Session`]s for a pool: a PostgreSQL connection, as `C`.
 #[derive(Debug)]
-pub(super) struct Sessions(pub ConnectionManager<PgConnection>);
+pub(super) struct Sessions<C> {
+    manager: ConnectionManager<PgConnection>,
+    connection: PhantomData<fn() -> C>,
+}
 
-impl ManageConnection for Sessions {
-    type Connection = Session;
+impl<C> Sessions<C> {
+    pub(super) fn new(url: &str) -> Self {
+        Self { manager: ConnectionManager::new(url), connection: PhantomData }
+    }
+}
+
+impl<C> ManageConnection for Sessions<C>
+where
+    C: R2D2Connection + From<PgConnection> + 'static,
+{
+    type Connection = Session<C>;
     type Error = r2d2::Error;
 
-    fn connect(&self) -> Result<Session, r2d2::Error> {
-        Ok(Session { connection: self.0.connect()?, failed: false })
+    fn connect(&self) -> Result<Session<C>, r2d2::Error> {
+        Ok(Session { connection: self.manager.connect()?.into(), failed: false })
     }
 
-    fn is_valid(&self, session: &mut Session) -> Result<(), r2d2::Error> {
-        self.0.is_valid(&mut session.connection)
+    fn is_valid(&self, session: &mut Session<C>) -> Result<(), r2d2::Error> {
+        session.connection.ping().map_err(r2d2::Error::QueryError)
     }
 
-    fn has_broken(&self, session: &mut Session) -> bool {
-        session.failed || self.0.has_broken(&mut session.connection)
+    fn has_broken(&self, session: &mut Session<C>) -> bool {
+        // As Diesel's own manager: a connection given back by a panicking thread may be
+        // mid-transaction.
+        std::thread::panicking() || session.failed || session.connection.is_broken()
     }
 }
 

@@ -11,15 +11,30 @@
 
 use diesel::{prelude::*, sql_types::Text};
 
-use super::Db;
+use crate::sql::{AnyConnection, Dialect};
+
+/// PostgreSQL's statements and locks.
+pub(crate) const DIALECT: Dialect = Dialect {
+    text_position: TEXT_POSITION,
+    forget_keys: FORGET_KEYS,
+    forget_holds: FORGET_HOLDS,
+    forget_deliveries: FORGET_DELIVERIES,
+    due_deliveries: DUE_DELIVERIES,
+    skip_moot_reminders: SKIP_MOOT_REMINDERS,
+    due_notifications: DUE_NOTIFICATIONS,
+    forget_notifications: FORGET_NOTIFICATIONS,
+    lock_key,
+    lock_notifications,
+    lock_closures,
+};
 
 /// PostgreSQL's name for the position of a substring (1-based, 0 when absent).
-pub(super) const TEXT_POSITION: &str = "strpos";
+const TEXT_POSITION: &str = "strpos";
 
 /// Deletes a batch of idempotency records made at or before `$1`, at most `$2`, oldest first;
 /// a record whose row a write in flight has locked is passed over (`SKIP LOCKED`), not waited
 /// for.
-pub(super) const FORGET_KEYS: &str = "DELETE FROM idempotency_records WHERE key IN (\
+const FORGET_KEYS: &str = "DELETE FROM idempotency_records WHERE key IN (\
      SELECT key FROM idempotency_records WHERE created_at <= $1 \
      ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED)";
 
@@ -27,7 +42,7 @@ pub(super) const FORGET_KEYS: &str = "DELETE FROM idempotency_records WHERE key 
 /// hold whose row a write in flight has locked is passed over. Its slots go by the cascade,
 /// after the hold's row, as in `records::delete_hold`, so the two never lock in opposite
 /// orders.
-pub(super) const FORGET_HOLDS: &str = "DELETE FROM holds WHERE token IN (\
+const FORGET_HOLDS: &str = "DELETE FROM holds WHERE token IN (\
      SELECT token FROM holds WHERE expires_at <= $1 \
      ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED)";
 
@@ -41,7 +56,7 @@ pub(super) const MIGRATIONS_LOCK: i32 = 2;
 
 /// Deletes a batch of webhook deliveries delivered or failed at or before `$1`, at most `$2`,
 /// first settled first, passing over rows another sweep has locked.
-pub(super) const FORGET_DELIVERIES: &str = "DELETE FROM webhook_deliveries WHERE id IN (\
+const FORGET_DELIVERIES: &str = "DELETE FROM webhook_deliveries WHERE id IN (\
      SELECT id FROM webhook_deliveries WHERE settled_at <= $1 \
      ORDER BY settled_at LIMIT $2 FOR UPDATE SKIP LOCKED)";
 
@@ -50,7 +65,7 @@ pub(super) const FORGET_DELIVERIES: &str = "DELETE FROM webhook_deliveries WHERE
 /// server is claiming right now is passed over (`SKIP LOCKED`), and while it is leased the
 /// endpoint's next delivery is not its oldest pending one: so no two servers make one attempt,
 /// and no endpoint gets two deliveries at once.
-pub(super) const DUE_DELIVERIES: &str = "SELECT d.id FROM webhook_deliveries d \
+const DUE_DELIVERIES: &str = "SELECT d.id FROM webhook_deliveries d \
      WHERE d.state = 'pending' AND d.next_attempt_at <= $1 \
      AND (d.leased_until IS NULL OR d.leased_until <= $1) \
      AND d.id = (SELECT min(h.id) FROM webhook_deliveries h \
@@ -59,7 +74,7 @@ pub(super) const DUE_DELIVERIES: &str = "SELECT d.id FROM webhook_deliveries d \
 
 /// Settles as skipped, at `$1` with `$2` as the reason, the reminders due by then (not leased,
 /// and whatever their next attempt) whose appointment has started by `$1`, or changed since they were queued.
-pub(super) const SKIP_MOOT_REMINDERS: &str = "UPDATE notifications \
+const SKIP_MOOT_REMINDERS: &str = "UPDATE notifications \
      SET state = 'skipped', next_attempt_at = NULL, leased_until = NULL, last_error = $2, \
      settled_at = $1 \
      WHERE kind = 'reminder' AND state = 'pending' AND due_at <= $1 \
@@ -73,7 +88,7 @@ pub(super) const SKIP_MOOT_REMINDERS: &str = "UPDATE notifications \
 /// The ids of due notifications, at most `$2`: those due by `$1` and leased by nobody past it,
 /// each the oldest of its appointment's notifications due by then that are pending; soonest
 /// due first. A notification another server is claiming right now is passed over (`SKIP LOCKED`), and while it is leased its appointment's next one waits: no two servers make one attempt, and a client gets an appointment's messages in order.
-pub(super) const DUE_NOTIFICATIONS: &str = "SELECT d.id FROM notifications d \
+const DUE_NOTIFICATIONS: &str = "SELECT d.id FROM notifications d \
      WHERE d.state = 'pending' AND d.next_attempt_at <= $1 \
      AND (d.leased_until IS NULL OR d.leased_until <= $1) \
      AND NOT EXISTS (SELECT 1 FROM notifications h \
@@ -82,12 +97,12 @@ pub(super) const DUE_NOTIFICATIONS: &str = "SELECT d.id FROM notifications d \
      ORDER BY d.next_attempt_at, d.id LIMIT $2 FOR UPDATE OF d SKIP LOCKED";
 
 /// Forgets at most `$2` notifications settled at or before `$1`, first settled first.
-pub(super) const FORGET_NOTIFICATIONS: &str = "DELETE FROM notifications WHERE id IN (\
+const FORGET_NOTIFICATIONS: &str = "DELETE FROM notifications WHERE id IN (\
      SELECT id FROM notifications WHERE settled_at <= $1 ORDER BY settled_at LIMIT $2 FOR UPDATE SKIP LOCKED)";
 
 /// Locks an idempotency key or a holder (by its hash: two keys rarely share one, and then
 /// merely take turns) until the transaction ends.
-pub(super) fn lock_key(connection: &mut Db, key: &str) -> QueryResult<()> {
+fn lock_key(connection: &mut AnyConnection, key: &str) -> QueryResult<()> {
     diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
         .bind::<Text, _>(key)
         .execute(connection)
@@ -99,7 +114,7 @@ pub(super) fn lock_key(connection: &mut Db, key: &str) -> QueryResult<()> {
 /// before it reads the plan). A move or cancel holding its appointment's row while it waits
 /// here can deadlock with the plan's reminders for that appointment: PostgreSQL aborts one,
 /// and it is tried again, as every write aborted by a deadlock is.
-pub(super) fn lock_notifications(connection: &mut Db) -> QueryResult<()> {
+fn lock_notifications(connection: &mut AnyConnection) -> QueryResult<()> {
     diesel::sql_query("LOCK TABLE notifications IN SHARE ROW EXCLUSIVE MODE")
         .execute(connection)
         .map(drop)
@@ -108,7 +123,7 @@ pub(super) fn lock_notifications(connection: &mut Db) -> QueryResult<()> {
 /// Writes that read closures share this lock (the batch functions take it, shared, as
 /// `pg_advisory_xact_lock_shared(1651207783, 1)`); adding or removing a closure takes it alone,
 /// so it waits for writes in flight and holds new ones back until it commits.
-pub(super) fn lock_closures(connection: &mut Db) -> QueryResult<()> {
+fn lock_closures(connection: &mut AnyConnection) -> QueryResult<()> {
     diesel::sql_query("SELECT pg_advisory_xact_lock($1, $2)")
         .bind::<diesel::sql_types::Integer, _>(LOCK_NAMESPACE)
         .bind::<diesel::sql_types::Integer, _>(CLOSURES_LOCK)

@@ -21,8 +21,8 @@ use diesel::{
 use super::{
     Db,
     batch::{Answer, Candidates, Kind, Verdict, candidate, refusal, untimely},
-    rows::{HoldRow, instant, seconds, starts_of},
 };
+use crate::sql::rows::{HoldRow, instant, seconds, starts_of};
 
 /// Holds to take, as a kind of batched write.
 pub(super) struct Holds;

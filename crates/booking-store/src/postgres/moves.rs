@@ -25,8 +25,8 @@ use diesel::{
 use super::{
     Db,
     batch::{Answer, Kind, Verdict, key_since, refusal},
-    rows::{AppointmentRow, seconds, starts_text},
 };
+use crate::sql::rows::{AppointmentRow, seconds, starts_text};
 
 /// Moves, as a kind of batched write.
 pub(super) struct Moves;

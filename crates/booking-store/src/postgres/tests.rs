@@ -3,7 +3,9 @@ use std::ops::Deref;
 use booking_core::storage::StorageErrorKind;
 
 use super::*;
-use crate::test_support::TestSchema;
+use diesel::result::Error as DieselError;
+
+use crate::{sql::storage_error, test_support::TestSchema};
 
 /// A repository on a schema of its own; the schema goes when this is dropped.
 struct TestDatabase {
@@ -135,8 +137,8 @@ fn cancellation(
 #[test]
 #[ignore = "needs PostgreSQL: set TEST_DATABASE_URL and run with --include-ignored"]
 fn schema_rs_matches_the_migrations() {
+    use crate::sql::schema::*;
     use diesel::{debug_query, pg::Pg, query_builder::QueryFragment, sql_types::Text};
-    use schema::*;
 
     #[derive(QueryableByName)]
     struct Column {
@@ -151,7 +153,7 @@ fn schema_rs_matches_the_migrations() {
             .collect()
     }
     let database = TestDatabase::new();
-    let mut connection = database.connection().unwrap();
+    let mut connection = database.store().connection().unwrap();
     let mut check = |table: &str, declared: Vec<String>| {
         let in_database: Vec<String> = diesel::sql_query(
             "SELECT column_name::text FROM information_schema.columns \
@@ -213,7 +215,7 @@ fn a_role_that_may_not_change_the_schema_starts_once_migrated() {
     let monday = Monday::with_capacity(1);
     repository.book(monday.booking("09:00:00"), monday.admission, None).wait().unwrap();
     // The role really may not change the schema.
-    let mut connection = repository.connection().unwrap();
+    let mut connection = repository.store().connection().unwrap();
     assert!(
         diesel::sql_query("CREATE TABLE intruder (id integer)").execute(&mut **connection).is_err()
     );
@@ -235,7 +237,7 @@ fn servers_starting_together_migrate_once() {
     let repository = PgRepository::open(schema.url(), &StoreOptions::default()).unwrap();
     let applied: i64 =
         diesel::sql_query("SELECT count(*) AS applied FROM __diesel_schema_migrations")
-            .get_result::<Applied>(&mut **repository.connection().unwrap())
+            .get_result::<Applied>(&mut **repository.store().connection().unwrap())
             .unwrap()
             .applied;
     let embedded =
@@ -434,7 +436,7 @@ fn a_server_hears_the_other_servers_changes_but_not_its_own() {
 
 /// Creates the slot row of `resource` at the epoch if it is new, and locks it until the
 /// transaction ends.
-fn lock_slot(connection: &mut PgConnection, resource: &str) -> QueryResult<()> {
+fn lock_slot(connection: &mut AnyConnection, resource: &str) -> QueryResult<()> {
     diesel::sql_query("SELECT lock_slots(ARRAY[$1], ARRAY['0'])")
         .bind::<diesel::sql_types::Text, _>(resource)
         .execute(connection)
@@ -456,16 +458,17 @@ fn a_write_aborted_to_break_a_deadlock_is_retried() {
                 let (database, barrier) = (&database, &barrier);
                 scope.spawn(move || {
                     let mut attempts = 0;
-                    let written: Result<(), WriteError<()>> = database.write_now(|connection| {
-                        attempts += 1;
-                        lock_slot(connection, first)?;
-                        if attempts == 1 {
-                            // Both hold their first lock before either asks for its second.
-                            barrier.wait();
-                        }
-                        lock_slot(connection, second)?;
-                        Ok(())
-                    });
+                    let written: Result<(), WriteError<()>> =
+                        database.store().write_now(|connection| {
+                            attempts += 1;
+                            lock_slot(connection, first)?;
+                            if attempts == 1 {
+                                // Both hold their first lock before either asks for its second.
+                                barrier.wait();
+                            }
+                            lock_slot(connection, second)?;
+                            Ok(())
+                        });
                     assert!(written.is_ok(), "{written:?}");
                     attempts
                 })
@@ -490,10 +493,10 @@ fn a_lost_listening_connection_comes_back_and_asks_for_a_reload() {
     let cut = diesel::sql_query(
         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query = $1",
     )
-    .bind::<diesel::sql_types::Text, _>(format!("LISTEN \"{}\"", database.channel));
+    .bind::<diesel::sql_types::Text, _>(format!("LISTEN \"{}\"", database.store().channel));
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
     // The listener connects on its own thread: cut it once it is there.
-    while cut.clone().execute(&mut **database.connection().unwrap()).unwrap() == 0 {
+    while cut.clone().execute(&mut **database.store().connection().unwrap()).unwrap() == 0 {
         assert!(std::time::Instant::now() < deadline, "the listener never connected");
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -555,7 +558,7 @@ fn cut(repository: &PgRepository, purpose: &str, other: &mut PgConnection) -> us
     diesel::sql_query(
         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1",
     )
-    .bind::<diesel::sql_types::Text, _>(format!("booking {purpose} {}", repository.origin))
+    .bind::<diesel::sql_types::Text, _>(format!("booking {purpose} {}", repository.store().origin))
     .execute(other)
     .unwrap()
 }
@@ -909,6 +912,7 @@ fn a_connection_whose_statement_timed_out_is_kept() {
     let repository = PgRepository::open(schema.url(), &options).unwrap();
     let backend = |repository: &PgRepository| {
         repository
+            .store()
             .read(|connection| {
                 diesel::sql_query("SELECT pg_backend_pid() AS pid")
                     .get_result::<Backend>(connection)
@@ -918,7 +922,7 @@ fn a_connection_whose_statement_timed_out_is_kept() {
             .pid
     };
     let before = backend(&repository);
-    let timed_out = repository.read(|connection| {
+    let timed_out = repository.store().read(|connection| {
         diesel::sql_query("SELECT pg_sleep(1)").execute(connection).map_err(storage_error)
     });
     assert!(
@@ -972,7 +976,7 @@ fn opposite_moves_on_two_servers_never_deadlock() {
             assert!(moved.iter().all(Result::is_ok), "{moved:?}");
         }
     }
-    assert_eq!((database.writer.retries(), second.writer.retries()), (0, 0));
+    assert_eq!((database.store().writer.retries(), second.store().writer.retries()), (0, 0));
 }
 
 /// Writes that queue while the database is busy meet in one batch: those that touch one slot or
@@ -1042,7 +1046,7 @@ fn a_server_opens_the_writers_it_is_asked_for() {
         let counted: Count = diesel::sql_query(
             "SELECT count(*) AS connections FROM pg_stat_activity WHERE application_name = $1",
         )
-        .bind::<diesel::sql_types::Text, _>(format!("booking writer {}", repository.origin))
+        .bind::<diesel::sql_types::Text, _>(format!("booking writer {}", repository.store().origin))
         .get_result(&mut other)
         .unwrap();
         assert_eq!(counted.connections, i64::from(writers));

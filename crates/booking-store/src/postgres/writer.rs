@@ -35,7 +35,7 @@ use booking_core::{
 };
 
 use super::{
-    ATTEMPTS, Announced, PgPool,
+    ATTEMPTS, PgPool,
     announce::Announcer,
     batch::{Kind, Verdict, by_write},
     book::Books,
@@ -43,10 +43,9 @@ use super::{
     drop_if_lost,
     finds::Finds,
     holds::{Holds, Releases},
-    is_closed, is_conflict,
     moves::Moves,
-    storage_error,
 };
+use crate::sql::{Announced, is_closed, is_conflict, storage_error};
 
 /// Writes that may wait in the queue; past this the writers are far behind, and a new write is
 /// answered "unavailable" at once instead of waiting.

@@ -18,8 +18,10 @@ use booking_core::{
 };
 use chrono::{DateTime, Utc};
 
+use crate::sql::ClientWrites;
+
 use super::{
-    PgRepository,
+    PgStore,
     book::{BookWrite, Books},
     cancel::{CancelWrite, Cancels},
     finds::Finds,
@@ -27,53 +29,52 @@ use super::{
     moves::{MoveWrite, Moves},
 };
 
-pub(super) fn find(
-    repository: &PgRepository,
-    id: AppointmentId,
-) -> Pending<Option<Appointment>, std::convert::Infallible> {
-    repository.readers.submit::<Finds>(id)
-}
+impl ClientWrites for PgStore {
+    fn find(&self, id: AppointmentId) -> Pending<Option<Appointment>, std::convert::Infallible> {
+        self.readers.submit::<Finds>(id)
+    }
 
-pub(super) fn book(
-    repository: &PgRepository,
-    booking: Booking,
-    admission: Admission,
-    idempotency: Option<Idempotency>,
-) -> Pending<Outcome<Written<Appointment>>, BookFailure> {
-    repository.writer.submit::<Books>(BookWrite { booking, admission, idempotency })
-}
+    fn book(
+        &self,
+        booking: Booking,
+        admission: Admission,
+        idempotency: Option<Idempotency>,
+    ) -> Pending<Outcome<Written<Appointment>>, BookFailure> {
+        self.writer.submit::<Books>(BookWrite { booking, admission, idempotency })
+    }
 
-pub(super) fn cancel(
-    repository: &PgRepository,
-    cancellation: Cancellation,
-    idempotency: Option<Idempotency>,
-) -> Pending<Outcome<Written<Appointment>>, CancelFailure> {
-    repository.writer.submit::<Cancels>(CancelWrite { cancellation, idempotency })
-}
+    fn cancel(
+        &self,
+        cancellation: Cancellation,
+        idempotency: Option<Idempotency>,
+    ) -> Pending<Outcome<Written<Appointment>>, CancelFailure> {
+        self.writer.submit::<Cancels>(CancelWrite { cancellation, idempotency })
+    }
 
-pub(super) fn reschedule(
-    repository: &PgRepository,
-    id: AppointmentId,
-    to: Placement,
-    admission: Admission,
-    by: Actor,
-    idempotency: Option<Idempotency>,
-) -> Pending<Outcome<Written<Appointment>>, RescheduleFailure> {
-    repository.writer.submit::<Moves>(MoveWrite { id, to, admission, by, idempotency })
-}
+    fn reschedule(
+        &self,
+        id: AppointmentId,
+        to: Placement,
+        admission: Admission,
+        by: Actor,
+        idempotency: Option<Idempotency>,
+    ) -> Pending<Outcome<Written<Appointment>>, RescheduleFailure> {
+        self.writer.submit::<Moves>(MoveWrite { id, to, admission, by, idempotency })
+    }
 
-pub(super) fn hold(
-    repository: &PgRepository,
-    request: HoldRequest,
-    admission: Admission,
-) -> Pending<Written<Hold>, HoldFailure> {
-    repository.writer.submit::<Holds>(HoldWrite { request, admission })
-}
+    fn hold(
+        &self,
+        request: HoldRequest,
+        admission: Admission,
+    ) -> Pending<Written<Hold>, HoldFailure> {
+        self.writer.submit::<Holds>(HoldWrite { request, admission })
+    }
 
-pub(super) fn release_hold(
-    repository: &PgRepository,
-    token: HoldToken,
-    now: DateTime<Utc>,
-) -> Pending<Written<Hold>, HoldNotFound> {
-    repository.writer.submit::<Releases>(ReleaseWrite { token, now })
+    fn release_hold(
+        &self,
+        token: HoldToken,
+        now: DateTime<Utc>,
+    ) -> Pending<Written<Hold>, HoldNotFound> {
+        self.writer.submit::<Releases>(ReleaseWrite { token, now })
+    }
 }

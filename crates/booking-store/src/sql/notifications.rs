@@ -23,7 +23,7 @@ use chrono::{DateTime, Utc};
 use diesel::{prelude::*, sql_types::BigInt};
 
 use super::{
-    Db, Repository, dialect,
+    AnyConnection, SqlRepository, Store,
     rows::{AppointmentRow, HistoryRow, instant, seconds},
     schema::{
         appointment_history, appointments, notification_plan, notification_reminders, notifications,
@@ -33,7 +33,7 @@ use super::{
 
 /// A notification's own columns, as read back.
 #[derive(Debug, Queryable, Selectable)]
-#[diesel(table_name = notifications, check_for_backend(super::Backend))]
+#[diesel(table_name = notifications, check_for_backend(super::MultiBackend))]
 struct NotificationRow {
     id: i64,
     appointment_id: String,
@@ -106,7 +106,7 @@ impl TryFrom<NotificationRow> for Notification {
 }
 
 /// The plan in force, as stored: `None` while mail is off.
-fn stored_plan(connection: &mut Db) -> Result<Option<Vec<i64>>, StorageError> {
+fn stored_plan(connection: &mut AnyConnection) -> Result<Option<Vec<i64>>, StorageError> {
     let on: bool =
         diesel::select(diesel::dsl::exists(notification_plan::table.select(notification_plan::id)))
             .get_result(connection)
@@ -124,7 +124,7 @@ fn stored_plan(connection: &mut Db) -> Result<Option<Vec<i64>>, StorageError> {
 
 /// Puts `plan` in force as of `now`; see [`Notifications::plan_notifications`].
 fn plan(
-    connection: &mut Db,
+    connection: &mut AnyConnection,
     plan: Option<&Plan>,
     now: DateTime<Utc>,
 ) -> Result<Planned, StorageError> {
@@ -141,7 +141,7 @@ fn plan(
     if stored == wanted {
         return Ok(Planned { was_on: stored.is_some(), ..Planned::default() });
     }
-    dialect::lock_notifications(connection).map_err(storage_error)?;
+    (connection.dialect().lock_notifications)(connection).map_err(storage_error)?;
     // Read again under the lock: another server may have just put a plan in force.
     let was_on = stored_plan(connection)?.is_some();
     diesel::delete(notification_plan::table).execute(connection).map_err(storage_error)?;
@@ -174,7 +174,7 @@ fn plan(
 /// Queues, for each appointment still to come whose client has an address, the reminders of
 /// `leads` whose time is after `now` and that its latest change has not had yet.
 fn queue_reminders(
-    connection: &mut Db,
+    connection: &mut AnyConnection,
     leads: &[i64],
     now: DateTime<Utc>,
 ) -> Result<u64, StorageError> {
@@ -241,17 +241,17 @@ fn queue_reminders(
 
 /// Claims the notifications `request` asks for, counting their attempt and leasing them.
 fn claim(
-    connection: &mut Db,
+    connection: &mut AnyConnection,
     request: ClaimRequest,
 ) -> Result<Vec<ClaimedNotification>, StorageError> {
     let now = seconds(request.now);
-    diesel::sql_query(dialect::SKIP_MOOT_REMINDERS)
+    diesel::sql_query(connection.dialect().skip_moot_reminders)
         .bind::<BigInt, _>(now)
         .bind::<diesel::sql_types::Text, _>(MOOT)
         .execute(connection)
         .map_err(storage_error)?;
     let most = i64::try_from(request.most).unwrap_or(i64::MAX);
-    let due: Vec<i64> = diesel::sql_query(dialect::DUE_NOTIFICATIONS)
+    let due: Vec<i64> = diesel::sql_query(connection.dialect().due_notifications)
         .bind::<BigInt, _>(now)
         .bind::<BigInt, _>(most)
         .load::<Due>(connection)
@@ -328,7 +328,12 @@ fn claim(
 }
 
 /// Fails a notification for good at `now`, with `error` as its last error.
-fn give_up(connection: &mut Db, id: i64, now: DateTime<Utc>, error: &str) -> QueryResult<()> {
+fn give_up(
+    connection: &mut AnyConnection,
+    id: i64,
+    now: DateTime<Utc>,
+    error: &str,
+) -> QueryResult<()> {
     diesel::update(notifications::table.find(id))
         .set((
             notifications::state.eq(NotificationState::Failed.as_str()),
@@ -344,11 +349,11 @@ fn give_up(connection: &mut Db, id: i64, now: DateTime<Utc>, error: &str) -> Que
 /// Forgets at most `most` notifications settled at or before `by`, first settled first
 /// (passing over those another sweep holds); answers how many.
 pub(super) fn forget_settled(
-    connection: &mut Db,
+    connection: &mut AnyConnection,
     by: DateTime<Utc>,
     most: u32,
 ) -> QueryResult<u64> {
-    let forgotten = diesel::sql_query(dialect::FORGET_NOTIFICATIONS)
+    let forgotten = diesel::sql_query(connection.dialect().forget_notifications)
         .bind::<BigInt, _>(seconds(by))
         .bind::<BigInt, _>(i64::from(most))
         .execute(connection)?;
@@ -357,7 +362,10 @@ pub(super) fn forget_settled(
 
 /// Records `settlement` if it is for the notification's latest attempt and it is still
 /// pending; answers whether it did.
-fn settle(connection: &mut Db, settlement: &Settlement<NotificationId>) -> QueryResult<bool> {
+fn settle(
+    connection: &mut AnyConnection,
+    settlement: &Settlement<NotificationId>,
+) -> QueryResult<bool> {
     let state = match settlement.settled() {
         Settled::Done => NotificationState::Sent,
         Settled::Retry(_) => NotificationState::Pending,
@@ -379,13 +387,13 @@ fn settle(connection: &mut Db, settlement: &Settlement<NotificationId>) -> Query
     Ok(updated == 1)
 }
 
-impl Notifications for Repository {
+impl<S: Store> Notifications for SqlRepository<S> {
     fn plan_notifications(
         &self,
         plan: Option<Plan>,
         now: DateTime<Utc>,
     ) -> Pending<Planned, Infallible> {
-        self.write(move |connection| Ok(self::plan(connection, plan.as_ref(), now)?))
+        self.store.write(move |connection| Ok(self::plan(connection, plan.as_ref(), now)?))
     }
 
     fn notifications(
@@ -393,7 +401,7 @@ impl Notifications for Repository {
         state: Option<NotificationState>,
         most: usize,
     ) -> Result<Vec<Notification>, StorageError> {
-        self.read(|connection| {
+        self.store.read(|connection| {
             let mut query = notifications::table
                 .order(notifications::id.desc())
                 .limit(i64::try_from(most).unwrap_or(i64::MAX))
@@ -415,13 +423,13 @@ impl Notifications for Repository {
         &self,
         request: ClaimRequest,
     ) -> Pending<Vec<ClaimedNotification>, Infallible> {
-        self.write(move |connection| Ok(claim(connection, request)?))
+        self.store.write(move |connection| Ok(claim(connection, request)?))
     }
 
     fn settle_notification(
         &self,
         settlement: Settlement<NotificationId>,
     ) -> Pending<bool, Infallible> {
-        self.write(move |connection| Ok(settle(connection, &settlement)?))
+        self.store.write(move |connection| Ok(settle(connection, &settlement)?))
     }
 }

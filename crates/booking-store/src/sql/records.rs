@@ -10,10 +10,15 @@ use booking_core::{
     storage::StorageError,
 };
 use chrono::{DateTime, Utc};
-use diesel::{dsl::sql, prelude::*, sql_types::Bool};
+use diesel::{
+    dsl::{Find, sql},
+    prelude::*,
+    query_dsl::LoadQuery,
+    sql_types::Bool,
+};
 
 use super::{
-    Db, dialect,
+    AnyConnection,
     rows::{AppointmentRow, HistoryRow, seconds},
     schema::{appointment_history, appointments},
     storage_error,
@@ -24,16 +29,21 @@ fn appointments_of(rows: Vec<AppointmentRow>) -> Result<Vec<Appointment>, Storag
     rows.into_iter().map(AppointmentRow::into_appointment).collect()
 }
 
-/// One appointment.
-pub(super) fn appointment(
-    connection: &mut Db,
+/// One appointment, on either connection: SQLite's point reads run on its own (see
+/// `sqlite::writes::find`).
+pub(crate) fn appointment<C>(
+    connection: &mut C,
     id: AppointmentId,
-) -> Result<Option<Appointment>, StorageError> {
+) -> Result<Option<Appointment>, StorageError>
+where
+    C: Connection,
+    for<'query> Find<appointments::table, String>: LoadQuery<'query, C, AppointmentRow>,
+{
     appointments::table
         .find(id.to_string())
-        .select(AppointmentRow::as_select())
-        // Not `first`: see `statements` on why no query here binds a LIMIT.
-        .get_result(connection)
+        // Not `first`: see `statements` on why no query here binds a LIMIT. (The row's fields
+        // are the table's columns in order: no `select` names them.)
+        .get_result::<AppointmentRow>(connection)
         .optional()
         .map_err(storage_error)?
         .map(AppointmentRow::into_appointment)
@@ -42,7 +52,7 @@ pub(super) fn appointment(
 
 /// The operator's listing, ordered by start then id.
 pub(super) fn appointments(
-    connection: &mut Db,
+    connection: &mut AnyConnection,
     query: &AppointmentQuery,
 ) -> Result<Vec<Appointment>, StorageError> {
     let mut select = appointments::table.select(AppointmentRow::as_select()).into_boxed();
@@ -61,9 +71,12 @@ pub(super) fn appointments(
     if let Some(client) = &query.client {
         // A substring position matches the text literally (no LIKE wildcards).
         select = select.filter(
-            sql::<Bool>(&format!("{}(lower(client_name), lower(", dialect::TEXT_POSITION))
-                .bind::<diesel::sql_types::Text, _>(client.clone())
-                .sql(")) > 0"),
+            sql::<Bool>(&format!(
+                "{}(lower(client_name), lower(",
+                connection.dialect().text_position
+            ))
+            .bind::<diesel::sql_types::Text, _>(client.clone())
+            .sql(")) > 0"),
         );
     }
     if let Some((start, id)) = query.after {
@@ -84,7 +97,7 @@ pub(super) fn appointments(
 
 /// Scheduled appointments a closure covers, ordered by start then id.
 pub(super) fn covered_by(
-    connection: &mut Db,
+    connection: &mut AnyConnection,
     closure: &Closure,
 ) -> Result<Vec<Appointment>, StorageError> {
     let mut select = appointments::table
@@ -105,7 +118,7 @@ pub(super) fn covered_by(
 
 /// The appointment's history, oldest first; `None` when there is no such appointment.
 pub(super) fn history(
-    connection: &mut Db,
+    connection: &mut AnyConnection,
     id: AppointmentId,
 ) -> Result<Option<Vec<Entry>>, StorageError> {
     let id = id.to_string();
@@ -129,7 +142,7 @@ pub(super) fn history(
 
 /// The histories of the appointments `ids` that have entries, each oldest first.
 pub(super) fn histories(
-    connection: &mut Db,
+    connection: &mut AnyConnection,
     ids: &[AppointmentId],
 ) -> Result<HashMap<AppointmentId, Vec<Entry>>, StorageError> {
     let mut histories: HashMap<AppointmentId, Vec<Entry>> = HashMap::new();
@@ -157,11 +170,11 @@ pub(super) fn histories(
 /// first, passing over (on PostgreSQL) those whose row a write in flight has locked; their
 /// slots go with them (the foreign key cascades). Answers how many.
 pub(super) fn forget_holds(
-    connection: &mut Db,
+    connection: &mut AnyConnection,
     ended_by: DateTime<Utc>,
     most: u32,
 ) -> QueryResult<u64> {
-    let forgotten = diesel::sql_query(dialect::FORGET_HOLDS)
+    let forgotten = diesel::sql_query(connection.dialect().forget_holds)
         .bind::<diesel::sql_types::BigInt, _>(seconds(ended_by))
         .bind::<diesel::sql_types::BigInt, _>(i64::from(most))
         .execute(connection)?;

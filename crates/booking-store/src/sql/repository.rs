@@ -1,10 +1,10 @@
-//! The repository port over SQL. Reads and the business's own writes (closures, sweeps, the
+//! The appointment port over SQL. Reads and the business's own writes (closures, sweeps, the
 //! readiness check) are the same SQL on both backends, here; client writes (bookings, cancels,
-//! moves, holds and releases) are each backend's own (`writes`): SQLite's writer thread runs
-//! them as closures in one transaction, PostgreSQL's writers send them in batches to functions
-//! that decide them in the database. Every write answers with the core's `Written`, which says
-//! what it changed and what happened (and which PostgreSQL's repository announces to the other
-//! servers once the write has committed).
+//! moves, holds and releases) and point reads are each backend's own ([`Store`]): SQLite's
+//! writer thread runs them as closures in one transaction, PostgreSQL's writers send them in
+//! batches to functions that decide them in the database. Every write answers with the core's
+//! `Written`, which says what it changed and what happened (and which PostgreSQL's store
+//! announces to the other servers once the write has committed).
 
 use std::{collections::HashMap, convert::Infallible};
 
@@ -29,20 +29,20 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
 use super::{
-    Repository, TxError, dialect, keys, records,
+    SqlRepository, Store, TxError, keys, records,
     rows::{ClosureRow, closures_of, seconds},
     schema::{closures, readiness},
-    storage_error, usage, writes,
+    storage_error, usage,
 };
 
-impl AppointmentRepository for Repository {
+impl<S: Store> AppointmentRepository for SqlRepository<S> {
     fn book(
         &self,
         booking: Booking,
         admission: Admission,
         idempotency: Option<Idempotency>,
     ) -> Pending<Outcome<Written<Appointment>>, BookFailure> {
-        writes::book(self, booking, admission, idempotency)
+        self.store.book(booking, admission, idempotency)
     }
 
     fn cancel(
@@ -50,7 +50,7 @@ impl AppointmentRepository for Repository {
         cancellation: Cancellation,
         idempotency: Option<Idempotency>,
     ) -> Pending<Outcome<Written<Appointment>>, CancelFailure> {
-        writes::cancel(self, cancellation, idempotency)
+        self.store.cancel(cancellation, idempotency)
     }
 
     fn reschedule(
@@ -61,30 +61,30 @@ impl AppointmentRepository for Repository {
         by: Actor,
         idempotency: Option<Idempotency>,
     ) -> Pending<Outcome<Written<Appointment>>, RescheduleFailure> {
-        writes::reschedule(self, id, to, admission, by, idempotency)
+        self.store.reschedule(id, to, admission, by, idempotency)
     }
 
     fn get(&self, id: AppointmentId) -> Result<Option<Appointment>, StorageError> {
-        self.read(|connection| records::appointment(connection, id))
+        self.store.read(|connection| records::appointment(connection, id))
     }
 
     fn find(&self, id: AppointmentId) -> Pending<Option<Appointment>, Infallible> {
-        writes::find(self, id)
+        self.store.find(id)
     }
 
     fn histories(
         &self,
         ids: &[AppointmentId],
     ) -> Result<HashMap<AppointmentId, Vec<Entry>>, StorageError> {
-        self.read(|connection| records::histories(connection, ids))
+        self.store.read(|connection| records::histories(connection, ids))
     }
 
     fn history(&self, id: AppointmentId) -> Result<Option<Vec<Entry>>, StorageError> {
-        self.read(|connection| records::history(connection, id))
+        self.store.read(|connection| records::history(connection, id))
     }
 
     fn appointments(&self, query: &AppointmentQuery) -> Result<Vec<Appointment>, StorageError> {
-        self.read(|connection| records::appointments(connection, query))
+        self.store.read(|connection| records::appointments(connection, query))
     }
 
     fn usage(
@@ -94,7 +94,7 @@ impl AppointmentRepository for Repository {
         to: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<UsageMap, StorageError> {
-        self.read(|connection| usage::usage_between(connection, resource, from, to, now))
+        self.store.read(|connection| usage::usage_between(connection, resource, from, to, now))
     }
 
     fn hold(
@@ -102,7 +102,7 @@ impl AppointmentRepository for Repository {
         request: HoldRequest,
         admission: Admission,
     ) -> Pending<Written<Hold>, HoldFailure> {
-        writes::hold(self, request, admission)
+        self.store.hold(request, admission)
     }
 
     fn release_hold(
@@ -110,14 +110,14 @@ impl AppointmentRepository for Repository {
         token: HoldToken,
         now: DateTime<Utc>,
     ) -> Pending<Written<Hold>, HoldNotFound> {
-        writes::release_hold(self, token, now)
+        self.store.release_hold(token, now)
     }
 
     fn add_closure(&self, closure: Closure) -> Pending<Written<Closed>, Infallible> {
-        self.write(move |connection| {
+        self.store.write(move |connection| {
             // Waits for writes in flight to commit, so the list below misses none of them,
             // and holds new ones back until this closure is in place.
-            dialect::lock_closures(connection)?;
+            (connection.dialect().lock_closures)(connection)?;
             diesel::insert_into(closures::table)
                 .values(ClosureRow::from(&closure))
                 .execute(connection)?;
@@ -132,8 +132,8 @@ impl AppointmentRepository for Repository {
         id: ClosureId,
         now: DateTime<Utc>,
     ) -> Pending<Written<Closure>, ClosureNotFound> {
-        self.write(move |connection| {
-            dialect::lock_closures(connection)?;
+        self.store.write(move |connection| {
+            (connection.dialect().lock_closures)(connection)?;
             let row: ClosureRow = closures::table
                 .find(id.to_string())
                 .select(ClosureRow::as_select())
@@ -151,7 +151,7 @@ impl AppointmentRepository for Repository {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<Vec<Closure>, StorageError> {
-        self.read(|connection| {
+        self.store.read(|connection| {
             closures_of(
                 closures::table
                     .filter(
@@ -165,14 +165,14 @@ impl AppointmentRepository for Repository {
     }
 
     fn check_health(&self) -> Result<(), StorageError> {
-        self.ready()?;
-        self.read(|connection| {
+        self.store.ready()?;
+        self.store.read(|connection| {
             diesel::sql_query("SELECT 1").execute(connection).map(drop).map_err(storage_error)
         })
     }
 
     fn forget_expired(&self, expired: Expired) -> Pending<Forgotten, Infallible> {
-        self.write(move |connection| {
+        self.store.write(move |connection| {
             let keys = keys::forget(connection, expired.keys_made_by, expired.most)?;
             let holds = records::forget_holds(connection, expired.holds_ended_by, expired.most)?;
             let deliveries = super::webhooks::forget_settled(
@@ -190,7 +190,7 @@ impl AppointmentRepository for Repository {
     }
 
     fn check_writable(&self, now: DateTime<Utc>) -> Pending<(), Infallible> {
-        self.write(move |connection| {
+        self.store.write(move |connection| {
             let updated = diesel::update(readiness::table)
                 .set(readiness::checked_at.eq(seconds(now)))
                 .execute(connection)?;

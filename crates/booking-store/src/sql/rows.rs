@@ -18,16 +18,16 @@ use diesel::prelude::*;
 use super::schema::{appointment_history, appointments, closures, holds};
 
 /// Instants are stored as whole seconds since the epoch; the core keeps whole seconds.
-pub(super) fn seconds(instant: DateTime<Utc>) -> i64 {
+pub(crate) fn seconds(instant: DateTime<Utc>) -> i64 {
     instant.timestamp()
 }
 
-pub(super) fn instant(seconds: i64) -> Result<DateTime<Utc>, StorageError> {
+pub(crate) fn instant(seconds: i64) -> Result<DateTime<Utc>, StorageError> {
     DateTime::from_timestamp(seconds, 0).ok_or_else(|| corrupt("instant", seconds))
 }
 
 /// The starts of an appointment's slots as stored: whole seconds, comma-separated, in order.
-pub(super) fn starts_text(starts: &[DateTime<Utc>]) -> String {
+pub(crate) fn starts_text(starts: &[DateTime<Utc>]) -> String {
     let mut text = String::with_capacity(starts.len() * 11);
     for (n, start) in starts.iter().enumerate() {
         if n > 0 {
@@ -39,7 +39,7 @@ pub(super) fn starts_text(starts: &[DateTime<Utc>]) -> String {
 }
 
 /// The starts `starts_text` wrote, in order; never none.
-pub(super) fn starts_of(text: &str) -> Result<Vec<DateTime<Utc>>, StorageError> {
+pub(crate) fn starts_of(text: &str) -> Result<Vec<DateTime<Utc>>, StorageError> {
     let mut starts = text
         .split(',')
         .map(|start| start.parse().map_err(|_| corrupt("slots", text)).and_then(instant))
@@ -49,7 +49,7 @@ pub(super) fn starts_of(text: &str) -> Result<Vec<DateTime<Utc>>, StorageError> 
 }
 
 /// Closure rows as loaded, back into closures.
-pub(super) fn closures_of(
+pub(crate) fn closures_of(
     rows: QueryResult<Vec<ClosureRow>>,
 ) -> Result<Vec<Closure>, StorageError> {
     rows.map_err(super::storage_error)?.into_iter().map(Closure::try_from).collect()
@@ -69,8 +69,8 @@ fn slot(start: i64, end: i64) -> Result<Slot, StorageError> {
 }
 
 #[derive(Debug, Queryable, QueryableByName, Selectable, Insertable)]
-#[diesel(table_name = appointments, check_for_backend(super::Backend))]
-pub(super) struct AppointmentRow {
+#[diesel(table_name = appointments, check_for_backend(super::MultiBackend))]
+pub(crate) struct AppointmentRow {
     pub id: String,
     pub client_name: String,
     pub notes: Option<String>,
@@ -109,7 +109,7 @@ impl From<&Appointment> for AppointmentRow {
 
 impl AppointmentRow {
     /// The appointment this row describes.
-    pub(super) fn into_appointment(self) -> Result<Appointment, StorageError> {
+    pub(crate) fn into_appointment(self) -> Result<Appointment, StorageError> {
         let status: Status = self.status.parse().map_err(|_| corrupt("status", &self.status))?;
         Ok(Appointment::from(AppointmentRecord {
             id: self.id.parse().map_err(|_| corrupt("appointment id", &self.id))?,
@@ -150,8 +150,8 @@ impl AppointmentRow {
 }
 
 #[derive(Debug, Queryable, Selectable, Insertable)]
-#[diesel(table_name = holds, check_for_backend(super::Backend))]
-pub(super) struct HoldRow {
+#[diesel(table_name = holds, check_for_backend(super::MultiBackend))]
+pub(crate) struct HoldRow {
     pub token: String,
     pub resource: String,
     pub service: Option<String>,
@@ -164,7 +164,7 @@ pub(super) struct HoldRow {
 
 impl HoldRow {
     /// The hold this row and its slots describe.
-    pub(super) fn into_hold(self, occupied: &[i64]) -> Result<Hold, StorageError> {
+    pub(crate) fn into_hold(self, occupied: &[i64]) -> Result<Hold, StorageError> {
         Ok(Hold {
             token: self.token.parse().map_err(|_| corrupt("hold token", "(hidden)"))?,
             resource: slug(&self.resource)?,
@@ -178,8 +178,8 @@ impl HoldRow {
 }
 
 #[derive(Debug, Queryable, Selectable, Insertable)]
-#[diesel(table_name = closures, check_for_backend(super::Backend))]
-pub(super) struct ClosureRow {
+#[diesel(table_name = closures, check_for_backend(super::MultiBackend))]
+pub(crate) struct ClosureRow {
     pub id: String,
     pub resource: Option<String>,
     pub start_at: i64,
@@ -217,8 +217,8 @@ impl TryFrom<ClosureRow> for Closure {
 
 /// A history entry as read back.
 #[derive(Debug, Queryable, Selectable)]
-#[diesel(table_name = appointment_history, check_for_backend(super::Backend))]
-pub(super) struct HistoryRow {
+#[diesel(table_name = appointment_history, check_for_backend(super::MultiBackend))]
+pub(crate) struct HistoryRow {
     pub made_at: i64,
     pub kind: String,
     pub start_at: i64,

@@ -7,11 +7,11 @@ use super::storage_error;
 /// The answer of a write that did not happen (refused, its key used for another request, or
 /// the database failed), which the database's errors convert into with `?`: the core's
 /// [`WriteError`] cannot know them.
-pub(super) struct TxError<R>(pub(super) WriteError<R>);
+pub(crate) struct TxError<R>(pub(crate) WriteError<R>);
 
 impl<R> TxError<R> {
     /// The request was refused; nothing it did is kept.
-    pub(super) fn refused(refusal: R) -> Self {
+    pub(crate) fn refused(refusal: R) -> Self {
         Self(WriteError::Refused(refusal))
     }
 }

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use diesel::{dsl::count_star, prelude::*};
 
 use super::{
-    Db,
+    AnyConnection,
     rows::{instant, seconds},
     schema::{hold_slots, occupancy},
     storage_error,
@@ -14,7 +14,7 @@ use super::{
 
 /// Usage of every slot from `from` to `to`, both included.
 pub(super) fn usage_between(
-    connection: &mut Db,
+    connection: &mut AnyConnection,
     resource: Option<&Slug>,
     from: DateTime<Utc>,
     to: DateTime<Utc>,

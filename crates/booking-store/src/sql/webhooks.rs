@@ -19,7 +19,7 @@ use chrono::{DateTime, Utc};
 use diesel::{prelude::*, sql_types::BigInt};
 
 use super::{
-    Db, Repository, TxError, dialect,
+    AnyConnection, SqlRepository, Store, TxError,
     rows::{AppointmentRow, HistoryRow, instant, seconds},
     schema::{appointment_history, appointments, webhook_deliveries, webhook_endpoints},
     storage_error,
@@ -27,7 +27,7 @@ use super::{
 
 /// An endpoint as stored.
 #[derive(Debug, Queryable, Selectable, Insertable)]
-#[diesel(table_name = webhook_endpoints, check_for_backend(super::Backend))]
+#[diesel(table_name = webhook_endpoints, check_for_backend(super::MultiBackend))]
 struct EndpointRow {
     id: String,
     url: String,
@@ -77,7 +77,7 @@ impl TryFrom<EndpointRow> for Endpoint {
 
 /// A delivery's own columns, as read back.
 #[derive(Debug, Queryable, Selectable)]
-#[diesel(table_name = webhook_deliveries, check_for_backend(super::Backend))]
+#[diesel(table_name = webhook_deliveries, check_for_backend(super::MultiBackend))]
 struct DeliveryRow {
     id: i64,
     entry_id: i64,
@@ -103,9 +103,12 @@ fn attempts(count: i32) -> Result<u32, StorageError> {
 }
 
 /// Claims the deliveries `request` asks for, counting their attempt and leasing them.
-fn claim(connection: &mut Db, request: ClaimRequest) -> Result<Vec<Claimed>, StorageError> {
+fn claim(
+    connection: &mut AnyConnection,
+    request: ClaimRequest,
+) -> Result<Vec<Claimed>, StorageError> {
     let most = i64::try_from(request.most).unwrap_or(i64::MAX);
-    let due: Vec<i64> = diesel::sql_query(dialect::DUE_DELIVERIES)
+    let due: Vec<i64> = diesel::sql_query(connection.dialect().due_deliveries)
         .bind::<BigInt, _>(seconds(request.now))
         .bind::<BigInt, _>(most)
         .load::<Due>(connection)
@@ -179,7 +182,12 @@ fn claim(connection: &mut Db, request: ClaimRequest) -> Result<Vec<Claimed>, Sto
 }
 
 /// Fails a delivery for good at `now`, with `error` as its last error.
-fn give_up(connection: &mut Db, delivery: i64, now: DateTime<Utc>, error: &str) -> QueryResult<()> {
+fn give_up(
+    connection: &mut AnyConnection,
+    delivery: i64,
+    now: DateTime<Utc>,
+    error: &str,
+) -> QueryResult<()> {
     diesel::update(webhook_deliveries::table.find(delivery))
         .set((
             webhook_deliveries::state.eq(DeliveryState::Failed.as_str()),
@@ -195,11 +203,11 @@ fn give_up(connection: &mut Db, delivery: i64, now: DateTime<Utc>, error: &str) 
 /// Forgets at most `most` deliveries settled at or before `by`, first settled first (passing
 /// over those another sweep holds); answers how many.
 pub(super) fn forget_settled(
-    connection: &mut Db,
+    connection: &mut AnyConnection,
     by: DateTime<Utc>,
     most: u32,
 ) -> QueryResult<u64> {
-    let forgotten = diesel::sql_query(dialect::FORGET_DELIVERIES)
+    let forgotten = diesel::sql_query(connection.dialect().forget_deliveries)
         .bind::<BigInt, _>(seconds(by))
         .bind::<BigInt, _>(i64::from(most))
         .execute(connection)?;
@@ -208,7 +216,7 @@ pub(super) fn forget_settled(
 
 /// Records `settlement` if it is for the delivery's latest attempt and the delivery is still
 /// pending; answers whether it did.
-fn settle(connection: &mut Db, settlement: &Settlement) -> QueryResult<bool> {
+fn settle(connection: &mut AnyConnection, settlement: &Settlement) -> QueryResult<bool> {
     let state = match settlement.settled() {
         Settled::Done => DeliveryState::Delivered,
         Settled::Retry(_) => DeliveryState::Pending,
@@ -230,11 +238,11 @@ fn settle(connection: &mut Db, settlement: &Settlement) -> QueryResult<bool> {
     Ok(updated == 1)
 }
 
-impl Outbox for Repository {
+impl<S: Store> Outbox for SqlRepository<S> {
     fn add_endpoint(&self, endpoint: Endpoint) -> Pending<Endpoint, TooManyEndpoints> {
-        self.write(move |connection| {
+        self.store.write(move |connection| {
             // Two registrations on two servers take turns, so neither counts short.
-            dialect::lock_key(connection, "webhook endpoints")?;
+            (connection.dialect().lock_key)(connection, "webhook endpoints")?;
             let registered: i64 = webhook_endpoints::table.count().get_result(connection)?;
             if registered >= i64::try_from(MAX_ENDPOINTS).unwrap_or(i64::MAX) {
                 return Err(TxError::refused(TooManyEndpoints));
@@ -247,7 +255,7 @@ impl Outbox for Repository {
     }
 
     fn endpoints(&self) -> Result<Vec<Endpoint>, StorageError> {
-        self.read(|connection| {
+        self.store.read(|connection| {
             webhook_endpoints::table
                 .order(webhook_endpoints::seq)
                 .select(EndpointRow::as_select())
@@ -260,7 +268,7 @@ impl Outbox for Repository {
     }
 
     fn remove_endpoint(&self, id: EndpointId) -> Pending<Endpoint, EndpointNotFound> {
-        self.write(move |connection| {
+        self.store.write(move |connection| {
             let id = id.to_string();
             let row: EndpointRow = webhook_endpoints::table
                 .filter(webhook_endpoints::id.eq(&id))
@@ -280,7 +288,7 @@ impl Outbox for Repository {
         id: EndpointId,
         most: usize,
     ) -> Result<Option<Vec<Delivery>>, StorageError> {
-        self.read(|connection| {
+        self.store.read(|connection| {
             let id = id.to_string();
             let known: bool = diesel::select(diesel::dsl::exists(
                 webhook_endpoints::table.filter(webhook_endpoints::id.eq(&id)),
@@ -328,10 +336,10 @@ impl Outbox for Repository {
     }
 
     fn claim(&self, request: ClaimRequest) -> Pending<Vec<Claimed>, Infallible> {
-        self.write(move |connection| Ok(claim(connection, request)?))
+        self.store.write(move |connection| Ok(claim(connection, request)?))
     }
 
     fn settle(&self, settlement: Settlement) -> Pending<bool, Infallible> {
-        self.write(move |connection| Ok(settle(connection, &settlement)?))
+        self.store.write(move |connection| Ok(settle(connection, &settlement)?))
     }
 }

@@ -8,14 +8,14 @@ use std::{
 use diesel::{
     Connection,
     connection::SimpleConnection,
-    r2d2::{self, CustomizeConnection},
+    r2d2::{self, ConnectionManager, CustomizeConnection, ManageConnection, R2D2Connection},
     sqlite::SqliteConnection,
 };
 #[cfg(test)]
 use diesel_migrations::MigrationHarness;
 use diesel_migrations::{EmbeddedMigrations, embed_migrations};
 
-use crate::{Migrations, StoreOptions, migrations::bring_up_to_date};
+use crate::{Migrations, StoreOptions, migrations::bring_up_to_date, sql::AnyConnection};
 
 const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
 
@@ -38,7 +38,7 @@ impl From<&StoreOptions> for ConnectionOptions {
 }
 
 impl ConnectionOptions {
-    pub(super) fn apply(&self, connection: &mut SqliteConnection) -> diesel::QueryResult<()> {
+    pub(super) fn apply(&self, connection: &mut impl SimpleConnection) -> diesel::QueryResult<()> {
         // Savepoints keep the pages they change in a statement journal: in memory, not in a
         // temporary file written at every change.
         connection.batch_execute(&format!(
@@ -50,9 +50,45 @@ impl ConnectionOptions {
     }
 }
 
-impl CustomizeConnection<SqliteConnection, r2d2::Error> for ConnectionOptions {
-    fn on_acquire(&self, connection: &mut SqliteConnection) -> Result<(), r2d2::Error> {
+impl CustomizeConnection<AnyConnection, r2d2::Error> for ConnectionOptions {
+    fn on_acquire(&self, connection: &mut AnyConnection) -> Result<(), r2d2::Error> {
         self.apply(connection).map_err(r2d2::Error::QueryError)
+    }
+}
+
+/// The pool's manager: opens SQLite connections (never guessing the backend from the path, as
+/// `AnyConnection::establish` would) and hands them out as the shared SQL's [`AnyConnection`].
+pub(super) struct Opened<C: R2D2Connection + 'static>(ConnectionManager<C>);
+
+impl<C: R2D2Connection + 'static> std::fmt::Debug for Opened<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Opened").field(&self.0).finish()
+    }
+}
+
+impl<C: R2D2Connection + 'static> Opened<C> {
+    pub(super) fn new(path: &str) -> Self {
+        Self(ConnectionManager::new(path))
+    }
+}
+
+impl<C> ManageConnection for Opened<C>
+where
+    C: R2D2Connection + Into<AnyConnection> + 'static,
+{
+    type Connection = AnyConnection;
+    type Error = r2d2::Error;
+
+    fn connect(&self) -> Result<AnyConnection, r2d2::Error> {
+        self.0.connect().map(Into::into)
+    }
+
+    fn is_valid(&self, connection: &mut AnyConnection) -> Result<(), r2d2::Error> {
+        connection.ping().map_err(r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, connection: &mut AnyConnection) -> bool {
+        connection.is_broken()
     }
 }
 
@@ -91,7 +127,7 @@ pub(super) fn prepare(
 }
 
 /// Whether SQLite refused because another connection holds a lock.
-pub(super) fn is_locked(message: &str) -> bool {
+pub(crate) fn is_locked(message: &str) -> bool {
     message.contains("database is locked") || message.contains("database table is locked")
 }
 

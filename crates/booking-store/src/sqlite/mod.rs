@@ -10,27 +10,8 @@
 
 mod checkpoint;
 mod connection;
-mod dialect;
-// The SQL both backends share, compiled here against SQLite's connection and `dialect`.
-#[path = "../sql/keys.rs"]
-mod keys;
-#[path = "../sql/notifications.rs"]
-mod notifications;
-#[path = "../sql/records.rs"]
-mod records;
-#[path = "../sql/repository.rs"]
-mod repository;
-#[path = "../sql/rows.rs"]
-mod rows;
-#[path = "../sql/schema.rs"]
-mod schema;
+pub(crate) mod dialect;
 mod statements;
-#[path = "../sql/transaction.rs"]
-mod transaction;
-#[path = "../sql/usage.rs"]
-mod usage;
-#[path = "../sql/webhooks.rs"]
-mod webhooks;
 mod writer;
 mod writes;
 
@@ -40,34 +21,30 @@ use booking_core::{pending::Pending, storage::StorageError};
 use diesel::{
     connection::SimpleConnection,
     prelude::*,
-    r2d2::{ConnectionManager, Pool, PooledConnection},
+    r2d2::{Pool, PooledConnection},
 };
 use thiserror::Error;
 
-use crate::{Migrations, OpenError, StoreOptions};
-
+pub(crate) use self::connection::is_locked;
 use self::{
     checkpoint::Checkpointer,
-    connection::{ConnectionOptions, is_locked, prepare},
-    transaction::TxError,
+    connection::{ConnectionOptions, Opened, prepare},
     writer::Writer,
 };
+use crate::{
+    Migrations, OpenError, StoreOptions,
+    sql::{Announced, AnyConnection, SqlRepository, Store, TxError, storage_error},
+};
 
-type SqlitePool = Pool<ConnectionManager<SqliteConnection>>;
-/// The connection type the shared SQL runs on.
-type Db = SqliteConnection;
-/// The backend whose types the shared SQL's rows are checked against.
-#[expect(
-    dead_code,
-    reason = "named only by the rows' derived type checks, which rustc counts as unused"
-)]
-type Backend = diesel::sqlite::Sqlite;
-/// The repository the shared SQL implements the port for.
-type Repository = SqliteRepository;
+type SqlitePool = Pool<Opened<SqliteConnection>>;
 
-/// Appointments in an SQLite database file.
+/// Appointments in an SQLite database file: the core's ports over [`SqliteStore`].
+pub type SqliteRepository = SqlRepository<SqliteStore>;
+
+/// The SQLite side of [`SqliteRepository`]: the pool its reads use and the thread that owns
+/// the write connection.
 #[derive(Debug)]
-pub struct SqliteRepository {
+pub struct SqliteStore {
     pool: SqlitePool,
     /// The thread that owns the write connection (see `writer`).
     writer: Writer,
@@ -107,7 +84,7 @@ impl SqliteRepository {
             // query to every read. A connection that fails is dropped by the pool anyway.
             .test_on_check_out(false)
             .connection_customizer(Box::new(connection_options))
-            .build(ConnectionManager::new(&name))
+            .build(Opened::new(&name))
             .map_err(|source| OpenError::Pool { database: database.clone(), source })?;
         let cannot_open = |error: std::io::Error| OpenError::Prepare {
             database: database.clone(),
@@ -126,7 +103,7 @@ impl SqliteRepository {
                 .map_err(cannot_open)?;
         let writer = Writer::start(Box::new(connect), checkpoints, options.busy_timeout)
             .map_err(cannot_open)?;
-        Ok(Self { pool, writer })
+        Ok(SqlRepository::new(SqliteStore { pool, writer }))
     }
 
     /// Runs SQLite's `PRAGMA integrity_check`; a fault unless the database is intact.
@@ -137,7 +114,7 @@ impl SqliteRepository {
             integrity_check: String,
         }
         let rows: Vec<Check> = diesel::sql_query("PRAGMA integrity_check")
-            .load(&mut *self.connection()?)
+            .load(&mut *self.store().connection()?)
             .map_err(storage_error)?;
         match rows.as_slice() {
             [only] if only.integrity_check == "ok" => Ok(()),
@@ -193,19 +170,34 @@ impl SqliteRepository {
             })
             .map_err(BackupError::Sync)
     }
+}
 
-    fn connection(
-        &self,
-    ) -> Result<PooledConnection<ConnectionManager<SqliteConnection>>, StorageError> {
+impl SqliteStore {
+    fn connection(&self) -> Result<PooledConnection<Opened<SqliteConnection>>, StorageError> {
         crate::checkout(&self.pool)
     }
+}
 
-    /// Runs `read` on a pooled connection.
+impl Store for SqliteStore {
+    /// Runs `read` on a pooled connection, once: a local file is not lost like a server.
     fn read<T>(
         &self,
-        read: impl FnOnce(&mut Db) -> Result<T, StorageError>,
+        mut read: impl FnMut(&mut AnyConnection) -> Result<T, StorageError>,
     ) -> Result<T, StorageError> {
         read(&mut *self.connection()?)
+    }
+
+    /// Queues `work` for the writer: committed with its neighbours if it returns `Ok`, its
+    /// savepoint rolled back otherwise; answered only once its transaction has ended.
+    fn write<T, R>(
+        &self,
+        work: impl FnMut(&mut AnyConnection) -> Result<T, TxError<R>> + Send + 'static,
+    ) -> Pending<T, R>
+    where
+        T: Announced + Send + 'static,
+        R: Send + 'static,
+    {
+        self.writer.submit(work)
     }
 
     /// Whether writes can be taken: the writer thread is running.
@@ -216,28 +208,6 @@ impl SqliteRepository {
             Err(StorageError::fault("the writer thread has stopped; restart the server"))
         }
     }
-
-    /// Queues `work` for the writer: committed with its neighbours if it returns `Ok`, its
-    /// savepoint rolled back otherwise; answered only once its transaction has ended.
-    fn write<T, R>(
-        &self,
-        work: impl FnOnce(&mut Db) -> Result<T, TxError<R>> + Send + 'static,
-    ) -> Pending<T, R>
-    where
-        T: Send + 'static,
-        R: Send + 'static,
-    {
-        self.writer.submit(work)
-    }
-}
-
-/// A busy or locked database is a passing state; anything else is a fault.
-pub(super) fn storage_error(error: diesel::result::Error) -> StorageError {
-    let transient = match &error {
-        diesel::result::Error::DatabaseError(_, info) => is_locked(info.message()),
-        _ => false,
-    };
-    if transient { StorageError::unavailable(error) } else { StorageError::fault(error) }
 }
 
 #[cfg(test)]

@@ -36,10 +36,13 @@ use diesel::{
     sqlite::SqliteConnection,
 };
 
+use crate::sql::AnyConnection;
+
+use super::checkpoint::Checkpointer;
 use super::statements::{
     BeginImmediate, Commit, OpenSavepoint, ReleaseSavepoint, RollBackToSavepoint, Rollback,
 };
-use super::{TxError, checkpoint::Checkpointer, storage_error};
+use crate::sql::{TxError, storage_error};
 
 /// Writes that may wait in the queue; past this the writer is far behind, and a new write is
 /// answered "unavailable" at once instead of waiting.
@@ -75,7 +78,7 @@ struct Job {
 /// A write waiting to run, with the promise of its answer.
 trait Member: Send {
     /// Runs it in a savepoint of the open transaction.
-    fn run(self: Box<Self>, connection: &mut SqliteConnection) -> Outcome;
+    fn run(self: Box<Self>, connection: &mut AnyConnection) -> Outcome;
     /// Answers it without running it: it is never applied.
     fn refuse(self: Box<Self>, error: StorageError);
 }
@@ -127,16 +130,16 @@ impl<T, R, F> Member for Write<T, R, F>
 where
     T: Send + 'static,
     R: Send + 'static,
-    F: FnOnce(&mut SqliteConnection) -> Result<T, TxError<R>> + Send,
+    F: FnOnce(&mut AnyConnection) -> Result<T, TxError<R>> + Send,
 {
-    fn run(self: Box<Self>, connection: &mut SqliteConnection) -> Outcome {
+    fn run(self: Box<Self>, connection: &mut AnyConnection) -> Outcome {
         let Write { work, promise } = *self;
-        if let Err(error) = OpenSavepoint.execute(connection) {
+        if let Err(error) = sqlite(connection, OpenSavepoint) {
             promise.keep(Err(WriteError::Storage(storage_error(error))));
             return Outcome::Failed;
         }
         match catch_unwind(AssertUnwindSafe(|| work(connection))) {
-            Ok(Ok(value)) => match ReleaseSavepoint.execute(connection) {
+            Ok(Ok(value)) => match sqlite(connection, ReleaseSavepoint) {
                 Ok(_) => Outcome::Wrote(Box::new(Held { answer: Ok(value), promise })),
                 Err(error) => {
                     // Still open, the savepoint would commit with the batch: undo it.
@@ -178,8 +181,17 @@ where
 }
 
 /// Undoes a write's savepoint and closes it; false if it could not be undone.
-fn roll_back(connection: &mut SqliteConnection) -> bool {
-    RollBackToSavepoint.execute(connection).is_ok() && ReleaseSavepoint.execute(connection).is_ok()
+/// Runs one of the fixed statements on SQLite's own connection (built once, then only run:
+/// the shared SQL's connection would build its text at every call).
+fn sqlite<S>(connection: &mut AnyConnection, statement: S) -> QueryResult<usize>
+where
+    S: diesel::query_dsl::methods::ExecuteDsl<SqliteConnection> + RunQueryDsl<SqliteConnection>,
+{
+    statement.execute(connection.sqlite()?)
+}
+
+fn roll_back(connection: &mut AnyConnection) -> bool {
+    sqlite(connection, RollBackToSavepoint).is_ok() && sqlite(connection, ReleaseSavepoint).is_ok()
 }
 
 impl std::fmt::Debug for Writer {
@@ -201,7 +213,7 @@ impl Writer {
         let (queue, jobs) = mpsc::sync_channel(QUEUE);
         let thread = thread::Builder::new().name("booking-writer".into()).spawn(move || {
             Batches {
-                connection,
+                connection: connection.into(),
                 broken: false,
                 connect,
                 busy: patience,
@@ -217,7 +229,7 @@ impl Writer {
     /// Queues `work`; its answer comes once the transaction holding it has ended.
     pub(super) fn submit<T, R>(
         &self,
-        work: impl FnOnce(&mut SqliteConnection) -> Result<T, TxError<R>> + Send + 'static,
+        work: impl FnOnce(&mut AnyConnection) -> Result<T, TxError<R>> + Send + 'static,
     ) -> Pending<T, R>
     where
         T: Send + 'static,
@@ -267,7 +279,7 @@ impl Drop for Writer {
 
 /// The writer thread's state.
 struct Batches {
-    connection: SqliteConnection,
+    connection: AnyConnection,
     /// Whether the connection may hold a transaction it could not end; a fresh one replaces it
     /// before the next batch.
     broken: bool,
@@ -349,7 +361,7 @@ impl Batches {
         }
         // Fixed statements, not Diesel's transaction manager: whatever a write did with its
         // own transactions, COMMIT below is a COMMIT, never the release of a savepoint.
-        BeginImmediate.execute(&mut self.connection).map(drop).map_err(|error| {
+        sqlite(&mut self.connection, BeginImmediate).map(drop).map_err(|error| {
             let error = storage_error(error);
             match error.kind() {
                 StorageErrorKind::Fault => error,
@@ -362,7 +374,7 @@ impl Batches {
 
     fn commit(&mut self, answers: Vec<Ran>) {
         let started = Instant::now();
-        match Commit.execute(&mut self.connection) {
+        match sqlite(&mut self.connection, Commit) {
             Ok(_) => {
                 let took = started.elapsed();
                 tracing::debug!(
@@ -384,7 +396,7 @@ impl Batches {
             Err(error) => {
                 tracing::error!(%error, writes = answers.len(), "a commit failed; every write of it is answered as not known to be done");
                 // A failed COMMIT can leave the transaction open (and the write lock held).
-                let rolled_back = Rollback.execute(&mut self.connection).is_ok();
+                let rolled_back = sqlite(&mut self.connection, Rollback).is_ok();
                 self.answer_lost(answers, true);
                 self.broken = !rolled_back;
                 self.reopen();
@@ -419,7 +431,7 @@ impl Batches {
 
     /// Rolls back the whole transaction after a savepoint could not be.
     fn abandon(&mut self, answers: Vec<Ran>) {
-        let rolled_back = Rollback.execute(&mut self.connection).is_ok();
+        let rolled_back = sqlite(&mut self.connection, Rollback).is_ok();
         self.answer_lost(answers, !rolled_back);
         self.broken = true;
         self.reopen();
@@ -448,7 +460,7 @@ impl Batches {
         }
         match (self.connect)() {
             Ok(connection) => {
-                self.connection = connection;
+                self.connection = connection.into();
                 self.busy = self.default_busy;
                 self.broken = false;
                 true

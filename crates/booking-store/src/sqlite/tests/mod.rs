@@ -17,7 +17,8 @@ use chrono::DateTime;
 use diesel::{debug_query, sqlite::Sqlite};
 use tempfile::TempDir;
 
-use super::{schema::*, *};
+use super::*;
+use crate::sql::schema::{self, *};
 
 /// A repository on its own database file, removed with the directory when dropped.
 struct TestDatabase {
@@ -221,7 +222,7 @@ fn connections_use_wal_full_sync_and_a_busy_timeout() {
         value: String,
     }
     let database = TestDatabase::new();
-    let mut connection = database.repository.connection().unwrap();
+    let mut connection = database.repository.store().connection().unwrap();
     let mut read = |pragma: &str| {
         diesel::sql_query(format!("SELECT CAST({pragma} AS TEXT) AS value FROM pragma_{pragma}"))
             .get_result::<Setting>(&mut *connection)

@@ -20,7 +20,7 @@ use crate::sqlite::writer::QUEUE;
 fn hold_the_writer(database: &TestDatabase) -> (mpsc::Sender<()>, Pending<(), ()>) {
     let (release, wait) = mpsc::channel::<()>();
     let (started, has_started) = mpsc::channel();
-    let blocker = database.write(move |_| {
+    let blocker = database.store().write(move |_| {
         let _started = started.send(());
         let _released_or_dropped = wait.recv();
         Ok::<_, TxError<()>>(())
@@ -111,7 +111,7 @@ fn a_panicking_write_fails_alone_and_its_neighbours_commit() {
     let (release, blocker) = hold_the_writer(&database);
     let (before, admission) = (booking_at("09:00:00"), monday_nine().1);
     let first = database.book(before, admission, None);
-    let panicking: Pending<(), ()> = database.write(|connection| {
+    let panicking: Pending<(), ()> = database.store().write(|connection| {
         diesel::sql_query("INSERT INTO occupancy VALUES ('default', 1, 1)").execute(connection)?;
         panic!("a bug in a write");
     });
@@ -139,7 +139,7 @@ fn a_failed_commit_answers_every_write_that_the_outcome_is_unknown() {
     let first_id = first.id;
     let first = database.book(first, admission, None);
     // Breaks a foreign key that is checked only at COMMIT, which then fails for everyone.
-    let breaking: Pending<(), ()> = database.write(|connection| {
+    let breaking: Pending<(), ()> = database.store().write(|connection| {
         connection.batch_execute(
             "PRAGMA defer_foreign_keys = ON;
              INSERT INTO hold_slots VALUES ('00000000000000000000000000000000', 'r', 1, 2);",
@@ -167,8 +167,8 @@ fn a_full_queue_answers_at_once() {
     let database = TestDatabase::new();
     let (release, blocker) = hold_the_writer(&database);
     let queued: Vec<Pending<(), ()>> =
-        (0..QUEUE).map(|_| database.write(|_| Ok::<_, TxError<()>>(()))).collect();
-    let overflow: Pending<(), ()> = database.write(|_| Ok(()));
+        (0..QUEUE).map(|_| database.store().write(|_| Ok::<_, TxError<()>>(()))).collect();
+    let overflow: Pending<(), ()> = database.store().write(|_| Ok(()));
     assert_eq!(storage_kind(overflow.wait()), StorageErrorKind::Unavailable);
     release.send(()).unwrap();
     blocker.wait().unwrap();

@@ -9,8 +9,8 @@ use booking_core::{
 };
 use diesel::prelude::*;
 
-use super::{
-    Db, TxError,
+use crate::sql::{
+    TxError,
     rows::{AppointmentRow, instant, seconds},
     schema::idempotency_records,
 };
@@ -99,7 +99,7 @@ impl RecordRow {
 /// Writes run one at a time, so a concurrent request with the same key comes after this one's
 /// transaction and replays its outcome.
 pub(super) fn replay<R>(
-    connection: &mut Db,
+    connection: &mut SqliteConnection,
     operation: Operation,
     idempotency: Option<&Idempotency>,
 ) -> Result<Option<Appointment>, TxError<R>> {
@@ -125,7 +125,7 @@ pub(super) fn replay<R>(
 
 /// Remembers a keyed write that succeeded, with the appointment as it left it.
 pub(super) fn remember(
-    connection: &mut Db,
+    connection: &mut SqliteConnection,
     operation: Operation,
     idempotency: Option<&Idempotency>,
     appointment: &Appointment,

@@ -15,8 +15,8 @@ use diesel::{dsl::count_star, prelude::*};
 
 use super::super::statements::{GiveBackPlace, TakePlace};
 
-use super::{
-    Db, TxError,
+use crate::sql::{
+    TxError,
     rows::{ClosureRow, closures_of, instant, seconds},
     schema::{closures, hold_slots, occupancy},
     storage_error,
@@ -46,7 +46,7 @@ fn takes(placement: &Placement, start: i64) -> bool {
 
 /// Usage of the slots `placement` takes, as seen inside the transaction.
 fn usage_for(
-    connection: &mut Db,
+    connection: &mut SqliteConnection,
     placement: &Placement,
     now: DateTime<Utc>,
     own: Own<'_>,
@@ -91,7 +91,10 @@ fn usage_for(
 }
 
 /// Closures of `resource` (or of the business) that overlap the placement's time.
-fn closures_over(connection: &mut Db, placement: &Placement) -> Result<Vec<Closure>, StorageError> {
+fn closures_over(
+    connection: &mut SqliteConnection,
+    placement: &Placement,
+) -> Result<Vec<Closure>, StorageError> {
     closures_of(
         closures::table
             .filter(closures::start_at.lt(seconds(placement.slot.end())))
@@ -110,7 +113,7 @@ fn closures_over(connection: &mut Db, placement: &Placement) -> Result<Vec<Closu
 /// the write transaction, which holds the database's one write lock: what it reads cannot change
 /// before the write.
 pub(super) fn first_admitted<'a>(
-    connection: &mut Db,
+    connection: &mut SqliteConnection,
     candidates: &'a [Placement],
     admission: &Admission,
     own: Own<'_>,
@@ -129,7 +132,7 @@ pub(super) fn first_admitted<'a>(
 
 /// The admission rule applied to the placement's closures and usage as read now.
 fn judge(
-    connection: &mut Db,
+    connection: &mut SqliteConnection,
     candidate: &Placement,
     admission: &Admission,
     own: Own<'_>,
@@ -142,7 +145,7 @@ fn judge(
 /// Takes one place in each slot with an update that itself refuses to pass the capacity, so
 /// the count can never exceed it whatever a caller checked before.
 pub(super) fn take<R: From<Unavailable>>(
-    connection: &mut Db,
+    connection: &mut SqliteConnection,
     resource: &Slug,
     starts: &[DateTime<Utc>],
     capacity: Capacity,
@@ -161,7 +164,7 @@ pub(super) fn take<R: From<Unavailable>>(
 
 /// Gives back one place in each slot.
 pub(in crate::sqlite) fn give_back(
-    connection: &mut Db,
+    connection: &mut SqliteConnection,
     resource: &Slug,
     starts: &[DateTime<Utc>],
 ) -> Result<(), diesel::result::Error> {

@@ -14,8 +14,8 @@ use diesel::prelude::*;
 
 use super::super::statements::MoveTo;
 
-use super::{
-    Db, TxError,
+use crate::sql::{
+    TxError,
     rows::{AppointmentRow, HoldRow, instant, seconds},
     schema::{appointment_history, appointments, hold_slots, holds},
     storage_error,
@@ -23,7 +23,7 @@ use super::{
 
 /// Inserts an appointment.
 pub(super) fn insert_appointment(
-    connection: &mut Db,
+    connection: &mut SqliteConnection,
     appointment: &Appointment,
 ) -> QueryResult<()> {
     diesel::insert_into(appointments::table)
@@ -34,7 +34,10 @@ pub(super) fn insert_appointment(
 
 /// Adds what `written` did to an appointment to its history (nothing, for a write that did
 /// nothing to one): every write that changes an appointment calls this in its transaction.
-pub(super) fn record<T>(connection: &mut Db, written: &Written<T>) -> QueryResult<()> {
+pub(super) fn record<T>(
+    connection: &mut SqliteConnection,
+    written: &Written<T>,
+) -> QueryResult<()> {
     let Some((id, entry)) = written.event.as_ref().and_then(Event::entry) else {
         return Ok(());
     };
@@ -45,7 +48,10 @@ pub(super) fn record<T>(connection: &mut Db, written: &Written<T>) -> QueryResul
 }
 
 /// Writes an appointment's new time and slots.
-pub(super) fn move_appointment(connection: &mut Db, appointment: &Appointment) -> QueryResult<()> {
+pub(super) fn move_appointment(
+    connection: &mut SqliteConnection,
+    appointment: &Appointment,
+) -> QueryResult<()> {
     let row = AppointmentRow::from(appointment);
     MoveTo {
         id: &row.id,
@@ -60,7 +66,10 @@ pub(super) fn move_appointment(connection: &mut Db, appointment: &Appointment) -
 }
 
 /// A hold with its slots, whether or not it has expired.
-pub(super) fn hold(connection: &mut Db, token: &HoldToken) -> Result<Option<Hold>, StorageError> {
+pub(super) fn hold(
+    connection: &mut SqliteConnection,
+    token: &HoldToken,
+) -> Result<Option<Hold>, StorageError> {
     let Some(row) = holds::table
         .find(token.as_str())
         .select(HoldRow::as_select())
@@ -81,7 +90,7 @@ pub(super) fn hold(connection: &mut Db, token: &HoldToken) -> Result<Option<Hold
 
 /// The candidate of `booking` that its hold `token` is for, if the hold is active at `now`.
 pub(super) fn held_candidate<'a>(
-    connection: &mut Db,
+    connection: &mut SqliteConnection,
     booking: &'a Booking,
     token: &HoldToken,
     now: DateTime<Utc>,
@@ -94,7 +103,7 @@ pub(super) fn held_candidate<'a>(
 
 /// Inserts a hold, asked for by `holder`, and its slots.
 pub(super) fn insert_hold(
-    connection: &mut Db,
+    connection: &mut SqliteConnection,
     hold: &Hold,
     holder: Option<&str>,
 ) -> QueryResult<()> {
@@ -116,7 +125,7 @@ pub(super) fn insert_hold(
 
 /// How many holds `holder` has that are active at `now`, and when the first of them expires.
 pub(super) fn holds_of(
-    connection: &mut Db,
+    connection: &mut SqliteConnection,
     holder: &str,
     now: DateTime<Utc>,
 ) -> Result<(u64, Option<DateTime<Utc>>), StorageError> {
@@ -131,7 +140,10 @@ pub(super) fn holds_of(
 
 /// Deletes a hold, and with it its slots (the foreign key cascades); false if it was already
 /// gone.
-pub(super) fn delete_hold(connection: &mut Db, token: &HoldToken) -> QueryResult<bool> {
+pub(super) fn delete_hold(
+    connection: &mut SqliteConnection,
+    token: &HoldToken,
+) -> QueryResult<bool> {
     let deleted = diesel::delete(holds::table.find(token.as_str())).execute(connection)?;
     Ok(deleted == 1)
 }
