@@ -99,6 +99,12 @@ impl Admission {
         Self { now, earliest, latest }
     }
 
+    /// The rule at `now` with no minimum notice and no horizon: only the past is refused by
+    /// time (an operator booking for a client).
+    pub(crate) fn future_only(now: DateTime<Utc>) -> Self {
+        Self { now, earliest: now, latest: None }
+    }
+
     /// The moment the rule was fixed at.
     pub fn now(&self) -> DateTime<Utc> {
         self.now

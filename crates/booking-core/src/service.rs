@@ -259,14 +259,15 @@ impl BookingService {
         slug.map(|slug| self.schedule.service(slug)).transpose()
     }
 
-    /// Where the request could go, in order of preference, and the rule to judge it by. With
-    /// `early_check`, a start that can never be booked (past, too soon, too far) is refused
-    /// before the store is asked.
+    /// Where the request could go, in order of preference, and the rule to judge it by (under
+    /// `time`'s rules). With `early_check`, a start that can never be booked (past, too soon, too
+    /// far) is refused before the store is asked.
     fn placements(
         &self,
         request: &SlotRequest,
         now: DateTime<Utc>,
         early_check: bool,
+        time: TimeRules,
     ) -> Result<(Vec<Placement>, Admission), PlacementError> {
         let service = self.service_of(request.service.as_ref())?;
         let resources = self.schedule.candidates(request.resource.as_ref(), service)?;
@@ -280,7 +281,10 @@ impl BookingService {
                 }
             }
         }
-        let admission = self.schedule.admission(now, service);
+        let admission = match time {
+            TimeRules::Schedule => self.schedule.admission(now, service),
+            TimeRules::FutureOnly => Admission::future_only(now),
+        };
         match (placements.first(), first_error) {
             (Some(first), _) if early_check => admission.check_time(first.slot.start())?,
             (Some(_), _) => {}
@@ -297,8 +301,24 @@ impl BookingService {
         request: BookRequest,
         retry: Option<Retry>,
     ) -> Result<Pending<Outcome<Written<Appointment>>, BookFailure>, PlacementError> {
+        self.book_by(Actor::Client, request, retry)
+    }
+
+    /// Books as [`book`](Self::book) does, on behalf of `by` (the history and the webhooks say
+    /// who). An operator, booking for a client on the phone or at the desk, is held to no
+    /// minimum notice and no horizon; nobody books the past, a closed time or a full slot.
+    pub fn book_by(
+        &self,
+        by: Actor,
+        request: BookRequest,
+        retry: Option<Retry>,
+    ) -> Result<Pending<Outcome<Written<Appointment>>, BookFailure>, PlacementError> {
         let now = self.clock.now();
-        let (candidates, admission) = self.placements(&request.slot, now, true)?;
+        let time = match by {
+            Actor::Operator => TimeRules::FutureOnly,
+            Actor::Client | Actor::System => TimeRules::Schedule,
+        };
+        let (candidates, admission) = self.placements(&request.slot, now, true, time)?;
         let booking = Booking {
             id: AppointmentId::random(),
             client_name: request.client_name,
@@ -306,7 +326,7 @@ impl BookingService {
             contact: request.contact,
             candidates,
             hold: request.hold,
-            by: Actor::Client,
+            by,
         };
         Ok(self.followed(self.repository.book(booking, admission, self.idempotency(retry, now))))
     }
@@ -319,7 +339,7 @@ impl BookingService {
         holder: Option<&str>,
     ) -> Result<Pending<Written<Hold>, HoldFailure>, PlacementError> {
         let now = self.clock.now();
-        let (candidates, admission) = self.placements(request, now, true)?;
+        let (candidates, admission) = self.placements(request, now, true, TimeRules::Schedule)?;
         let expires_at = (now + self.hold_duration).trunc_subsecs(0);
         let quota = holder
             .zip(self.holds_per_holder)
@@ -405,7 +425,8 @@ impl BookingService {
         // Asking for the slot it holds is a no-op whatever the time rules say, so they are
         // left to the store, which applies them only to a real move.
         let now = self.clock.now();
-        let (mut candidates, admission) = self.placements(&request, now, false)?;
+        let (mut candidates, admission) =
+            self.placements(&request, now, false, TimeRules::Schedule)?;
         if candidates.is_empty() {
             return Err(PlacementError::Unavailable(Unavailable::OutsideHours).into());
         }
@@ -738,6 +759,16 @@ pub enum AvailabilityError {
     Storage(#[from] StorageError),
 }
 
+/// The time rules a request's start is judged by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TimeRules {
+    /// The schedule's (or the service's) minimum notice and horizon: every client's request,
+    /// and an operator's move.
+    Schedule,
+    /// Only that it starts in the future: an operator's booking for a client.
+    FutureOnly,
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Mutex;
@@ -808,6 +839,59 @@ mod tests {
                 (canceled.changed, Some("appointment.canceled")),
             ]
         );
+    }
+
+    /// An operator books for a client inside the minimum notice and past the horizon, where the
+    /// client is refused; not in the past, and not where the slot is full. The history says the
+    /// operator booked it.
+    #[test]
+    fn an_operator_books_past_the_notice_and_horizon_a_client_is_held_to() {
+        // Monday 2030-01-07 09:45 UTC: one day's notice, a week's horizon.
+        let service = BookingService::new(
+            Arc::new(InMemoryRepository::new()),
+            Arc::new(ManualClock::new("2030-01-07T09:45:00Z".parse().unwrap())),
+            Schedule::default()
+                .with_min_notice(Duration::days(1))
+                .with_horizon(Some(Duration::days(7))),
+        );
+        let on = |date: &str, time: &str| {
+            let mut booking = request(time);
+            booking.slot.date = date.parse().unwrap();
+            booking
+        };
+        let refused = |result: Result<_, PlacementError>| match result {
+            Err(PlacementError::Unavailable(why)) => why,
+            Err(other) => panic!("refused for another reason: {other:?}"),
+            Ok(_) => panic!("booked"),
+        };
+        assert!(matches!(
+            refused(service.book(on("2030-01-07", "10:00:00"), None)),
+            Unavailable::TooSoon { .. }
+        ));
+        assert!(matches!(
+            refused(service.book(on("2030-02-04", "10:00:00"), None)),
+            Unavailable::BeyondHorizon { .. }
+        ));
+        for (date, time) in [("2030-01-07", "10:00:00"), ("2030-02-04", "10:00:00")] {
+            let booked = service
+                .book_by(Actor::Operator, on(date, time), None)
+                .unwrap()
+                .wait()
+                .unwrap()
+                .done()
+                .unwrap();
+            let history = service.history(booked.outcome.id()).unwrap().unwrap();
+            assert_eq!(history[0].by, Actor::Operator, "{date} {time}");
+        }
+        assert!(matches!(
+            refused(service.book_by(Actor::Operator, on("2030-01-07", "09:00:00"), None)),
+            Unavailable::Past
+        ));
+        let full = service.book_by(Actor::Operator, on("2030-01-07", "10:00:00"), None).unwrap();
+        assert!(matches!(
+            full.wait(),
+            Err(WriteError::Refused(BookFailure::Unavailable(Unavailable::Full { .. })))
+        ));
     }
 
     /// The feed's listing pages through the store and counts each appointment's changes; it

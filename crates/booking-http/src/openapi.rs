@@ -41,6 +41,7 @@ use crate::{error, routes};
         routes::pages::manage,
         routes::pages::admin,
         routes::admin::appointments,
+        routes::admin::book,
         routes::admin::cancel,
         routes::admin::move_appointment,
         routes::history::history,

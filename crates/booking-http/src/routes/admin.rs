@@ -23,7 +23,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::{
     Bookings,
-    appointments::{self, CancelRequest, RescheduleRequest},
+    appointments::{self, CancelRequest, RescheduleRequest, ScheduleRequest, Scheduled},
     fields,
     times::{InUtc, Zoned},
     views::{AppointmentChanged, AppointmentView, utc},
@@ -378,6 +378,35 @@ pub async fn closures(bookings: web::Data<Bookings>) -> Result<HttpResponse, Api
     Ok(HttpResponse::Ok().json(Closures {
         closures: found.iter().map(|c| ClosureView::new(c, &bookings)).collect(),
     }))
+}
+
+/// Book for a client (on the phone, at the desk): as `POST /schedule`, recorded as the
+/// operator's, and held to no minimum notice and no horizon. Never in the past, at a closed time
+/// or in a full slot.
+#[utoipa::path(
+    post, path = "/admin/appointments", tag = "admin", operation_id = "operator_book",
+    params(("Idempotency-Key" = Option<String>, Header, description = "As for POST /schedule")),
+    request_body = ScheduleRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "Booked", body = Scheduled,
+            headers(("Location" = String, description = "/appointment/{id} of the new appointment"))),
+        (status = 400, description = "As for POST /schedule, but for the minimum notice and the horizon, which do not apply", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or wrong bearer token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Hold not found or expired.", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Time slot is not available. (reason full, held or closed), or the hold is for another slot", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body over 16 KiB", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Idempotency-Key reused for a different request", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "No admin token configured, or the database is unavailable", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn book(
+    request: actix_web::HttpRequest,
+    bookings: web::Data<Bookings>,
+    body: web::Json<ScheduleRequest>,
+) -> Result<HttpResponse, ApiError> {
+    appointments::schedule_by(Actor::Operator, request, bookings, body).await
 }
 
 /// Cancel an appointment for the business: as `POST /cancel/{id}`, recorded as the operator's.

@@ -142,9 +142,19 @@ pub async fn schedule(
     bookings: web::Data<Bookings>,
     body: web::Json<ScheduleRequest>,
 ) -> Result<HttpResponse, ApiError> {
+    schedule_by(Actor::Client, request, bookings, body).await
+}
+
+/// Books as `POST /schedule` does, on behalf of `by` (see `BookingService::book_by`).
+pub(super) async fn schedule_by(
+    by: Actor,
+    request: HttpRequest,
+    bookings: web::Data<Bookings>,
+    body: web::Json<ScheduleRequest>,
+) -> Result<HttpResponse, ApiError> {
     let retry = retry_key(&request, &*body)?;
     let book = BookRequest::try_from(body.into_inner())?;
-    let pending = bookings.queue("book", move |service| service.book(book, retry)).await?;
+    let pending = bookings.queue("book", move |service| service.book_by(by, book, retry)).await?;
     Ok(scheduled(pending.await?, bookings.schedule()))
 }
 

@@ -72,7 +72,11 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .service(
             web::scope("/admin")
                 .wrap(from_fn(admin::require_token))
-                .service(resource("/appointments", "GET").route(web::get().to(admin::appointments)))
+                .service(
+                    resource("/appointments", "GET, POST")
+                        .route(web::get().to(admin::appointments))
+                        .route(web::post().to(admin::book)),
+                )
                 .service(
                     resource("/appointments/{id}/cancel", "POST")
                         .route(web::post().to(admin::cancel)),

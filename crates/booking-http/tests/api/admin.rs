@@ -3,8 +3,9 @@ use serde_json::{Value, json};
 
 use crate::helpers::{ADMIN_TOKEN, DAY, TestApp, assert_problem, salon, spawn_app, spawn_app_with};
 
-const ROUTES: [(Method, &str); 7] = [
+const ROUTES: [(Method, &str); 8] = [
     (Method::GET, "/admin/appointments"),
+    (Method::POST, "/admin/appointments"),
     (Method::POST, "/admin/appointments/67e55044-10b1-426f-9247-bb680e5fe0c8/cancel"),
     (Method::POST, "/admin/appointments/67e55044-10b1-426f-9247-bb680e5fe0c8/move"),
     (Method::GET, "/admin/appointments/67e55044-10b1-426f-9247-bb680e5fe0c8/history"),
@@ -331,6 +332,63 @@ async fn an_operator_moves_and_cancels_under_the_clients_rules_and_the_history_s
         ]
     );
     assert_eq!(app.appointment(&taken).await["status"], "scheduled", "the other one is untouched");
+}
+
+/// An operator books for a client inside the minimum notice and past the horizon, which refuse
+/// the client; never in the past, at a closed time or in a full slot. The answer is
+/// `POST /schedule`'s, and the history says the operator booked it.
+#[actix_web::test]
+async fn an_operator_books_past_the_notice_and_horizon_but_never_a_full_or_closed_slot() {
+    let app = spawn_app_with(|settings| {
+        salon(settings);
+        settings.admin_token = Some(ADMIN_TOKEN.parse().unwrap());
+        settings.schedule = settings
+            .schedule
+            .clone()
+            .with_min_notice(chrono::Duration::hours(2))
+            .with_horizon(Some(chrono::Duration::days(10)));
+    })
+    .await;
+    // Now is 2030-01-01 08:00 (a Tuesday).
+    let soon =
+        json!({"client_name": "Ada", "date": "2030-01-01", "time": "09:00", "resource": "alice"});
+    let client = app.post_json("/schedule", &soon).await;
+    assert_problem(client, StatusCode::BAD_REQUEST, "The requested time is too soon to book.")
+        .await;
+    let booked = app.admin_post("/admin/appointments", &soon).await;
+    assert_eq!(booked.status(), StatusCode::CREATED);
+    let location = booked.headers()["location"].to_str().unwrap().to_owned();
+    let booked: Value = booked.json().await.unwrap();
+    assert_eq!(booked["message"], "Appointment scheduled successfully.");
+    let id = booked["appointment_id"].as_str().unwrap().to_owned();
+    assert_eq!(location, format!("/appointment/{id}"));
+    assert_eq!(app.appointment(&id).await["time"], "09:00");
+    let by: Vec<Value> = entries(&app, &id).await.iter().map(|e| e["actor"].clone()).collect();
+    assert_eq!(by, [json!("operator")]);
+
+    let far =
+        json!({"client_name": "Bo", "date": "2030-01-15", "time": "10:00", "resource": "alice"});
+    let client = app.post_json("/schedule", &far).await;
+    assert_problem(client, StatusCode::BAD_REQUEST, "The requested time is too far ahead to book.")
+        .await;
+    assert_eq!(app.admin_post("/admin/appointments", &far).await.status(), StatusCode::CREATED);
+
+    let full = app.admin_post("/admin/appointments", &soon).await;
+    assert_problem(full, StatusCode::CONFLICT, "Time slot is not available.").await;
+    let past =
+        json!({"client_name": "Cy", "date": "2030-01-01", "time": "07:30", "resource": "alice"});
+    let past = app.admin_post("/admin/appointments", &past).await;
+    assert_eq!(past.status(), StatusCode::BAD_REQUEST);
+    let closure =
+        json!({"resource": "alice", "from": "2030-01-02T09:00", "to": "2030-01-02T12:00"});
+    assert_eq!(app.admin_post("/admin/closures", &closure).await.status(), StatusCode::CREATED);
+    let closed =
+        json!({"client_name": "Di", "date": "2030-01-02", "time": "10:00", "resource": "alice"});
+    let closed = app.admin_post("/admin/appointments", &closed).await;
+    let closed = assert_problem(closed, StatusCode::CONFLICT, "Time slot is not available.").await;
+    assert_eq!(closed["reason"], "closed");
+    let anonymous = app.post_json("/admin/appointments", &soon).await;
+    assert_problem(anonymous, StatusCode::UNAUTHORIZED, "Authentication required.").await;
 }
 
 #[actix_web::test]

@@ -81,6 +81,27 @@ async fn text_with_a_nul_is_a_400_not_a_500() {
     assert_eq!(closed.status(), StatusCode::BAD_REQUEST);
 }
 
+/// An operator's booking past the horizon, which the batch functions decide with the rule the
+/// service hands them: booked once, and refused to the client and to a second booking.
+#[actix_web::test]
+#[ignore = "needs PostgreSQL: set TEST_DATABASE_URL and run with --include-ignored"]
+async fn an_operator_books_past_the_horizon_once() {
+    let schema = TestSchema::create();
+    let token = "postgres-admin-token-0123";
+    let server = Server::starting_on(
+        schema.url().expose(),
+        &[("BOOKING_ADMIN_TOKEN", token), ("BOOKING_HORIZON_DAYS", "7")],
+    )
+    .ready();
+    let client = reqwest::Client::new();
+    let body = json!({"client_name": "Ada", "date": next_month(), "time": "10:00"});
+    let by_client = client.post(server.url("/schedule")).json(&body).send().await.unwrap();
+    assert_eq!(by_client.status(), StatusCode::BAD_REQUEST);
+    let operator = || client.post(server.url("/admin/appointments")).bearer_auth(token).json(&body);
+    assert_eq!(operator().send().await.unwrap().status(), StatusCode::CREATED);
+    assert_eq!(operator().send().await.unwrap().status(), StatusCode::CONFLICT);
+}
+
 #[actix_web::test]
 #[ignore = "needs PostgreSQL: set TEST_DATABASE_URL and run with --include-ignored"]
 async fn a_database_outage_gives_quick_503s_and_the_server_recovers_by_itself() {

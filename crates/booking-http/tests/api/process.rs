@@ -718,9 +718,10 @@ fn readme_examples_work() {
             "Appointment canceled successfully.",
             "Appointment is already canceled.",
             "Appointment scheduled successfully.",
-            // The operator's move and cancel (the booking's answer is kept in $OP).
+            // The operator's move and cancel (the booking's answer is kept in $OP), and booking.
             "Appointment rescheduled successfully.",
             "Appointment canceled successfully.",
+            "Appointment scheduled successfully.",
         ],
         "{stdout}"
     );
@@ -757,6 +758,7 @@ fn readme_examples_work() {
         "BEGIN:VEVENT\r\nUID:",
         "SEQUENCE:1\r\n",
         "\"actor\":\"client\",\"reason\":\"Feeling ill\"",
+        "\"client_name\":\"Katherine Johnson\"",
         "{\"notifications\":[]}",
         "\"time\":\"10:00\",\"start\":\"2036-03-06T10:00:00+00:00\"",
     ] {
