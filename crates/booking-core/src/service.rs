@@ -401,25 +401,29 @@ impl BookingService {
         time: NaiveTime,
         retry: Option<Retry>,
     ) -> Result<Pending<Outcome<Written<Appointment>>, RescheduleFailure>, RescheduleError> {
-        self.reschedule_by(Actor::Client, id, date, time, retry)
+        self.reschedule_by(Actor::Client, id, date, time, None, retry)
     }
 
-    /// Moves as [`reschedule`](Self::reschedule) does, on behalf of `by`, under the same rules.
+    /// Moves as [`reschedule`](Self::reschedule) does, on behalf of `by`, under the same rules;
+    /// to `resource` when one is given (it must offer the appointment's service), else on the
+    /// resource the appointment is on.
     pub fn reschedule_by(
         &self,
         by: Actor,
         id: AppointmentId,
         date: NaiveDate,
         time: NaiveTime,
+        resource: Option<Slug>,
         retry: Option<Retry>,
     ) -> Result<Pending<Outcome<Written<Appointment>>, RescheduleFailure>, RescheduleError> {
-        // An appointment's resource and service never change, so reading them before the
-        // write is safe; the write re-checks everything else.
+        // An appointment's service never changes, so reading it before the write is safe; so
+        // is its resource, when none is asked for: the move stays where the mover saw it. The
+        // write re-checks everything else.
         let current = self.repository.get(id)?.ok_or(RescheduleError::NotFound)?;
         let request = SlotRequest {
             date,
             time,
-            resource: Some(current.resource().clone()),
+            resource: Some(resource.unwrap_or_else(|| current.resource().clone())),
             service: current.service().cloned(),
         };
         // Asking for the slot it holds is a no-op whatever the time rules say, so they are

@@ -75,6 +75,31 @@ pub fn rescheduling_moves_every_place(repository: &dyn AppointmentRepository) {
     assert!(moved.occupied().iter().all(|s| booked_at(repository, "alice", *s) == 1));
 }
 
+/// A move to another resource frees the old resource's places and takes the new one's; a full
+/// slot there refuses it and leaves everything as it was.
+pub fn rescheduling_to_another_resource_moves_every_place(repository: &dyn AppointmentRepository) {
+    let appointment = book(repository, place("alice", Some("colour"), 7, 9, 1));
+    let blocker = book(repository, place("bob", None, 8, 9, 1));
+    assert!(matches!(
+        reschedule_on(
+            repository,
+            appointment.id(),
+            &place("bob", Some("colour"), 8, 9, 1),
+            &admission()
+        ),
+        Err(WriteError::Refused(RescheduleFailure::Unavailable(Unavailable::Full { .. })))
+    ));
+    assert_eq!(repository.get(appointment.id()).unwrap().as_ref(), Some(&appointment));
+    let to = place("bob", Some("colour"), 7, 9, 1);
+    let moved = reschedule_on(repository, appointment.id(), &to, &admission()).unwrap().outcome;
+    assert_eq!((moved.resource(), moved.slot()), (&slug("bob"), to.slot));
+    assert_eq!(moved.service(), Some(&slug("colour")));
+    assert_eq!(repository.get(appointment.id()).unwrap().as_ref(), Some(&moved));
+    assert!(appointment.occupied().iter().all(|s| booked_at(repository, "alice", *s) == 0));
+    assert!(moved.occupied().iter().all(|s| booked_at(repository, "bob", *s) == 1));
+    assert_eq!(booked_at(repository, "bob", blocker.slot().start()), 1);
+}
+
 /// A move by one slot overlaps the appointment's own places, which do not count against it.
 pub fn rescheduling_may_overlap_its_own_places(repository: &dyn AppointmentRepository) {
     let appointment = book(repository, place("alice", Some("colour"), 7, 9, 1));

@@ -79,6 +79,7 @@ macro_rules! repository_contract_tests {
             canceling_twice_or_unknown_is_refused,
             a_started_appointment_cannot_be_canceled,
             rescheduling_moves_every_place,
+            rescheduling_to_another_resource_moves_every_place,
             rescheduling_may_overlap_its_own_places,
             rescheduling_into_a_full_slot_changes_nothing,
             rescheduling_to_the_same_slot_is_a_no_op_even_when_full,

@@ -7,6 +7,7 @@ use actix_web::{
 };
 use booking_core::{
     appointment::{Appointment, AppointmentId},
+    catalog::Slug,
     client::{ClientName, Notes},
     contact::{Contact, Email, Phone},
     history::{Actor, Reason},
@@ -100,6 +101,11 @@ pub struct RescheduleRequest {
     /// New local start time, HH:MM (24-hour).
     #[schema(example = "10:00")]
     pub time: String,
+    /// Another resource to move to (GET /resources), which must offer the appointment's
+    /// service; without one, the appointment stays on its resource.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(example = "bob")]
+    pub resource: Option<String>,
 }
 
 /// A booking that was made.
@@ -279,7 +285,7 @@ pub(super) async fn cancel_by(
     request_body = RescheduleRequest,
     responses(
         (status = 200, description = "Appointment rescheduled successfully. (also when the slot is the one it holds)", body = AppointmentChanged),
-        (status = 400, description = "Bad format; canceled or started appointment; a new time in the past, too soon, too far ahead or not a slot", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Bad format; canceled or started appointment; a new time in the past, too soon, too far ahead or not a slot; an unknown resource, or one that does not offer the appointment's service", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Appointment not found.", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "New time slot is not available.", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body over 16 KiB", body = Problem, content_type = "application/problem+json"),
@@ -308,9 +314,12 @@ pub(super) async fn reschedule_by(
     let retry = retry_key(&request, &*body)?;
     let date = fields::date("date", &body.date)?;
     let time = fields::time("time", &body.time)?;
+    let resource = body.resource.as_deref().map(str::parse::<Slug>).transpose()?;
     let id = appointment_id(&id)?;
     let pending = bookings
-        .run("reschedule", move |service| service.reschedule_by(by, id, date, time, retry))
+        .run("reschedule", move |service| {
+            service.reschedule_by(by, id, date, time, resource, retry)
+        })
         .await?;
     Ok(changed("Appointment rescheduled successfully.", pending.await?, bookings.schedule()))
 }

@@ -1,7 +1,7 @@
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{DAY, TestApp, assert_problem, spawn_app};
+use crate::helpers::{DAY, TestApp, assert_problem, salon, spawn_app, spawn_app_with};
 
 async fn reschedule(app: &TestApp, id: &str, date: &str, time: &str) -> Response {
     app.post_json(&format!("/reschedule/{id}"), &json!({"date": date, "time": time})).await
@@ -127,4 +127,51 @@ async fn bad_new_times_are_400_and_change_nothing() {
     )
     .await;
     assert_eq!(app.appointment(&id).await, before);
+}
+
+/// A move may go to another resource that offers the appointment's service, if the new place is
+/// free: the old resource's slot is freed and the new one's taken. A resource that does not
+/// offer the service, an unknown one or a full slot is refused, and nothing changes.
+#[actix_web::test]
+async fn a_move_may_change_the_resource_when_the_new_place_is_free() {
+    let app = spawn_app_with(salon).await;
+    let id = app.schedule_with(DAY, "10:00", json!({"resource": "alice"})).await;
+    assert_eq!(id.status(), StatusCode::CREATED);
+    let id: Value = id.json().await.unwrap();
+    let id = id["appointment_id"].as_str().unwrap().to_owned();
+    let to_bob = json!({"date": DAY, "time": "11:00", "resource": "bob"});
+    let moved = app.post_json(&format!("/reschedule/{id}"), &to_bob).await;
+    assert_eq!(moved.status(), StatusCode::OK);
+    let moved: Value = moved.json().await.unwrap();
+    assert_eq!(
+        (&moved["appointment"]["resource"], &moved["appointment"]["time"]),
+        (&json!("bob"), &json!("11:00"))
+    );
+    assert_eq!(app.slot_of("alice", DAY, "10:00", "").await.0, 0);
+    assert_eq!(app.slot_of("bob", DAY, "11:00", "").await.0, 1);
+
+    assert_eq!(
+        app.schedule_with(DAY, "12:00", json!({"resource": "alice"})).await.status(),
+        StatusCode::CREATED
+    );
+    let full = json!({"date": DAY, "time": "12:00", "resource": "alice"});
+    let full = app.post_json(&format!("/reschedule/{id}"), &full).await;
+    assert_problem(full, StatusCode::CONFLICT, "New time slot is not available.").await;
+    let unknown = json!({"date": DAY, "time": "12:30", "resource": "carol"});
+    let unknown = app.post_json(&format!("/reschedule/{id}"), &unknown).await;
+    assert_problem(unknown, StatusCode::BAD_REQUEST, "Unknown resource.").await;
+
+    let haircut = app.schedule_with(DAY, "14:00", json!({"service": "haircut"})).await;
+    let haircut: Value = haircut.json().await.unwrap();
+    let haircut = haircut["appointment_id"].as_str().unwrap().to_owned();
+    let elsewhere = json!({"date": DAY, "time": "14:00", "resource": "bob"});
+    let elsewhere = app.post_json(&format!("/reschedule/{haircut}"), &elsewhere).await;
+    assert_problem(
+        elsewhere,
+        StatusCode::BAD_REQUEST,
+        "The resource does not perform this service.",
+    )
+    .await;
+    assert_eq!(app.appointment(&id).await["resource"], "bob");
+    assert_eq!(app.appointment(&haircut).await["resource"], "alice");
 }
