@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 use thiserror::Error;
 
 use crate::{catalog::Slug, closure::Closure, placement::Placement, units::Capacity};
@@ -88,6 +88,8 @@ pub struct Admission {
     now: DateTime<Utc>,
     earliest: DateTime<Utc>,
     latest: Option<DateTime<Utc>>,
+    /// How long before its start an appointment can no longer be moved by whoever moves it.
+    change_notice: Duration,
 }
 
 impl Admission {
@@ -96,13 +98,24 @@ impl Admission {
         earliest: DateTime<Utc>,
         latest: Option<DateTime<Utc>>,
     ) -> Self {
-        Self { now, earliest, latest }
+        Self { now, earliest, latest, change_notice: Duration::zero() }
     }
 
     /// The rule at `now` with no minimum notice and no horizon: only the past is refused by
     /// time (an operator booking for a client).
     pub(crate) fn future_only(now: DateTime<Utc>) -> Self {
-        Self { now, earliest: now, latest: None }
+        Self { now, earliest: now, latest: None, change_notice: Duration::zero() }
+    }
+
+    /// The same rule, for a mover held to `notice`: an appointment that starts sooner than that
+    /// stays where it is (the business's cancellation notice, for a client).
+    pub(crate) fn with_change_notice(self, notice: Duration) -> Self {
+        Self { change_notice: notice, ..self }
+    }
+
+    /// How long before its start an appointment can no longer be moved under this rule.
+    pub fn change_notice(&self) -> Duration {
+        self.change_notice
     }
 
     /// The moment the rule was fixed at.

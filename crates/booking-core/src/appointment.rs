@@ -2,7 +2,7 @@
 
 use std::{fmt, str::FromStr};
 
-use chrono::{DateTime, SubsecRound, Utc};
+use chrono::{DateTime, Duration, SubsecRound, Utc};
 use thiserror::Error;
 use uuid::Uuid;
 
@@ -103,6 +103,12 @@ pub enum CancelRefusal {
     /// It has already begun.
     #[error("the appointment has already started")]
     AlreadyStarted,
+    /// It starts too soon: the business's cancellation notice ended at `deadline`.
+    #[error("the appointment could be canceled until {deadline}")]
+    TooLate {
+        /// The last moment it could be canceled (its start less the notice).
+        deadline: DateTime<Utc>,
+    },
 }
 
 /// Why an appointment cannot be moved.
@@ -114,6 +120,12 @@ pub enum RescheduleRefusal {
     /// It has already begun.
     #[error("the appointment has already started")]
     AlreadyStarted,
+    /// It starts too soon: the business's cancellation notice ended at `deadline`.
+    #[error("the appointment could be moved until {deadline}")]
+    TooLate {
+        /// The last moment it could be moved (its start less the notice).
+        deadline: DateTime<Utc>,
+    },
 }
 
 /// What a reschedule did.
@@ -217,11 +229,17 @@ impl Appointment {
         }
     }
 
-    /// Cancels a scheduled appointment that has not started yet.
-    pub fn cancel(&mut self, now: DateTime<Utc>) -> Result<(), CancelRefusal> {
+    /// Cancels a scheduled appointment that has not started yet, at `now` no later than
+    /// `notice` before its start (the business's cancellation notice; zero for an operator).
+    pub fn cancel(&mut self, now: DateTime<Utc>, notice: Duration) -> Result<(), CancelRefusal> {
+        let deadline = self.slot.start() - notice;
         match self.status {
             Status::Canceled => Err(CancelRefusal::AlreadyCanceled),
             Status::Scheduled if self.slot.start() <= now => Err(CancelRefusal::AlreadyStarted),
+            // In whole seconds, as the stores keep time.
+            Status::Scheduled if deadline < now.trunc_subsecs(0) => {
+                Err(CancelRefusal::TooLate { deadline })
+            }
             Status::Scheduled => {
                 self.status = Status::Canceled;
                 self.updated_at = now.trunc_subsecs(0);
@@ -230,19 +248,25 @@ impl Appointment {
         }
     }
 
-    /// Moves a scheduled appointment that has not started yet to `to` (on the same resource,
-    /// for the same service). Whether `to` has room is the caller's to check, in the same step
-    /// as the write.
+    /// Moves a scheduled appointment that has not started yet to `to` (for the same service),
+    /// at `now` no later than `notice` before its start (as for [`cancel`](Self::cancel));
+    /// asking for the place it holds changes nothing, whenever. Whether `to` has room is the
+    /// caller's to check, in the same step as the write.
     pub fn reschedule(
         &mut self,
         to: &Placement,
         now: DateTime<Utc>,
+        notice: Duration,
     ) -> Result<Move, RescheduleRefusal> {
+        let deadline = self.slot.start() - notice;
         match self.status {
             Status::Canceled => Err(RescheduleRefusal::Canceled),
             Status::Scheduled if self.slot.start() <= now => Err(RescheduleRefusal::AlreadyStarted),
             Status::Scheduled if self.slot == to.slot && self.resource == to.resource => {
                 Ok(Move::Unchanged)
+            }
+            Status::Scheduled if deadline < now.trunc_subsecs(0) => {
+                Err(RescheduleRefusal::TooLate { deadline })
             }
             Status::Scheduled => {
                 self.slot = to.slot;
@@ -353,12 +377,19 @@ mod tests {
     #[test]
     fn canceling_is_final() {
         let mut a = appointment();
-        a.cancel(at("2030-01-02T00:00:00Z")).unwrap();
+        a.cancel(at("2030-01-02T00:00:00Z"), Duration::zero()).unwrap();
         assert_eq!(a.status(), Status::Canceled);
         assert_eq!(a.updated_at(), at("2030-01-02T00:00:00Z"));
-        assert_eq!(a.cancel(at("2030-01-02T00:00:01Z")), Err(CancelRefusal::AlreadyCanceled));
         assert_eq!(
-            a.reschedule(&slot("2030-01-08T10:00:00Z"), at("2030-01-02T00:00:01Z")),
+            a.cancel(at("2030-01-02T00:00:01Z"), Duration::zero()),
+            Err(CancelRefusal::AlreadyCanceled)
+        );
+        assert_eq!(
+            a.reschedule(
+                &slot("2030-01-08T10:00:00Z"),
+                at("2030-01-02T00:00:01Z"),
+                Duration::zero()
+            ),
             Err(RescheduleRefusal::Canceled)
         );
         assert_eq!(a.status(), Status::Canceled);
@@ -369,12 +400,33 @@ mod tests {
     fn started_appointments_cannot_be_canceled_or_moved() {
         let mut a = appointment();
         let started = at("2030-01-07T10:00:00Z");
-        assert_eq!(a.cancel(started), Err(CancelRefusal::AlreadyStarted));
+        assert_eq!(a.cancel(started, Duration::zero()), Err(CancelRefusal::AlreadyStarted));
         assert_eq!(
-            a.reschedule(&slot("2030-01-08T10:00:00Z"), started),
+            a.reschedule(&slot("2030-01-08T10:00:00Z"), started, Duration::zero()),
             Err(RescheduleRefusal::AlreadyStarted)
         );
         assert_eq!(a.status(), Status::Scheduled);
+    }
+
+    /// Within the notice before its start an appointment is neither canceled nor moved (asking
+    /// for the place it holds still changes nothing); at the deadline itself it still is.
+    #[test]
+    fn within_the_notice_an_appointment_is_neither_canceled_nor_moved() {
+        let notice = Duration::hours(24);
+        let deadline = at("2030-01-06T10:00:00Z");
+        let late = deadline + Duration::seconds(1);
+        let mut a = appointment();
+        assert_eq!(a.cancel(late, notice), Err(CancelRefusal::TooLate { deadline }));
+        assert_eq!(
+            a.reschedule(&slot("2030-01-08T10:00:00Z"), late, notice),
+            Err(RescheduleRefusal::TooLate { deadline })
+        );
+        assert_eq!(a.reschedule(&slot("2030-01-07T10:00:00Z"), late, notice), Ok(Move::Unchanged));
+        assert_eq!(a.status(), Status::Scheduled);
+        let mut moved = a.clone();
+        assert!(moved.reschedule(&slot("2030-01-08T10:00:00Z"), deadline, notice).is_ok());
+        a.cancel(deadline, notice).unwrap();
+        assert_eq!(a.status(), Status::Canceled);
     }
 
     #[test]
@@ -382,7 +434,7 @@ mod tests {
         let mut a = appointment();
         let now = at("2030-01-03T00:00:00Z");
         assert_eq!(
-            a.reschedule(&slot("2030-01-08T10:00:00Z"), now),
+            a.reschedule(&slot("2030-01-08T10:00:00Z"), now, Duration::zero()),
             Ok(Move::Moved { released: vec![at("2030-01-07T10:00:00Z")] })
         );
         assert_eq!(a.slot(), slot("2030-01-08T10:00:00Z").slot);
@@ -396,7 +448,11 @@ mod tests {
         let mut a = appointment();
         let before = a.clone();
         assert_eq!(
-            a.reschedule(&slot("2030-01-07T10:00:00Z"), at("2030-01-03T00:00:00Z")),
+            a.reschedule(
+                &slot("2030-01-07T10:00:00Z"),
+                at("2030-01-03T00:00:00Z"),
+                Duration::zero()
+            ),
             Ok(Move::Unchanged)
         );
         assert_eq!(a, before);

@@ -9,7 +9,7 @@
 
 use std::{collections::HashMap, convert::Infallible, fmt, num::NonZeroU16};
 
-use chrono::{DateTime, SubsecRound, Utc};
+use chrono::{DateTime, Duration, SubsecRound, Utc};
 
 use crate::{
     admission::{Admission, Unavailable, UsageMap},
@@ -323,6 +323,9 @@ pub struct Cancellation {
     pub by: Actor,
     /// Why, when they said.
     pub reason: Option<Reason>,
+    /// How long before its start the appointment can no longer be canceled: the business's
+    /// cancellation notice for a client, zero for an operator.
+    pub notice: Duration,
 }
 
 impl Booking {

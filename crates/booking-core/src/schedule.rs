@@ -99,6 +99,7 @@ pub struct Schedule {
     slot_length: SlotLength,
     horizon: Option<Duration>,
     min_notice: Duration,
+    cancel_notice: Duration,
     resources: Vec<Resource>,
     services: Vec<Service>,
 }
@@ -150,6 +151,7 @@ impl Schedule {
             slot_length,
             horizon: None,
             min_notice: Duration::zero(),
+            cancel_notice: Duration::zero(),
             resources: vec![resource],
             services: Vec::new(),
         }
@@ -179,6 +181,13 @@ impl Schedule {
         self
     }
 
+    /// With a cancellation notice: a client can no longer cancel or move an appointment that
+    /// starts within `notice` (an operator still can).
+    pub fn with_cancel_notice(mut self, notice: Duration) -> Self {
+        self.cancel_notice = notice;
+        self
+    }
+
     /// The business's time zone.
     pub fn time_zone(&self) -> Tz {
         self.time_zone
@@ -197,6 +206,11 @@ impl Schedule {
     /// The minimum notice.
     pub fn min_notice(&self) -> Duration {
         self.min_notice
+    }
+
+    /// How long before its start a client can no longer cancel or move an appointment.
+    pub fn cancel_notice(&self) -> Duration {
+        self.cancel_notice
     }
 
     /// The resources, in the order they are chosen from.

@@ -255,6 +255,15 @@ impl BookingService {
         }
     }
 
+    /// How long before its start `by` can no longer cancel or move an appointment: the
+    /// business's cancellation notice holds clients, not operators.
+    fn change_notice(&self, by: Actor) -> Duration {
+        match by {
+            Actor::Client => self.schedule.cancel_notice(),
+            Actor::Operator | Actor::System => Duration::zero(),
+        }
+    }
+
     fn service_of(&self, slug: Option<&Slug>) -> Result<Option<&Service>, ChoiceError> {
         slug.map(|slug| self.schedule.service(slug)).transpose()
     }
@@ -388,7 +397,8 @@ impl BookingService {
         retry: Option<Retry>,
     ) -> Pending<Outcome<Written<Appointment>>, CancelFailure> {
         let now = self.clock.now();
-        let cancellation = Cancellation { id, now, by, reason };
+        let notice = self.change_notice(by);
+        let cancellation = Cancellation { id, now, by, reason, notice };
         self.followed(self.repository.cancel(cancellation, self.idempotency(retry, now)))
     }
 
@@ -435,6 +445,7 @@ impl BookingService {
             return Err(PlacementError::Unavailable(Unavailable::OutsideHours).into());
         }
         let to = candidates.swap_remove(0);
+        let admission = admission.with_change_notice(self.change_notice(by));
         let idempotency = self.idempotency(retry, now);
         Ok(self.followed(self.repository.reschedule(id, to, admission, by, idempotency)))
     }

@@ -67,6 +67,10 @@ pub struct Cli {
     /// Minimum notice in minutes between booking and the slot's start.
     #[arg(long, env = "BOOKING_MIN_NOTICE_MINUTES", default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=525_600))]
     pub min_notice_minutes: u32,
+    /// Cancellation notice in minutes: a client can no longer cancel or move an appointment
+    /// that starts sooner than this (an operator still can); 0 for none.
+    #[arg(long, env = "BOOKING_CANCEL_NOTICE_MINUTES", default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=525_600))]
+    pub cancel_notice_minutes: u32,
     /// Database connections kept open (SQLite: for reads; its writes share one more).
     #[arg(long, env = "BOOKING_DB_POOL_SIZE", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=64))]
     pub db_pool_size: u32,
@@ -283,6 +287,7 @@ impl Cli {
             self.capacity,
         )
         .with_min_notice(chrono::Duration::minutes(i64::from(self.min_notice_minutes)))
+        .with_cancel_notice(chrono::Duration::minutes(i64::from(self.cancel_notice_minutes)))
         .with_horizon(self.horizon_days.map(|days| chrono::Duration::days(i64::from(days))));
         let schedule = match &self.file {
             Some(file) => file
@@ -418,6 +423,7 @@ mod tests {
             "--capacity=3",
             "--horizon-days=30",
             "--min-notice-minutes=120",
+            "--cancel-notice-minutes=1440",
             "--port=0",
             "--database-url=sqlite:///tmp/x.db",
         ])
@@ -429,6 +435,7 @@ mod tests {
         assert_eq!(schedule.resources()[0].capacity.get(), 3);
         assert_eq!(schedule.horizon(), Some(chrono::Duration::days(30)));
         assert_eq!(schedule.min_notice(), chrono::Duration::hours(2));
+        assert_eq!(schedule.cancel_notice(), chrono::Duration::days(1));
         assert_eq!(settings.address.port(), 0);
         assert_eq!(settings.database, DatabaseUrl::Sqlite("/tmp/x.db".into()));
         assert_eq!(settings.rate_limit.map(NonZeroU32::get), Some(DEFAULT_RATE_LIMIT));

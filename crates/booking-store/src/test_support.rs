@@ -132,7 +132,7 @@ impl SqliteWriteLock {
     /// Takes the write lock of the database at `path`.
     pub fn take(path: &std::path::Path) -> Self {
         let path = path.to_str().expect("a test database path is text");
-        let mut connection = SqliteConnection::establish(path).expect("cannot open the database");
+        let mut connection = beside_the_server(path);
         connection.batch_execute("BEGIN IMMEDIATE").expect("cannot take the write lock");
         Self(connection)
     }
@@ -148,8 +148,16 @@ impl Drop for SqliteWriteLock {
 /// (or a fault) acting beside the server would.
 pub fn sqlite_batch(path: &std::path::Path, sql: &str) {
     let path = path.to_str().expect("a UTF-8 path");
+    beside_the_server(path).batch_execute(sql).expect("the SQL failed");
+}
+
+/// A connection to the SQLite database at `path` that waits, as the server's do, while the
+/// server's writer or checkpointer holds the write lock for a moment (SQLite's default is not
+/// to wait, and to answer "database is locked" at once).
+fn beside_the_server(path: &str) -> SqliteConnection {
     let mut connection = SqliteConnection::establish(path).expect("cannot open the database");
-    connection.batch_execute(sql).expect("the SQL failed");
+    connection.batch_execute("PRAGMA busy_timeout = 10000").expect("cannot set a busy timeout");
+    connection
 }
 
 /// How many rows `table` of the SQLite database at `path` holds, read from a connection of

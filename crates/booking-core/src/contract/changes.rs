@@ -56,6 +56,38 @@ pub fn a_started_appointment_cannot_be_canceled(repository: &dyn AppointmentRepo
     assert_eq!(booked_at(repository, "alice", at(7, 9, 0)), 0);
 }
 
+/// Within the cancellation notice before its start an appointment is neither canceled nor
+/// moved, and keeps its places; asking for the place it holds still answers unchanged; at the
+/// deadline itself it is canceled. The refusal names the deadline.
+pub fn within_the_notice_nothing_is_canceled_or_moved(repository: &dyn AppointmentRepository) {
+    let appointment = book(repository, place("alice", None, 7, 9, 1));
+    let notice = Duration::hours(2);
+    let deadline = at(7, 7, 0);
+    let late = deadline + Duration::seconds(1);
+    let cancel = |now| Cancellation { notice, ..cancellation(appointment.id(), now) };
+    assert!(matches!(
+        repository.cancel(cancel(late), None).wait(),
+        Err(WriteError::Refused(CancelFailure::Refused(CancelRefusal::TooLate { deadline: d })))
+            if d == deadline
+    ));
+    let held_to = |now| admission_at(now).with_change_notice(notice);
+    let elsewhere = place("alice", None, 8, 9, 1);
+    assert!(matches!(
+        repository.reschedule(appointment.id(), elsewhere, held_to(late), Actor::Client, None).wait(),
+        Err(WriteError::Refused(RescheduleFailure::Refused(RescheduleRefusal::TooLate { deadline: d })))
+            if d == deadline
+    ));
+    let same = place("alice", None, 7, 9, 1);
+    let unchanged =
+        repository.reschedule(appointment.id(), same, held_to(late), Actor::Client, None).wait();
+    assert_eq!(unchanged.unwrap().done().unwrap().outcome, appointment);
+    assert_eq!(repository.get(appointment.id()).unwrap().as_ref(), Some(&appointment));
+    assert_eq!(booked_at(repository, "alice", at(7, 9, 0)), 1);
+    let canceled = repository.cancel(cancel(deadline), None).wait().unwrap().done().unwrap();
+    assert_eq!(canceled.outcome.status(), Status::Canceled);
+    assert_eq!(booked_at(repository, "alice", at(7, 9, 0)), 0);
+}
+
 /// Moving an appointment frees every old slot and takes every new one.
 pub fn rescheduling_moves_every_place(repository: &dyn AppointmentRepository) {
     let appointment = book(repository, place("alice", Some("colour"), 7, 9, 1));

@@ -78,6 +78,7 @@ macro_rules! repository_contract_tests {
             canceling_gives_the_places_back,
             canceling_twice_or_unknown_is_refused,
             a_started_appointment_cannot_be_canceled,
+            within_the_notice_nothing_is_canceled_or_moved,
             rescheduling_moves_every_place,
             rescheduling_to_another_resource_moves_every_place,
             rescheduling_may_overlap_its_own_places,
@@ -209,7 +210,11 @@ fn place(resource: &str, service: Option<&str>, day: u32, hour: u32, capacity: u
 }
 
 fn admission() -> Admission {
-    schedule(1).admission(now(), None)
+    admission_at(now())
+}
+
+fn admission_at(now: DateTime<Utc>) -> Admission {
+    schedule(1).admission(now, None)
 }
 
 fn booking(candidates: Vec<Placement>) -> Booking {
@@ -230,7 +235,7 @@ fn booking(candidates: Vec<Placement>) -> Booking {
 
 /// The client's cancellation of `id` at `now`, with no reason given.
 fn cancellation(id: AppointmentId, now: DateTime<Utc>) -> Cancellation {
-    Cancellation { id, now, by: Actor::Client, reason: None }
+    Cancellation { id, now, by: Actor::Client, reason: None, notice: Duration::zero() }
 }
 
 fn done<T>(outcome: Outcome<T>) -> T {

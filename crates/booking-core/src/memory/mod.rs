@@ -259,7 +259,9 @@ impl InMemoryRepository {
             .get(&id)
             .cloned()
             .ok_or(WriteError::Refused(CancelFailure::NotFound))?;
-        appointment.cancel(now).map_err(|refusal| WriteError::Refused(refusal.into()))?;
+        appointment
+            .cancel(now, cancellation.notice)
+            .map_err(|refusal| WriteError::Refused(refusal.into()))?;
         state.give_back_places(&appointment.resource().clone(), appointment.occupied());
         state.appointments.insert(id, appointment.clone());
         state.remember(Operation::Cancel, idempotency, &appointment);
@@ -284,23 +286,25 @@ impl InMemoryRepository {
         let current =
             state.appointments.get(&id).cloned().ok_or(refused(RescheduleFailure::NotFound))?;
         let mut appointment = current.clone();
-        let written =
-            match appointment.reschedule(&to, admission.now()).map_err(|r| refused(r.into()))? {
-                Move::Unchanged => Written::unchanged(appointment),
-                Move::Moved { released } => {
-                    state
-                        .first_admitted(
-                            std::slice::from_ref(&to),
-                            &admission,
-                            Own::Appointment(&current),
-                        )
-                        .map_err(|why| refused(why.into()))?;
-                    state.give_back_places(current.resource(), &released);
-                    state.take_places(&to.resource, &to.occupied);
-                    state.appointments.insert(id, appointment.clone());
-                    Written::rescheduled(&current, appointment, by)
-                }
-            };
+        let written = match appointment
+            .reschedule(&to, admission.now(), admission.change_notice())
+            .map_err(|r| refused(r.into()))?
+        {
+            Move::Unchanged => Written::unchanged(appointment),
+            Move::Moved { released } => {
+                state
+                    .first_admitted(
+                        std::slice::from_ref(&to),
+                        &admission,
+                        Own::Appointment(&current),
+                    )
+                    .map_err(|why| refused(why.into()))?;
+                state.give_back_places(current.resource(), &released);
+                state.take_places(&to.resource, &to.occupied);
+                state.appointments.insert(id, appointment.clone());
+                Written::rescheduled(&current, appointment, by)
+            }
+        };
         state.remember(Operation::Reschedule, idempotency, &written.outcome);
         state.record(&written);
         Ok(Outcome::Done(written))

@@ -272,6 +272,9 @@ impl From<WriteError<CancelFailure>> for ApiError {
                 "Appointment has already started.",
                 "an appointment can be canceled only before its start time",
             ),
+            CancelFailure::Refused(CancelRefusal::TooLate { deadline }) => {
+                Self::too_late("Too late to cancel this appointment.", "canceled", deadline)
+            }
         })
     }
 }
@@ -305,6 +308,29 @@ impl From<WriteError<RescheduleFailure>> for ApiError {
                 "Cannot reschedule an appointment that has already started.",
                 "an appointment can be moved only before its start time",
             ),
+            RescheduleFailure::Refused(RescheduleRefusal::TooLate { deadline }) => {
+                Self::too_late("Too late to reschedule this appointment.", "moved", deadline)
+            }
         })
+    }
+}
+
+impl ApiError {
+    /// A client's cancel or move within the business's cancellation notice.
+    fn too_late(
+        message: &'static str,
+        done: &str,
+        deadline: chrono::DateTime<chrono::Utc>,
+    ) -> Self {
+        Self::new(
+            StatusCode::CONFLICT,
+            "cancellation-notice",
+            "Within the cancellation notice",
+            message,
+            format!(
+                "the appointment could be {done} online until {}; ask the business, which still can",
+                deadline.to_rfc3339()
+            ),
+        )
     }
 }

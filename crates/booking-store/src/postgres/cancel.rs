@@ -44,6 +44,7 @@ batch_call!(
         o_key: Vec<Option<&'a str>> => Array<Nullable<Text>>,
         o_fingerprint: Vec<Option<&'a str>> => Array<Nullable<Text>>,
         o_now: Vec<i64> => Array<BigInt>,
+        o_notice: Vec<i64> => Array<BigInt>,
         o_key_since: Vec<i64> => Array<BigInt>,
     }
 );
@@ -70,6 +71,7 @@ impl Kind for Cancels {
             o_key: keys().map(|key| key.map(|key| key.key.as_str())).collect(),
             o_fingerprint: keys().map(|key| key.map(|key| key.fingerprint.as_str())).collect(),
             o_now: writes.iter().map(|w| seconds(w.cancellation.now)).collect(),
+            o_notice: writes.iter().map(|w| w.cancellation.notice.num_seconds()).collect(),
             o_key_since: keys().map(key_since).collect(),
         }
         .load(connection)
@@ -107,7 +109,7 @@ fn judge(
     cancellation: &Cancellation,
 ) -> Result<Result<Written<Appointment>, booking_core::appointment::CancelRefusal>, StorageError> {
     let now = cancellation.now;
-    match (appointment.cancel(now), canceled) {
+    match (appointment.cancel(now, cancellation.notice), canceled) {
         (Ok(()), true) => Ok(Ok(Written::canceled(appointment, cancellation))),
         (Err(refusal), false) => Ok(Err(refusal)),
         (Err(refusal), true) => {

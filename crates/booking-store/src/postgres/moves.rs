@@ -54,6 +54,7 @@ batch_call!(
         t_occupied: Vec<String> => Array<Text>,
         t_timely: Vec<bool> => Array<Bool>,
         o_now: Vec<i64> => Array<BigInt>,
+        o_notice: Vec<i64> => Array<BigInt>,
         o_key_since: Vec<i64> => Array<BigInt>,
     }
 );
@@ -89,6 +90,7 @@ impl Kind for Moves {
                 .map(|w| w.admission.check_time(w.to.slot.start()).is_ok())
                 .collect(),
             o_now: writes.iter().map(|w| seconds(w.admission.now())).collect(),
+            o_notice: writes.iter().map(|w| w.admission.change_notice().num_seconds()).collect(),
             o_key_since: keys().map(key_since).collect(),
         }
         .load(connection)
@@ -118,7 +120,7 @@ fn judge(
     let current = answer.appointment()?;
     let mut appointment = current.clone();
     let now = write.admission.now();
-    let change = appointment.reschedule(&write.to, now);
+    let change = appointment.reschedule(&write.to, now, write.admission.change_notice());
     let refused = |why: RescheduleFailure| Err(WriteError::Refused(why));
     let said = answer.answer.clone();
     match (change, said.as_str()) {

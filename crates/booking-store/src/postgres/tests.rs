@@ -130,6 +130,7 @@ fn cancellation(
         id,
         now,
         by: booking_core::history::Actor::Client,
+        notice: chrono::Duration::zero(),
         reason: None,
     }
 }

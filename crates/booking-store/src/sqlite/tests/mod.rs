@@ -550,6 +550,7 @@ fn a_write_whose_history_or_outbox_cannot_be_written_changes_nothing() {
             id: booked.id(),
             now: admission.now(),
             by: booking_core::history::Actor::Client,
+            notice: chrono::Duration::zero(),
             reason: None,
         };
         let failed = database.cancel(cancel, None).wait();

@@ -103,7 +103,7 @@ impl ClientWrites for SqliteStore {
             let mut appointment = appointment(connection, cancellation.id)?
                 .ok_or(TxError::refused(CancelFailure::NotFound))?;
             appointment
-                .cancel(cancellation.now)
+                .cancel(cancellation.now, cancellation.notice)
                 .map_err(|refusal| TxError::refused(refusal.into()))?;
             let row = rows::AppointmentRow::from(&appointment);
             SetStatus { id: &row.id, status: &row.status, updated_at: row.updated_at }
@@ -136,7 +136,7 @@ impl ClientWrites for SqliteStore {
                 .ok_or(TxError::refused(RescheduleFailure::NotFound))?;
             let mut appointment = current.clone();
             let change = appointment
-                .reschedule(&to, admission.now())
+                .reschedule(&to, admission.now(), admission.change_notice())
                 .map_err(|refusal| TxError::refused(refusal.into()))?;
             let written = match change {
                 Move::Unchanged => Written::unchanged(appointment),
