@@ -197,20 +197,23 @@ impl Written<Appointment> {
         }
     }
 
-    /// A move from where `before` was, on the same resource: the places it left and the places
-    /// it took changed, but not those it kept (a move by one slot overlaps itself).
+    /// A move from where `before` was. On the same resource, the places it left and the places
+    /// it took changed, but not those it kept (a move by one slot overlaps itself). To another
+    /// resource, the slots of two resources changed, which one [`Change`] cannot name: every
+    /// listing reads again (such moves are rare, and asked for by hand).
     pub fn rescheduled(before: &Appointment, appointment: Appointment, by: Actor) -> Self {
         let (left, taken) = (before.occupied(), appointment.occupied());
         let touched = left
             .iter()
             .filter(|s| !taken.contains(s))
             .chain(taken.iter().filter(|s| !left.contains(s)));
+        let changed = if before.resource() == appointment.resource() {
+            Change::slots(appointment.resource(), touched.copied().collect::<Vec<_>>(), None)
+        } else {
+            Change::Everything
+        };
         Self {
-            changed: Change::slots(
-                appointment.resource(),
-                touched.copied().collect::<Vec<_>>(),
-                None,
-            ),
+            changed,
             event: Some(Event::new(
                 appointment.updated_at(),
                 EventKind::Rescheduled { appointment: appointment.clone(), from: before.slot() },

@@ -256,11 +256,12 @@ impl BookingService {
     }
 
     /// How long before its start `by` can no longer cancel or move an appointment: the
-    /// business's cancellation notice holds clients, not operators.
+    /// business's cancellation notice holds everyone but its operators (as the schedule's time
+    /// rules do in `book_by`).
     fn change_notice(&self, by: Actor) -> Duration {
         match by {
-            Actor::Client => self.schedule.cancel_notice(),
-            Actor::Operator | Actor::System => Duration::zero(),
+            Actor::Operator => Duration::zero(),
+            Actor::Client | Actor::System => self.schedule.cancel_notice(),
         }
     }
 

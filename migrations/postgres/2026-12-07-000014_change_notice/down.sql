@@ -1,4 +1,4 @@
--- The functions as they were: no cancellation notice.
+-- The functions as they were, in place of their wrappers: no cancellation notice.
 
 DROP FUNCTION move_appointments(TEXT[], TEXT[], TEXT[], TEXT[], TEXT[], INTEGER[], BIGINT[],
                                 BIGINT[], TEXT[], BOOLEAN[], BIGINT[], BIGINT[], BIGINT[]);
@@ -9,7 +9,7 @@ DROP FUNCTION cancel_appointments(TEXT[], TEXT[], TEXT[], TEXT[], TEXT[], BIGINT
 -- request's fingerprint, when it is made and when the oldest record its key may replay was made. Answers, each but `again` and `replayed` with the appointment as
 -- locked, before the change: `canceled`; `refused` (it is canceled already, or has started: the
 -- server says which); `missing`; `replayed`; `again`.
-CREATE FUNCTION cancel_appointments(
+CREATE OR REPLACE FUNCTION cancel_appointments(
     o_id TEXT[],
     o_actor TEXT[],
     o_reason TEXT[],
@@ -118,7 +118,7 @@ $$;
 -- the change: `moved`; `unchanged` (asked for the place it has); `refused` (it is canceled, or
 -- has started: the server says which); `untimely`; `closed`, `full` or `held`; `missing`;
 -- `replayed`; `again`.
-CREATE FUNCTION move_appointments(
+CREATE OR REPLACE FUNCTION move_appointments(
     o_id TEXT[],
     o_actor TEXT[],
     o_key TEXT[],

@@ -5,10 +5,10 @@
 -- least that long after the request's time; otherwise it is answered `refused` as found, and
 -- the server names the deadline (the core's `Appointment::cancel` and `reschedule`). Asking to
 -- move an appointment to the place it holds still answers `unchanged`.
-
-DROP FUNCTION move_appointments(TEXT[], TEXT[], TEXT[], TEXT[], TEXT[], INTEGER[], BIGINT[],
-                                BIGINT[], TEXT[], BOOLEAN[], BIGINT[], BIGINT[]);
-DROP FUNCTION cancel_appointments(TEXT[], TEXT[], TEXT[], TEXT[], TEXT[], BIGINT[], BIGINT[]);
+--
+-- The functions as they were stay, as wrappers with no notice, so that servers of the version
+-- before go on working while an upgrade rolls from server to server; a later migration drops
+-- them.
 
 -- Cancels a batch. Per cancel: the appointment, who cancels and why, its idempotency key with the
 -- request's fingerprint, when it is made, the notice it is held to (seconds before the start)
@@ -302,4 +302,43 @@ BEGIN
     WHERE o.op NOT IN (SELECT t.op FROM targets t)
     ORDER BY 1;
 END
+$$;
+
+-- The calls of the version before: no notice.
+CREATE OR REPLACE FUNCTION cancel_appointments(
+    o_id TEXT[],
+    o_actor TEXT[],
+    o_reason TEXT[],
+    o_key TEXT[],
+    o_fingerprint TEXT[],
+    o_now BIGINT[],
+    o_key_since BIGINT[]
+) RETURNS SETOF batch_answer
+LANGUAGE sql
+AS $$
+    SELECT * FROM cancel_appointments(o_id, o_actor, o_reason, o_key, o_fingerprint, o_now,
+                                      array_fill(0::BIGINT, ARRAY[cardinality(o_id)]),
+                                      o_key_since)
+$$;
+
+CREATE OR REPLACE FUNCTION move_appointments(
+    o_id TEXT[],
+    o_actor TEXT[],
+    o_key TEXT[],
+    o_fingerprint TEXT[],
+    t_resource TEXT[],
+    t_capacity INTEGER[],
+    t_start BIGINT[],
+    t_end BIGINT[],
+    t_occupied TEXT[],
+    t_timely BOOLEAN[],
+    o_now BIGINT[],
+    o_key_since BIGINT[]
+) RETURNS SETOF batch_answer
+LANGUAGE sql
+AS $$
+    SELECT * FROM move_appointments(o_id, o_actor, o_key, o_fingerprint, t_resource, t_capacity,
+                                    t_start, t_end, t_occupied, t_timely, o_now,
+                                    array_fill(0::BIGINT, ARRAY[cardinality(o_id)]),
+                                    o_key_since)
 $$;

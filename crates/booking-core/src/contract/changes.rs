@@ -107,8 +107,9 @@ pub fn rescheduling_moves_every_place(repository: &dyn AppointmentRepository) {
     assert!(moved.occupied().iter().all(|s| booked_at(repository, "alice", *s) == 1));
 }
 
-/// A move to another resource frees the old resource's places and takes the new one's; a full
-/// slot there refuses it and leaves everything as it was.
+/// A move to another resource frees the old resource's places and takes the new one's, and
+/// reports that every listing must be read again; a full slot there refuses it and leaves
+/// everything as it was.
 pub fn rescheduling_to_another_resource_moves_every_place(repository: &dyn AppointmentRepository) {
     let appointment = book(repository, place("alice", Some("colour"), 7, 9, 1));
     let blocker = book(repository, place("bob", None, 8, 9, 1));
@@ -123,7 +124,10 @@ pub fn rescheduling_to_another_resource_moves_every_place(repository: &dyn Appoi
     ));
     assert_eq!(repository.get(appointment.id()).unwrap().as_ref(), Some(&appointment));
     let to = place("bob", Some("colour"), 7, 9, 1);
-    let moved = reschedule_on(repository, appointment.id(), &to, &admission()).unwrap().outcome;
+    let moved = reschedule_on(repository, appointment.id(), &to, &admission()).unwrap();
+    // Two resources' slots changed: every listing reads again.
+    assert_eq!(moved.changed, crate::change::Change::Everything);
+    let moved = moved.outcome;
     assert_eq!((moved.resource(), moved.slot()), (&slug("bob"), to.slot));
     assert_eq!(moved.service(), Some(&slug("colour")));
     assert_eq!(repository.get(appointment.id()).unwrap().as_ref(), Some(&moved));

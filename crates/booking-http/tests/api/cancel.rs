@@ -92,8 +92,16 @@ async fn within_the_cancellation_notice_only_the_business_cancels_or_moves() {
 
     assert_eq!(move_to(&later, "2030-01-03", "11:00").await.unwrap().status(), StatusCode::OK);
     assert_eq!(cancel(&later).await.unwrap().status(), StatusCode::OK);
+    let moved_by_operator = app
+        .admin_post(
+            &format!("/admin/appointments/{soon}/move"),
+            &json!({"date": "2030-01-01", "time": "10:30"}),
+        )
+        .await;
+    assert_eq!(moved_by_operator.status(), StatusCode::OK);
+    assert_eq!(app.slot("2030-01-01", "10:30").await.0, 1);
     let by_operator =
         app.admin_post(&format!("/admin/appointments/{soon}/cancel"), &json!({})).await;
     assert_eq!(by_operator.status(), StatusCode::OK);
-    assert_eq!(app.slot("2030-01-01", "10:00").await.0, 0);
+    assert_eq!(app.slot("2030-01-01", "10:30").await.0, 0);
 }

@@ -112,7 +112,7 @@ async fn the_openapi_document_covers_every_endpoint_and_error() {
     );
     for (path, method, statuses) in [
         ("/schedule", "post", &["201", "400", "409", "413", "415", "503"][..]),
-        ("/cancel/{id}", "post", &["200", "400", "404", "503"]),
+        ("/cancel/{id}", "post", &["200", "400", "404", "409", "503"]),
         ("/reschedule/{id}", "post", &["200", "400", "404", "409", "413", "415", "503"]),
         ("/appointment/{id}", "get", &["200", "404", "503"]),
         ("/admin/webhooks", "post", &["201", "400", "401", "409", "415", "503"]),
@@ -122,6 +122,7 @@ async fn the_openapi_document_covers_every_endpoint_and_error() {
         ("/holds", "post", &["201", "400", "409", "413", "415", "429", "503"]),
         ("/holds/{token}", "delete", &["204", "404", "503"]),
         ("/admin/appointments", "get", &["200", "400", "401", "503"]),
+        ("/admin/appointments", "post", &["201", "400", "401", "404", "409", "413", "415", "503"]),
         (
             "/admin/appointments/{id}/cancel",
             "post",

@@ -1,8 +1,10 @@
-//! Cancels in batches: one call of `cancel_appointments` (migration `*_writes_in_batches`)
+//! Cancels in batches: one call of `cancel_appointments` (migration `*_change_notice`)
 //! cancels every cancel a writer took, keyed or not.
 //!
 //! The function locks the appointments (by id) and then their slot rows, cancels each that is
-//! scheduled and has not started, and answers each row as it found it. The server judges that
+//! scheduled, has not started and starts at least the cancel's notice later (the business's
+//! cancellation notice for a client, none for an operator), and answers each row as it found
+//! it. The server judges that
 //! row with the core's own rule (`Appointment::cancel`) and answers with the core's refusal or
 //! the core's canceled appointment. The contract suite holds the two rules to the same answers;
 //! should they ever disagree, the answer follows what the function did, since that is what is

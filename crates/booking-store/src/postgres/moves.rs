@@ -1,9 +1,10 @@
-//! Moves in batches: one call of `move_appointments` (migration `*_writes_in_batches`) moves
+//! Moves in batches: one call of `move_appointments` (migration `*_change_notice`) moves
 //! every appointment a writer was asked to move, keyed or not.
 //!
 //! The server judges the new place's time; the function locks the appointments (by id), then
 //! their current and new slot rows, judges the new place as a booking would (the appointment's
-//! own places not counting against it), and moves what it admits. It answers each row as it
+//! own places not counting against it), and moves what it admits, unless the appointment starts
+//! within the mover's notice (`Admission::change_notice`). It answers each row as it
 //! found it; the server judges the row with the core's rule (`Appointment::reschedule`) and
 //! answers with the core's `Written`. Should the two rules disagree, the answer follows what is
 //! stored and the disagreement is logged as an error, as for cancels.

@@ -504,6 +504,60 @@ fn a_lost_listening_connection_comes_back_and_asks_for_a_reload() {
     assert_eq!(heard.recv_timeout(Duration::from_secs(10)).unwrap(), Change::Everything);
 }
 
+/// Every migration reverts (the newest first) and applies again on a schema of its own.
+#[test]
+#[ignore = "needs PostgreSQL: set TEST_DATABASE_URL and run with --include-ignored"]
+fn migrations_revert_cleanly_and_reapply() {
+    use diesel_migrations::MigrationHarness;
+    let schema = TestSchema::create();
+    let mut connection = PgConnection::establish(schema.url().expose()).unwrap();
+    let applied = connection.run_pending_migrations(connection::MIGRATIONS).unwrap().len();
+    let reverted = connection.revert_all_migrations(connection::MIGRATIONS).unwrap().len();
+    assert_eq!(reverted, applied);
+    assert_eq!(connection.run_pending_migrations(connection::MIGRATIONS).unwrap().len(), applied);
+}
+
+/// A server of the version before calls `cancel_appointments` and `move_appointments` without
+/// a notice while an upgrade rolls: the calls it knows still cancel and move, with none.
+#[test]
+#[ignore = "needs PostgreSQL: set TEST_DATABASE_URL and run with --include-ignored"]
+fn the_previous_versions_calls_still_cancel_and_move() {
+    #[derive(QueryableByName)]
+    struct Answered {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        answer: String,
+    }
+    let database = TestDatabase::new();
+    let monday = Monday::with_capacity(1);
+    let book = |time| {
+        database.book(monday.booking(time), monday.admission, None).wait().unwrap().done().unwrap()
+    };
+    let (moving, canceling) = (book("09:00:00"), book("10:00:00"));
+    let mut connection = PgConnection::establish(database._schema.url().expose()).unwrap();
+    let now = "1893456000"; // 2030-01-01T00:00:00Z
+    let moved: Answered = diesel::sql_query(format!(
+        "SELECT answer FROM move_appointments(ARRAY['{id}'], ARRAY['client'], ARRAY[NULL], \
+         ARRAY[NULL], ARRAY['default'], ARRAY[1], ARRAY[1894014000], ARRAY[1894015800], \
+         ARRAY['1894014000'], ARRAY[true], ARRAY[{now}], ARRAY[0])",
+        id = moving.outcome.id()
+    ))
+    .get_result(&mut connection)
+    .unwrap();
+    assert_eq!(moved.answer, "moved");
+    let canceled: Answered = diesel::sql_query(format!(
+        "SELECT answer FROM cancel_appointments(ARRAY['{id}'], ARRAY['client'], ARRAY[NULL], \
+         ARRAY[NULL], ARRAY[NULL], ARRAY[{now}], ARRAY[0])",
+        id = canceling.outcome.id()
+    ))
+    .get_result(&mut connection)
+    .unwrap();
+    assert_eq!(canceled.answer, "canceled");
+    let moved = database.get(moving.outcome.id()).unwrap().unwrap();
+    assert_eq!(moved.slot().start().timestamp(), 1_894_014_000);
+    let canceled = database.get(canceling.outcome.id()).unwrap().unwrap();
+    assert_eq!(canceled.status(), booking_core::appointment::Status::Canceled);
+}
+
 /// A database the first release left, with an appointment, its slots and a stored answer for a
 /// key, upgrades with all of them: the appointment keeps its slots, and the key replays the
 /// appointment it answered with.
