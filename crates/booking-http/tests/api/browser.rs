@@ -149,16 +149,30 @@ impl Browser {
 
     /// Clicks the element `selector` finds, as a mouse does (where it shows, if it can).
     pub async fn click(&self, selector: &str) {
-        let element = self.find(selector).await;
-        self.command(reqwest::Method::POST, &format!("/element/{element}/click"), Some(json!({})))
-            .await;
+        self.on_element(selector, "click", json!({})).await;
     }
 
     /// Types `text` into the element `selector` finds.
     pub async fn type_into(&self, selector: &str, text: &str) {
-        let element = self.find(selector).await;
-        let body = json!({"text": text});
-        self.command(reqwest::Method::POST, &format!("/element/{element}/value"), Some(body)).await;
+        self.on_element(selector, "value", json!({"text": text})).await;
+    }
+
+    /// Sends the element command `action` to the element `selector` finds. A page that renders
+    /// again between the find and the command (a live update arriving) leaves the element found
+    /// stale: it is found again, as a person finds the button again, before anything happens.
+    async fn on_element(&self, selector: &str, action: &str, body: Value) {
+        for _ in 0..5 {
+            let element = self.find(selector).await;
+            let url = format!("{}/session/{}/element/{element}/{action}", self.base, self.session);
+            let answer: Value =
+                self.http.post(url).json(&body).send().await.unwrap().json().await.unwrap();
+            match answer["value"]["error"].as_str() {
+                None => return,
+                Some("stale element reference") => continue,
+                Some(_) => panic!("WebDriver {action} on {selector}: {answer}"),
+            }
+        }
+        panic!("{selector} went stale five times in a row");
     }
 
     /// Makes the window `width` by `height` CSS pixels.
