@@ -4,8 +4,9 @@
 //! query is written once and built as the SQL of the connection it runs on.
 //!
 //! What differs lives in one file per backend: the statements and locks that cannot be the
-//! same (`sqlite/dialect.rs`, `postgres/dialect.rs`, each one [`Dialect`] value), and how reads,
-//! writes and the client writes run (`sqlite/mod.rs`, `postgres/mod.rs`, each one [`Store`]).
+//! same (`sqlite/dialect.rs`, `postgres/dialect.rs`, each one [`Dialect`] value); how reads and
+//! the business's writes run (`sqlite/mod.rs`, `postgres/mod.rs`, each one [`Store`]); and the
+//! client writes (`sqlite/writes/mod.rs`, `postgres/writes.rs`, each one [`ClientWrites`]).
 //! [`SqlRepository`] implements the core's ports once over any `Store`.
 
 mod connection;

@@ -58,29 +58,21 @@ impl CustomizeConnection<AnyConnection, r2d2::Error> for ConnectionOptions {
 
 /// The pool's manager: opens SQLite connections (never guessing the backend from the path, as
 /// `AnyConnection::establish` would) and hands them out as the shared SQL's [`AnyConnection`].
-pub(super) struct Opened<C: R2D2Connection + 'static>(ConnectionManager<C>);
+#[derive(Debug)]
+pub(super) struct Opened(ConnectionManager<SqliteConnection>);
 
-impl<C: R2D2Connection + 'static> std::fmt::Debug for Opened<C> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_tuple("Opened").field(&self.0).finish()
-    }
-}
-
-impl<C: R2D2Connection + 'static> Opened<C> {
+impl Opened {
     pub(super) fn new(path: &str) -> Self {
         Self(ConnectionManager::new(path))
     }
 }
 
-impl<C> ManageConnection for Opened<C>
-where
-    C: R2D2Connection + Into<AnyConnection> + 'static,
-{
+impl ManageConnection for Opened {
     type Connection = AnyConnection;
     type Error = r2d2::Error;
 
     fn connect(&self) -> Result<AnyConnection, r2d2::Error> {
-        self.0.connect().map(Into::into)
+        self.0.connect().map(AnyConnection::from)
     }
 
     fn is_valid(&self, connection: &mut AnyConnection) -> Result<(), r2d2::Error> {
@@ -88,7 +80,9 @@ where
     }
 
     fn has_broken(&self, connection: &mut AnyConnection) -> bool {
-        connection.is_broken()
+        // As Diesel's own manager: a connection given back by a panicking thread may be
+        // mid-transaction.
+        std::thread::panicking() || connection.is_broken()
     }
 }
 

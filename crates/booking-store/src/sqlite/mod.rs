@@ -36,7 +36,7 @@ use crate::{
     sql::{Announced, AnyConnection, SqlRepository, Store, TxError, storage_error},
 };
 
-type SqlitePool = Pool<Opened<SqliteConnection>>;
+type SqlitePool = Pool<Opened>;
 
 /// Appointments in an SQLite database file: the core's ports over [`SqliteStore`].
 pub type SqliteRepository = SqlRepository<SqliteStore>;
@@ -173,7 +173,7 @@ impl SqliteRepository {
 }
 
 impl SqliteStore {
-    fn connection(&self) -> Result<PooledConnection<Opened<SqliteConnection>>, StorageError> {
+    fn connection(&self) -> Result<PooledConnection<Opened>, StorageError> {
         crate::checkout(&self.pool)
     }
 }
