@@ -1,4 +1,5 @@
-//! An appointment and its life: scheduled, perhaps moved, perhaps canceled (which is final).
+//! An appointment and its life: scheduled, perhaps moved, then canceled before it starts, or
+//! once it has started, completed or marked a no-show; each of those three is final.
 
 use std::{fmt, str::FromStr};
 
@@ -65,6 +66,10 @@ pub enum Status {
     Scheduled,
     /// Gave its slot back; final.
     Canceled,
+    /// Took place, as the business recorded once it had started; final.
+    Completed,
+    /// The client did not come, as the business recorded once it had started; final.
+    NoShow,
 }
 
 /// Text that is not a status.
@@ -73,12 +78,23 @@ pub enum Status {
 pub struct StatusError(pub String);
 
 impl Status {
-    /// The status as stored and shown: `scheduled` or `canceled`.
+    /// Every status.
+    pub const ALL: [Self; 4] = [Self::Scheduled, Self::Canceled, Self::Completed, Self::NoShow];
+
+    /// The status as stored and shown: `scheduled`, `canceled`, `completed` or `no_show`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Scheduled => "scheduled",
             Self::Canceled => "canceled",
+            Self::Completed => "completed",
+            Self::NoShow => "no_show",
         }
+    }
+
+    /// Whether the appointment keeps its places: every status but `canceled` (a completed or
+    /// no-show appointment keeps the time it had).
+    pub fn occupies(self) -> bool {
+        self != Self::Canceled
     }
 }
 
@@ -86,11 +102,10 @@ impl FromStr for Status {
     type Err = StatusError;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        match text {
-            "scheduled" => Ok(Self::Scheduled),
-            "canceled" => Ok(Self::Canceled),
-            other => Err(StatusError(other.to_owned())),
-        }
+        Self::ALL
+            .into_iter()
+            .find(|status| status.as_str() == text)
+            .ok_or_else(|| StatusError(text.to_owned()))
     }
 }
 
@@ -103,6 +118,9 @@ pub enum CancelRefusal {
     /// It has already begun.
     #[error("the appointment has already started")]
     AlreadyStarted,
+    /// It took place, or the client did not come, and the business recorded which.
+    #[error("the appointment is already {0}")]
+    Concluded(Conclusion),
     /// It starts too soon: the business's cancellation notice ended at `deadline`.
     #[error("the appointment could be canceled until {deadline}")]
     TooLate {
@@ -120,12 +138,69 @@ pub enum RescheduleRefusal {
     /// It has already begun.
     #[error("the appointment has already started")]
     AlreadyStarted,
+    /// It took place, or the client did not come, and the business recorded which.
+    #[error("the appointment is already {0}")]
+    Concluded(Conclusion),
     /// It starts too soon: the business's cancellation notice ended at `deadline`.
     #[error("the appointment could be moved until {deadline}")]
     TooLate {
         /// The last moment it could be moved (its start less the notice).
         deadline: DateTime<Utc>,
     },
+}
+
+/// How an appointment that has started ended, as the business records it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Conclusion {
+    /// It took place.
+    Completed,
+    /// The client did not come.
+    NoShow,
+}
+
+impl Conclusion {
+    /// The status it leaves the appointment in.
+    pub fn status(self) -> Status {
+        match self {
+            Self::Completed => Status::Completed,
+            Self::NoShow => Status::NoShow,
+        }
+    }
+
+    /// The conclusion a status records, if it records one.
+    pub fn of(status: Status) -> Option<Self> {
+        match status {
+            Status::Completed => Some(Self::Completed),
+            Status::NoShow => Some(Self::NoShow),
+            Status::Scheduled | Status::Canceled => None,
+        }
+    }
+}
+
+impl fmt::Display for Conclusion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Completed => "completed",
+            Self::NoShow => "marked a no-show",
+        })
+    }
+}
+
+/// Why an appointment cannot be concluded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+pub enum ConcludeRefusal {
+    /// It was canceled.
+    #[error("the appointment was canceled")]
+    Canceled,
+    /// It has not started: nobody can know yet how it ends.
+    #[error("the appointment has not started yet; it starts at {starts_at}")]
+    NotStarted {
+        /// When it starts.
+        starts_at: DateTime<Utc>,
+    },
+    /// It was concluded the other way before; a conclusion is final.
+    #[error("the appointment is already {0}")]
+    Concluded(Conclusion),
 }
 
 /// What a reschedule did.
@@ -235,6 +310,8 @@ impl Appointment {
         let deadline = self.slot.start() - notice;
         match self.status {
             Status::Canceled => Err(CancelRefusal::AlreadyCanceled),
+            Status::Completed => Err(CancelRefusal::Concluded(Conclusion::Completed)),
+            Status::NoShow => Err(CancelRefusal::Concluded(Conclusion::NoShow)),
             Status::Scheduled if self.slot.start() <= now => Err(CancelRefusal::AlreadyStarted),
             // In whole seconds, as the stores keep time.
             Status::Scheduled if deadline < now.trunc_subsecs(0) => {
@@ -261,6 +338,8 @@ impl Appointment {
         let deadline = self.slot.start() - notice;
         match self.status {
             Status::Canceled => Err(RescheduleRefusal::Canceled),
+            Status::Completed => Err(RescheduleRefusal::Concluded(Conclusion::Completed)),
+            Status::NoShow => Err(RescheduleRefusal::Concluded(Conclusion::NoShow)),
             Status::Scheduled if self.slot.start() <= now => Err(RescheduleRefusal::AlreadyStarted),
             Status::Scheduled if self.slot == to.slot && self.resource == to.resource => {
                 Ok(Move::Unchanged)
@@ -275,6 +354,30 @@ impl Appointment {
                 self.updated_at = now.trunc_subsecs(0);
                 Ok(Move::Moved { released })
             }
+        }
+    }
+
+    /// Records how a scheduled appointment that has started by `now` ended: it keeps its
+    /// places (its time has begun, and may not be over). Recording the conclusion it already
+    /// has changes nothing and succeeds (`Ok(false)`), so a retry is harmless.
+    pub fn conclude(
+        &mut self,
+        conclusion: Conclusion,
+        now: DateTime<Utc>,
+    ) -> Result<bool, ConcludeRefusal> {
+        match self.status {
+            Status::Canceled => Err(ConcludeRefusal::Canceled),
+            Status::Scheduled if self.slot.start() > now => {
+                Err(ConcludeRefusal::NotStarted { starts_at: self.slot.start() })
+            }
+            Status::Scheduled => {
+                self.status = conclusion.status();
+                self.updated_at = now.trunc_subsecs(0);
+                Ok(true)
+            }
+            status if status == conclusion.status() => Ok(false),
+            Status::Completed => Err(ConcludeRefusal::Concluded(Conclusion::Completed)),
+            Status::NoShow => Err(ConcludeRefusal::Concluded(Conclusion::NoShow)),
         }
     }
 
@@ -432,6 +535,44 @@ mod tests {
         assert_eq!(a.status(), Status::Canceled);
     }
 
+    /// Only a started appointment is concluded; a conclusion is final, and recording it again
+    /// changes nothing.
+    #[test]
+    fn a_started_appointment_is_concluded_once_and_for_good() {
+        let mut a = appointment();
+        let before = at("2030-01-07T09:59:59Z");
+        assert_eq!(
+            a.conclude(Conclusion::Completed, before),
+            Err(ConcludeRefusal::NotStarted { starts_at: at("2030-01-07T10:00:00Z") })
+        );
+        assert_eq!(a.status(), Status::Scheduled);
+        let started = at("2030-01-07T10:00:00.400Z");
+        assert_eq!(a.conclude(Conclusion::NoShow, started), Ok(true));
+        assert_eq!(a.status(), Status::NoShow);
+        assert_eq!(a.updated_at(), at("2030-01-07T10:00:00Z"));
+        assert_eq!(a.occupied(), [at("2030-01-07T10:00:00Z")]);
+        let later = at("2030-01-07T11:00:00Z");
+        let concluded = a.clone();
+        assert_eq!(a.conclude(Conclusion::NoShow, later), Ok(false));
+        assert_eq!(a, concluded);
+        assert_eq!(
+            a.conclude(Conclusion::Completed, later),
+            Err(ConcludeRefusal::Concluded(Conclusion::NoShow))
+        );
+        assert_eq!(
+            a.cancel(later, Duration::zero()),
+            Err(CancelRefusal::Concluded(Conclusion::NoShow))
+        );
+        assert_eq!(
+            a.reschedule(&slot("2030-01-08T10:00:00Z"), later, Duration::zero()),
+            Err(RescheduleRefusal::Concluded(Conclusion::NoShow))
+        );
+        assert_eq!(a, concluded);
+        let mut canceled = appointment();
+        canceled.cancel(at("2030-01-02T00:00:00Z"), Duration::zero()).unwrap();
+        assert_eq!(canceled.conclude(Conclusion::Completed, later), Err(ConcludeRefusal::Canceled));
+    }
+
     #[test]
     fn rescheduling_moves_and_reports_the_old_slot() {
         let mut a = appointment();
@@ -472,7 +613,7 @@ mod tests {
 
     #[test]
     fn statuses_round_trip_as_text() {
-        for status in [Status::Scheduled, Status::Canceled] {
+        for status in Status::ALL {
             assert_eq!(status.as_str().parse(), Ok(status));
         }
         assert!("cancelled".parse::<Status>().is_err());

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::{
-    appointment::{Appointment, AppointmentId},
+    appointment::{Appointment, AppointmentId, Conclusion},
     closure::Closure,
     history::{Actor, Entry, Reason, Transition},
     hold::Hold,
@@ -39,6 +39,13 @@ pub enum EventKind {
     },
     /// An appointment was canceled.
     Canceled(Appointment),
+    /// An appointment that had started was recorded as having taken place, or not.
+    Concluded {
+        /// The appointment as it is now.
+        appointment: Appointment,
+        /// How it ended.
+        conclusion: Conclusion,
+    },
     /// A slot was held.
     HoldTaken(Hold),
     /// A hold was released before it expired.
@@ -69,6 +76,9 @@ impl Event {
                 (appointment, Transition::Rescheduled { from: *from })
             }
             EventKind::Canceled(appointment) => (appointment, Transition::Canceled),
+            EventKind::Concluded { appointment, conclusion } => {
+                (appointment, Transition::concluded(*conclusion))
+            }
             EventKind::HoldTaken(_)
             | EventKind::HoldReleased(_)
             | EventKind::ClosureAdded(_)
@@ -85,13 +95,17 @@ impl Event {
     }
 
     /// A stable, dotted name: `appointment.scheduled`, `appointment.rescheduled`,
-    /// `appointment.canceled`, `hold.taken`, `hold.released`, `closure.added` or
-    /// `closure.removed`.
+    /// `appointment.canceled`, `appointment.completed`, `appointment.no_show`, `hold.taken`,
+    /// `hold.released`, `closure.added` or `closure.removed`.
     pub fn name(&self) -> &'static str {
         match self.kind {
             EventKind::Scheduled(_) => "appointment.scheduled",
             EventKind::Rescheduled { .. } => "appointment.rescheduled",
             EventKind::Canceled(_) => "appointment.canceled",
+            EventKind::Concluded { conclusion: Conclusion::Completed, .. } => {
+                "appointment.completed"
+            }
+            EventKind::Concluded { conclusion: Conclusion::NoShow, .. } => "appointment.no_show",
             EventKind::HoldTaken(_) => "hold.taken",
             EventKind::HoldReleased(_) => "hold.released",
             EventKind::ClosureAdded(_) => "closure.added",

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use thiserror::Error;
 
 use crate::{
-    appointment::Appointment,
+    appointment::{Appointment, Conclusion, Status},
     client::{FreeTextFault, describe_char, free_text},
     units::Slot,
 };
@@ -120,15 +120,57 @@ pub enum Transition {
     },
     /// It was canceled.
     Canceled,
+    /// It took place, as the business recorded.
+    Completed,
+    /// The client did not come, as the business recorded.
+    NoShow,
 }
 
 impl Transition {
-    /// The name stored and shown: `scheduled`, `rescheduled` or `canceled`.
+    /// The name stored and shown: `scheduled`, `rescheduled`, `canceled`, `completed` or
+    /// `no_show`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Scheduled => "scheduled",
             Self::Rescheduled { .. } => "rescheduled",
             Self::Canceled => "canceled",
+            Self::Completed => "completed",
+            Self::NoShow => "no_show",
+        }
+    }
+
+    /// The change that records `conclusion`.
+    pub fn concluded(conclusion: Conclusion) -> Self {
+        match conclusion {
+            Conclusion::Completed => Self::Completed,
+            Conclusion::NoShow => Self::NoShow,
+        }
+    }
+
+    /// For a move, the time it left.
+    pub fn moved_from(self) -> Option<Slot> {
+        match self {
+            Self::Rescheduled { from } => Some(from),
+            Self::Scheduled | Self::Canceled | Self::Completed | Self::NoShow => None,
+        }
+    }
+
+    /// Whether the change alters the appointment as a calendar shows it (its time, or that it
+    /// takes place): a move or the cancel. How it ended, recorded afterwards, does not.
+    pub fn revises(self) -> bool {
+        match self {
+            Self::Rescheduled { .. } | Self::Canceled => true,
+            Self::Scheduled | Self::Completed | Self::NoShow => false,
+        }
+    }
+
+    /// The status the appointment has once this change is made.
+    pub fn status(self) -> Status {
+        match self {
+            Self::Scheduled | Self::Rescheduled { .. } => Status::Scheduled,
+            Self::Canceled => Status::Canceled,
+            Self::Completed => Status::Completed,
+            Self::NoShow => Status::NoShow,
         }
     }
 }
@@ -151,9 +193,9 @@ pub struct Entry {
 impl Entry {
     /// How many times the appointment had changed since it was booked, as of the last of
     /// `entries`: the `SEQUENCE` a calendar file needs, which grows with every move and with
-    /// the cancel.
+    /// the cancel (see [`Transition::revises`]).
     pub fn revision(entries: &[Entry]) -> u32 {
-        let changes = entries.iter().filter(|e| e.change != Transition::Scheduled).count();
+        let changes = entries.iter().filter(|e| e.change.revises()).count();
         u32::try_from(changes).unwrap_or(u32::MAX)
     }
 }
@@ -217,6 +259,8 @@ mod tests {
         assert_eq!(Entry::revision(&[]), 0);
         assert_eq!(Entry::revision(std::slice::from_ref(&booked)), 0);
         assert_eq!(Entry::revision(&[booked.clone(), moved.clone()]), 1);
-        assert_eq!(Entry::revision(&[booked, moved, canceled]), 2);
+        assert_eq!(Entry::revision(&[booked.clone(), moved.clone(), canceled]), 2);
+        let completed = entry(Transition::Completed);
+        assert_eq!(Entry::revision(&[booked, moved, completed]), 1, "how it ended is no revision");
     }
 }

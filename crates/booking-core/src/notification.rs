@@ -54,12 +54,15 @@ impl NotificationKind {
         }
     }
 
-    /// The message telling of a history entry's change.
-    pub fn of(change: Transition) -> Self {
+    /// The message telling the client of a history entry's change; none for how the
+    /// business recorded an appointment's end (completed or a no-show), which the client
+    /// already knows.
+    pub fn of(change: Transition) -> Option<Self> {
         match change {
-            Transition::Scheduled => Self::Confirmation,
-            Transition::Rescheduled { .. } => Self::Moved,
-            Transition::Canceled => Self::Canceled,
+            Transition::Scheduled => Some(Self::Confirmation),
+            Transition::Rescheduled { .. } => Some(Self::Moved),
+            Transition::Canceled => Some(Self::Canceled),
+            Transition::Completed | Transition::NoShow => None,
         }
     }
 }
@@ -314,6 +317,8 @@ mod tests {
             assert_eq!(state.as_str().parse(), Ok(state));
         }
         assert!("delivered".parse::<NotificationState>().is_err());
-        assert_eq!(NotificationKind::of(Transition::Canceled), NotificationKind::Canceled);
+        assert_eq!(NotificationKind::of(Transition::Canceled), Some(NotificationKind::Canceled));
+        assert_eq!(NotificationKind::of(Transition::Completed), None);
+        assert_eq!(NotificationKind::of(Transition::NoShow), None);
     }
 }

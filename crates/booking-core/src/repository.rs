@@ -13,7 +13,10 @@ use chrono::{DateTime, Duration, SubsecRound, Utc};
 
 use crate::{
     admission::{Admission, Unavailable, UsageMap},
-    appointment::{Appointment, AppointmentId, CancelRefusal, RescheduleRefusal, Status},
+    appointment::{
+        Appointment, AppointmentId, CancelRefusal, ConcludeRefusal, Conclusion, RescheduleRefusal,
+        Status,
+    },
     catalog::Slug,
     change::Change,
     client::{ClientName, Notes},
@@ -70,6 +73,11 @@ pub trait AppointmentRepository: Outbox + Notifications + Send + Sync + fmt::Deb
         idempotency: Option<Idempotency>,
     ) -> Pending<Outcome<Written<Appointment>>, RescheduleFailure>;
 
+    /// Records how an appointment that has started ended (see [`Appointment::conclude`]). It
+    /// keeps its places, so no availability changes; recording the conclusion it already has
+    /// changes nothing and succeeds.
+    fn conclude(&self, concluding: Concluding) -> Pending<Written<Appointment>, ConcludeFailure>;
+
     /// One appointment, whatever its status.
     fn get(&self, id: AppointmentId) -> Result<Option<Appointment>, StorageError>;
 
@@ -96,7 +104,8 @@ pub trait AppointmentRepository: Outbox + Notifications + Send + Sync + fmt::Deb
     fn appointments(&self, query: &AppointmentQuery) -> Result<Vec<Appointment>, StorageError>;
 
     /// The usage of every slot (of `resource`, or of every resource) starting from `from` to
-    /// `to`, both included: scheduled appointments, and holds still active at `now`.
+    /// `to`, both included: the appointments that keep their places (all but canceled ones), and
+    /// holds still active at `now`.
     fn usage(
         &self,
         resource: Option<&Slug>,
@@ -186,6 +195,21 @@ impl Written<Appointment> {
         )
         .because(cancellation.reason.clone());
         Self::of_places(appointment, event)
+    }
+
+    /// A conclusion as `concluding` asked for it: no place changed, since the appointment
+    /// keeps them.
+    pub fn concluded(appointment: Appointment, concluding: &Concluding) -> Self {
+        let event = Event::new(
+            appointment.updated_at(),
+            EventKind::Concluded {
+                appointment: appointment.clone(),
+                conclusion: concluding.conclusion,
+            },
+            concluding.by,
+        )
+        .because(concluding.reason.clone());
+        Self { outcome: appointment, changed: Change::Nothing, event: Some(event) }
     }
 
     /// A write that took or gave back every place of `appointment`.
@@ -329,6 +353,21 @@ pub struct Cancellation {
     /// How long before its start the appointment can no longer be canceled: the business's
     /// cancellation notice for a client, zero for an operator.
     pub notice: Duration,
+}
+
+/// How an appointment that started ended, to record.
+#[derive(Debug, Clone)]
+pub struct Concluding {
+    /// The appointment.
+    pub id: AppointmentId,
+    /// How it ended.
+    pub conclusion: Conclusion,
+    /// When it is recorded (an appointment that has not started by then is refused).
+    pub now: DateTime<Utc>,
+    /// Who records it.
+    pub by: Actor,
+    /// Why, or any remark, when they gave one.
+    pub reason: Option<Reason>,
 }
 
 impl Booking {
@@ -478,6 +517,17 @@ pub enum CancelFailure {
     /// The appointment's state forbids it.
     #[error(transparent)]
     Refused(#[from] CancelRefusal),
+}
+
+/// Why an appointment's end was not recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ConcludeFailure {
+    /// No appointment has the id.
+    #[error("appointment not found")]
+    NotFound,
+    /// The appointment's state forbids it.
+    #[error(transparent)]
+    Refused(#[from] ConcludeRefusal),
 }
 
 /// Why an appointment was not moved.

@@ -7,7 +7,7 @@ use thiserror::Error;
 
 use crate::{
     admission::{Admission, Unavailable, UsageMap},
-    appointment::{Appointment, AppointmentId, Status},
+    appointment::{Appointment, AppointmentId, Conclusion},
     availability::{Availability, DateRange, ListingPlan},
     catalog::{Service, Slug},
     change::{Change, Feed},
@@ -27,8 +27,8 @@ use crate::{
     placement::Placement,
     repository::{
         AppointmentQuery, AppointmentRepository, BookFailure, Booking, CancelFailure, Cancellation,
-        Closed, ClosureNotFound, Expired, Forgotten, HoldFailure, HoldNotFound, HoldRequest,
-        MAX_HISTORIES, RescheduleFailure, Written,
+        Closed, ClosureNotFound, ConcludeFailure, Concluding, Expired, Forgotten, HoldFailure,
+        HoldNotFound, HoldRequest, MAX_HISTORIES, RescheduleFailure, Written,
     },
     schedule::{ChoiceError, Schedule, SlotError},
     storage::{StorageError, StorageErrorKind, WriteError},
@@ -403,6 +403,19 @@ impl BookingService {
         self.followed(self.repository.cancel(cancellation, self.idempotency(retry, now)))
     }
 
+    /// Records, for the business's staff, how an appointment that has started ended: completed
+    /// or a no-show. Final; recording it again changes nothing.
+    pub fn conclude(
+        &self,
+        id: AppointmentId,
+        conclusion: Conclusion,
+        reason: Option<Reason>,
+    ) -> Pending<Written<Appointment>, ConcludeFailure> {
+        let concluding =
+            Concluding { id, conclusion, now: self.clock.now(), by: Actor::Operator, reason };
+        self.followed(self.repository.conclude(concluding))
+    }
+
     /// Moves an appointment, for its client, to the slot at a local date and time on its
     /// resource, or leaves it where it is.
     pub fn reschedule(
@@ -516,16 +529,16 @@ impl BookingService {
         Ok(revised)
     }
 
-    /// The scheduled appointments that have not ended and that this service's schedule does
-    /// not describe as they were booked ([`Schedule::strands`]): serving this schedule would
+    /// The appointments that keep their places, have not ended, and that this service's
+    /// schedule does not describe as they were booked ([`Schedule::strands`]): serving this schedule would
     /// count them in the wrong slots. Read page by page.
     pub fn stranded(&self) -> Result<Vec<Stranded>, StorageError> {
         let now = self.clock.now();
         // An appointment lies inside one opening range of one local day, so one that started
         // two days ago has ended (its cleanup too, but with buffers of more than a day).
         let mut query = AppointmentQuery {
+            // Every status: `stranded` keeps those that occupy their places.
             from: Some(now - Duration::days(2)),
-            status: Some(Status::Scheduled),
             limit: 200,
             ..AppointmentQuery::default()
         };

@@ -99,8 +99,9 @@ impl Schedule {
     }
 }
 
-/// The appointments of `appointments` that are scheduled, still take a slot after `now`
-/// (their cleanup buffer included), and that `schedule` strands.
+/// The appointments of `appointments` that keep their places (all but canceled ones: a
+/// completed or no-show appointment keeps its time), still take a slot after `now` (their
+/// cleanup buffer included), and that `schedule` strands.
 pub fn stranded<'a>(
     schedule: &Schedule,
     appointments: impl IntoIterator<Item = &'a Appointment>,
@@ -108,7 +109,7 @@ pub fn stranded<'a>(
 ) -> Vec<Stranded> {
     appointments
         .into_iter()
-        .filter(|a| a.status() == crate::appointment::Status::Scheduled && busy_until(a) > now)
+        .filter(|a| a.status().occupies() && busy_until(a) > now)
         .filter_map(|a| {
             schedule.strands(a).map(|strand| Stranded { appointment: a.clone(), strand })
         })
@@ -133,12 +134,14 @@ mod tests {
 
     use super::*;
     use crate::{
+        appointment::Conclusion,
         catalog::Service,
         client::ClientName,
         clock::ManualClock,
         contact::Contact,
+        history::Actor,
         memory::InMemoryRepository,
-        repository::AppointmentRepository,
+        repository::{AppointmentQuery, AppointmentRepository, Cancellation, Concluding},
         service::{BookRequest, BookingService, SlotRequest},
         units::{Capacity, SlotLength},
     };
@@ -251,6 +254,43 @@ mod tests {
             strands(store_at_nine(60), schedule("09:00-17:00", 30)),
             [("09:00".to_owned(), Strand::OtherSlots)]
         );
+    }
+
+    /// A no-show keeps its places, so a schedule that counts them elsewhere strands it until it
+    /// has ended; a canceled appointment holds nothing.
+    #[test]
+    fn a_concluded_appointment_strands_until_it_ends_and_a_canceled_one_never() {
+        let (repository, clock) =
+            store(&schedule("09:00-17:00", 60), &[("09:00", false), ("11:00", false)]);
+        let everything = AppointmentQuery { limit: 10, ..AppointmentQuery::default() };
+        let listed = repository.appointments(&everything).unwrap();
+        let (missed, canceled) = (listed[0].id(), listed[1].id());
+        let now = |time: &str| format!("{DAY}T{time}:00Z").parse::<DateTime<Utc>>().unwrap();
+        let cancellation = Cancellation {
+            id: canceled,
+            now: now("08:00"),
+            by: Actor::Client,
+            reason: None,
+            notice: chrono::Duration::zero(),
+        };
+        repository.cancel(cancellation, None).wait().unwrap();
+        clock.set(now("09:10"));
+        let concluding = Concluding {
+            id: missed,
+            conclusion: Conclusion::NoShow,
+            now: now("09:10"),
+            by: Actor::Operator,
+            reason: None,
+        };
+        repository.conclude(concluding).wait().unwrap();
+        let store = (repository, clock.clone());
+        let thirty = schedule("09:00-17:00", 30);
+        assert_eq!(
+            strands(store.clone(), thirty.clone()),
+            [("09:00".to_owned(), Strand::OtherSlots)]
+        );
+        clock.set(now("10:00"));
+        assert_eq!(strands(store, thirty), [], "it has ended");
     }
 
     #[test]

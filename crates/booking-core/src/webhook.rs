@@ -13,7 +13,7 @@ use thiserror::Error;
 use uuid::Uuid;
 
 use crate::{
-    appointment::{Appointment, AppointmentId, AppointmentRecord, Status},
+    appointment::{Appointment, AppointmentId, AppointmentRecord},
     history::{Actor, Entry, Reason, Transition},
     pending::Pending,
     storage::StorageError,
@@ -78,19 +78,26 @@ pub enum EventType {
     Rescheduled,
     /// `appointment.canceled`
     Canceled,
+    /// `appointment.completed`
+    Completed,
+    /// `appointment.no_show`
+    NoShow,
 }
 
 impl EventType {
     /// Every event type, in the order they are documented.
-    pub const ALL: [Self; 3] = [Self::Scheduled, Self::Rescheduled, Self::Canceled];
+    pub const ALL: [Self; 5] =
+        [Self::Scheduled, Self::Rescheduled, Self::Canceled, Self::Completed, Self::NoShow];
 
-    /// The name subscribed to and sent: `appointment.scheduled`, `appointment.rescheduled` or
-    /// `appointment.canceled`.
+    /// The name subscribed to and sent: `appointment.` and the history entry's kind
+    /// (`scheduled`, `rescheduled`, `canceled`, `completed` or `no_show`).
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Scheduled => "appointment.scheduled",
             Self::Rescheduled => "appointment.rescheduled",
             Self::Canceled => "appointment.canceled",
+            Self::Completed => "appointment.completed",
+            Self::NoShow => "appointment.no_show",
         }
     }
 
@@ -100,6 +107,8 @@ impl EventType {
             Transition::Scheduled => Self::Scheduled,
             Transition::Rescheduled { .. } => Self::Rescheduled,
             Transition::Canceled => Self::Canceled,
+            Transition::Completed => Self::Completed,
+            Transition::NoShow => Self::NoShow,
         }
     }
 }
@@ -113,8 +122,8 @@ impl fmt::Display for EventType {
 /// A name that is not an event type's.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[error(
-    "unknown event {0:?}; the events are appointment.scheduled, appointment.rescheduled and \
-     appointment.canceled"
+    "unknown event {0:?}; the events are appointment.scheduled, appointment.rescheduled, \
+     appointment.canceled, appointment.completed and appointment.no_show"
 )]
 pub struct UnknownEventType(pub String);
 
@@ -305,10 +314,7 @@ impl Message {
             event: EventType::of(entry.change),
             at: entry.at,
             appointment: as_of(appointment, entry),
-            from: match entry.change {
-                Transition::Rescheduled { from } => Some(from),
-                Transition::Scheduled | Transition::Canceled => None,
-            },
+            from: entry.change.moved_from(),
             by: entry.by,
             reason: entry.reason.clone(),
         }
@@ -320,10 +326,7 @@ impl Message {
 /// service) is as it is now, and so are the slots it occupies, which no history keeps: this is
 /// how an event is shown, not a state to write back.
 fn as_of(appointment: &Appointment, entry: &Entry) -> Appointment {
-    let status = match entry.change {
-        Transition::Scheduled | Transition::Rescheduled { .. } => Status::Scheduled,
-        Transition::Canceled => Status::Canceled,
-    };
+    let status = entry.change.status();
     Appointment::from(AppointmentRecord {
         id: appointment.id(),
         client_name: appointment.client_name().clone(),

@@ -44,6 +44,8 @@ use crate::{error, routes};
         routes::admin::book,
         routes::admin::cancel,
         routes::admin::move_appointment,
+        routes::admin::complete,
+        routes::admin::no_show,
         routes::history::history,
         routes::admin::close,
         routes::admin::closures,

@@ -1,9 +1,14 @@
-//! Canceling and moving appointments.
+//! Canceling and moving appointments, and recording how they ended.
 
 use chrono::Duration;
 
 use super::*;
-use crate::appointment::{CancelRefusal, RescheduleRefusal, Status};
+use crate::{
+    appointment::{CancelRefusal, ConcludeRefusal, RescheduleRefusal, Status},
+    change::Change,
+    event::Event,
+    history::Transition,
+};
 
 /// A canceled appointment frees every place it took.
 pub fn canceling_gives_the_places_back(repository: &dyn AppointmentRepository) {
@@ -204,5 +209,85 @@ pub fn a_canceled_appointment_cannot_be_rescheduled(repository: &dyn Appointment
             &admission()
         ),
         Err(WriteError::Refused(RescheduleFailure::NotFound))
+    ));
+}
+
+/// Once it has started, and not before, an appointment is recorded as completed or a no-show:
+/// it keeps its places (no availability changes), and stays as it is: recording the same again
+/// changes nothing, the other conclusion, a cancel and a move are refused. A canceled or
+/// unknown appointment is refused.
+pub fn a_started_appointment_is_concluded_once_and_keeps_its_places(
+    repository: &dyn AppointmentRepository,
+) {
+    let appointment = book(repository, place("alice", Some("colour"), 7, 9, 1));
+    let early = at(7, 8, 59) + Duration::seconds(59);
+    assert!(matches!(
+        conclude_on(repository, appointment.id(), Conclusion::Completed, early),
+        Err(WriteError::Refused(ConcludeFailure::Refused(ConcludeRefusal::NotStarted { starts_at })))
+            if starts_at == at(7, 9, 0)
+    ));
+    assert_eq!(repository.get(appointment.id()).unwrap().as_ref(), Some(&appointment));
+
+    let during = at(7, 9, 20);
+    let written = conclude_on(repository, appointment.id(), Conclusion::Completed, during).unwrap();
+    let completed = written.outcome;
+    assert_eq!((completed.status(), completed.updated_at()), (Status::Completed, during));
+    assert_eq!(
+        (completed.slot(), completed.occupied()),
+        (appointment.slot(), appointment.occupied())
+    );
+    assert_eq!(written.changed, Change::Nothing);
+    assert_eq!(written.event.as_ref().map(Event::name), Some("appointment.completed"));
+    assert_eq!(repository.get(appointment.id()).unwrap().as_ref(), Some(&completed));
+    for start in appointment.occupied() {
+        assert_eq!(booked_at(repository, "alice", *start), 1, "it keeps its places");
+    }
+
+    let later = at(7, 12, 0);
+    let again = conclude_on(repository, appointment.id(), Conclusion::Completed, later).unwrap();
+    assert_eq!(
+        (&again.outcome, &again.event, &again.changed),
+        (&completed, &None, &Change::Nothing)
+    );
+    let finished = Conclusion::Completed;
+    assert!(matches!(
+        conclude_on(repository, appointment.id(), Conclusion::NoShow, later),
+        Err(WriteError::Refused(ConcludeFailure::Refused(ConcludeRefusal::Concluded(c)))) if c == finished
+    ));
+    assert!(matches!(
+        cancel_on(repository, appointment.id(), later),
+        Err(WriteError::Refused(CancelFailure::Refused(CancelRefusal::Concluded(c)))) if c == finished
+    ));
+    let elsewhere = place("alice", Some("colour"), 8, 9, 1);
+    assert!(matches!(
+        reschedule_on(repository, appointment.id(), &elsewhere, &admission_at(early)),
+        Err(WriteError::Refused(RescheduleFailure::Refused(RescheduleRefusal::Concluded(c)))) if c == finished
+    ));
+    assert_eq!(repository.get(appointment.id()).unwrap().as_ref(), Some(&completed));
+    let history = repository.history(appointment.id()).unwrap().unwrap();
+    let changes: Vec<_> = history.iter().map(|e| (e.change, e.at, e.by)).collect();
+    assert_eq!(
+        changes,
+        [
+            (Transition::Scheduled, now(), Actor::Client),
+            (Transition::Completed, during, Actor::Operator)
+        ]
+    );
+
+    let missed = book(repository, place("bob", None, 7, 9, 1));
+    let no_show = conclude_on(repository, missed.id(), Conclusion::NoShow, during).unwrap();
+    assert_eq!(no_show.outcome.status(), Status::NoShow);
+    assert_eq!(no_show.event.as_ref().map(Event::name), Some("appointment.no_show"));
+    assert_eq!(booked_at(repository, "bob", at(7, 9, 0)), 1);
+
+    let canceled = book(repository, place("bob", None, 8, 9, 1));
+    cancel_on(repository, canceled.id(), now()).unwrap();
+    assert!(matches!(
+        conclude_on(repository, canceled.id(), Conclusion::Completed, at(8, 10, 0)),
+        Err(WriteError::Refused(ConcludeFailure::Refused(ConcludeRefusal::Canceled)))
+    ));
+    assert!(matches!(
+        conclude_on(repository, AppointmentId::random(), Conclusion::Completed, during),
+        Err(WriteError::Refused(ConcludeFailure::NotFound))
     ));
 }

@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 use super::*;
 use crate::{appointment::Status, repository::AppointmentQuery};
 
-/// Usage includes both ends of the range and only scheduled appointments.
+/// Usage includes both ends of the range, and the appointments that keep their places (all
+/// but canceled ones).
 pub fn usage_covers_an_inclusive_range_of_scheduled_appointments(
     repository: &dyn AppointmentRepository,
 ) {
@@ -39,7 +40,8 @@ pub fn usage_covers_an_inclusive_range_of_scheduled_appointments(
     );
 }
 
-/// After a mixed run of writes, usage equals the places the scheduled appointments take.
+/// After a mixed run of writes, usage equals the places the appointments that keep them take:
+/// scheduled ones, and those recorded afterwards as completed or a no-show.
 pub fn usage_always_matches_the_scheduled_appointments(repository: &dyn AppointmentRepository) {
     let mut ids = Vec::new();
     for step in 0..40u32 {
@@ -60,10 +62,16 @@ pub fn usage_always_matches_the_scheduled_appointments(repository: &dyn Appointm
             }
         }
     }
+    // Once every one has started, some are recorded as how they ended (a canceled one is
+    // refused, and changes nothing).
+    for (n, id) in ids.iter().enumerate().filter(|(n, _)| n % 3 != 0) {
+        let conclusion = if n % 2 == 0 { Conclusion::Completed } else { Conclusion::NoShow };
+        let _refused_or_done = conclude_on(repository, *id, conclusion, at(10, 0, 0));
+    }
     let mut expected: BTreeMap<(Slug, DateTime<Utc>), u32> = BTreeMap::new();
     for id in &ids {
         let appointment = repository.get(*id).unwrap().unwrap();
-        if appointment.status() == Status::Scheduled {
+        if appointment.status().occupies() {
             for start in appointment.occupied() {
                 *expected.entry((appointment.resource().clone(), *start)).or_default() += 1;
             }

@@ -32,7 +32,7 @@ pub use self::{
 };
 use crate::{
     admission::{Admission, Unavailable, Usage},
-    appointment::{Appointment, AppointmentId},
+    appointment::{Appointment, AppointmentId, Conclusion},
     catalog::{Resource, Service, Slug},
     client::ClientName,
     closure::{Closure, ClosureId},
@@ -42,8 +42,8 @@ use crate::{
     idempotency::{Idempotency, IdempotencyKey, Outcome},
     placement::Placement,
     repository::{
-        AppointmentRepository, BookFailure, Booking, CancelFailure, Cancellation, Expired,
-        HoldFailure, HoldRequest, RescheduleFailure, Written,
+        AppointmentRepository, BookFailure, Booking, CancelFailure, Cancellation, ConcludeFailure,
+        Concluding, Expired, HoldFailure, HoldRequest, RescheduleFailure, Written,
     },
     schedule::Schedule,
     storage::WriteError,
@@ -85,6 +85,8 @@ macro_rules! repository_contract_tests {
             rescheduling_into_a_full_slot_changes_nothing,
             rescheduling_to_the_same_slot_is_a_no_op_even_when_full,
             a_canceled_appointment_cannot_be_rescheduled,
+            a_started_appointment_is_concluded_once_and_keeps_its_places,
+            a_conclusion_is_recorded_and_queued_but_mails_nobody,
             usage_covers_an_inclusive_range_of_scheduled_appointments,
             usage_always_matches_the_scheduled_appointments,
             appointments_are_listed_in_order_with_filters_and_cursor,
@@ -259,6 +261,17 @@ fn cancel_on(
     now: DateTime<Utc>,
 ) -> Result<Written<Appointment>, WriteError<CancelFailure>> {
     repository.cancel(cancellation(id, now), None).wait().map(done)
+}
+
+/// The operator's record, at `now`, that `id` ended as `conclusion`.
+fn conclude_on(
+    repository: &dyn AppointmentRepository,
+    id: AppointmentId,
+    conclusion: Conclusion,
+    now: DateTime<Utc>,
+) -> Result<Written<Appointment>, WriteError<ConcludeFailure>> {
+    let concluding = Concluding { id, conclusion, now, by: Actor::Operator, reason: None };
+    repository.conclude(concluding).wait()
 }
 
 fn reschedule_on(

@@ -5,9 +5,10 @@ use chrono::Duration;
 
 use super::*;
 use crate::{
-    appointment::Status,
+    appointment::{Conclusion, Status},
     history::{Reason, Transition},
-    repository::Expired,
+    notification::Plan,
+    repository::{Concluding, Expired},
     webhook::{
         Attempt, ClaimRequest, Claimed, Delivery, DeliveryState, Endpoint, EndpointId,
         EndpointNotFound, EventType, MAX_ENDPOINTS, Secret, Settlement, Subscription,
@@ -215,6 +216,70 @@ pub fn each_message_shows_the_appointment_as_its_change_left_it(
     assert_eq!(
         repository.history(booked.id()).unwrap().unwrap()[1].change,
         Transition::Rescheduled { from: nine }
+    );
+}
+
+/// Recording how an appointment ended queues `appointment.no_show` or `appointment.completed`
+/// for its subscribers, showing the appointment with its final status, who recorded it and why;
+/// it queues no message to the client, whatever the plan.
+pub fn a_conclusion_is_recorded_and_queued_but_mails_nobody(
+    repository: &dyn AppointmentRepository,
+) {
+    let plan = Plan { reminders: "3600s".parse().unwrap() };
+    repository.plan_notifications(Some(plan), now()).wait().unwrap();
+    let everything = endpoint(repository, None);
+    let completions = endpoint(repository, Some(&[EventType::Completed]));
+    let missed = book(repository, place("alice", None, 7, 9, 1));
+    let attended = book(repository, place("bob", None, 7, 9, 1));
+    let mail = repository.notifications(None, 100).unwrap();
+    assert_eq!(mail.len(), 4, "confirmations and reminders: {mail:?}");
+
+    let during = at(7, 9, 20);
+    let reason = Reason::parse("Called twice, no answer").unwrap();
+    let no_show = Concluding {
+        id: missed.id(),
+        conclusion: Conclusion::NoShow,
+        now: during,
+        by: Actor::Operator,
+        reason: reason.clone(),
+    };
+    repository.conclude(no_show).wait().unwrap();
+    conclude_on(repository, attended.id(), Conclusion::Completed, during).unwrap();
+    assert_eq!(repository.notifications(None, 100).unwrap(), mail, "nothing for the clients");
+
+    let events: Vec<_> = deliveries(repository, &everything).iter().map(|d| d.event).collect();
+    let expected =
+        [EventType::Completed, EventType::NoShow, EventType::Scheduled, EventType::Scheduled];
+    assert_eq!(events, expected);
+    let only = deliveries(repository, &completions);
+    assert_eq!(
+        only.iter().map(|d| (d.event, d.appointment)).collect::<Vec<_>>(),
+        [(EventType::Completed, attended.id())]
+    );
+
+    let mut messages = Vec::new();
+    loop {
+        let claimed = claim(repository, during);
+        if claimed.is_empty() {
+            break;
+        }
+        for claim in claimed.iter().filter(|c| c.endpoint == everything.id) {
+            messages.push(claim.message.clone());
+        }
+        for claim in &claimed {
+            assert!(settle(repository, claim, delivered(), None));
+        }
+    }
+    let shown: Vec<_> = messages[2..]
+        .iter()
+        .map(|m| (m.event, m.appointment.status(), m.by, m.reason.clone(), m.at))
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            (EventType::NoShow, Status::NoShow, Actor::Operator, reason, during),
+            (EventType::Completed, Status::Completed, Actor::Operator, None, during),
+        ]
     );
 }
 

@@ -27,8 +27,8 @@ use crate::{
     placement::Placement,
     repository::{
         AppointmentQuery, AppointmentRepository, BookFailure, Booking, CancelFailure, Cancellation,
-        Closed, ClosureNotFound, Expired, Forgotten, HoldFailure, HoldNotFound, HoldRequest,
-        RescheduleFailure, Written,
+        Closed, ClosureNotFound, ConcludeFailure, Concluding, Expired, Forgotten, HoldFailure,
+        HoldNotFound, HoldRequest, RescheduleFailure, Written,
     },
     storage::{StorageError, WriteError},
 };
@@ -270,6 +270,28 @@ impl InMemoryRepository {
         Ok(Outcome::Done(written))
     }
 
+    fn conclude_now(
+        &self,
+        concluding: Concluding,
+    ) -> WriteResult<Written<Appointment>, ConcludeFailure> {
+        let mut state = self.state()?;
+        let mut appointment = state
+            .appointments
+            .get(&concluding.id)
+            .cloned()
+            .ok_or(WriteError::Refused(ConcludeFailure::NotFound))?;
+        let changed = appointment
+            .conclude(concluding.conclusion, concluding.now)
+            .map_err(|refusal| WriteError::Refused(refusal.into()))?;
+        if !changed {
+            return Ok(Written::unchanged(appointment));
+        }
+        state.appointments.insert(concluding.id, appointment.clone());
+        let written = Written::concluded(appointment, &concluding);
+        state.record(&written);
+        Ok(written)
+    }
+
     fn reschedule_now(
         &self,
         id: AppointmentId,
@@ -412,6 +434,10 @@ impl AppointmentRepository for InMemoryRepository {
         idempotency: Option<Idempotency>,
     ) -> Pending<Outcome<Written<Appointment>>, RescheduleFailure> {
         Pending::ready(self.reschedule_now(id, to, admission, by, idempotency))
+    }
+
+    fn conclude(&self, concluding: Concluding) -> Pending<Written<Appointment>, ConcludeFailure> {
+        Pending::ready(self.conclude_now(concluding))
     }
 
     fn hold(

@@ -67,6 +67,7 @@ impl Mail {
     ) {
         self.latest.insert(appointment, (message, entry.clone(), revision));
         let Some(plan) = self.plan.clone().filter(|_| reachable) else { return };
+        let Some(kind) = NotificationKind::of(entry.change) else { return };
         // The reminders of its previous time, but for one being sent right now: that one holds
         // this change's message back until it is settled, and is not sent again.
         self.queued.retain(|_, queued| {
@@ -75,7 +76,7 @@ impl Mail {
                 && queued.state == NotificationState::Pending
                 && queued.leased_until.is_none_or(|until| until <= entry.at))
         });
-        self.push(appointment, message, entry, revision, NotificationKind::of(entry.change), None);
+        self.push(appointment, message, entry, revision, kind, None);
         if entry.change != Transition::Canceled {
             for lead in plan.reminders.leads() {
                 self.remind(appointment, message, entry, revision, *lead, entry.at);

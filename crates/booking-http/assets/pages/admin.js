@@ -186,7 +186,7 @@ async function drawAgenda(focus) {
   let shown = 0;
   $('resources').replaceChildren(...board.resources.map((resource) => {
     const own = appointments.filter((a) => a.resource === resource.slug);
-    shown += own.filter((a) => a.status === 'scheduled').length;
+    shown += own.filter((a) => a.status !== 'canceled').length;
     const days = [];
     for (let date = from; date <= to; date = addDays(date, 1)) {
       const today = own.filter((a) => a.date === date);
@@ -209,29 +209,41 @@ async function drawAgenda(focus) {
   return shown;
 }
 
-/** One appointment of the agenda, with its actions. */
+/** What a final status is shown as, on its row. */
+const FINAL = { canceled: 'canceled', completed: 'completed', no_show: 'no-show' };
+
+/**
+ * One appointment of the agenda, with its actions: a scheduled one can be canceled or moved
+ * (before it starts) and marked completed or a no-show (once it has; the server says which
+ * applies, by the business's clock); a canceled, completed or no-show one has none.
+ */
 function row(appointment) {
   const service = board.services.find((s) => s.slug === appointment.service);
   const end = clockIn(appointment.end, board.zone);
-  const canceled = appointment.status === 'canceled';
+  const final = FINAL[appointment.status];
   const contact = [appointment.email, appointment.phone].filter(Boolean).join(' · ');
   const item = element(
-    'li', { 'data-appointment-id': appointment.id, class: canceled ? 'canceled' : null },
+    'li', { 'data-appointment-id': appointment.id, class: appointment.status === 'canceled' ? 'canceled' : null },
     element('p', { class: 'when', text: `${appointment.time}–${end}` }),
     element('p', { class: 'who' },
       element('strong', { text: appointment.client_name }),
       service ? ` · ${service.name}` : '',
-      canceled ? element('span', { class: 'badge', text: 'canceled' }) : null),
+      final ? element('span', { class: 'badge', text: final }) : null),
     contact ? element('p', { class: 'contact', text: contact }) : null,
     appointment.notes ? element('p', { class: 'notes', text: appointment.notes }) : null,
   );
-  if (!canceled) {
+  if (!final) {
     const who = `${appointment.client_name} at ${appointment.time}`;
-    const cancel = element('button', { type: 'button', id: `cancel-${appointment.id}`, text: 'Cancel', 'aria-label': `Cancel ${who}` });
-    const move = element('button', { type: 'button', id: `move-${appointment.id}`, text: 'Move', 'aria-label': `Move ${who}` });
-    cancel.addEventListener('click', () => cancelForm(item, appointment));
-    move.addEventListener('click', () => moveForm(item, appointment));
-    item.append(element('div', { class: 'actions' }, cancel, move));
+    const button = (id, text, label, open) => {
+      const made = element('button', { type: 'button', id: `${id}-${appointment.id}`, text, 'aria-label': `${label} ${who}` });
+      made.addEventListener('click', () => open(item, appointment));
+      return made;
+    };
+    item.append(element('div', { class: 'actions' },
+      button('cancel', 'Cancel', 'Cancel', cancelForm),
+      button('move', 'Move', 'Move', moveForm),
+      button('complete', 'Completed', 'Record completed:', (i, a) => concludeForm(i, a, 'complete')),
+      button('no-show', 'No-show', 'Record a no-show:', (i, a) => concludeForm(i, a, 'no-show'))));
   }
   return item;
 }
@@ -283,6 +295,18 @@ function cancelForm(item, appointment) {
       const body = reason.value.trim() ? { reason: reason.value.trim() } : {};
       await admin('POST', `/admin/appointments/${appointment.id}/cancel`, { key, body });
       announce(`Canceled ${appointment.client_name} at ${appointment.time}.`);
+    });
+}
+
+/** Records how a started appointment ended: `ending` is `complete` or `no-show`. */
+function concludeForm(item, appointment, ending) {
+  const remark = element('input', { id: `remark-${appointment.id}`, maxlength: 500 });
+  const what = ending === 'complete' ? 'completed' : 'a no-show';
+  inlineForm(item, `${ending}-${appointment.id}`, [labelled(remark.id, 'Remark (for the history; the client is not told)', remark)],
+    ending === 'complete' ? 'Record completed' : 'Record a no-show', async () => {
+      const body = remark.value.trim() ? { reason: remark.value.trim() } : {};
+      await admin('POST', `/admin/appointments/${appointment.id}/${ending}`, { body });
+      announce(`Recorded ${appointment.client_name} at ${appointment.time} as ${what}.`);
     });
 }
 

@@ -68,16 +68,24 @@ async function start() {
   render();
 }
 
+/** What the page says of each status. */
+const STATES = {
+  scheduled: 'This appointment is booked.',
+  canceled: 'This appointment is canceled.',
+  completed: 'This appointment took place.',
+  no_show: 'This appointment was missed.',
+};
+
 function render() {
   const appointment = page.appointment;
   const what = bookedWhat(appointment, page.services, page.resources);
   $('booking').dataset.appointmentId = appointment.id;
   $('what').textContent = `${what}, ${dayName(appointment.date)} at ${appointment.time} (${page.zone}), for ${appointment.client_name}.`;
-  const canceled = appointment.status === 'canceled';
-  $('state').textContent = canceled ? 'This appointment is canceled.' : 'This appointment is booked.';
+  $('state').textContent = STATES[appointment.status] ?? STATES.scheduled;
   $('ics').href = `/appointment/${appointment.id}/calendar.ics`;
   $('links').hidden = false;
-  $('actions').hidden = canceled;
+  // Only a booked appointment can still be canceled or moved (the server says whether it may).
+  $('actions').hidden = appointment.status !== 'scheduled';
 }
 
 /** After a refusal: reads the appointment again, and if it changed (canceled or moved

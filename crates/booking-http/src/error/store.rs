@@ -8,9 +8,10 @@ use std::convert::Infallible;
 use actix_web::http::StatusCode;
 use booking_core::{
     admission::Unavailable,
-    appointment::{CancelRefusal, RescheduleRefusal},
+    appointment::{CancelRefusal, ConcludeRefusal, Conclusion, RescheduleRefusal},
     repository::{
-        BookFailure, CancelFailure, ClosureNotFound, HoldFailure, HoldNotFound, RescheduleFailure,
+        BookFailure, CancelFailure, ClosureNotFound, ConcludeFailure, HoldFailure, HoldNotFound,
+        RescheduleFailure,
     },
     service::{AvailabilityError, PlacementError, RescheduleError},
     storage::{StorageError, StorageErrorKind, WriteError},
@@ -275,6 +276,40 @@ impl From<WriteError<CancelFailure>> for ApiError {
             CancelFailure::Refused(CancelRefusal::TooLate { deadline }) => {
                 Self::too_late("Too late to cancel this appointment.", "canceled", deadline)
             }
+            CancelFailure::Refused(CancelRefusal::Concluded(conclusion)) => {
+                Self::concluded(conclusion)
+            }
+        })
+    }
+}
+
+impl From<WriteError<ConcludeFailure>> for ApiError {
+    fn from(error: WriteError<ConcludeFailure>) -> Self {
+        Self::write(error, |failure| match failure {
+            ConcludeFailure::NotFound => Self::appointment_not_found(),
+            ConcludeFailure::Refused(ConcludeRefusal::Concluded(conclusion)) => {
+                Self::concluded(conclusion)
+            }
+            // 400, as every `appointment-canceled` problem is (the original service's status).
+            ConcludeFailure::Refused(ConcludeRefusal::Canceled) => Self::new(
+                StatusCode::BAD_REQUEST,
+                "appointment-canceled",
+                "Appointment canceled",
+                "The appointment was canceled.",
+                "a canceled appointment did not take place; only a scheduled appointment that \
+                 has started can be completed or marked a no-show",
+            ),
+            ConcludeFailure::Refused(ConcludeRefusal::NotStarted { starts_at }) => Self::new(
+                StatusCode::CONFLICT,
+                "appointment-not-started",
+                "Appointment not started",
+                "The appointment has not started yet.",
+                format!(
+                    "it starts at {}; record how it ended once it has started, or cancel or \
+                     move it before then",
+                    starts_at.to_rfc3339()
+                ),
+            ),
         })
     }
 }
@@ -311,11 +346,26 @@ impl From<WriteError<RescheduleFailure>> for ApiError {
             RescheduleFailure::Refused(RescheduleRefusal::TooLate { deadline }) => {
                 Self::too_late("Too late to reschedule this appointment.", "moved", deadline)
             }
+            RescheduleFailure::Refused(RescheduleRefusal::Concluded(conclusion)) => {
+                Self::concluded(conclusion)
+            }
         })
     }
 }
 
 impl ApiError {
+    /// A change to an appointment the business recorded as completed or a no-show: final.
+    fn concluded(conclusion: Conclusion) -> Self {
+        Self::new(
+            StatusCode::CONFLICT,
+            "appointment-concluded",
+            "Appointment concluded",
+            format!("The appointment is already {conclusion}."),
+            "the business recorded how this appointment ended, which is final; book a new one \
+             with POST /schedule",
+        )
+    }
+
     /// A client's cancel or move within the business's cancellation notice.
     fn too_late(
         message: &'static str,

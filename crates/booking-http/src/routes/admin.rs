@@ -9,10 +9,11 @@ use actix_web::{
     web,
 };
 use booking_core::{
-    appointment::{AppointmentId, Status},
+    appointment::{AppointmentId, Conclusion, Status},
     catalog::Slug,
     closure::{Closure, ClosureId},
     history::{Actor, Reason},
+    idempotency::Outcome,
     repository::AppointmentQuery,
     service::BookingService,
     units::Slot,
@@ -24,7 +25,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::{
     Bookings,
     appointments::{self, CancelRequest, RescheduleRequest, ScheduleRequest, Scheduled},
-    fields,
+    body, fields,
     times::{InUtc, Zoned},
     views::{AppointmentChanged, AppointmentView, utc},
 };
@@ -67,7 +68,7 @@ pub struct AppointmentsQuery {
     /// Last local date, YYYY-MM-DD (included).
     #[param(format = Date)]
     pub to: Option<String>,
-    /// `scheduled` or `canceled`.
+    /// `scheduled`, `canceled`, `completed` or `no_show`.
     pub status: Option<String>,
     /// Only this resource.
     pub resource: Option<String>,
@@ -126,7 +127,9 @@ impl AppointmentsQuery {
                 .as_deref()
                 .map(|s| {
                     s.parse::<Status>().map_err(|_| {
-                        ApiError::invalid_request("status must be scheduled or canceled")
+                        ApiError::invalid_request(
+                            "status must be scheduled, canceled, completed or no_show",
+                        )
                     })
                 })
                 .transpose()?,
@@ -420,6 +423,7 @@ pub async fn book(
         (status = 400, description = "Already canceled or started; a bad reason", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Missing or wrong bearer token", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Appointment not found.", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The appointment is already completed, or marked a no-show", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body over 16 KiB", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "A body that is not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Idempotency-Key reused for a different request", body = Problem, content_type = "application/problem+json"),
@@ -447,7 +451,7 @@ pub async fn cancel(
         (status = 400, description = "As for POST /reschedule/{id}", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Missing or wrong bearer token", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Appointment not found.", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "New time slot is not available.", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "New time slot is not available. (or: the appointment is already completed, or marked a no-show)", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body over 16 KiB", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "A body that is not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Idempotency-Key reused for a different request", body = Problem, content_type = "application/problem+json"),
@@ -461,6 +465,94 @@ pub async fn move_appointment(
     body: web::Json<RescheduleRequest>,
 ) -> Result<HttpResponse, ApiError> {
     appointments::reschedule_by(Actor::Operator, request, bookings, id, body).await
+}
+
+/// What the operator adds when recording how an appointment ended; the body may be left out.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+pub struct ConclusionRequest {
+    /// A remark (1-500 characters; line breaks and tabs allowed), kept in the appointment's
+    /// history and sent with the webhook.
+    #[serde(default)]
+    #[schema(example = "Arrived 20 minutes late")]
+    pub reason: Option<String>,
+}
+
+/// Record that an appointment took place. Only once it has started; final. Recording it again
+/// answers as the first time and changes nothing.
+#[utoipa::path(
+    post, path = "/admin/appointments/{id}/complete", tag = "admin", operation_id = "complete",
+    params(("id" = String, Path, description = "The appointment's id")),
+    request_body(content = Option<ConclusionRequest>, description = "Optional: a remark for the history and the webhook", content_type = "application/json"),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Appointment completed.", body = AppointmentChanged),
+        (status = 400, description = "The appointment was canceled; a body that is not the expected JSON; a bad reason", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or wrong bearer token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Appointment not found.", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not started yet, or recorded as a no-show", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body over 16 KiB", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "A body that is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "No admin token configured, or the database is unavailable", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn complete(
+    request: actix_web::HttpRequest,
+    bookings: web::Data<Bookings>,
+    id: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    conclude(Conclusion::Completed, request, bookings, id, body).await
+}
+
+/// Record that the client did not come. Only once the appointment has started; final; its
+/// places stay taken. Recording it again answers as the first time and changes nothing.
+#[utoipa::path(
+    post, path = "/admin/appointments/{id}/no-show", tag = "admin", operation_id = "no_show",
+    params(("id" = String, Path, description = "The appointment's id")),
+    request_body(content = Option<ConclusionRequest>, description = "Optional: a remark for the history and the webhook", content_type = "application/json"),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Appointment marked a no-show.", body = AppointmentChanged),
+        (status = 400, description = "The appointment was canceled; a body that is not the expected JSON; a bad reason", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or wrong bearer token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Appointment not found.", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not started yet, or completed", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body over 16 KiB", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "A body that is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "No admin token configured, or the database is unavailable", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+pub async fn no_show(
+    request: actix_web::HttpRequest,
+    bookings: web::Data<Bookings>,
+    id: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    conclude(Conclusion::NoShow, request, bookings, id, body).await
+}
+
+/// Records how an appointment ended, for the business.
+async fn conclude(
+    conclusion: Conclusion,
+    request: actix_web::HttpRequest,
+    bookings: web::Data<Bookings>,
+    id: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let body: Option<ConclusionRequest> = body::optional_json(&request, &body)?;
+    let reason = body.and_then(|body| body.reason);
+    let reason = reason.as_deref().map(Reason::parse).transpose()?.flatten();
+    let id = appointments::appointment_id(&id)?;
+    // A business write, in a transaction of its own (as a closure is): on the blocking pool
+    // where the store's calls wait on the network.
+    let pending = bookings
+        .run("conclude", move |service| Ok::<_, ApiError>(service.conclude(id, conclusion, reason)))
+        .await?;
+    let message = match conclusion {
+        Conclusion::Completed => "Appointment completed.",
+        Conclusion::NoShow => "Appointment marked a no-show.",
+    };
+    Ok(appointments::changed(message, Outcome::Done(pending.await?), bookings.schedule()))
 }
 
 /// Remove a closure.

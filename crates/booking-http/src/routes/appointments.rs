@@ -177,7 +177,7 @@ fn scheduled(outcome: Outcome<Written<Appointment>>, schedule: &Schedule) -> Htt
 }
 
 /// The answer to a change of an appointment, first or replayed.
-fn changed(
+pub(super) fn changed(
     message: &'static str,
     outcome: Outcome<Written<Appointment>>,
     schedule: &Schedule,
@@ -240,7 +240,7 @@ pub struct CancelRequest {
         (status = 200, description = "Appointment canceled successfully.", body = AppointmentChanged),
         (status = 400, description = "Appointment is already canceled, or has already started; a body that is not the expected JSON; a reason too long or with control characters", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Appointment not found.", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Too late to cancel this appointment. (it starts within the business's cancellation notice)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Too late to cancel this appointment. (it starts within the business's cancellation notice); or the business recorded it completed or a no-show", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body over 16 KiB", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "A body that is not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Idempotency-Key reused for a different request", body = Problem, content_type = "application/problem+json"),
@@ -288,7 +288,7 @@ pub(super) async fn cancel_by(
         (status = 200, description = "Appointment rescheduled successfully. (also when the slot is the one it holds)", body = AppointmentChanged),
         (status = 400, description = "Bad format; canceled or started appointment; a new time in the past, too soon, too far ahead or not a slot; an unknown resource, or one that does not offer the appointment's service", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Appointment not found.", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "New time slot is not available; or Too late to reschedule this appointment. (it starts within the business's cancellation notice)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "New time slot is not available; or Too late to reschedule this appointment. (it starts within the business's cancellation notice); or the business recorded it completed or a no-show", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body over 16 KiB", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Idempotency-Key reused for a different request", body = Problem, content_type = "application/problem+json"),

@@ -41,8 +41,9 @@ fn event<'a>(revised: &Revised, summary: &'a str, description: Option<&'a str>) 
         end: appointment.slot().end(),
         summary,
         description,
+        // A completed or no-show appointment kept its time: confirmed, as it was.
         status: match appointment.status() {
-            Status::Scheduled => EventStatus::Confirmed,
+            Status::Scheduled | Status::Completed | Status::NoShow => EventStatus::Confirmed,
             Status::Canceled => EventStatus::Cancelled,
         },
         parties: None,

@@ -1,12 +1,7 @@
 //! An appointment's history, for the operator: `GET /admin/appointments/{id}/history`.
 
 use actix_web::{HttpResponse, web};
-use booking_core::{
-    appointment::AppointmentId,
-    history::{Entry, Transition},
-    schedule::Schedule,
-    units::Slot,
-};
+use booking_core::{appointment::AppointmentId, history::Entry, schedule::Schedule, units::Slot};
 use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -36,13 +31,13 @@ pub struct EntryView<'a> {
     /// When it was made (RFC 3339, UTC).
     #[schema(value_type = String, format = DateTime)]
     pub at: InUtc,
-    /// `scheduled`, `rescheduled` or `canceled`.
+    /// `scheduled`, `rescheduled`, `canceled`, `completed` or `no_show`.
     #[schema(example = "rescheduled")]
     pub change: &'static str,
     /// Who made it: `client` (the public API), `operator` (the admin API) or `system`.
     #[schema(example = "client")]
     pub actor: &'static str,
-    /// Why, when they said (a cancel's `reason`).
+    /// Why, when they said (the `reason` of a cancel or of a conclusion).
     pub reason: Option<&'a str>,
     /// The appointment's time once the change was made.
     pub slot: PeriodView,
@@ -78,10 +73,7 @@ impl<'a> HistoryView<'a> {
                 actor: entry.by.as_str(),
                 reason: entry.reason.as_ref().map(|reason| reason.as_str()),
                 slot: PeriodView::of(entry.slot, schedule),
-                from: match entry.change {
-                    Transition::Rescheduled { from } => Some(PeriodView::of(from, schedule)),
-                    Transition::Scheduled | Transition::Canceled => None,
-                },
+                from: entry.change.moved_from().map(|from| PeriodView::of(from, schedule)),
             })
             .collect();
         Self { appointment_id: id.as_uuid(), entries }

@@ -86,6 +86,14 @@ pub fn configure(config: &mut web::ServiceConfig) {
                         .route(web::post().to(admin::move_appointment)),
                 )
                 .service(
+                    resource("/appointments/{id}/complete", "POST")
+                        .route(web::post().to(admin::complete)),
+                )
+                .service(
+                    resource("/appointments/{id}/no-show", "POST")
+                        .route(web::post().to(admin::no_show)),
+                )
+                .service(
                     resource("/appointments/{id}/history", "GET")
                         .route(web::get().to(history::history)),
                 )

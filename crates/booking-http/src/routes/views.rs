@@ -36,7 +36,8 @@ pub struct AppointmentView<'a> {
     /// End instant, RFC 3339 with the business's UTC offset.
     #[schema(value_type = String, format = DateTime, example = "2030-01-07T10:00:00+00:00")]
     pub end: Zoned,
-    /// `scheduled` or `canceled`.
+    /// `scheduled`; `canceled`; or, as the business recorded once it started, `completed` or
+    /// `no_show`. All but `scheduled` are final.
     #[schema(example = "scheduled")]
     pub status: &'static str,
     /// The client's notes.

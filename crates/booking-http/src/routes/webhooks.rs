@@ -37,7 +37,7 @@ pub struct WebhookView<'a> {
     /// Where events are posted.
     pub url: &'a str,
     /// The events it receives now.
-    #[schema(example = json!(["appointment.scheduled", "appointment.rescheduled", "appointment.canceled"]))]
+    #[schema(example = json!(["appointment.scheduled", "appointment.rescheduled", "appointment.canceled", "appointment.completed", "appointment.no_show"]))]
     pub events: Vec<&'static str>,
     /// Whether it receives every event, including those added in later versions.
     pub all_events: bool,

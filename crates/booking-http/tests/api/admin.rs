@@ -3,11 +3,13 @@ use serde_json::{Value, json};
 
 use crate::helpers::{ADMIN_TOKEN, DAY, TestApp, assert_problem, salon, spawn_app, spawn_app_with};
 
-const ROUTES: [(Method, &str); 8] = [
+const ROUTES: [(Method, &str); 10] = [
     (Method::GET, "/admin/appointments"),
     (Method::POST, "/admin/appointments"),
     (Method::POST, "/admin/appointments/67e55044-10b1-426f-9247-bb680e5fe0c8/cancel"),
     (Method::POST, "/admin/appointments/67e55044-10b1-426f-9247-bb680e5fe0c8/move"),
+    (Method::POST, "/admin/appointments/67e55044-10b1-426f-9247-bb680e5fe0c8/complete"),
+    (Method::POST, "/admin/appointments/67e55044-10b1-426f-9247-bb680e5fe0c8/no-show"),
     (Method::GET, "/admin/appointments/67e55044-10b1-426f-9247-bb680e5fe0c8/history"),
     (Method::GET, "/admin/closures"),
     (Method::POST, "/admin/closures"),
@@ -285,6 +287,15 @@ async fn entries(app: &TestApp, id: &str) -> Vec<Value> {
     history["entries"].as_array().unwrap().clone()
 }
 
+/// Each history entry of `id` as (change, actor, reason).
+async fn changes(app: &TestApp, id: &str) -> Vec<(Value, Value, Value)> {
+    entries(app, id)
+        .await
+        .into_iter()
+        .map(|e| (e["change"].clone(), e["actor"].clone(), e["reason"].clone()))
+        .collect()
+}
+
 #[actix_web::test]
 async fn an_operator_moves_and_cancels_under_the_clients_rules_and_the_history_says_who() {
     let app = admin_app().await;
@@ -318,11 +329,7 @@ async fn an_operator_moves_and_cancels_under_the_clients_rules_and_the_history_s
     assert_eq!(canceled.status(), StatusCode::OK);
     let again = app.admin_post(&format!("/admin/appointments/{id}/cancel"), &json!({})).await;
     assert_problem(again, StatusCode::BAD_REQUEST, "Appointment is already canceled.").await;
-    let seen: Vec<(Value, Value, Value)> = entries(&app, &id)
-        .await
-        .into_iter()
-        .map(|e| (e["change"].clone(), e["actor"].clone(), e["reason"].clone()))
-        .collect();
+    let seen = changes(&app, &id).await;
     assert_eq!(
         seen,
         [
@@ -332,6 +339,104 @@ async fn an_operator_moves_and_cancels_under_the_clients_rules_and_the_history_s
         ]
     );
     assert_eq!(app.appointment(&taken).await["status"], "scheduled", "the other one is untouched");
+}
+
+/// Once an appointment has started, and not before (409), an operator records it completed or
+/// a no-show, with a remark the history keeps; recording the same again answers the same.
+/// Then it is final: the other conclusion, a cancel or a move answer 409, for operators and
+/// clients alike. The listing filters by the new statuses.
+#[actix_web::test]
+async fn an_operator_records_how_a_started_appointment_ended_and_that_is_final() {
+    let app = admin_app().await;
+    let id = app.book(DAY, "09:00").await;
+    let missed = app.book(DAY, "10:00").await;
+    let complete = format!("/admin/appointments/{id}/complete");
+    let early = app.admin_post(&complete, &json!({})).await;
+    let early =
+        assert_problem(early, StatusCode::CONFLICT, "The appointment has not started yet.").await;
+    assert_eq!(early["type"], "/problems/appointment-not-started");
+    assert!(early["detail"].as_str().unwrap().contains("2030-01-07T09:00:00+00:00"), "{early}");
+    assert_eq!(app.appointment(&id).await["status"], "scheduled");
+
+    app.set_time(&format!("{DAY}T09:20:00Z"));
+    let done = app.admin_post(&complete, &json!({"reason": "Went well"})).await;
+    assert_eq!(done.status(), StatusCode::OK);
+    let done: Value = done.json().await.unwrap();
+    assert_eq!(done["message"], "Appointment completed.");
+    assert_eq!(done["appointment"]["status"], "completed");
+    assert_eq!(done["appointment"]["updated_at"], format!("{DAY}T09:20:00Z"));
+    let again = app.admin_post(&complete, &json!({})).await;
+    assert_eq!(again.status(), StatusCode::OK);
+    let again: Value = again.json().await.unwrap();
+    assert_eq!(again["appointment"], done["appointment"], "unchanged");
+
+    let refused = [
+        app.admin_post(&format!("/admin/appointments/{id}/no-show"), &json!({})).await,
+        app.admin_post(&format!("/admin/appointments/{id}/cancel"), &json!({})).await,
+        app.post_json(&format!("/cancel/{id}"), &json!({})).await,
+        app.admin_post(
+            &format!("/admin/appointments/{id}/move"),
+            &json!({"date": "2030-01-08", "time": "09:00"}),
+        )
+        .await,
+        app.post_json(
+            &format!("/reschedule/{id}"),
+            &json!({"date": "2030-01-08", "time": "09:00"}),
+        )
+        .await,
+    ];
+    for response in refused {
+        let problem =
+            assert_problem(response, StatusCode::CONFLICT, "The appointment is already completed.")
+                .await;
+        assert_eq!(problem["type"], "/problems/appointment-concluded");
+    }
+    assert_eq!(app.appointment(&id).await["status"], "completed");
+    let seen = changes(&app, &id).await;
+    assert_eq!(
+        seen,
+        [
+            (json!("scheduled"), json!("client"), Value::Null),
+            (json!("completed"), json!("operator"), json!("Went well")),
+        ]
+    );
+
+    app.set_time(&format!("{DAY}T10:15:00Z"));
+    let no_show = app
+        .client
+        .post(app.url(&format!("/admin/appointments/{missed}/no-show")))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(no_show.status(), StatusCode::OK, "no body is no remark");
+    let no_show: Value = no_show.json().await.unwrap();
+    assert_eq!(no_show["message"], "Appointment marked a no-show.");
+    let completed =
+        app.admin_post(&format!("/admin/appointments/{missed}/complete"), &json!({})).await;
+    assert_problem(completed, StatusCode::CONFLICT, "The appointment is already marked a no-show.")
+        .await;
+    let listed: Value =
+        app.admin_get("/admin/appointments?status=no_show").await.json().await.unwrap();
+    let ids: Vec<&Value> =
+        listed["appointments"].as_array().unwrap().iter().map(|a| &a["id"]).collect();
+    assert_eq!(ids, [&json!(missed)]);
+    let bad = app.admin_get("/admin/appointments?status=done").await;
+    let bad = assert_problem(bad, StatusCode::BAD_REQUEST, "Invalid request.").await;
+    assert_eq!(bad["detail"], "status must be scheduled, canceled, completed or no_show");
+
+    let canceled = app.book(DAY, "11:00").await;
+    app.post_json(&format!("/cancel/{canceled}"), &json!({})).await;
+    app.set_time(&format!("{DAY}T11:05:00Z"));
+    let gone =
+        app.admin_post(&format!("/admin/appointments/{canceled}/complete"), &json!({})).await;
+    assert_problem(gone, StatusCode::BAD_REQUEST, "The appointment was canceled.").await;
+    let unknown = app
+        .admin_post("/admin/appointments/67e55044-10b1-426f-9247-bb680e5fe0c8/no-show", &json!({}))
+        .await;
+    assert_problem(unknown, StatusCode::NOT_FOUND, "Appointment not found.").await;
+    let long = app.admin_post(&complete, &json!({"reason": "x".repeat(501)})).await;
+    assert_eq!(long.status(), StatusCode::BAD_REQUEST);
 }
 
 /// An operator books for a client inside the minimum notice and past the horizon, which refuse

@@ -81,8 +81,10 @@ async fn the_openapi_document_covers_every_endpoint_and_error() {
             "/admin",
             "/admin/appointments",
             "/admin/appointments/{id}/cancel",
+            "/admin/appointments/{id}/complete",
             "/admin/appointments/{id}/history",
             "/admin/appointments/{id}/move",
+            "/admin/appointments/{id}/no-show",
             "/admin/closures",
             "/admin/closures/{id}",
             "/admin/notifications",
@@ -126,7 +128,17 @@ async fn the_openapi_document_covers_every_endpoint_and_error() {
         (
             "/admin/appointments/{id}/cancel",
             "post",
-            &["200", "400", "401", "404", "413", "415", "503"],
+            &["200", "400", "401", "404", "409", "413", "415", "503"],
+        ),
+        (
+            "/admin/appointments/{id}/complete",
+            "post",
+            &["200", "400", "401", "404", "409", "413", "415", "503"],
+        ),
+        (
+            "/admin/appointments/{id}/no-show",
+            "post",
+            &["200", "400", "401", "404", "409", "413", "415", "503"],
         ),
         (
             "/admin/appointments/{id}/move",

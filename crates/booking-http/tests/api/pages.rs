@@ -598,6 +598,74 @@ async fn a_client_moves_and_cancels_from_the_manage_page() {
     assert_no_other_origin(browser, &app).await;
 }
 
+/// Once an appointment has started, the operator records it completed from the keyboard, with a
+/// remark: the row shows it, with no action left, and the client's page says it took place.
+/// One that has not started is refused with the server's reason, and stays as it was.
+#[actix_web::test]
+#[ignore = "needs Chromium and ChromeDriver (Debian: apt-get install chromium chromium-driver); run with --include-ignored"]
+async fn the_dashboard_records_how_a_started_appointment_ended() {
+    let app = salon_with_admin().await;
+    let ann = book_as(&app, "Ann Example", "alice", "09:00").await;
+    let bea = book_as(&app, "Bea Example", "bob", "10:00").await;
+    app.set_time(&format!("{DAY}T09:10:00Z"));
+    let browser = Browser::start().await;
+    browser.open(&app.url(&format!("/admin?date={DAY}"))).await;
+    browser.wait_for("the sign-in form", "return !document.getElementById('signin').hidden;").await;
+    browser.type_into("#token", &format!("{ADMIN_TOKEN}{ENTER}")).await;
+    browser
+        .wait_for(
+            "Ann's buttons",
+            &format!("return document.getElementById('complete-{ann}') !== null;"),
+        )
+        .await;
+
+    browser
+        .run(&format!("document.getElementById('complete-{ann}').focus(); return null;"), json!([]))
+        .await;
+    browser.type_keys(ENTER).await;
+    browser
+        .wait_for("the remark", &format!("return document.activeElement.id === 'remark-{ann}';"))
+        .await;
+    browser.type_keys(&format!("Went well{ENTER}")).await;
+    let row = format!("document.querySelector('li[data-appointment-id=\"{ann}\"]')");
+    browser
+        .wait_for("Ann shown completed", &format!("const li = {row}; return li !== null && li.querySelector('.badge')?.textContent === 'completed';"))
+        .await;
+    let actions =
+        browser.run(&format!("return {row}.querySelectorAll('button').length;"), json!([])).await;
+    assert_eq!(actions, 0, "a completed appointment offers no action");
+    assert_eq!(app.appointment(&ann).await["status"], "completed");
+    let history: Value =
+        app.admin_get(&format!("/admin/appointments/{ann}/history")).await.json().await.unwrap();
+    let last = history["entries"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(
+        (&last["change"], &last["actor"], &last["reason"]),
+        (&json!("completed"), &json!("operator"), &json!("Went well"))
+    );
+
+    browser.click(&format!("#no-show-{bea}")).await;
+    browser
+        .wait_for("the remark", &format!("return document.activeElement.id === 'remark-{bea}';"))
+        .await;
+    browser.type_keys(ENTER).await;
+    browser
+        .wait_for("the refusal", "return document.getElementById('error').textContent.includes('The appointment has not started yet.');")
+        .await;
+    assert_eq!(app.appointment(&bea).await["status"], "scheduled");
+    assert_accessible(&browser, "/admin, a completed appointment").await;
+    browser.screenshot("admin-concluded").await;
+
+    browser.open(&app.url(&format!("/book/manage/{ann}"))).await;
+    browser
+        .wait_for("the client's page", "return document.getElementById('state').textContent === 'This appointment took place.';")
+        .await;
+    let gone = browser
+        .run("return getComputedStyle(document.getElementById('actions')).display;", json!([]))
+        .await;
+    assert_eq!(gone, "none", "a completed booking offers no move or cancel");
+    assert_no_other_origin(browser, &app).await;
+}
+
 async fn book_as(app: &TestApp, name: &str, resource: &str, time: &str) -> String {
     let response = app
         .post_json(

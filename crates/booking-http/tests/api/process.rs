@@ -718,8 +718,10 @@ fn readme_examples_work() {
             "Appointment canceled successfully.",
             "Appointment is already canceled.",
             "Appointment scheduled successfully.",
-            // The operator's move and cancel (the booking's answer is kept in $OP), and booking.
+            // The operator's move, a no-show before the start, the cancel (the booking's answer
+            // is kept in $OP), and booking.
             "Appointment rescheduled successfully.",
+            "The appointment has not started yet.",
             "Appointment canceled successfully.",
             "Appointment scheduled successfully.",
         ],

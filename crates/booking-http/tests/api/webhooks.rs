@@ -169,7 +169,13 @@ async fn book_move_and_cancel_are_delivered_signed_in_order() {
     assert_eq!(webhook["all_events"], true);
     assert_eq!(
         webhook["events"],
-        json!(["appointment.scheduled", "appointment.rescheduled", "appointment.canceled"])
+        json!([
+            "appointment.scheduled",
+            "appointment.rescheduled",
+            "appointment.canceled",
+            "appointment.completed",
+            "appointment.no_show"
+        ])
     );
 
     let contact = json!({"email": "ada@example.com", "phone": "+44 20 7946 0958"});

@@ -517,6 +517,30 @@ fn migrations_revert_cleanly_and_reapply() {
     assert_eq!(connection.run_pending_migrations(connection::MIGRATIONS).unwrap().len(), applied);
 }
 
+/// Canceled, completed and no-show appointments are final, whatever writes to the table.
+#[test]
+#[ignore = "needs PostgreSQL: set TEST_DATABASE_URL and run with --include-ignored"]
+fn the_database_refuses_to_change_a_final_appointment() {
+    let database = TestDatabase::new();
+    let mut connection = PgConnection::establish(database._schema.url().expose()).unwrap();
+    for (n, status) in ["canceled", "completed", "no_show"].into_iter().enumerate() {
+        diesel::sql_query(format!(
+            "INSERT INTO appointments (id, client_name, start_at, end_at, status, created_at, \
+             updated_at, resource, occupied) VALUES ('67e55044-10b1-426f-9247-bb680e5fe0c{n}', \
+             'Ada', 100, 200, '{status}', 1, 1, 'default', '100')"
+        ))
+        .execute(&mut connection)
+        .unwrap();
+        let error = diesel::sql_query(format!(
+            "UPDATE appointments SET status = 'scheduled' WHERE status = '{status}'"
+        ))
+        .execute(&mut connection)
+        .unwrap_err();
+        let message = error.to_string();
+        assert!(message.contains("appointment cannot change"), "{status}: {message}");
+    }
+}
+
 /// A server of the version before calls `cancel_appointments` and `move_appointments` without
 /// a notice while an upgrade rolls: the calls it knows still cancel and move, with none.
 #[test]

@@ -290,7 +290,8 @@ fn claim(
         let revision: i64 = appointment_history::table
             .filter(appointment_history::appointment_id.eq(&row.appointment_id))
             .filter(appointment_history::id.le(entry_id))
-            .filter(appointment_history::kind.ne("scheduled"))
+            // The changes `Transition::revises` counts.
+            .filter(appointment_history::kind.eq_any(["rescheduled", "canceled"]))
             .count()
             .get_result(connection)
             .map_err(storage_error)?;

@@ -1,19 +1,21 @@
-//! Reading appointments and their histories, and forgetting expired holds.
+//! Reading appointments and their histories, recording history, and forgetting expired holds.
 
 use std::collections::HashMap;
 
 use booking_core::{
     appointment::{Appointment, AppointmentId, Status},
     closure::Closure,
+    event::Event,
     history::Entry,
-    repository::{AppointmentQuery, MAX_HISTORIES},
+    repository::{AppointmentQuery, MAX_HISTORIES, Written},
     storage::StorageError,
 };
 use chrono::{DateTime, Utc};
 use diesel::{
     dsl::{Find, sql},
     prelude::*,
-    query_dsl::LoadQuery,
+    query_builder::InsertStatement,
+    query_dsl::{LoadQuery, methods::ExecuteDsl},
     sql_types::Bool,
 };
 
@@ -48,6 +50,59 @@ where
         .map_err(storage_error)?
         .map(AppointmentRow::into_appointment)
         .transpose()
+}
+
+/// Adds what `written` did to an appointment to its history (nothing, for a write that did
+/// nothing to one): every write that changes an appointment in Rust calls this in its
+/// transaction (PostgreSQL's batch functions write theirs in SQL), on either connection.
+pub(crate) fn record<C, T>(connection: &mut C, written: &Written<T>) -> QueryResult<()>
+where
+    C: Connection,
+    InsertStatement<
+        appointment_history::table,
+        <NewHistoryRow as Insertable<appointment_history::table>>::Values,
+    >: ExecuteDsl<C>,
+{
+    let Some((id, entry)) = written.event.as_ref().and_then(Event::entry) else {
+        return Ok(());
+    };
+    diesel::insert_into(appointment_history::table)
+        .values(NewHistoryRow::new(id.to_string(), entry))
+        .execute(connection)
+        .map(drop)
+}
+
+/// A history entry as written; the table numbers entries in the order they were written.
+#[derive(Debug, Insertable)]
+#[diesel(table_name = appointment_history)]
+pub(crate) struct NewHistoryRow {
+    appointment_id: String,
+    made_at: i64,
+    kind: &'static str,
+    start_at: i64,
+    end_at: i64,
+    from_start_at: Option<i64>,
+    from_end_at: Option<i64>,
+    actor: &'static str,
+    reason: Option<String>,
+}
+
+impl NewHistoryRow {
+    /// The row of `entry`, in the history of `appointment_id`.
+    fn new(appointment_id: String, entry: Entry) -> Self {
+        let from = entry.change.moved_from();
+        Self {
+            appointment_id,
+            made_at: seconds(entry.at),
+            kind: entry.change.as_str(),
+            start_at: seconds(entry.slot.start()),
+            end_at: seconds(entry.slot.end()),
+            from_start_at: from.map(|slot| seconds(slot.start())),
+            from_end_at: from.map(|slot| seconds(slot.end())),
+            actor: entry.by.as_str(),
+            reason: entry.reason.as_ref().map(|reason| reason.as_str().to_owned()),
+        }
+    }
 }
 
 /// The operator's listing, ordered by start then id.

@@ -10,7 +10,7 @@ use std::{collections::HashMap, convert::Infallible};
 
 use booking_core::{
     admission::{Admission, UsageMap},
-    appointment::{Appointment, AppointmentId},
+    appointment::{Appointment, AppointmentId, Status},
     catalog::Slug,
     closure::{Closure, ClosureId},
     history::{Actor, Entry},
@@ -20,8 +20,8 @@ use booking_core::{
     placement::Placement,
     repository::{
         AppointmentQuery, AppointmentRepository, BookFailure, Booking, CancelFailure, Cancellation,
-        Closed, ClosureNotFound, Expired, Forgotten, HoldFailure, HoldNotFound, HoldRequest,
-        RescheduleFailure, Written,
+        Closed, ClosureNotFound, ConcludeFailure, Concluding, Expired, Forgotten, HoldFailure,
+        HoldNotFound, HoldRequest, RescheduleFailure, Written,
     },
     storage::StorageError,
 };
@@ -31,7 +31,7 @@ use diesel::prelude::*;
 use super::{
     SqlRepository, Store, TxError, keys, records,
     rows::{ClosureRow, closures_of, seconds},
-    schema::{closures, readiness},
+    schema::{appointments, closures, readiness},
     storage_error, usage,
 };
 
@@ -62,6 +62,39 @@ impl<S: Store> AppointmentRepository for SqlRepository<S> {
         idempotency: Option<Idempotency>,
     ) -> Pending<Outcome<Written<Appointment>>, RescheduleFailure> {
         self.store.reschedule(id, to, admission, by, idempotency)
+    }
+
+    /// The same SQL on both backends, in Rust, as a business write: it is rare, and changes
+    /// one row and no place. The database decides: the update changes only an appointment
+    /// still scheduled whose start has come, and a trigger keeps every other status final.
+    fn conclude(&self, concluding: Concluding) -> Pending<Written<Appointment>, ConcludeFailure> {
+        self.store.write(move |connection| {
+            let now = seconds(concluding.now);
+            let status = concluding.conclusion.status();
+            let updated = diesel::update(appointments::table.find(concluding.id.to_string()))
+                .filter(appointments::status.eq(Status::Scheduled.as_str()))
+                .filter(appointments::start_at.le(now))
+                .set((appointments::status.eq(status.as_str()), appointments::updated_at.eq(now)))
+                .execute(connection)?;
+            let mut appointment = records::appointment(connection, concluding.id)?
+                .ok_or(TxError::refused(ConcludeFailure::NotFound))?;
+            if updated == 1 {
+                let written = Written::concluded(appointment, &concluding);
+                records::record(connection, &written)?;
+                return Ok(written);
+            }
+            // Nothing changed: the domain's rule, on the row as it now is, says why (a final
+            // status cannot turn back, so it cannot have become concludable since).
+            match appointment.conclude(concluding.conclusion, concluding.now) {
+                Ok(false) => Ok(Written::unchanged(appointment)),
+                Err(refusal) => Err(TxError::refused(refusal.into())),
+                Ok(true) => Err(StorageError::fault(format!(
+                    "appointment {} was not concluded though its row allows it",
+                    concluding.id
+                ))
+                .into()),
+            }
+        })
     }
 
     fn get(&self, id: AppointmentId) -> Result<Option<Appointment>, StorageError> {

@@ -239,6 +239,8 @@ impl TryFrom<HistoryRow> for Entry {
                 Transition::Rescheduled { from: slot(start, end)? }
             }
             ("canceled", None) => Transition::Canceled,
+            ("completed", None) => Transition::Completed,
+            ("no_show", None) => Transition::NoShow,
             _ => return Err(corrupt("history entry kind", &row.kind)),
         };
         Ok(Self {

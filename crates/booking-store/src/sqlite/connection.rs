@@ -6,7 +6,7 @@ use std::{
 };
 
 use diesel::{
-    Connection,
+    Connection, QueryableByName, RunQueryDsl,
     connection::SimpleConnection,
     r2d2::{self, ConnectionManager, CustomizeConnection, ManageConnection, R2D2Connection},
     sqlite::SqliteConnection,
@@ -127,7 +127,9 @@ pub(crate) fn is_locked(message: &str) -> bool {
 
 /// Applies (or checks) pending migrations inside one immediate transaction, so that when
 /// several processes start on one file, one migrates and the others wait, then find nothing
-/// left to do.
+/// left to do. Foreign keys are off meanwhile, as SQLite's procedure for rebuilding a table
+/// asks (dropping a table others refer to would otherwise delete their rows), and, when any
+/// migration ran, every one of them is checked before the transaction commits.
 fn migrate(
     connection: &mut SqliteConnection,
     mode: Migrations,
@@ -141,14 +143,43 @@ fn migrate(
             Self::Database(error)
         }
     }
-    connection
+    // Outside the transaction: SQLite ignores the setting inside one.
+    connection.batch_execute("PRAGMA foreign_keys = OFF;")?;
+    let migrated = connection
         .immediate_transaction(|connection| {
-            bring_up_to_date(connection, MIGRATIONS, mode).map_err(Failure::Migration)
+            let applied =
+                bring_up_to_date(connection, MIGRATIONS, mode).map_err(Failure::Migration)?;
+            let broken = if applied == 0 { Vec::new() } else { broken_references(connection)? };
+            match broken.as_slice() {
+                [] => Ok(applied),
+                [first, ..] => Err(Failure::Migration(
+                    format!(
+                        "the migrations left {} rows referring to rows that do not exist (the \
+                         first in {first}); nothing was applied",
+                        broken.len()
+                    )
+                    .into(),
+                )),
+            }
         })
         .map_err(|failure| match failure {
             Failure::Database(error) => error.into(),
             Failure::Migration(error) => error,
-        })
+        });
+    connection.batch_execute("PRAGMA foreign_keys = ON;")?;
+    migrated
+}
+
+/// The table of each row that refers, by a foreign key, to a row that does not exist.
+fn broken_references(connection: &mut SqliteConnection) -> diesel::QueryResult<Vec<String>> {
+    #[derive(QueryableByName)]
+    struct Broken {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        table: String,
+    }
+    diesel::sql_query("PRAGMA foreign_key_check")
+        .load::<Broken>(connection)
+        .map(|broken| broken.into_iter().map(|row| row.table).collect())
 }
 
 #[cfg(test)]
@@ -175,5 +206,9 @@ pub(super) fn apply_first_migrations(
 pub(super) fn revert_all(
     connection: &mut SqliteConnection,
 ) -> Result<(), Box<dyn Error + Send + Sync>> {
-    connection.revert_all_migrations(MIGRATIONS).map(drop)
+    // As `migrate` does, so that dropping a table deletes no rows of another.
+    connection.batch_execute("PRAGMA foreign_keys = OFF;")?;
+    let reverted = connection.revert_all_migrations(MIGRATIONS).map(drop);
+    connection.batch_execute("PRAGMA foreign_keys = ON;")?;
+    reverted
 }

@@ -7,10 +7,12 @@ use std::ops::Deref;
 
 use booking_core::{
     admission::Admission,
-    appointment::AppointmentId,
+    appointment::{AppointmentId, Conclusion},
     client::ClientName,
+    history::Actor,
     idempotency::{Idempotency, IdempotencyKey, Outcome},
-    repository::{AppointmentRepository, Booking},
+    notification::Notifications,
+    repository::{AppointmentRepository, Booking, Concluding},
     schedule::Schedule,
 };
 use chrono::DateTime;
@@ -256,19 +258,116 @@ fn sqlite_is_compiled_without_process_wide_mutexes() {
     assert_eq!(used("DEFAULT_MEMSTATUS=0"), 1);
 }
 
+/// Canceled, completed and no-show appointments are final, whatever writes to the table.
 #[test]
-fn the_database_refuses_to_change_a_canceled_appointment() {
+fn the_database_refuses_to_change_a_final_appointment() {
     let database = TestDatabase::new();
     let mut connection = database.connection();
-    diesel::sql_query(
-        "INSERT INTO appointments VALUES ('67e55044-10b1-426f-9247-bb680e5fe0c8', 'Ada', NULL, 100, 200, 'canceled', 1, 1, 'default', NULL, '100', NULL, NULL)",
-    )
-    .execute(&mut connection)
-    .unwrap();
-    let error = diesel::sql_query("UPDATE appointments SET status = 'scheduled'")
+    for (n, status) in ["canceled", "completed", "no_show"].into_iter().enumerate() {
+        diesel::sql_query(format!(
+            "INSERT INTO appointments VALUES ('67e55044-10b1-426f-9247-bb680e5fe0c{n}', 'Ada', NULL, 100, 200, '{status}', 1, 1, 'default', NULL, '100', NULL, NULL)"
+        ))
+        .execute(&mut connection)
+        .unwrap();
+        let error = diesel::sql_query(format!(
+            "UPDATE appointments SET status = 'scheduled' WHERE status = '{status}'"
+        ))
         .execute(&mut connection)
         .unwrap_err();
-    assert!(error.to_string().contains("a canceled appointment cannot change"), "{error}");
+        let message = error.to_string();
+        assert!(message.contains("appointment cannot change"), "{status}: {message}");
+    }
+    let error = diesel::sql_query("UPDATE appointments SET status = 'done'")
+        .execute(&mut connection)
+        .unwrap_err();
+    assert!(error.to_string().contains("cannot change"), "{error}");
+}
+
+/// Migrations run with foreign keys off (to rebuild tables), so they are all checked before
+/// the migrations commit: a row left pointing nowhere stops the upgrade, which applies nothing.
+#[test]
+fn an_upgrade_that_would_leave_a_broken_reference_applies_nothing() {
+    let directory = tempfile::tempdir().unwrap();
+    let path = directory.path().join("dangling.db");
+    let mut connection = SqliteConnection::establish(path.to_str().unwrap()).unwrap();
+    connection::apply_first_migrations(&mut connection, 12).unwrap();
+    connection
+        .batch_execute(
+            "PRAGMA foreign_keys = OFF;
+             INSERT INTO appointment_history (appointment_id, made_at, kind, start_at, end_at, actor)
+             VALUES ('67e55044-10b1-426f-9247-bb680e5fe0c8', 1, 'scheduled', 1, 2, 'client');",
+        )
+        .unwrap();
+    drop(connection);
+    let error = SqliteRepository::open(&path, &StoreOptions::default()).unwrap_err();
+    let message = anyhow_like(&error);
+    assert!(
+        message.contains(
+            "1 rows referring to rows that do not exist (the first in appointment_history)"
+        ),
+        "{message}"
+    );
+    let mut connection = SqliteConnection::establish(path.to_str().unwrap()).unwrap();
+    let triggers = diesel::sql_query("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+        .load::<Pragma>(&mut connection)
+        .unwrap();
+    assert!(
+        triggers.iter().any(|t| t.name == "canceled_appointments_are_final"),
+        "nothing applied: {triggers:?}"
+    );
+}
+
+/// A database of the release before conclusions keeps its appointments, their histories and
+/// what those queued when its two tables are rebuilt; entries go on being numbered after the
+/// last one ever written, and the upgraded rows conclude.
+#[test]
+fn an_earlier_database_keeps_its_history_and_outbox_through_the_rebuild() {
+    let directory = tempfile::tempdir().unwrap();
+    let path = directory.path().join("before-conclusions.db");
+    let mut connection = SqliteConnection::establish(path.to_str().unwrap()).unwrap();
+    connection.batch_execute("PRAGMA foreign_keys = ON;").unwrap();
+    connection::apply_first_migrations(&mut connection, 12).unwrap();
+    let id = "67e55044-10b1-426f-9247-bb680e5fe0c8";
+    connection
+        .batch_execute(&format!(
+            "INSERT INTO appointments VALUES ('{id}', 'Ada', NULL, 1893488400, 1893490200, 'scheduled', 1, 1, 'default', NULL, '1893488400', 'ada@example.com', NULL);
+             INSERT INTO webhook_endpoints (id, url, events, secret, created_at) VALUES ('e', 'https://crm.example/hooks', NULL, 's', 1);
+             INSERT INTO notification_plan VALUES (1, 1);
+             INSERT INTO appointment_history (appointment_id, made_at, kind, start_at, end_at, actor) VALUES ('{id}', 1, 'scheduled', 1893488400, 1893490200, 'client');
+             INSERT INTO appointment_history (appointment_id, made_at, kind, start_at, end_at, actor) VALUES ('{id}', 2, 'scheduled', 1893488400, 1893490200, 'client');
+             DELETE FROM appointment_history WHERE id = 2;"
+        ))
+        .unwrap();
+    drop(connection);
+    let repository = SqliteRepository::open(&path, &StoreOptions::default()).unwrap();
+    let id = id.parse().unwrap();
+    assert_eq!(repository.history(id).unwrap().map(|h| h.len()), Some(1));
+    assert_eq!(repository.notifications(None, 10).unwrap().len(), 1, "the confirmation");
+    let concluding = Concluding {
+        id,
+        conclusion: Conclusion::NoShow,
+        now: DateTime::from_timestamp(1893488400 + 600, 0).unwrap(),
+        by: Actor::Operator,
+        reason: None,
+    };
+    repository.conclude(concluding).wait().unwrap();
+    let mut connection = SqliteConnection::establish(path.to_str().unwrap()).unwrap();
+    #[derive(QueryableByName)]
+    struct Entry {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        id: i64,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        deliveries: i64,
+    }
+    let entries: Vec<(i64, i64)> = diesel::sql_query(
+        "SELECT h.id, (SELECT count(*) FROM webhook_deliveries d WHERE d.entry_id = h.id) AS deliveries FROM appointment_history h ORDER BY h.id",
+    )
+    .load::<Entry>(&mut connection)
+    .unwrap()
+    .into_iter()
+    .map(|e| (e.id, e.deliveries))
+    .collect();
+    assert_eq!(entries, [(1, 1), (3, 1)], "entry 2 is never numbered again");
 }
 
 #[test]

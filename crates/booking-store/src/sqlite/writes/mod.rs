@@ -26,7 +26,11 @@ use diesel::prelude::*;
 
 use self::places::Own;
 use super::{SqliteStore, statements::SetStatus};
-use crate::sql::{ClientWrites, Store, TxError, records::appointment, rows, storage_error};
+use crate::sql::{
+    ClientWrites, Store, TxError,
+    records::{appointment, record},
+    rows, storage_error,
+};
 
 /// Queues `work` for the writer, on SQLite's own connection (see `statements`).
 fn write<T, R>(
@@ -83,7 +87,7 @@ impl ClientWrites for SqliteStore {
             records::insert_appointment(connection, &appointment)?;
             keys::remember(connection, Operation::Book, idempotency.as_ref(), &appointment)?;
             let written = Written::scheduled(appointment, booking.by);
-            records::record(connection, &written)?;
+            record(connection, &written)?;
             Ok(Outcome::Done(written))
         })
     }
@@ -111,7 +115,7 @@ impl ClientWrites for SqliteStore {
             places::give_back(connection, appointment.resource(), appointment.occupied())?;
             keys::remember(connection, Operation::Cancel, idempotency.as_ref(), &appointment)?;
             let written = Written::canceled(appointment, &cancellation);
-            records::record(connection, &written)?;
+            record(connection, &written)?;
             Ok(Outcome::Done(written))
         })
     }
@@ -155,7 +159,7 @@ impl ClientWrites for SqliteStore {
                     Written::rescheduled(&current, appointment, by)
                 }
             };
-            records::record(connection, &written)?;
+            record(connection, &written)?;
             keys::remember(
                 connection,
                 Operation::Reschedule,

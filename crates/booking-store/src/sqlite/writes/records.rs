@@ -1,12 +1,11 @@
-//! Writing appointments, their history and holds, inside the caller's transaction.
+//! Writing appointments and holds, inside the caller's transaction (their history is written
+//! by `sql::records::record`).
 
 use booking_core::{
     appointment::Appointment,
-    event::Event,
-    history::{Entry, Reason, Transition},
     hold::{Hold, HoldToken},
     placement::Placement,
-    repository::{BookFailure, Booking, HoldNotFound, Written},
+    repository::{BookFailure, Booking, HoldNotFound},
     storage::StorageError,
 };
 use chrono::{DateTime, Utc};
@@ -17,7 +16,7 @@ use super::super::statements::MoveTo;
 use crate::sql::{
     TxError,
     rows::{AppointmentRow, HoldRow, instant, seconds},
-    schema::{appointment_history, appointments, hold_slots, holds},
+    schema::{appointments, hold_slots, holds},
     storage_error,
 };
 
@@ -28,21 +27,6 @@ pub(super) fn insert_appointment(
 ) -> QueryResult<()> {
     diesel::insert_into(appointments::table)
         .values(AppointmentRow::from(appointment))
-        .execute(connection)
-        .map(drop)
-}
-
-/// Adds what `written` did to an appointment to its history (nothing, for a write that did
-/// nothing to one): every write that changes an appointment calls this in its transaction.
-pub(super) fn record<T>(
-    connection: &mut SqliteConnection,
-    written: &Written<T>,
-) -> QueryResult<()> {
-    let Some((id, entry)) = written.event.as_ref().and_then(Event::entry) else {
-        return Ok(());
-    };
-    diesel::insert_into(appointment_history::table)
-        .values(NewHistoryRow::new(id.to_string(), &entry))
         .execute(connection)
         .map(drop)
 }
@@ -146,42 +130,6 @@ pub(super) fn delete_hold(
 ) -> QueryResult<bool> {
     let deleted = diesel::delete(holds::table.find(token.as_str())).execute(connection)?;
     Ok(deleted == 1)
-}
-
-/// A history entry as written; the table numbers entries in the order they were written.
-#[derive(Debug, Insertable)]
-#[diesel(table_name = appointment_history, check_for_backend(diesel::sqlite::Sqlite))]
-struct NewHistoryRow<'a> {
-    appointment_id: String,
-    made_at: i64,
-    kind: &'static str,
-    start_at: i64,
-    end_at: i64,
-    from_start_at: Option<i64>,
-    from_end_at: Option<i64>,
-    actor: &'static str,
-    reason: Option<&'a str>,
-}
-
-impl<'a> NewHistoryRow<'a> {
-    /// The row of `entry`, in the history of `appointment_id`.
-    fn new(appointment_id: String, entry: &'a Entry) -> Self {
-        let from = match entry.change {
-            Transition::Rescheduled { from } => Some(from),
-            Transition::Scheduled | Transition::Canceled => None,
-        };
-        Self {
-            appointment_id,
-            made_at: seconds(entry.at),
-            kind: entry.change.as_str(),
-            start_at: seconds(entry.slot.start()),
-            end_at: seconds(entry.slot.end()),
-            from_start_at: from.map(|slot| seconds(slot.start())),
-            from_end_at: from.map(|slot| seconds(slot.end())),
-            actor: entry.by.as_str(),
-            reason: entry.reason.as_ref().map(Reason::as_str),
-        }
-    }
 }
 
 /// The row of `hold`, asked for by `holder`.
