@@ -325,9 +325,9 @@ impl Appointment {
         }
     }
 
-    /// Moves a scheduled appointment that has not started yet to `to` (for the same service),
-    /// at `now` no later than `notice` before its start (as for [`cancel`](Self::cancel));
-    /// asking for the place it holds changes nothing, whenever. Whether `to` has room is the
+    /// Moves a scheduled appointment that has not started yet to `to` (its time, resource and
+    /// service), at `now` no later than `notice` before its start (as for
+    /// [`cancel`](Self::cancel)); asking for the place it holds changes nothing, whenever. Whether `to` has room is the
     /// caller's to check, in the same step as the write.
     pub fn reschedule(
         &mut self,
@@ -341,15 +341,14 @@ impl Appointment {
             Status::Completed => Err(RescheduleRefusal::Concluded(Conclusion::Completed)),
             Status::NoShow => Err(RescheduleRefusal::Concluded(Conclusion::NoShow)),
             Status::Scheduled if self.slot.start() <= now => Err(RescheduleRefusal::AlreadyStarted),
-            Status::Scheduled if self.slot == to.slot && self.resource == to.resource => {
-                Ok(Move::Unchanged)
-            }
+            Status::Scheduled if self.holds(to) => Ok(Move::Unchanged),
             Status::Scheduled if deadline < now.trunc_subsecs(0) => {
                 Err(RescheduleRefusal::TooLate { deadline })
             }
             Status::Scheduled => {
                 self.slot = to.slot;
                 self.resource = to.resource.clone();
+                self.service = to.service.clone();
                 let released = std::mem::replace(&mut self.occupied, to.occupied.clone());
                 self.updated_at = now.trunc_subsecs(0);
                 Ok(Move::Moved { released })
@@ -379,6 +378,11 @@ impl Appointment {
             Status::Completed => Err(ConcludeRefusal::Concluded(Conclusion::Completed)),
             Status::NoShow => Err(ConcludeRefusal::Concluded(Conclusion::NoShow)),
         }
+    }
+
+    /// Whether it is at `place` already: the same time, resource and service.
+    pub fn holds(&self, place: &Placement) -> bool {
+        self.slot == place.slot && self.resource == place.resource && self.service == place.service
     }
 
     /// The id.

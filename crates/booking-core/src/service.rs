@@ -425,30 +425,29 @@ impl BookingService {
         time: NaiveTime,
         retry: Option<Retry>,
     ) -> Result<Pending<Outcome<Written<Appointment>>, RescheduleFailure>, RescheduleError> {
-        self.reschedule_by(Actor::Client, id, date, time, None, retry)
+        let to = SlotRequest { date, time, resource: None, service: None };
+        self.reschedule_by(Actor::Client, id, to, retry)
     }
 
-    /// Moves as [`reschedule`](Self::reschedule) does, on behalf of `by`, under the same rules;
-    /// to `resource` when one is given (it must offer the appointment's service), else on the
-    /// resource the appointment is on.
+    /// Moves as [`reschedule`](Self::reschedule) does, on behalf of `by`, under the same rules,
+    /// to `to`: its `resource` and `service` when given (the resource must offer the service),
+    /// else the appointment's own. Another service places it on the slots that one takes.
     pub fn reschedule_by(
         &self,
         by: Actor,
         id: AppointmentId,
-        date: NaiveDate,
-        time: NaiveTime,
-        resource: Option<Slug>,
+        to: SlotRequest,
         retry: Option<Retry>,
     ) -> Result<Pending<Outcome<Written<Appointment>>, RescheduleFailure>, RescheduleError> {
-        // An appointment's service never changes, so reading it before the write is safe; so
-        // is its resource, when none is asked for: the move stays where the mover saw it. The
+        // The resource and service not asked for are the appointment's as the mover saw them:
+        // the move keeps them, and the write places it on the slots that service takes there
+        // (a move made meanwhile by someone else is overwritten, as any later move would). The
         // write re-checks everything else.
         let current = self.repository.get(id)?.ok_or(RescheduleError::NotFound)?;
         let request = SlotRequest {
-            date,
-            time,
-            resource: Some(resource.unwrap_or_else(|| current.resource().clone())),
-            service: current.service().cloned(),
+            resource: to.resource.or_else(|| Some(current.resource().clone())),
+            service: to.service.or_else(|| current.service().cloned()),
+            ..to
         };
         // Asking for the slot it holds is a no-op whatever the time rules say, so they are
         // left to the store, which applies them only to a real move.

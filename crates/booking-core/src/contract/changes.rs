@@ -141,6 +141,49 @@ pub fn rescheduling_to_another_resource_moves_every_place(repository: &dyn Appoi
     assert_eq!(booked_at(repository, "bob", blocker.slot().start()), 1);
 }
 
+/// A move to another service, even at the same time, takes the places that service needs and
+/// records it; when they are not free nothing changes. A key replays the move as it was.
+pub fn rescheduling_to_another_service_takes_its_places(repository: &dyn AppointmentRepository) {
+    let appointment = book(repository, place("alice", Some("cut"), 7, 9, 1));
+    let blocker = book(repository, place("alice", None, 7, 10, 1));
+    let longer = place("alice", Some("colour"), 7, 9, 1);
+    assert!(matches!(
+        reschedule_on(repository, appointment.id(), &longer, &admission()),
+        Err(WriteError::Refused(RescheduleFailure::Unavailable(Unavailable::Full { .. })))
+    ));
+    assert_eq!(repository.get(appointment.id()).unwrap().as_ref(), Some(&appointment));
+    cancel_on(repository, blocker.id(), now()).unwrap();
+    let key = IdempotencyKey::parse("longer").unwrap();
+    let moved = repository
+        .reschedule(
+            appointment.id(),
+            longer.clone(),
+            admission(),
+            Actor::Client,
+            keyed(&key, "m", now()),
+        )
+        .wait()
+        .unwrap();
+    let moved = done(moved).outcome;
+    assert_eq!((moved.service(), moved.slot()), (Some(&slug("colour")), longer.slot));
+    assert_eq!(moved.occupied(), longer.occupied);
+    assert_eq!(repository.get(appointment.id()).unwrap().as_ref(), Some(&moved));
+    assert!(longer.occupied.iter().all(|s| booked_at(repository, "alice", *s) == 1));
+    let replayed = repository
+        .reschedule(
+            appointment.id(),
+            longer.clone(),
+            admission(),
+            Actor::Client,
+            keyed(&key, "m", now()),
+        )
+        .wait()
+        .unwrap();
+    assert!(matches!(replayed, Outcome::Replayed(ref a) if a == &moved), "{replayed:?}");
+    let again = reschedule_on(repository, appointment.id(), &longer, &admission()).unwrap();
+    assert_eq!((again.event, again.outcome), (None, moved), "the place it holds: unchanged");
+}
+
 /// A move by one slot overlaps the appointment's own places, which do not count against it.
 pub fn rescheduling_may_overlap_its_own_places(repository: &dyn AppointmentRepository) {
     let appointment = book(repository, place("alice", Some("colour"), 7, 9, 1));

@@ -81,6 +81,7 @@ macro_rules! repository_contract_tests {
             within_the_notice_nothing_is_canceled_or_moved,
             rescheduling_moves_every_place,
             rescheduling_to_another_resource_moves_every_place,
+            rescheduling_to_another_service_takes_its_places,
             rescheduling_may_overlap_its_own_places,
             rescheduling_into_a_full_slot_changes_nothing,
             rescheduling_to_the_same_slot_is_a_no_op_even_when_full,

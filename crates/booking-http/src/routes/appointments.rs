@@ -15,7 +15,7 @@ use booking_core::{
     idempotency::{IdempotencyKey, Outcome},
     repository::{HoldNotFound, Written},
     schedule::Schedule,
-    service::{BookRequest, Retry},
+    service::{BookRequest, Retry, SlotRequest},
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -101,11 +101,16 @@ pub struct RescheduleRequest {
     /// New local start time, HH:MM (24-hour).
     #[schema(example = "10:00")]
     pub time: String,
-    /// Another resource to move to (GET /resources), which must offer the appointment's
-    /// service; without one, the appointment stays on its resource.
+    /// Another resource to move to (GET /resources), which must offer the service; without
+    /// one, the appointment stays on its resource.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(example = "bob")]
     pub resource: Option<String>,
+    /// Another service (GET /services): the appointment then takes the time that service
+    /// needs; without one, it keeps its service.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(example = "colouring")]
+    pub service: Option<String>,
 }
 
 /// A booking that was made.
@@ -315,13 +320,15 @@ pub(super) async fn reschedule_by(
     let retry = retry_key(&request, &*body)?;
     let date = fields::date("date", &body.date)?;
     let time = fields::time("time", &body.time)?;
-    let resource = body.resource.as_deref().map(str::parse::<Slug>).transpose()?;
+    let to = SlotRequest {
+        date,
+        time,
+        resource: body.resource.as_deref().map(str::parse::<Slug>).transpose()?,
+        service: body.service.as_deref().map(str::parse::<Slug>).transpose()?,
+    };
     let id = appointment_id(&id)?;
-    let pending = bookings
-        .run("reschedule", move |service| {
-            service.reschedule_by(by, id, date, time, resource, retry)
-        })
-        .await?;
+    let pending =
+        bookings.run("reschedule", move |service| service.reschedule_by(by, id, to, retry)).await?;
     Ok(changed("Appointment rescheduled successfully.", pending.await?, bookings.schedule()))
 }
 

@@ -175,3 +175,56 @@ async fn a_move_may_change_the_resource_when_the_new_place_is_free() {
     assert_eq!(app.appointment(&id).await["resource"], "bob");
     assert_eq!(app.appointment(&haircut).await["resource"], "alice");
 }
+
+/// A move may change the service: the appointment then takes the time the new service needs
+/// (a haircut becomes a colouring, 90 minutes and its cleanup), on its resource or the one
+/// named. A service the resource does not offer, an unknown one, or a place that cannot take
+/// the longer service is refused, and nothing changes.
+#[actix_web::test]
+async fn a_move_may_change_the_service_when_its_time_is_free() {
+    let app = spawn_app_with(salon).await;
+    let haircut = app.schedule_with(DAY, "10:00", json!({"service": "haircut"})).await;
+    let haircut: Value = haircut.json().await.unwrap();
+    let id = haircut["appointment_id"].as_str().unwrap().to_owned();
+    let blocker = app.schedule_with(DAY, "11:00", json!({"resource": "alice"})).await;
+    assert_eq!(blocker.status(), StatusCode::CREATED);
+
+    let longer = json!({"date": DAY, "time": "10:00", "service": "colouring"});
+    let full = app.post_json(&format!("/reschedule/{id}"), &longer).await;
+    assert_problem(full, StatusCode::CONFLICT, "New time slot is not available.").await;
+    assert_eq!(app.appointment(&id).await["service"], "haircut");
+
+    let later = json!({"date": DAY, "time": "13:00", "service": "colouring"});
+    let moved = app.post_json(&format!("/reschedule/{id}"), &later).await;
+    assert_eq!(moved.status(), StatusCode::OK);
+    let moved: Value = moved.json().await.unwrap();
+    let shown = &moved["appointment"];
+    assert_eq!(
+        (&shown["service"], &shown["resource"], &shown["time"], &shown["end"]),
+        (
+            &json!("colouring"),
+            &json!("alice"),
+            &json!("13:00"),
+            &json!(format!("{DAY}T14:30:00+00:00"))
+        )
+    );
+    assert_eq!(app.slot_of("alice", DAY, "10:00", "").await.0, 0, "the haircut's slot is free");
+    for time in ["13:00", "13:30", "14:00", "14:30"] {
+        assert_eq!(app.slot_of("alice", DAY, time, "").await.0, 1, "{time}, cleanup included");
+    }
+
+    let not_offered =
+        json!({"date": DAY, "time": "15:00", "resource": "bob", "service": "haircut"});
+    let not_offered = app.post_json(&format!("/reschedule/{id}"), &not_offered).await;
+    assert_problem(
+        not_offered,
+        StatusCode::BAD_REQUEST,
+        "The resource does not perform this service.",
+    )
+    .await;
+    let unknown = json!({"date": DAY, "time": "15:00", "service": "massage"});
+    let unknown = app.post_json(&format!("/reschedule/{id}"), &unknown).await;
+    assert_problem(unknown, StatusCode::BAD_REQUEST, "Unknown service.").await;
+    let stored = app.appointment(&id).await;
+    assert_eq!((&stored["service"], &stored["time"]), (&json!("colouring"), &json!("13:00")));
+}

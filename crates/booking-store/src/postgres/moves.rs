@@ -1,5 +1,6 @@
-//! Moves in batches: one call of `move_appointments` (migration `*_change_notice`) moves
-//! every appointment a writer was asked to move, keyed or not.
+//! Moves in batches: one call of `move_appointments` (migration `*_move_to_another_service`)
+//! moves every appointment a writer was asked to move, keyed or not, to its new time, resource
+//! and service.
 //!
 //! The server judges the new place's time; the function locks the appointments (by id), then
 //! their current and new slot rows, judges the new place as a booking would (the appointment's
@@ -49,6 +50,7 @@ batch_call!(
         o_key: Vec<Option<&'a str>> => Array<Nullable<Text>>,
         o_fingerprint: Vec<Option<&'a str>> => Array<Nullable<Text>>,
         t_resource: Vec<&'a str> => Array<Text>,
+        t_service: Vec<Option<&'a str>> => Array<Nullable<Text>>,
         t_capacity: Vec<i32> => Array<Integer>,
         t_start: Vec<i64> => Array<BigInt>,
         t_end: Vec<i64> => Array<BigInt>,
@@ -78,6 +80,7 @@ impl Kind for Moves {
             o_key: keys().map(|key| key.map(|key| key.key.as_str())).collect(),
             o_fingerprint: keys().map(|key| key.map(|key| key.fingerprint.as_str())).collect(),
             t_resource: writes.iter().map(|w| w.to.resource.as_str()).collect(),
+            t_service: writes.iter().map(|w| w.to.service.as_ref().map(|s| s.as_str())).collect(),
             // Capacity::MAX is 10 000, far inside i32.
             t_capacity: writes
                 .iter()

@@ -11,7 +11,7 @@
 use diesel::{
     QueryResult, RunQueryDsl,
     query_builder::{AstPass, QueryFragment, QueryId},
-    sql_types::{BigInt, Integer, Text},
+    sql_types::{BigInt, Integer, Nullable, Text},
     sqlite::Sqlite,
 };
 
@@ -131,18 +131,20 @@ statement! {
 }
 
 statement! {
-    /// Writes an appointment's new time and slots.
+    /// Writes an appointment's new time, resource, service and slots.
     MoveTo {
         id: &'a str,
         start_at: i64,
         end_at: i64,
         resource: &'a str,
+        service: Option<&'a str>,
         occupied: &'a str,
         updated_at: i64,
     }
     sql: "UPDATE appointments SET start_at = " (start_at: BigInt) ", end_at = " (end_at: BigInt)
-        ", resource = " (resource: Text) ", occupied = " (occupied: Text) ", updated_at = "
-        (updated_at: BigInt) " WHERE id = " (id: Text)
+        ", resource = " (resource: Text) ", service = " (service: Nullable<Text>)
+        ", occupied = " (occupied: Text) ", updated_at = " (updated_at: BigInt)
+        " WHERE id = " (id: Text)
 }
 
 #[cfg(test)]

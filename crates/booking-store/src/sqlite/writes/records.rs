@@ -31,7 +31,7 @@ pub(super) fn insert_appointment(
         .map(drop)
 }
 
-/// Writes an appointment's new time and slots.
+/// Writes an appointment's new time, resource, service and slots.
 pub(super) fn move_appointment(
     connection: &mut SqliteConnection,
     appointment: &Appointment,
@@ -42,6 +42,7 @@ pub(super) fn move_appointment(
         start_at: row.start_at,
         end_at: row.end_at,
         resource: &row.resource,
+        service: row.service.as_deref(),
         occupied: &row.occupied,
         updated_at: row.updated_at,
     }
