@@ -310,16 +310,37 @@ function concludeForm(item, appointment, ending) {
     });
 }
 
+/** A select of `options` ([value, text] pairs), `value` chosen. */
+function select(id, options, value) {
+  const made = element('select', { id }, ...options.map(([v, text]) => new Option(text, v)));
+  made.value = value;
+  return made;
+}
+
+/**
+ * Moves an appointment to another day and time, and, when the operator picks them, to another
+ * resource or service (the server checks that the resource offers the service and that the
+ * service's whole time is free there).
+ */
 function moveForm(item, appointment) {
   const date = element('input', { id: `date-${appointment.id}`, type: 'date', value: appointment.date, required: true });
   const time = element('input', { id: `time-${appointment.id}`, type: 'time', value: appointment.time, required: true });
+  const resource = select(`move-resource-${appointment.id}`,
+    board.resources.map((r) => [r.slug, r.name]), appointment.resource);
+  // A plain appointment (no service) stays plain unless a service is picked.
+  const services = board.services.map((s) => [s.slug, s.name]);
+  const service = select(`move-service-${appointment.id}`,
+    appointment.service ? services : [['', 'No service'], ...services], appointment.service ?? '');
   inlineForm(item, `move-${appointment.id}`,
-    [labelled(date.id, `New day (${board.zone})`, date), labelled(time.id, 'New time', time)],
+    [labelled(date.id, `New day (${board.zone})`, date), labelled(time.id, 'New time', time),
+      labelled(resource.id, 'With', resource), labelled(service.id, 'Service', service)],
     'Move the appointment', async () => {
-      await admin('POST', `/admin/appointments/${appointment.id}/move`, {
-        key: newKey(), body: { date: date.value, time: time.value },
-      });
-      announce(`Moved ${appointment.client_name} to ${dayName(date.value)} at ${time.value}.`);
+      const body = { date: date.value, time: time.value };
+      if (resource.value !== appointment.resource) body.resource = resource.value;
+      if (service.value && service.value !== appointment.service) body.service = service.value;
+      await admin('POST', `/admin/appointments/${appointment.id}/move`, { key: newKey(), body });
+      const who = resource.selectedOptions[0].textContent;
+      announce(`Moved ${appointment.client_name} to ${dayName(date.value)} at ${time.value}, with ${who}.`);
     });
 }
 

@@ -513,8 +513,9 @@ async fn the_dashboard_cancels_an_appointment_and_follows_new_ones() {
     );
     assert_eq!(last["reason"], "The practitioner is ill");
 
-    // Move Bea to 11:00. Date and time inputs are typed in the browser's locale's format, so
-    // the test sets the time as the picker would.
+    // Move Bea to 11:00, with Alice. Date and time inputs are typed in the browser's locale's
+    // format, so the test sets the time as the picker would; the resource is chosen from the
+    // keyboard.
     browser.click(&format!("#move-{bea}")).await;
     browser
         .run(
@@ -524,11 +525,24 @@ async fn the_dashboard_cancels_an_appointment_and_follows_new_ones() {
             json!([]),
         )
         .await;
+    let with = browser
+        .run(&format!("return document.getElementById('move-resource-{bea}').value;"), json!([]))
+        .await;
+    assert_eq!(with, "bob", "the move form starts where the appointment is");
+    browser
+        .run(
+            &format!("document.getElementById('move-resource-{bea}').focus(); return null;"),
+            json!([]),
+        )
+        .await;
+    browser.type_keys("Alice").await;
+    browser.screenshot("admin-move").await;
     browser.click(&format!("li[data-appointment-id=\"{bea}\"] form button[type=submit]")).await;
     browser
         .wait_for("Bea at 11:00", &format!("const li = document.querySelector('li[data-appointment-id=\"{bea}\"]'); return li && li.querySelector('.when').textContent.startsWith('11:00');"))
         .await;
     assert_eq!(app.appointment(&bea).await["time"], "11:00");
+    assert_eq!(app.appointment(&bea).await["resource"], "alice");
     browser
         .wait_for(
             "the focus back on Move",
