@@ -1,18 +1,21 @@
--- A move may change the appointment's service too: `move_appointments` gains `t_service` (NULL
--- keeps the appointment's), writes it, and answers `unchanged` only for the same time, resource
--- and service. The server hands it the slots the new service takes there.
+-- A move may change the appointment's service too: `move_appointments` gains `t_service`, the
+-- service the appointment is to have (NULL: none), writes it with the slots the server worked
+-- out for it, and answers `unchanged` only for the same time, resource and service. The service
+-- is always written as the server placed it, never kept from the row: the slots and the service
+-- always go together, even when two moves of one appointment cross.
 --
--- The function as it was stays, as a wrapper that keeps every service, so that servers of the
--- version before go on working while an upgrade rolls from server to server.
+-- The function as it was stays, as a wrapper that passes each appointment's service as it is,
+-- so that servers of the version before go on working while an upgrade rolls from server to
+-- server.
 
 -- Moves a batch. Per move: the appointment, who moves it, its idempotency key with the
--- request's fingerprint, the place it is to go to (`t_*`: its resource, its service, NULL to
--- keep the appointment's, its time and slots, whether its time is bookable now), when it is made, the notice it is held to (seconds before the start) and when
--- the oldest record its key may replay was made. Answers, each but `again` and `replayed` with
--- the appointment as locked, before the change: `moved`; `unchanged` (asked for the place it
--- has: the same time, resource and service); `refused` (it is canceled, has started, or starts within the notice: the server says
--- which); `untimely`; `closed`, `full` or `held`; `missing`;
--- `replayed`; `again`.
+-- request's fingerprint, the place it is to go to (`t_*`: its resource, its service, its time
+-- and slots, whether its time is bookable now), when it is made, the notice it is held to
+-- (seconds before the start) and when the oldest record its key may replay was made. Answers,
+-- each but `again` and `replayed` with the appointment as locked, before the change: `moved`;
+-- `unchanged` (asked for the place it has: the same time, resource and service); `refused` (it
+-- is canceled, has started, or starts within the notice: the server says which); `untimely`;
+-- `closed`, `full` or `held`; `missing`; `replayed`; `again`.
 CREATE FUNCTION move_appointments(
     o_id TEXT[],
     o_actor TEXT[],
@@ -67,13 +70,13 @@ BEGIN
         WHERE t.answer IS NULL AND t.timely AND a.status = 'scheduled' AND a.start_at > t.now_at
           AND a.start_at >= t.now_at + t.notice
           AND NOT (a.start_at = t.start_at AND a.end_at = t.end_at AND a.resource = t.resource
-                   AND a.service IS NOT DISTINCT FROM coalesce(t.service, a.service))
+                   AND a.service IS NOT DISTINCT FROM t.service)
     ) AS p;
 
     RETURN QUERY
     WITH targets AS (
         SELECT t.op::INTEGER AS op, t.resource AS to_resource,
-               coalesce(t.service, a.service) AS to_service, t.capacity AS to_capacity,
+               t.service AS to_service, t.capacity AS to_capacity,
                t.start_at AS to_start, t.end_at AS to_end, t.occupied AS to_occupied,
                string_to_array(t.occupied, ',')::BIGINT[] AS to_slots, t.timely,
                t.now_at AS asked_at, t.notice, string_to_array(a.occupied, ',')::BIGINT[] AS slots,
@@ -192,7 +195,8 @@ BEGIN
 END
 $$;
 
--- The call of the version before: every appointment keeps its service.
+-- The call of the version before: each appointment keeps the service it has (a server of the
+-- version before never changes one).
 CREATE OR REPLACE FUNCTION move_appointments(
     o_id TEXT[],
     o_actor TEXT[],
@@ -211,7 +215,10 @@ CREATE OR REPLACE FUNCTION move_appointments(
 LANGUAGE sql
 AS $$
     SELECT * FROM move_appointments(o_id, o_actor, o_key, o_fingerprint, t_resource,
-                                    array_fill(NULL::TEXT, ARRAY[cardinality(o_id)]),
+                                    ARRAY(SELECT a.service
+                                          FROM unnest(o_id) WITH ORDINALITY AS o(id, op)
+                                          LEFT JOIN appointments a ON a.id = o.id
+                                          ORDER BY o.op),
                                     t_capacity, t_start, t_end, t_occupied, t_timely, o_now,
                                     o_notice, o_key_since)
 $$;

@@ -541,8 +541,9 @@ fn the_database_refuses_to_change_a_final_appointment() {
     }
 }
 
-/// A server of the version before calls `cancel_appointments` and `move_appointments` without
-/// a notice while an upgrade rolls: the calls it knows still cancel and move, with none.
+/// Servers of the versions before call `cancel_appointments` and `move_appointments` without
+/// a notice, and `move_appointments` without a service, while an upgrade rolls: the calls they
+/// know still cancel and move, with no notice, and the appointment keeps its service.
 #[test]
 #[ignore = "needs PostgreSQL: set TEST_DATABASE_URL and run with --include-ignored"]
 fn the_previous_versions_calls_still_cancel_and_move() {
@@ -558,6 +559,12 @@ fn the_previous_versions_calls_still_cancel_and_move() {
     };
     let (moving, canceling) = (book("09:00:00"), book("10:00:00"));
     let mut connection = PgConnection::establish(database._schema.url().expose()).unwrap();
+    diesel::sql_query(format!(
+        "UPDATE appointments SET service = 'cut' WHERE id = '{}'",
+        moving.outcome.id()
+    ))
+    .execute(&mut connection)
+    .unwrap();
     let now = "1893456000"; // 2030-01-01T00:00:00Z
     let moved: Answered = diesel::sql_query(format!(
         "SELECT answer FROM move_appointments(ARRAY['{id}'], ARRAY['client'], ARRAY[NULL], \
@@ -578,6 +585,7 @@ fn the_previous_versions_calls_still_cancel_and_move() {
     assert_eq!(canceled.answer, "canceled");
     let moved = database.get(moving.outcome.id()).unwrap().unwrap();
     assert_eq!(moved.slot().start().timestamp(), 1_894_014_000);
+    assert_eq!(moved.service().map(|s| s.as_str()), Some("cut"), "the service is kept");
     let canceled = database.get(canceling.outcome.id()).unwrap().unwrap();
     assert_eq!(canceled.status(), booking_core::appointment::Status::Canceled);
 }
