@@ -327,20 +327,32 @@ function moveForm(item, appointment) {
   const time = element('input', { id: `time-${appointment.id}`, type: 'time', value: appointment.time, required: true });
   const resource = select(`move-resource-${appointment.id}`,
     board.resources.map((r) => [r.slug, r.name]), appointment.resource);
-  // A plain appointment (no service) stays plain unless a service is picked.
-  const services = board.services.map((s) => [s.slug, s.name]);
-  const service = select(`move-service-${appointment.id}`,
-    appointment.service ? services : [['', 'No service'], ...services], appointment.service ?? '');
+  const service = element('select', { id: `move-service-${appointment.id}` });
+  // The services the chosen resource offers; a plain appointment (no service) stays plain
+  // unless one is picked.
+  const offered = () => {
+    const kept = service.value || appointment.service || '';
+    const services = board.services
+      .filter((s) => s.resources.includes(resource.value))
+      .map((s) => new Option(s.name, s.slug));
+    service.replaceChildren(...(appointment.service ? [] : [new Option('No service', '')]), ...services);
+    service.value = kept;
+    if (service.selectedIndex < 0) service.selectedIndex = 0;
+  };
+  offered();
+  resource.addEventListener('change', offered);
+  const key = newKey();
   inlineForm(item, `move-${appointment.id}`,
     [labelled(date.id, `New day (${board.zone})`, date), labelled(time.id, 'New time', time),
-      labelled(resource.id, 'With', resource), labelled(service.id, 'Service', service)],
+      labelled(resource.id, 'Resource', resource), labelled(service.id, 'Service', service)],
     'Move the appointment', async () => {
       const body = { date: date.value, time: time.value };
       if (resource.value !== appointment.resource) body.resource = resource.value;
       if (service.value && service.value !== appointment.service) body.service = service.value;
-      await admin('POST', `/admin/appointments/${appointment.id}/move`, { key: newKey(), body });
+      await admin('POST', `/admin/appointments/${appointment.id}/move`, { key, body });
+      const what = service.value ? `${service.selectedOptions[0].textContent} ` : '';
       const who = resource.selectedOptions[0].textContent;
-      announce(`Moved ${appointment.client_name} to ${dayName(date.value)} at ${time.value}, with ${who}.`);
+      announce(`Moved ${appointment.client_name}'s ${what}appointment to ${dayName(date.value)} at ${time.value}, with ${who}.`);
     });
 }
 

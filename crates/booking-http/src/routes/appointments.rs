@@ -291,7 +291,7 @@ pub(super) async fn cancel_by(
     request_body = RescheduleRequest,
     responses(
         (status = 200, description = "Appointment rescheduled successfully. (also when the slot is the one it holds)", body = AppointmentChanged),
-        (status = 400, description = "Bad format; canceled or started appointment; a new time in the past, too soon, too far ahead or not a slot; an unknown resource, or one that does not offer the appointment's service", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Bad format; canceled or started appointment; a new time in the past, too soon, too far ahead or not a slot; an unknown resource or service, or a resource that does not offer the service", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Appointment not found.", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "New time slot is not available; or Too late to reschedule this appointment. (it starts within the business's cancellation notice); or the business recorded it completed or a no-show", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body over 16 KiB", body = Problem, content_type = "application/problem+json"),

@@ -513,9 +513,9 @@ async fn the_dashboard_cancels_an_appointment_and_follows_new_ones() {
     );
     assert_eq!(last["reason"], "The practitioner is ill");
 
-    // Move Bea to 11:00, with Alice. Date and time inputs are typed in the browser's locale's
-    // format, so the test sets the time as the picker would; the resource is chosen from the
-    // keyboard.
+    // Move Bea to 11:00, with Alice, for a haircut. Date and time inputs are typed in the
+    // browser's locale's format, so the test sets the time as the picker would; the resource
+    // and the service are chosen from the keyboard, and the services follow the resource.
     browser.click(&format!("#move-{bea}")).await;
     browser
         .run(
@@ -536,13 +536,25 @@ async fn the_dashboard_cancels_an_appointment_and_follows_new_ones() {
         )
         .await;
     browser.type_keys("Alice").await;
+    let offered = browser
+        .run(&format!("return [...document.getElementById('move-service-{bea}').options].map((o) => o.value);"), json!([]))
+        .await;
+    assert_eq!(offered, json!(["", "haircut", "colouring"]), "what Alice offers");
+    browser
+        .run(
+            &format!("document.getElementById('move-service-{bea}').focus(); return null;"),
+            json!([]),
+        )
+        .await;
+    browser.type_keys("Haircut").await;
     browser.screenshot("admin-move").await;
     browser.click(&format!("li[data-appointment-id=\"{bea}\"] form button[type=submit]")).await;
     browser
         .wait_for("Bea at 11:00", &format!("const li = document.querySelector('li[data-appointment-id=\"{bea}\"]'); return li && li.querySelector('.when').textContent.startsWith('11:00');"))
         .await;
     assert_eq!(app.appointment(&bea).await["time"], "11:00");
-    assert_eq!(app.appointment(&bea).await["resource"], "alice");
+    let moved = app.appointment(&bea).await;
+    assert_eq!((&moved["resource"], &moved["service"]), (&json!("alice"), &json!("haircut")));
     browser
         .wait_for(
             "the focus back on Move",

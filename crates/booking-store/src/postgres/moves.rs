@@ -149,6 +149,7 @@ fn judge(
                 start_at: seconds(write.to.slot.start()),
                 end_at: seconds(write.to.slot.end()),
                 resource: write.to.resource.to_string(),
+                service: write.to.service.as_ref().map(ToString::to_string),
                 occupied: starts_text(&write.to.occupied),
                 updated_at: seconds(now),
                 ..AppointmentRow::from(&current)

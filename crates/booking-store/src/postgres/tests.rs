@@ -575,6 +575,16 @@ fn the_previous_versions_calls_still_cancel_and_move() {
     .get_result(&mut connection)
     .unwrap();
     assert_eq!(moved.answer, "moved");
+    // The call of the version with a notice and no service.
+    let back: Answered = diesel::sql_query(format!(
+        "SELECT answer FROM move_appointments(ARRAY['{id}'], ARRAY['client'], ARRAY[NULL], \
+         ARRAY[NULL], ARRAY['default'], ARRAY[1], ARRAY[1894012200], ARRAY[1894014000], \
+         ARRAY['1894012200'], ARRAY[true], ARRAY[{now}], ARRAY[0], ARRAY[0])",
+        id = moving.outcome.id()
+    ))
+    .get_result(&mut connection)
+    .unwrap();
+    assert_eq!(back.answer, "moved");
     let canceled: Answered = diesel::sql_query(format!(
         "SELECT answer FROM cancel_appointments(ARRAY['{id}'], ARRAY['client'], ARRAY[NULL], \
          ARRAY[NULL], ARRAY[NULL], ARRAY[{now}], ARRAY[0])",
@@ -584,7 +594,7 @@ fn the_previous_versions_calls_still_cancel_and_move() {
     .unwrap();
     assert_eq!(canceled.answer, "canceled");
     let moved = database.get(moving.outcome.id()).unwrap().unwrap();
-    assert_eq!(moved.slot().start().timestamp(), 1_894_014_000);
+    assert_eq!(moved.slot().start().timestamp(), 1_894_012_200);
     assert_eq!(moved.service().map(|s| s.as_str()), Some("cut"), "the service is kept");
     let canceled = database.get(canceling.outcome.id()).unwrap().unwrap();
     assert_eq!(canceled.status(), booking_core::appointment::Status::Canceled);
