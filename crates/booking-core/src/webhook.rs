@@ -322,9 +322,10 @@ impl Message {
 }
 
 /// The appointment as `entry`, one of its history's changes, left it: at the entry's time and
-/// status, changed last then. What a change never alters (its client, notes, resource and
-/// service) is as it is now, and so are the slots it occupies, which no history keeps: this is
-/// how an event is shown, not a state to write back.
+/// status, changed last then. What no change alters (its client and notes) is as it is now, and
+/// so are its resource, service and slots, which no history keeps (a move may change them: a
+/// message sent after a later move to another resource shows the later one): this is how an
+/// event is shown, not a state to write back.
 fn as_of(appointment: &Appointment, entry: &Entry) -> Appointment {
     let status = entry.change.status();
     Appointment::from(AppointmentRecord {
