@@ -140,8 +140,8 @@ async fn wait_until_newest_is(app: &TestApp, webhook: &Value, status: &str) -> V
     wait_until(app, webhook, |newest| newest["status"] == status).await
 }
 
-/// Registers `url` for every event on a server process.
-async fn register_on(server: &Server, url: &str) {
+/// Registers `url` for every event on a server process; answers the endpoint's id.
+async fn register_on(server: &Server, url: &str) -> String {
     let created = reqwest::Client::new()
         .post(server.url("/admin/webhooks"))
         .bearer_auth(ADMIN_TOKEN)
@@ -150,6 +150,8 @@ async fn register_on(server: &Server, url: &str) {
         .await
         .unwrap();
     assert_eq!(created.status(), StatusCode::CREATED);
+    let created: Value = created.json().await.unwrap();
+    created["id"].as_str().unwrap().to_owned()
 }
 
 fn verify(secret: &str, received: &Received) {
@@ -410,7 +412,7 @@ async fn a_pending_delivery_survives_a_restart() {
     ];
     let client = reqwest::Client::new();
     let first = Server::starting_on(&database, &env).ready();
-    register_on(&first, &receiver.url).await;
+    let endpoint = register_on(&first, &receiver.url).await;
     let booked = client
         .post(first.url("/schedule"))
         .json(&json!({"client_name": "Ada", "date": next_month(), "time": "10:00"}))
@@ -419,6 +421,19 @@ async fn a_pending_delivery_survives_a_restart() {
         .unwrap();
     assert_eq!(booked.status(), StatusCode::CREATED);
     receiver.wait_for(1).await;
+    // Stopped only once the failed attempt is recorded: killed between the answer and the
+    // record, the server would leave the delivery leased to itself for two minutes.
+    let listing = first.url(&format!("/admin/webhooks/{endpoint}/deliveries"));
+    let recorded = |deliveries: &Value| deliveries["deliveries"][0]["last_error"].is_string();
+    let seen = eventually(
+        || async {
+            let response = client.get(&listing).bearer_auth(ADMIN_TOKEN).send().await.unwrap();
+            response.json::<Value>().await.unwrap()
+        },
+        recorded,
+    )
+    .await;
+    assert!(recorded(&seen), "the failed attempt was never recorded: {seen}");
     drop(first);
 
     let second = Server::starting_on(&database, &env).ready();
