@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use crate::{
     appointment::{Appointment, AppointmentId, Conclusion},
     closure::Closure,
-    history::{Actor, Entry, Reason, Transition},
+    history::{Actor, Entry, Left, Reason, Transition},
     hold::Hold,
     units::Slot,
 };
@@ -30,12 +30,15 @@ pub struct Event {
 pub enum EventKind {
     /// An appointment was booked.
     Scheduled(Appointment),
-    /// An appointment moved; `from` is the time it had before.
+    /// An appointment moved; `from` is the time it had before, `left` its resource and service
+    /// before.
     Rescheduled {
         /// The appointment as it is now.
         appointment: Appointment,
         /// The time it had before.
         from: Slot,
+        /// The resource and service it had before.
+        left: Left,
     },
     /// An appointment was canceled.
     Canceled(Appointment),
@@ -70,14 +73,14 @@ impl Event {
     /// What this event adds to an appointment's history, and whose; `None` for an event that
     /// is not an appointment's.
     pub fn entry(&self) -> Option<(AppointmentId, Entry)> {
-        let (appointment, change) = match &self.kind {
-            EventKind::Scheduled(appointment) => (appointment, Transition::Scheduled),
-            EventKind::Rescheduled { appointment, from } => {
-                (appointment, Transition::Rescheduled { from: *from })
+        let (appointment, change, left) = match &self.kind {
+            EventKind::Scheduled(appointment) => (appointment, Transition::Scheduled, None),
+            EventKind::Rescheduled { appointment, from, left } => {
+                (appointment, Transition::Rescheduled { from: *from }, Some(left.clone()))
             }
-            EventKind::Canceled(appointment) => (appointment, Transition::Canceled),
+            EventKind::Canceled(appointment) => (appointment, Transition::Canceled, None),
             EventKind::Concluded { appointment, conclusion } => {
-                (appointment, Transition::concluded(*conclusion))
+                (appointment, Transition::concluded(*conclusion), None)
             }
             EventKind::HoldTaken(_)
             | EventKind::HoldReleased(_)
@@ -90,6 +93,7 @@ impl Event {
             slot: appointment.slot(),
             by: self.by,
             reason: self.reason.clone(),
+            left,
         };
         Some((appointment.id(), entry))
     }

@@ -9,6 +9,7 @@ use thiserror::Error;
 
 use crate::{
     appointment::{Appointment, Conclusion, Status},
+    catalog::Slug,
     client::{FreeTextFault, describe_char, free_text},
     units::Slot,
 };
@@ -175,6 +176,22 @@ impl Transition {
     }
 }
 
+/// Where a move left from, besides its time: the resource and the service the appointment had.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Left {
+    /// The resource it was on.
+    pub resource: Slug,
+    /// The service it was for, if any.
+    pub service: Option<Slug>,
+}
+
+impl Left {
+    /// Where `appointment` is now, for a move about to leave it.
+    pub fn of(appointment: &Appointment) -> Self {
+        Self { resource: appointment.resource().clone(), service: appointment.service().cloned() }
+    }
+}
+
 /// One change in an appointment's history.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
@@ -188,6 +205,9 @@ pub struct Entry {
     pub by: Actor,
     /// Why, when they said.
     pub reason: Option<Reason>,
+    /// For a move, the resource and service it left; `None` for other changes, and for moves
+    /// recorded before stores kept them.
+    pub left: Option<Left>,
 }
 
 impl Entry {
@@ -251,8 +271,14 @@ mod tests {
             Slot::new(start, start + chrono::Duration::minutes(30))
         };
         let (Some(nine), Some(ten)) = (slot(9), slot(10)) else { unreachable!("valid slots") };
-        let entry =
-            |change| Entry { at: nine.start(), change, slot: ten, by: Actor::Client, reason: None };
+        let entry = |change| Entry {
+            at: nine.start(),
+            change,
+            slot: ten,
+            by: Actor::Client,
+            reason: None,
+            left: None,
+        };
         let booked = entry(Transition::Scheduled);
         let moved = entry(Transition::Rescheduled { from: nine });
         let canceled = entry(Transition::Canceled);

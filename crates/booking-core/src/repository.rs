@@ -23,7 +23,7 @@ use crate::{
     closure::{Closure, ClosureId},
     contact::Contact,
     event::{Event, EventKind},
-    history::{Actor, Entry, Reason},
+    history::{Actor, Entry, Left, Reason},
     hold::{Hold, HoldQuota, HoldToken},
     idempotency::{Idempotency, Outcome},
     notification::Notifications,
@@ -240,7 +240,11 @@ impl Written<Appointment> {
             changed,
             event: Some(Event::new(
                 appointment.updated_at(),
-                EventKind::Rescheduled { appointment: appointment.clone(), from: before.slot() },
+                EventKind::Rescheduled {
+                    appointment: appointment.clone(),
+                    from: before.slot(),
+                    left: Left::of(before),
+                },
                 by,
             )),
             outcome: appointment,

@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use crate::{
     appointment::{Appointment, AppointmentId, AppointmentRecord},
-    history::{Actor, Entry, Reason, Transition},
+    history::{Actor, Entry, Left, Reason, Transition},
     pending::Pending,
     storage::StorageError,
     units::Slot,
@@ -299,6 +299,9 @@ pub struct Message {
     pub appointment: Appointment,
     /// For a move, the time it had before.
     pub from: Option<Slot>,
+    /// For a move, the resource and service it had before (`None` for moves recorded before
+    /// stores kept them).
+    pub left: Option<Left>,
     /// Who made the change.
     pub by: Actor,
     /// Why, when they said.
@@ -315,6 +318,7 @@ impl Message {
             at: entry.at,
             appointment: as_of(appointment, entry),
             from: entry.change.moved_from(),
+            left: entry.left.clone(),
             by: entry.by,
             reason: entry.reason.clone(),
         }

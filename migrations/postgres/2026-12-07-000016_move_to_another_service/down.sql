@@ -1,4 +1,5 @@
--- The function as it was, in place of its wrapper: a move keeps the service.
+-- The function as it was, in place of its wrapper: a move keeps the service, and its entry
+-- records only the time it left.
 
 DROP FUNCTION move_appointments(TEXT[], TEXT[], TEXT[], TEXT[], TEXT[], TEXT[], INTEGER[],
                                 BIGINT[], BIGINT[], TEXT[], BOOLEAN[], BIGINT[], BIGINT[],
@@ -185,3 +186,5 @@ BEGIN
     ORDER BY 1;
 END
 $$;
+
+ALTER TABLE appointment_history DROP COLUMN from_service, DROP COLUMN from_resource;

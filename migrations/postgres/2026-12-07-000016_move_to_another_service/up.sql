@@ -4,9 +4,19 @@
 -- is always written as the server placed it, never kept from the row: the slots and the service
 -- always go together, even when two moves of one appointment cross.
 --
+-- A move's history entry records the resource and the service it left, beside the time (entries
+-- of other kinds, and moves recorded before, have neither).
+--
 -- The function as it was stays, as a wrapper that passes each appointment's service as it is,
 -- so that servers of the version before go on working while an upgrade rolls from server to
 -- server.
+
+ALTER TABLE appointment_history
+    ADD COLUMN from_resource TEXT,
+    ADD COLUMN from_service TEXT,
+    ADD CONSTRAINT appointment_history_from_place
+        CHECK ((from_resource IS NULL OR kind = 'rescheduled')
+               AND (from_service IS NULL OR from_resource IS NOT NULL));
 
 -- Moves a batch. Per move: the appointment, who moves it, its idempotency key with the
 -- request's fingerprint, the place it is to go to (`t_*`: its resource, its service, its time
@@ -149,9 +159,10 @@ BEGIN
     ),
     entries AS (
         INSERT INTO appointment_history (appointment_id, made_at, kind, start_at, end_at,
-                                         from_start_at, from_end_at, actor)
+                                         from_start_at, from_end_at, actor, from_resource,
+                                         from_service)
         SELECT w.id, w.asked_at, 'rescheduled', w.to_start, w.to_end, w.start_at, w.end_at,
-               o_actor[w.op]
+               o_actor[w.op], w.resource, w.service
         FROM winners w
         ORDER BY w.op
         RETURNING id

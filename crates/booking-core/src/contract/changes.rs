@@ -7,7 +7,7 @@ use crate::{
     appointment::{CancelRefusal, ConcludeRefusal, RescheduleRefusal, Status},
     change::Change,
     event::Event,
-    history::Transition,
+    history::{Left, Transition},
 };
 
 /// A canceled appointment frees every place it took.
@@ -139,6 +139,9 @@ pub fn rescheduling_to_another_resource_moves_every_place(repository: &dyn Appoi
     assert!(appointment.occupied().iter().all(|s| booked_at(repository, "alice", *s) == 0));
     assert!(moved.occupied().iter().all(|s| booked_at(repository, "bob", *s) == 1));
     assert_eq!(booked_at(repository, "bob", blocker.slot().start()), 1);
+    let history = repository.history(appointment.id()).unwrap().unwrap();
+    let left = Left { resource: slug("alice"), service: Some(slug("colour")) };
+    assert_eq!(history.last().and_then(|entry| entry.left.clone()), Some(left), "where it left");
 }
 
 /// A move to another service, even at the same time, takes the places that service needs and
@@ -182,6 +185,9 @@ pub fn rescheduling_to_another_service_takes_its_places(repository: &dyn Appoint
     assert!(matches!(replayed, Outcome::Replayed(ref a) if a == &moved), "{replayed:?}");
     let again = reschedule_on(repository, appointment.id(), &longer, &admission()).unwrap();
     assert_eq!((again.event, again.outcome), (None, moved), "the place it holds: unchanged");
+    let history = repository.history(appointment.id()).unwrap().unwrap();
+    let left = Left { resource: slug("alice"), service: Some(slug("cut")) };
+    assert_eq!(history.last().and_then(|entry| entry.left.clone()), Some(left), "what it left");
 }
 
 /// A move by one slot overlaps the appointment's own places, which do not count against it.

@@ -4,14 +4,26 @@
 use chrono::Duration;
 
 use super::*;
-use crate::history::{Entry, Reason, Transition};
+use crate::history::{Entry, Left, Reason, Transition};
 
 fn history_of(repository: &dyn AppointmentRepository, id: AppointmentId) -> Vec<Entry> {
     repository.history(id).unwrap().unwrap_or_else(|| panic!("{id} has no history"))
 }
 
 fn entry(at: DateTime<Utc>, change: Transition, slot: Slot, by: Actor) -> Entry {
-    Entry { at, change, slot, by, reason: None }
+    Entry { at, change, slot, by, reason: None, left: None }
+}
+
+/// A move's entry: from `from` on the resource and for the service `left` names.
+fn move_entry(
+    at: DateTime<Utc>,
+    from: Slot,
+    slot: Slot,
+    by: Actor,
+    left: (&str, Option<&str>),
+) -> Entry {
+    let left = Left { resource: slug(left.0), service: left.1.map(slug) };
+    Entry { left: Some(left), ..entry(at, Transition::Rescheduled { from }, slot, by) }
 }
 
 /// Book, move, move to the same slot, cancel: three entries, in order, each with its time,
@@ -41,7 +53,7 @@ pub fn the_history_lists_each_change_in_order(repository: &dyn AppointmentReposi
         history_of(repository, booked.id()),
         [
             entry(now(), Transition::Scheduled, nine, Actor::Client),
-            entry(first, Transition::Rescheduled { from: nine }, ten, Actor::Operator),
+            move_entry(first, nine, ten, Actor::Operator, ("alice", Some("colour"))),
             Entry { reason, ..entry(second, Transition::Canceled, ten, Actor::Client) },
         ]
     );
@@ -107,12 +119,7 @@ pub fn every_way_of_writing_records_its_change(repository: &dyn AppointmentRepos
         history_of(repository, booked.id()),
         [
             entry(now(), Transition::Scheduled, booked.slot(), Actor::Client),
-            entry(
-                now(),
-                Transition::Rescheduled { from: booked.slot() },
-                moved.slot(),
-                Actor::Client
-            ),
+            move_entry(now(), booked.slot(), moved.slot(), Actor::Client, ("bob", None)),
             Entry { reason, ..entry(now(), Transition::Canceled, moved.slot(), Actor::Client) },
         ]
     );

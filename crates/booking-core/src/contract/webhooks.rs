@@ -6,7 +6,7 @@ use chrono::Duration;
 use super::*;
 use crate::{
     appointment::{Conclusion, Status},
-    history::{Reason, Transition},
+    history::{Left, Reason, Transition},
     notification::Plan,
     repository::{Concluding, Expired},
     webhook::{
@@ -205,6 +205,8 @@ pub fn each_message_shows_the_appointment_as_its_change_left_it(
         (EventType::Rescheduled, Some(nine), Actor::Operator)
     );
     assert_eq!((moved.appointment.slot(), moved.appointment.updated_at()), (ten, later));
+    assert_eq!(moved.left, Some(Left { resource: slug("bob"), service: None }));
+    assert_eq!((scheduled.left.as_ref(), canceled.left.as_ref()), (None, None));
     assert_eq!(moved.appointment.status(), Status::Scheduled);
     assert_eq!((canceled.event, &canceled.reason), (EventType::Canceled, &reason));
     assert_eq!(

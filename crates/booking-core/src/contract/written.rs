@@ -9,7 +9,7 @@ use super::*;
 use crate::{
     change::Change,
     event::{Event, EventKind},
-    history::Reason,
+    history::{Left, Reason},
 };
 
 fn slots(resource: &str, starts: &[DateTime<Utc>], again_at: Option<DateTime<Utc>>) -> Change {
@@ -48,7 +48,11 @@ pub fn every_write_reports_what_it_changed_and_what_happened(
         moved.event,
         Some(Event::new(
             later,
-            EventKind::Rescheduled { appointment: moved.outcome.clone(), from: appointment.slot() },
+            EventKind::Rescheduled {
+                appointment: moved.outcome.clone(),
+                from: appointment.slot(),
+                left: Left::of(&appointment),
+            },
             Actor::Operator,
         ))
     );

@@ -293,6 +293,7 @@ mod tests {
                 at: at("2030-01-02T08:00:00Z"),
                 appointment,
                 from: None,
+                left: None,
                 by: Actor::Operator,
                 reason: Reason::parse("Alice is ill <today> & tomorrow").unwrap(),
             },

@@ -1,7 +1,13 @@
 //! An appointment's history, for the operator: `GET /admin/appointments/{id}/history`.
 
 use actix_web::{HttpResponse, web};
-use booking_core::{appointment::AppointmentId, history::Entry, schedule::Schedule, units::Slot};
+use booking_core::{
+    appointment::AppointmentId,
+    catalog::Slug,
+    history::{Entry, Left},
+    schedule::Schedule,
+    units::Slot,
+};
 use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -41,8 +47,42 @@ pub struct EntryView<'a> {
     pub reason: Option<&'a str>,
     /// The appointment's time once the change was made.
     pub slot: PeriodView,
-    /// For a move, the time it left.
-    pub from: Option<PeriodView>,
+    /// For a move, where it left from.
+    pub from: Option<FromView<'a>>,
+}
+
+/// Where a move left from: the time, and the resource and service the appointment had.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FromView<'a> {
+    /// Start.
+    #[schema(value_type = String, format = DateTime, example = "2030-01-07T09:30:00+00:00")]
+    pub start: Zoned,
+    /// End.
+    #[schema(value_type = String, format = DateTime, example = "2030-01-07T10:00:00+00:00")]
+    pub end: Zoned,
+    /// The resource it was on; absent for moves recorded before this was kept.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "alice")]
+    pub resource: Option<&'a str>,
+    /// The service it was for (`null` for none); absent for moves recorded before this was
+    /// kept.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, example = "haircut")]
+    pub service: Option<Option<&'a str>>,
+}
+
+impl<'a> FromView<'a> {
+    /// Where a move left from: `from`, its time, and `left`, its resource and service when
+    /// they were recorded.
+    pub(crate) fn of(from: Slot, left: Option<&'a Left>, schedule: &Schedule) -> Self {
+        let times = SlotTimes::of(from, schedule);
+        Self {
+            start: times.start,
+            end: times.end,
+            resource: left.map(|left| left.resource.as_str()),
+            service: left.map(|left| left.service.as_ref().map(Slug::as_str)),
+        }
+    }
 }
 
 /// A period, as RFC 3339 instants with the business's UTC offset.
@@ -73,7 +113,10 @@ impl<'a> HistoryView<'a> {
                 actor: entry.by.as_str(),
                 reason: entry.reason.as_ref().map(|reason| reason.as_str()),
                 slot: PeriodView::of(entry.slot, schedule),
-                from: entry.change.moved_from().map(|from| PeriodView::of(from, schedule)),
+                from: entry
+                    .change
+                    .moved_from()
+                    .map(|from| FromView::of(from, entry.left.as_ref(), schedule)),
             })
             .collect();
         Self { appointment_id: id.as_uuid(), entries }

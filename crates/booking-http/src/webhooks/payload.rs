@@ -6,7 +6,7 @@ use booking_core::{schedule::Schedule, webhook::Message};
 use serde::Serialize;
 
 use crate::routes::{
-    history::PeriodView,
+    history::FromView,
     times::InUtc,
     views::{AppointmentView, utc},
 };
@@ -29,9 +29,9 @@ pub struct Data<'a> {
     /// The appointment.
     #[serde(flatten)]
     pub appointment: AppointmentView<'a>,
-    /// For a move: the time it had before.
+    /// For a move: the time, resource and service it had before.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub from: Option<PeriodView>,
+    pub from: Option<FromView<'a>>,
     /// Who made the change: `client`, `operator` or `system`.
     pub changed_by: &'static str,
     /// Why, when they said.
@@ -46,7 +46,7 @@ impl<'a> Payload<'a> {
             timestamp: utc(message.at),
             data: Data {
                 appointment: AppointmentView::new(&message.appointment, schedule),
-                from: message.from.map(|slot| PeriodView::of(slot, schedule)),
+                from: message.from.map(|slot| FromView::of(slot, message.left.as_ref(), schedule)),
                 changed_by: message.by.as_str(),
                 reason: message.reason.as_ref().map(|reason| reason.as_str()),
             },

@@ -339,6 +339,12 @@ async fn an_operator_moves_and_cancels_under_the_clients_rules_and_the_history_s
         ]
     );
     assert_eq!(app.appointment(&taken).await["status"], "scheduled", "the other one is untouched");
+    let from = &entries(&app, &id).await[1]["from"];
+    assert_eq!(
+        (&from["start"], &from["resource"], &from["service"]),
+        (&json!(format!("{DAY}T09:00:00+00:00")), &moved["appointment"]["resource"], &Value::Null),
+        "a move records the time, resource and service it left: {from}"
+    );
 }
 
 /// Once an appointment has started, and not before (409), an operator records it completed or

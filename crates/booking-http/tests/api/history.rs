@@ -36,7 +36,9 @@ async fn book_move_and_cancel_make_three_entries_in_order() {
                    "reason": null, "slot": period("09:00", "09:30"), "from": null}),
             json!({"at": "2030-01-02T10:00:00Z", "change": "rescheduled", "actor": "client",
                    "reason": null, "slot": period("10:00", "10:30"),
-                   "from": period("09:00", "09:30")}),
+                   "from": {"start": format!("{DAY}T09:00:00+00:00"),
+                            "end": format!("{DAY}T09:30:00+00:00"),
+                            "resource": "default", "service": null}}),
             json!({"at": "2030-01-03T11:00:00Z", "change": "canceled", "actor": "client",
                    "reason": "Feeling ill", "slot": period("10:00", "10:30"), "from": null}),
         ]

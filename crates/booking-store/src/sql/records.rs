@@ -85,6 +85,8 @@ pub(crate) struct NewHistoryRow {
     from_end_at: Option<i64>,
     actor: &'static str,
     reason: Option<String>,
+    from_resource: Option<String>,
+    from_service: Option<String>,
 }
 
 impl NewHistoryRow {
@@ -101,6 +103,12 @@ impl NewHistoryRow {
             from_end_at: from.map(|slot| seconds(slot.end())),
             actor: entry.by.as_str(),
             reason: entry.reason.as_ref().map(|reason| reason.as_str().to_owned()),
+            from_resource: entry.left.as_ref().map(|left| left.resource.to_string()),
+            from_service: entry
+                .left
+                .as_ref()
+                .and_then(|left| left.service.as_ref())
+                .map(ToString::to_string),
         }
     }
 }

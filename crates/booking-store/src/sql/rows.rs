@@ -7,7 +7,7 @@ use booking_core::{
     client::{ClientName, Notes},
     closure::Closure,
     contact::{Contact, Email, Phone},
-    history::{Entry, Reason, Transition},
+    history::{Entry, Left, Reason, Transition},
     hold::Hold,
     storage::StorageError,
     units::Slot,
@@ -227,6 +227,8 @@ pub(crate) struct HistoryRow {
     pub from_end_at: Option<i64>,
     pub actor: String,
     pub reason: Option<String>,
+    pub from_resource: Option<String>,
+    pub from_service: Option<String>,
 }
 
 impl TryFrom<HistoryRow> for Entry {
@@ -255,6 +257,16 @@ impl TryFrom<HistoryRow> for Entry {
                 .transpose()
                 .map_err(|e| corrupt("reason", e))?
                 .flatten(),
+            left: row
+                .from_resource
+                .map(|resource| -> Result<Left, StorageError> {
+                    let slug = |text: &str| text.parse::<Slug>().map_err(|e| corrupt("slug", e));
+                    Ok(Left {
+                        resource: slug(&resource)?,
+                        service: row.from_service.as_deref().map(slug).transpose()?,
+                    })
+                })
+                .transpose()?,
         })
     }
 }

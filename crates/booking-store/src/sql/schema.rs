@@ -94,6 +94,8 @@ diesel::table! {
         from_end_at -> Nullable<BigInt>,
         actor -> Text,
         reason -> Nullable<Text>,
+        from_resource -> Nullable<Text>,
+        from_service -> Nullable<Text>,
     }
 }
 
