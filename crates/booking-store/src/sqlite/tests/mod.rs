@@ -281,6 +281,19 @@ fn the_database_refuses_to_change_a_final_appointment() {
         .execute(&mut connection)
         .unwrap_err();
     assert!(error.to_string().contains("cannot change"), "{error}");
+    // Only a move records where it left from, and a service only with its resource.
+    for (kind, resource, service, allowed) in [
+        ("rescheduled", "'alice'", "'cut'", true),
+        ("canceled", "'alice'", "NULL", false),
+        ("rescheduled", "NULL", "'cut'", false),
+    ] {
+        let from = if kind == "rescheduled" { "150, 250" } else { "NULL, NULL" };
+        let inserted = diesel::sql_query(format!(
+            "INSERT INTO appointment_history (appointment_id, made_at, kind, start_at, end_at, from_start_at, from_end_at, actor, from_resource, from_service) VALUES ('67e55044-10b1-426f-9247-bb680e5fe0c0', 1, '{kind}', 100, 200, {from}, 'client', {resource}, {service})"
+        ))
+        .execute(&mut connection);
+        assert_eq!(inserted.is_ok(), allowed, "{kind} {resource} {service}: {inserted:?}");
+    }
 }
 
 /// Migrations run with foreign keys off (to rebuild tables), so they are all checked before
