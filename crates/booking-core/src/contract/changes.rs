@@ -157,31 +157,22 @@ pub fn rescheduling_to_another_service_takes_its_places(repository: &dyn Appoint
     assert_eq!(repository.get(appointment.id()).unwrap().as_ref(), Some(&appointment));
     cancel_on(repository, blocker.id(), now()).unwrap();
     let key = IdempotencyKey::parse("longer").unwrap();
-    let moved = repository
-        .reschedule(
+    let keyed_move = || {
+        let to = longer.clone();
+        repository.reschedule(
             appointment.id(),
-            longer.clone(),
+            to,
             admission(),
             Actor::Client,
             keyed(&key, "m", now()),
         )
-        .wait()
-        .unwrap();
-    let moved = done(moved).outcome;
+    };
+    let moved = done(keyed_move().wait().unwrap()).outcome;
     assert_eq!((moved.service(), moved.slot()), (Some(&slug("colour")), longer.slot));
     assert_eq!(moved.occupied(), longer.occupied);
     assert_eq!(repository.get(appointment.id()).unwrap().as_ref(), Some(&moved));
     assert!(longer.occupied.iter().all(|s| booked_at(repository, "alice", *s) == 1));
-    let replayed = repository
-        .reschedule(
-            appointment.id(),
-            longer.clone(),
-            admission(),
-            Actor::Client,
-            keyed(&key, "m", now()),
-        )
-        .wait()
-        .unwrap();
+    let replayed = keyed_move().wait().unwrap();
     assert!(matches!(replayed, Outcome::Replayed(ref a) if a == &moved), "{replayed:?}");
     let again = reschedule_on(repository, appointment.id(), &longer, &admission()).unwrap();
     assert_eq!((again.event, again.outcome), (None, moved), "the place it holds: unchanged");
