@@ -64,11 +64,15 @@ pub enum Unavailable {
         /// The slot's capacity.
         capacity: Capacity,
     },
+    /// It was placed by a version of the calendar that another change has replaced since: it
+    /// may no longer be a slot, or have another capacity.
+    #[error("the business's calendar changed while this request was handled; send it again")]
+    CalendarChanged,
 }
 
 impl Unavailable {
     /// A stable, machine-readable name: `past`, `too_soon`, `beyond_horizon`, `outside_hours`,
-    /// `closed`, `held` or `full`.
+    /// `closed`, `held`, `full` or `calendar_changed`.
     pub fn reason(&self) -> &'static str {
         match self {
             Self::Past => "past",
@@ -78,6 +82,7 @@ impl Unavailable {
             Self::Closed { .. } => "closed",
             Self::Held => "held",
             Self::Full { .. } => "full",
+            Self::CalendarChanged => "calendar_changed",
         }
     }
 }

@@ -459,6 +459,7 @@ mod tests {
             slot: Slot::new(start, start + Duration::minutes(30)).unwrap(),
             occupied: vec![start],
             capacity: crate::units::Capacity::new(1).unwrap(),
+            calendar: 0,
         }
     }
 

@@ -8,6 +8,12 @@ use thiserror::Error;
 
 use crate::{hours::WeeklyHours, units::Capacity};
 
+/// The longest minimum notice the business or a service may set: a year.
+pub const MAX_NOTICE_MINUTES: u32 = 525_600;
+
+/// The longest booking horizon the business or a service may set: ten years.
+pub const MAX_HORIZON_DAYS: u16 = 3650;
+
 /// The slug of the resource a schedule without a catalog books.
 pub const DEFAULT_RESOURCE: &str = "default";
 
@@ -105,6 +111,19 @@ pub enum CatalogError {
     /// A service no resource can perform.
     #[error("service '{0}' lists no resource")]
     NoPerformer(Slug),
+    /// A date override names a resource that does not exist.
+    #[error("an override names the unknown resource '{0}'")]
+    UnknownOverride(Slug),
+    /// A resource whose every opening range is shorter than one slot.
+    #[error(
+        "resource '{resource}' would have no slot: every opening range is shorter than {minutes} minutes"
+    )]
+    NoSlot {
+        /// The resource.
+        resource: Slug,
+        /// The slot length.
+        minutes: u16,
+    },
     /// A display name that is empty or too long.
     #[error("the name of '{0}' must be 1-100 characters")]
     BadName(Slug),

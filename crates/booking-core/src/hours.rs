@@ -96,6 +96,10 @@ impl fmt::Display for TimeRange {
     }
 }
 
+/// The most opening ranges one day may have (its hours then still write in under 1000
+/// characters, which the stores allow).
+pub const MAX_RANGES: usize = 10;
+
 /// Opening hours for each day of the week; a day with no ranges is closed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WeeklyHours {
@@ -127,6 +131,17 @@ pub enum HoursError {
         /// The range that overlaps it.
         second: TimeRange,
     },
+    /// Two ranges of one date overlap.
+    #[error("the ranges {first} and {second} overlap")]
+    RangesOverlap {
+        /// The earlier range.
+        first: TimeRange,
+        /// The range that overlaps it.
+        second: TimeRange,
+    },
+    /// More ranges on one day than hours may have.
+    #[error("at most {MAX_RANGES} opening ranges a day")]
+    TooManyRanges,
     /// The business would never be open.
     #[error("opening hours must open on at least one day")]
     NeverOpen,
@@ -141,6 +156,9 @@ impl WeeklyHours {
     /// Hours for each day, indexed by days from Monday.
     pub fn from_days(mut days: [Vec<TimeRange>; 7]) -> Result<Self, HoursError> {
         for (day, ranges) in WEEKDAYS.iter().zip(days.iter_mut()) {
+            if ranges.len() > MAX_RANGES {
+                return Err(HoursError::TooManyRanges);
+            }
             ranges.sort_by_key(|range| range.start);
             if let Some(pair) = ranges.windows(2).find(|pair| pair[1].start < pair[0].end) {
                 return Err(HoursError::Overlap { day: *day, first: pair[0], second: pair[1] });
@@ -160,6 +178,48 @@ impl WeeklyHours {
     /// The ranges of one weekday, sorted.
     pub fn on(&self, day: Weekday) -> &[TimeRange] {
         &self.days[day.num_days_from_monday() as usize]
+    }
+}
+
+/// One date's hours, replacing its weekday's: ranges sorted and apart, or none (closed all
+/// day). Written as `11:00-12:00,14:00-16:00`, or `closed`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct DayHours(Vec<TimeRange>);
+
+impl DayHours {
+    /// The ranges, sorted; empty when closed all day.
+    pub fn ranges(&self) -> &[TimeRange] {
+        &self.0
+    }
+}
+
+impl FromStr for DayHours {
+    type Err = HoursError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let text = text.trim();
+        if text.eq_ignore_ascii_case("closed") {
+            return Ok(Self::default());
+        }
+        let mut ranges = parse_ranges(text)?;
+        if ranges.len() > MAX_RANGES {
+            return Err(HoursError::TooManyRanges);
+        }
+        ranges.sort_by_key(|range| range.start);
+        if let Some(pair) = ranges.windows(2).find(|pair| pair[1].start < pair[0].end) {
+            return Err(HoursError::RangesOverlap { first: pair[0], second: pair[1] });
+        }
+        Ok(Self(ranges))
+    }
+}
+
+impl fmt::Display for DayHours {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.is_empty() {
+            return f.write_str("closed");
+        }
+        let ranges: Vec<String> = self.0.iter().map(ToString::to_string).collect();
+        f.write_str(&ranges.join(","))
     }
 }
 
@@ -204,12 +264,21 @@ impl fmt::Display for WeeklyHours {
         if self.days.iter().all(|day| *day == self.days[0]) {
             return f.write_str(&ranges_of(&self.days[0]));
         }
-        let groups: Vec<String> = WEEKDAYS
-            .iter()
-            .zip(&self.days)
-            .filter(|(_, ranges)| !ranges.is_empty())
-            .map(|(day, ranges)| format!("{} {}", day_name(*day), ranges_of(ranges)))
-            .collect();
+        // Consecutive days with the same ranges make one group: `mon-fri 09:00-17:00`.
+        let mut groups: Vec<String> = Vec::new();
+        let mut day = 0;
+        while day < 7 {
+            let ranges = &self.days[day];
+            let last = (day..7).take_while(|d| self.days[*d] == *ranges).last().unwrap_or(day);
+            if !ranges.is_empty() {
+                let days = match last - day {
+                    0 => day_name(WEEKDAYS[day]).to_owned(),
+                    _ => format!("{}-{}", day_name(WEEKDAYS[day]), day_name(WEEKDAYS[last])),
+                };
+                groups.push(format!("{days} {}", ranges_of(ranges)));
+            }
+            day = last + 1;
+        }
         f.write_str(&groups.join("; "))
     }
 }
@@ -289,11 +358,12 @@ mod tests {
         assert_eq!(hours.on(Weekday::Wed), &[range("09:00-12:00"), range("13:00-17:00")]);
         assert_eq!(hours.on(Weekday::Sat), &[range("10:00-14:00")]);
         assert!(hours.on(Weekday::Sun).is_empty());
-        assert_eq!(
-            hours.to_string(),
-            "mon 09:00-12:00,13:00-17:00; tue 09:00-12:00,13:00-17:00; wed 09:00-12:00,13:00-17:00; thu 09:00-12:00,13:00-17:00; fri 09:00-12:00,13:00-17:00; sat 10:00-14:00"
-        );
+        assert_eq!(hours.to_string(), "mon-fri 09:00-12:00,13:00-17:00; sat 10:00-14:00");
         assert_eq!(hours.to_string().parse::<WeeklyHours>(), Ok(hours));
+        let apart: WeeklyHours =
+            "mon,wed 09:00-10:00; thu 09:00-10:00; sun 08:00-09:00".parse().unwrap();
+        assert_eq!(apart.to_string(), "mon 09:00-10:00; wed-thu 09:00-10:00; sun 08:00-09:00");
+        assert_eq!(apart.to_string().parse::<WeeklyHours>(), Ok(apart));
     }
 
     #[test]
@@ -331,5 +401,46 @@ mod tests {
     #[test]
     fn the_default_is_nine_to_five_every_day() {
         assert_eq!(WeeklyHours::default(), "09:00-17:00".parse().unwrap());
+    }
+
+    #[test]
+    fn a_date_has_sorted_ranges_or_is_closed() {
+        let hours: DayHours = "14:00-16:00, 11:00-12:00".parse().unwrap();
+        assert_eq!(hours.ranges(), &[range("11:00-12:00"), range("14:00-16:00")]);
+        assert_eq!(hours.to_string(), "11:00-12:00,14:00-16:00");
+        let closed: DayHours = "Closed".parse().unwrap();
+        assert!(closed.ranges().is_empty());
+        assert_eq!(closed.to_string().parse::<DayHours>(), Ok(closed));
+        assert!(matches!(
+            "09:00-12:00,11:00-13:00".parse::<DayHours>(),
+            Err(HoursError::RangesOverlap { .. })
+        ));
+        assert_eq!(
+            "mon 09:00-10:00".parse::<DayHours>(),
+            Err(HoursError::InvalidRange("mon 09:00-10:00".into()))
+        );
+    }
+
+    /// Hours have at most ten ranges a day, so that the most they can be still writes in
+    /// under the 1000 characters a store keeps.
+    #[test]
+    fn a_day_has_at_most_ten_ranges() {
+        let ranges = |n: usize| {
+            (0..n).map(|h| format!("{:02}:00-{:02}:30", h + 8, h + 8)).collect::<Vec<_>>().join(",")
+        };
+        assert_eq!(ranges(11).parse::<DayHours>(), Err(HoursError::TooManyRanges));
+        assert_eq!(ranges(11).parse::<WeeklyHours>(), Err(HoursError::TooManyRanges));
+        let twice = format!("mon {}; mon 20:00-21:00", ranges(10));
+        assert_eq!(twice.parse::<WeeklyHours>(), Err(HoursError::TooManyRanges));
+        // Every day its own ten ranges: no two days alike, so none share a group.
+        let week: WeeklyHours = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+            .iter()
+            .enumerate()
+            .map(|(i, day)| format!("{day} {},23:{:02}-23:59", ranges(9), i * 5))
+            .collect::<Vec<_>>()
+            .join("; ")
+            .parse()
+            .unwrap();
+        assert!(week.to_string().len() < 1000, "{}", week.to_string().len());
     }
 }

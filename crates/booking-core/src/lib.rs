@@ -31,6 +31,7 @@
 pub mod admission;
 pub mod appointment;
 pub mod availability;
+pub mod calendar;
 pub mod catalog;
 pub mod change;
 pub mod client;

@@ -21,4 +21,7 @@ pub struct Placement {
     pub occupied: Vec<DateTime<Utc>>,
     /// The resource's capacity per slot.
     pub capacity: Capacity,
+    /// The version of the calendar it was placed under: a store takes it only while that
+    /// version is the stored one, so no server books by a calendar another has replaced.
+    pub calendar: u64,
 }

@@ -17,6 +17,7 @@ use crate::{
         Appointment, AppointmentId, CancelRefusal, ConcludeRefusal, Conclusion, RescheduleRefusal,
         Status,
     },
+    calendar::{CalendarChange, CalendarFailure, StoredCalendar},
     catalog::Slug,
     change::Change,
     client::{ClientName, Notes},
@@ -38,7 +39,9 @@ pub const MAX_HISTORIES: usize = 200;
 
 /// Where appointments, holds and closures are kept, with the outbox their changes queue webhook
 /// deliveries and notifications in (in the same transaction, so they are one store).
-pub trait AppointmentRepository: Outbox + Notifications + Send + Sync + fmt::Debug {
+pub trait AppointmentRepository:
+    Outbox + Notifications + Calendars + Send + Sync + fmt::Debug
+{
     /// Books the first of `booking.candidates` that `admission` admits, given the closures and
     /// usage of its slots; or, with a hold, converts the hold (which must be for one of the
     /// candidates) into the appointment.
@@ -161,6 +164,24 @@ pub trait AppointmentRepository: Outbox + Notifications + Send + Sync + fmt::Deb
     /// a sweep apart from client writes: no client write deletes another key's record or
     /// another client's hold, so unrelated writes never wait on each other's rows.
     fn forget_expired(&self, expired: Expired) -> Pending<Forgotten, Infallible>;
+}
+
+/// Where the calendar is kept. Every store keeps it beside the appointments, so that a change
+/// is checked against them, and every write against it, in one transaction.
+pub trait Calendars: Send + Sync + fmt::Debug {
+    /// The stored calendar, if one was ever stored.
+    fn calendar(&self) -> Result<Option<StoredCalendar>, StorageError>;
+
+    /// Stores the calendar of `change.schedule` as version `change.after + 1`, in one
+    /// transaction that first checks that the stored version is still `change.after` (0: none
+    /// is stored) and that the new calendar strands or overbooks no appointment that has not
+    /// ended at `change.now` ([`stranded`](crate::stranded::stranded)). From its commit on, the
+    /// store refuses every placement made under an older version
+    /// ([`Unavailable::CalendarChanged`](crate::admission::Unavailable::CalendarChanged)).
+    fn store_calendar(
+        &self,
+        change: CalendarChange,
+    ) -> Pending<Written<StoredCalendar>, CalendarFailure>;
 }
 
 /// A committed write: what it did, what it changed for availability, and what happened. What
@@ -320,6 +341,17 @@ impl Written<Closure> {
                 Actor::Operator,
             )),
             outcome: closure,
+        }
+    }
+}
+
+impl CalendarChange {
+    /// The calendar stored, as the write reports it: every listing may change.
+    pub fn written(&self) -> Written<StoredCalendar> {
+        Written {
+            outcome: StoredCalendar { version: self.after + 1, calendar: self.schedule.calendar() },
+            changed: Change::Everything,
+            event: None,
         }
     }
 }

@@ -1,7 +1,10 @@
 //! The business's schedule: its time zone, opening hours, slot length, capacity, and how far ahead
 //! and how soon clients may book. It turns a local date and time into a [`Slot`].
 
-use std::fmt;
+use std::{
+    collections::{BTreeMap, HashMap},
+    fmt,
+};
 
 use chrono::{DateTime, Datelike, Duration, LocalResult, NaiveDate, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
@@ -10,7 +13,7 @@ use thiserror::Error;
 use crate::{
     admission::Admission,
     catalog::{CatalogError, Resource, Service, Slug, validate},
-    hours::{DayMinute, TimeRange, WeeklyHours},
+    hours::{DayHours, DayMinute, TimeRange, WeeklyHours},
     placement::Placement,
     units::{Capacity, Slot, SlotLength},
 };
@@ -102,6 +105,10 @@ pub struct Schedule {
     cancel_notice: Duration,
     resources: Vec<Resource>,
     services: Vec<Service>,
+    /// Dates whose hours replace their weekday's, by resource.
+    overrides: HashMap<Slug, BTreeMap<NaiveDate, DayHours>>,
+    /// The version of the stored calendar this schedule follows (0: none is stored yet).
+    version: u64,
 }
 
 impl Default for Schedule {
@@ -154,6 +161,8 @@ impl Schedule {
             cancel_notice: Duration::zero(),
             resources: vec![resource],
             services: Vec::new(),
+            overrides: HashMap::new(),
+            version: 0,
         }
     }
 
@@ -167,6 +176,19 @@ impl Schedule {
         self.resources = resources;
         self.services = services;
         Ok(self)
+    }
+
+    /// This schedule's business rules over another calendar (see [`Schedule::following`]).
+    pub(crate) fn with_calendar_parts(
+        &self,
+        time_zone: Tz,
+        slot_length: SlotLength,
+        resources: Vec<Resource>,
+        services: Vec<Service>,
+        overrides: HashMap<Slug, BTreeMap<NaiveDate, DayHours>>,
+        version: u64,
+    ) -> Self {
+        Self { time_zone, slot_length, resources, services, overrides, version, ..self.clone() }
     }
 
     /// Bookings may start at most this far ahead of now.
@@ -221,6 +243,24 @@ impl Schedule {
     /// The services.
     pub fn services(&self) -> &[Service] {
         &self.services
+    }
+
+    /// The dates of `resource` whose hours replace their weekday's, in order.
+    pub fn overrides_of(&self, resource: &Slug) -> impl Iterator<Item = (NaiveDate, &DayHours)> {
+        self.overrides.get(resource).into_iter().flatten().map(|(date, hours)| (*date, hours))
+    }
+
+    /// The version of the stored calendar this schedule follows; 0 before one is stored.
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    /// A resource's opening ranges on a local date: the date's override, or its weekday's.
+    pub fn ranges_on<'a>(&'a self, resource: &'a Resource, date: NaiveDate) -> &'a [TimeRange] {
+        match self.overrides.get(&resource.slug).and_then(|dates| dates.get(&date)) {
+            Some(hours) => hours.ranges(),
+            None => resource.hours.on(date.weekday()),
+        }
     }
 
     /// The resource with a slug.
@@ -287,7 +327,7 @@ impl Schedule {
         service: Option<&Service>,
     ) -> Result<Placement, SlotError> {
         let minute = DayMinute::of(time);
-        let ranges = resource.hours.on(date.weekday());
+        let ranges = self.ranges_on(resource, date);
         let closed = || SlotError::Closed {
             date,
             time,
@@ -339,6 +379,7 @@ impl Schedule {
             slot: Slot { start, end: start + step * i32::from(slots) },
             occupied,
             capacity: resource.capacity,
+            calendar: self.version,
         }
     }
 
@@ -350,7 +391,7 @@ impl Schedule {
         resource: &'a Resource,
     ) -> impl Iterator<Item = (NaiveTime, Slot)> + 'a {
         let length = self.slot_length.minutes();
-        resource.hours.on(date.weekday()).iter().flat_map(move |range| {
+        self.ranges_on(resource, date).iter().flat_map(move |range| {
             let starts = range.start().get()..=range.end().get().saturating_sub(length);
             starts.step_by(usize::from(length)).filter_map(move |minute| {
                 let time = minute_of(minute).to_time()?;

@@ -7,7 +7,10 @@
 //! in the wrong slots, or in none, and book over it. A server must not serve a schedule that
 //! strands an appointment that has not ended.
 
-use std::fmt;
+use std::{
+    collections::{BTreeMap, HashMap, HashSet},
+    fmt,
+};
 
 use chrono::{DateTime, Utc};
 
@@ -37,6 +40,13 @@ pub enum Strand {
     /// It starts on a slot, but the schedule gives it other slots than it takes (another
     /// slot length, or another length or buffers of its service).
     OtherSlots,
+    /// One of its slots holds more appointments than the resource's capacity would.
+    Overbooked {
+        /// The capacity.
+        capacity: u32,
+        /// How many appointments the slot holds.
+        booked: u32,
+    },
 }
 
 impl fmt::Display for Strand {
@@ -51,6 +61,10 @@ impl fmt::Display for Strand {
             Self::OtherSlots => f.write_str(
                 "it takes other slots than these settings give it (the slot length, its \
                  service's length or buffers, or the time zone's rules changed)",
+            ),
+            Self::Overbooked { capacity, booked } => write!(
+                f,
+                "one of its slots holds {booked} appointments, more than a capacity of {capacity}"
             ),
         }
     }
@@ -107,13 +121,43 @@ pub fn stranded<'a>(
     appointments: impl IntoIterator<Item = &'a Appointment>,
     now: DateTime<Utc>,
 ) -> Vec<Stranded> {
-    appointments
+    let current: Vec<&Appointment> =
+        appointments.into_iter().filter(|a| a.status().occupies() && busy_until(a) > now).collect();
+    let mut found = Vec::new();
+    // The appointments stranded, by index: the rest are counted per slot below.
+    let mut off = HashSet::new();
+    for (index, appointment) in current.iter().enumerate() {
+        if let Some(strand) = schedule.strands(appointment) {
+            off.insert(index);
+            found.push(Stranded { appointment: (*appointment).clone(), strand });
+        }
+    }
+    // The rest sit where the schedule puts them: count them per slot against the capacity
+    // (by index, so that this stays linear while a calendar change holds its lock).
+    let mut per_slot: HashMap<(&Slug, DateTime<Utc>), Vec<usize>> = HashMap::new();
+    for (index, appointment) in current.iter().enumerate().filter(|(i, _)| !off.contains(i)) {
+        for start in appointment.occupied() {
+            per_slot.entry((appointment.resource(), *start)).or_default().push(index);
+        }
+    }
+    let mut overbooked: BTreeMap<usize, Strand> = BTreeMap::new();
+    for ((resource, _), held) in per_slot {
+        let Ok(resource) = schedule.resource(resource) else { continue };
+        let booked = u32::try_from(held.len()).unwrap_or(u32::MAX);
+        let capacity = resource.capacity.get();
+        if booked > capacity {
+            for index in held {
+                overbooked.entry(index).or_insert(Strand::Overbooked { capacity, booked });
+            }
+        }
+    }
+    // In the order the appointments came.
+    let overbooked = overbooked
         .into_iter()
-        .filter(|a| a.status().occupies() && busy_until(a) > now)
-        .filter_map(|a| {
-            schedule.strands(a).map(|strand| Stranded { appointment: a.clone(), strand })
-        })
-        .collect()
+        .map(|(index, strand)| Stranded { appointment: current[index].clone(), strand })
+        .collect::<Vec<_>>();
+    found.extend(overbooked);
+    found
 }
 
 /// When the last slot an appointment takes ends, in the slot length it was booked under (the
@@ -240,6 +284,22 @@ mod tests {
             strands(store_at_nine(30), schedule("09:00-17:00", 60)),
             [("09:00".to_owned(), Strand::OtherSlots)]
         );
+    }
+
+    /// Two appointments of a capacity-2 slot: a capacity of 1 would overbook it.
+    #[test]
+    fn a_lower_capacity_overbooks_a_full_slot() {
+        let two = Schedule::new(
+            chrono_tz::UTC,
+            "09:00-17:00".parse().unwrap(),
+            SlotLength::from_minutes(30).unwrap(),
+            Capacity::new(2).unwrap(),
+        );
+        let booked = store(&two, &[("09:00", false), ("09:00", false), ("10:00", false)]);
+        let found = strands(booked.clone(), schedule("09:00-17:00", 30));
+        let overbooked = ("09:00".to_owned(), Strand::Overbooked { capacity: 1, booked: 2 });
+        assert_eq!(found, [overbooked.clone(), overbooked]);
+        assert_eq!(strands(booked, two), []);
     }
 
     fn store_at_nine(minutes: u32) -> (Arc<InMemoryRepository>, Arc<ManualClock>) {

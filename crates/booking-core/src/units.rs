@@ -34,6 +34,35 @@ impl SlotLength {
     pub fn duration(self) -> Duration {
         Duration::minutes(i64::from(self.0))
     }
+
+    /// `minutes` (a service's length or buffer, as people give it) in slots of this length (0
+    /// for 0).
+    pub fn slots_in(self, minutes: u32) -> Result<u16, SlotsError> {
+        let length = u32::from(self.0);
+        if !minutes.is_multiple_of(length) {
+            return Err(SlotsError::NotWhole { minutes, slot: self.0 });
+        }
+        u16::try_from(minutes / length).map_err(|_| SlotsError::TooLong { minutes })
+    }
+}
+
+/// A length that is not a whole number of slots, or more slots than a service can count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+pub enum SlotsError {
+    /// Not a multiple of the slot length.
+    #[error("{minutes} is not a whole number of {slot}-minute slots")]
+    NotWhole {
+        /// The length given.
+        minutes: u32,
+        /// The slot length, in minutes.
+        slot: u16,
+    },
+    /// More slots than a service can count (65 535).
+    #[error("{minutes} minutes is too long")]
+    TooLong {
+        /// The length given.
+        minutes: u32,
+    },
 }
 
 /// How many appointments one slot holds (1 to 10 000).
@@ -116,5 +145,19 @@ mod tests {
         assert_eq!(Capacity::new(10_000).unwrap().get(), 10_000);
         assert!(two.admits(1));
         assert!(!two.admits(2));
+    }
+
+    #[test]
+    fn whole_slots_count_and_others_say_why_not() {
+        let thirty = SlotLength::from_minutes(30).unwrap();
+        assert_eq!(thirty.slots_in(0), Ok(0));
+        assert_eq!(thirty.slots_in(90), Ok(3));
+        assert_eq!(thirty.slots_in(45), Err(SlotsError::NotWhole { minutes: 45, slot: 30 }));
+        assert_eq!(
+            thirty.slots_in(45).unwrap_err().to_string(),
+            "45 is not a whole number of 30-minute slots"
+        );
+        let one = SlotLength::from_minutes(1).unwrap();
+        assert_eq!(one.slots_in(70_000), Err(SlotsError::TooLong { minutes: 70_000 }));
     }
 }

@@ -11,6 +11,7 @@
 )]
 
 mod bookings;
+mod calendars;
 mod changes;
 mod closures;
 mod history;
@@ -27,7 +28,7 @@ use std::num::NonZeroU16;
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 
 pub use self::{
-    bookings::*, changes::*, closures::*, history::*, holds::*, keys::*, listings::*,
+    bookings::*, calendars::*, changes::*, closures::*, history::*, holds::*, keys::*, listings::*,
     notifications::*, webhooks::*, written::*,
 };
 use crate::{
@@ -125,7 +126,10 @@ macro_rules! repository_contract_tests {
             a_new_plan_drops_and_adds_reminders_once,
             a_reminder_in_flight_when_its_appointment_moves_is_not_sent_again,
             failed_notifications_are_listed_and_forgotten,
-            a_write_changes_the_usage_of_exactly_the_slots_it_reports
+            a_write_changes_the_usage_of_exactly_the_slots_it_reports,
+            a_calendar_is_stored_by_version_and_read_back,
+            a_calendar_that_strands_or_overbooks_is_refused,
+            a_placement_under_a_replaced_calendar_is_refused
         }
     };
     (@each [$attribute:meta] $make:expr; $($check:ident),* $(,)?) => {
@@ -369,6 +373,7 @@ mod tests {
         let listed = crate::repository_contract_tests!(@checks (@names));
         let areas = [
             include_str!("bookings.rs"),
+            include_str!("calendars.rs"),
             include_str!("changes.rs"),
             include_str!("closures.rs"),
             include_str!("history.rs"),

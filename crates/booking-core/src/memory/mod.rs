@@ -17,6 +17,7 @@ use chrono::{DateTime, Utc};
 use crate::{
     admission::{Admission, Unavailable, Usage, UsageMap},
     appointment::{Appointment, AppointmentId, Move, Status},
+    calendar::{CalendarChange, CalendarFailure, StoredCalendar, placed_under},
     catalog::Slug,
     closure::{Closure, ClosureId},
     event::Event,
@@ -26,9 +27,9 @@ use crate::{
     pending::{Pending, WriteResult},
     placement::Placement,
     repository::{
-        AppointmentQuery, AppointmentRepository, BookFailure, Booking, CancelFailure, Cancellation,
-        Closed, ClosureNotFound, ConcludeFailure, Concluding, Expired, Forgotten, HoldFailure,
-        HoldNotFound, HoldRequest, RescheduleFailure, Written,
+        AppointmentQuery, AppointmentRepository, BookFailure, Booking, Calendars, CancelFailure,
+        Cancellation, Closed, ClosureNotFound, ConcludeFailure, Concluding, Expired, Forgotten,
+        HoldFailure, HoldNotFound, HoldRequest, RescheduleFailure, Written,
     },
     storage::{StorageError, WriteError},
 };
@@ -50,6 +51,7 @@ struct State {
     closures: BTreeMap<ClosureId, Closure>,
     keys: HashMap<IdempotencyKey, Remembered>,
     history: HashMap<AppointmentId, Vec<Entry>>,
+    calendar: Option<StoredCalendar>,
     outbox: outbox::Queue,
     mail: notifications::Mail,
 }
@@ -161,6 +163,7 @@ impl State {
         admission: &Admission,
         own: Own<'_>,
     ) -> Result<&'a Placement, Unavailable> {
+        placed_under(candidates, self.calendar.as_ref().map_or(0, |c| c.version))?;
         let closures = self.closures();
         let mut first_refusal = None;
         for candidate in candidates {
@@ -182,6 +185,36 @@ enum Own<'a> {
     Nothing,
     Appointment(&'a Appointment),
     Hold(&'a HoldToken),
+}
+
+impl Calendars for InMemoryRepository {
+    fn calendar(&self) -> Result<Option<StoredCalendar>, StorageError> {
+        Ok(self.state()?.calendar.clone())
+    }
+
+    fn store_calendar(
+        &self,
+        change: CalendarChange,
+    ) -> Pending<Written<StoredCalendar>, CalendarFailure> {
+        Pending::ready((|| {
+            let mut state = self.state()?;
+            let current = state.calendar.as_ref().map_or(0, |c| c.version);
+            if current != change.after {
+                return Err(WriteError::Refused(CalendarFailure::Stale { current }));
+            }
+            let stranded = crate::stranded::stranded(
+                &change.schedule,
+                state.appointments.values(),
+                change.now,
+            );
+            if !stranded.is_empty() {
+                return Err(WriteError::Refused(CalendarFailure::Strands(stranded)));
+            }
+            let written = change.written();
+            state.calendar = Some(written.outcome.clone());
+            Ok(written)
+        })())
+    }
 }
 
 impl InMemoryRepository {

@@ -16,7 +16,10 @@
 //! servers' announcements may arrive in either order. A batch that cannot be sent (twice) is
 //! followed, once sending works again, by "anything may have changed", so listeners reload;
 //! only a server stopping between a commit and its announcement leaves other servers' streams
-//! stale until they next resync. Neither changes what is stored or answered.
+//! stale until they next resync. Neither changes what is stored. A calendar change announced so
+//! is followed by the others when they hear it; one that never arrives costs a server one
+//! refused write (placed under the replaced calendar, which the database refuses), after which
+//! it reads the calendar, and the sweep reads it too.
 
 use std::{
     sync::mpsc::{Receiver, Sender, channel},

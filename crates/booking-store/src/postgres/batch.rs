@@ -296,6 +296,18 @@ pub(super) fn refusal(
     }
 }
 
+/// The version of the calendar a write's candidates were placed under, for `calendar_changed`
+/// in the migration `*_calendar` to compare with the stored one; -1 (never stored) when they
+/// disagree, so that the write is refused.
+pub(super) fn placed_under(candidates: &[Placement]) -> i64 {
+    match candidates {
+        [first, rest @ ..] if rest.iter().all(|c| c.calendar == first.calendar) => {
+            i64::try_from(first.calendar).unwrap_or(-1)
+        }
+        _ => -1,
+    }
+}
+
 /// The candidate numbered `rank` (from 1) in `candidates`.
 pub(super) fn candidate<'a>(
     answer: &Answer,

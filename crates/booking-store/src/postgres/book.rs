@@ -9,7 +9,7 @@
 //! ("what the listing offers is what booking accepts") hold the function to the core's rule.
 
 use booking_core::{
-    admission::Admission,
+    admission::{Admission, Unavailable},
     appointment::Appointment,
     idempotency::{Idempotency, Operation, Outcome},
     repository::{BookFailure, Booking, HoldNotFound, Written},
@@ -22,7 +22,9 @@ use diesel::{
 
 use super::{
     Db,
-    batch::{Answer, Candidates, Kind, Verdict, candidate, key_since, refusal, untimely},
+    batch::{
+        Answer, Candidates, Kind, Verdict, candidate, key_since, placed_under, refusal, untimely,
+    },
 };
 use crate::sql::rows::seconds;
 
@@ -38,7 +40,7 @@ pub(super) struct BookWrite {
 
 batch_call!(
     /// The call, with one element per candidate and per booking (`o_*`).
-    BookAppointments = "book_appointments" {
+    BookAppointments = "gated_book_appointments" {
         @candidates candidates;
         o_id: Vec<String> => Array<Text>,
         o_client_name: Vec<&'a str> => Array<Text>,
@@ -51,6 +53,7 @@ batch_call!(
         o_fingerprint: Vec<Option<&'a str>> => Array<Nullable<Text>>,
         o_now: Vec<i64> => Array<BigInt>,
         o_key_since: Vec<i64> => Array<BigInt>,
+        o_calendar: Vec<i64> => Array<BigInt>,
     }
 );
 
@@ -85,6 +88,7 @@ impl Kind for Books {
             o_fingerprint: each(|w| w.idempotency.as_ref().map(|key| key.fingerprint.as_str())),
             o_now: writes.iter().map(|w| seconds(w.admission.now())).collect(),
             o_key_since: writes.iter().map(|w| key_since(w.idempotency.as_ref())).collect(),
+            o_calendar: writes.iter().map(|w| placed_under(&w.booking.candidates)).collect(),
         }
         .load(connection)
     }
@@ -102,6 +106,7 @@ impl Kind for Books {
                 Err(error) => fault(error),
             },
             "replayed" => Verdict::Answer(answer.replay(Operation::Book, idempotency.as_ref())),
+            "calendar-changed" => refused(Unavailable::CalendarChanged.into()),
             "closed" | "full" | "held" | "untimely" => {
                 match refusal(&answer, &booking.candidates, admission) {
                     Ok(why) => refused(why.into()),

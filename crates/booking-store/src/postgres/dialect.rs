@@ -26,6 +26,7 @@ pub(crate) const DIALECT: Dialect = Dialect {
     lock_key,
     lock_notifications,
     lock_closures,
+    lock_calendar,
 };
 
 /// PostgreSQL's name for the position of a substring (1-based, 0 when absent).
@@ -51,6 +52,9 @@ const FORGET_HOLDS: &str = "DELETE FROM holds WHERE token IN (\
 pub(super) const LOCK_NAMESPACE: i32 = 0x626b_6e67; // "bkng"
 /// The advisory lock guarding closures (see `lock_closures`).
 const CLOSURES_LOCK: i32 = 1;
+/// The advisory lock guarding the calendar (see `lock_calendar`, and `calendar_changed` in the
+/// migration `*_calendar`, which takes it shared).
+const CALENDAR_LOCK: i32 = 3;
 /// The advisory lock held by the server applying migrations.
 pub(super) const MIGRATIONS_LOCK: i32 = 2;
 
@@ -116,6 +120,17 @@ fn lock_key(connection: &mut AnyConnection, key: &str) -> QueryResult<()> {
 /// and it is tried again, as every write aborted by a deadlock is.
 fn lock_notifications(connection: &mut AnyConnection) -> QueryResult<()> {
     diesel::sql_query("LOCK TABLE notifications IN SHARE ROW EXCLUSIVE MODE")
+        .execute(connection)
+        .map(drop)
+}
+
+/// Writes that take places share this lock (`calendar_changed`, which every `gated_*` batch
+/// function calls first, takes it shared); a calendar change takes it alone, so it waits for
+/// writes in flight and holds new ones back until it commits.
+fn lock_calendar(connection: &mut AnyConnection) -> QueryResult<()> {
+    diesel::sql_query("SELECT pg_advisory_xact_lock($1, $2)")
+        .bind::<diesel::sql_types::Integer, _>(LOCK_NAMESPACE)
+        .bind::<diesel::sql_types::Integer, _>(CALENDAR_LOCK)
         .execute(connection)
         .map(drop)
 }

@@ -7,7 +7,7 @@
 //! holds on two servers take turns and never pass it.
 
 use booking_core::{
-    admission::Admission,
+    admission::{Admission, Unavailable},
     hold::{Hold, HoldToken},
     repository::{HoldFailure, HoldNotFound, HoldRequest, Written},
     storage::{StorageError, WriteError},
@@ -20,7 +20,7 @@ use diesel::{
 
 use super::{
     Db,
-    batch::{Answer, Candidates, Kind, Verdict, candidate, refusal, untimely},
+    batch::{Answer, Candidates, Kind, Verdict, candidate, placed_under, refusal, untimely},
 };
 use crate::sql::rows::{HoldRow, instant, seconds, starts_of};
 
@@ -35,13 +35,14 @@ pub(super) struct HoldWrite {
 
 batch_call!(
     /// The call, with one element per candidate and per hold (`o_*`).
-    TakeHolds = "take_holds" {
+    TakeHolds = "gated_take_holds" {
         @candidates candidates;
         o_token: Vec<&'a str> => Array<Text>,
         o_expires_at: Vec<i64> => Array<BigInt>,
         o_holder: Vec<Option<&'a str>> => Array<Nullable<Text>>,
         o_most: Vec<Option<i32>> => Array<Nullable<Integer>>,
         o_now: Vec<i64> => Array<BigInt>,
+        o_calendar: Vec<i64> => Array<BigInt>,
     }
 );
 
@@ -65,6 +66,7 @@ impl Kind for Holds {
             o_holder: quotas().map(|quota| quota.map(|quota| quota.holder.as_str())).collect(),
             o_most: quotas().map(|quota| quota.map(|quota| i32::from(quota.most.get()))).collect(),
             o_now: writes.iter().map(|w| seconds(w.admission.now())).collect(),
+            o_calendar: writes.iter().map(|w| placed_under(&w.request.candidates)).collect(),
         }
         .load(connection)
     }
@@ -86,6 +88,7 @@ impl Kind for Holds {
                 }
                 _ => Err(answer.unexpected(Self::FUNCTION).into()),
             },
+            "calendar-changed" => Err(WriteError::Refused(Unavailable::CalendarChanged.into())),
             "closed" | "full" | "held" => refusal(&answer, &request.candidates, admission)
                 .map_err(WriteError::Storage)
                 .and_then(|why| Err(WriteError::Refused(why.into()))),

@@ -11,7 +11,7 @@
 //! stored and the disagreement is logged as an error, as for cancels.
 
 use booking_core::{
-    admission::Admission,
+    admission::{Admission, Unavailable},
     appointment::{Appointment, AppointmentId, Move},
     history::Actor,
     idempotency::{Idempotency, Operation, Outcome},
@@ -26,7 +26,7 @@ use diesel::{
 
 use super::{
     Db,
-    batch::{Answer, Kind, Verdict, key_since, refusal},
+    batch::{Answer, Kind, Verdict, key_since, placed_under, refusal},
 };
 use crate::sql::rows::{AppointmentRow, seconds, starts_text};
 
@@ -44,7 +44,7 @@ pub(super) struct MoveWrite {
 
 batch_call!(
     /// The call, with one element per move.
-    MoveAppointments = "move_appointments" {
+    MoveAppointments = "gated_move_appointments" {
         o_id: Vec<String> => Array<Text>,
         o_actor: Vec<&'a str> => Array<Text>,
         o_key: Vec<Option<&'a str>> => Array<Nullable<Text>>,
@@ -59,6 +59,7 @@ batch_call!(
         o_now: Vec<i64> => Array<BigInt>,
         o_notice: Vec<i64> => Array<BigInt>,
         o_key_since: Vec<i64> => Array<BigInt>,
+        o_calendar: Vec<i64> => Array<BigInt>,
     }
 );
 
@@ -96,6 +97,7 @@ impl Kind for Moves {
             o_now: writes.iter().map(|w| seconds(w.admission.now())).collect(),
             o_notice: writes.iter().map(|w| w.admission.change_notice().num_seconds()).collect(),
             o_key_since: keys().map(key_since).collect(),
+            o_calendar: writes.iter().map(|w| placed_under(std::slice::from_ref(&w.to))).collect(),
         }
         .load(connection)
     }
@@ -107,6 +109,9 @@ impl Kind for Moves {
                 Verdict::Answer(answer.replay(Operation::Reschedule, write.idempotency.as_ref()))
             }
             "again" => Verdict::Again,
+            "calendar-changed" => Verdict::Answer(Err(WriteError::Refused(
+                RescheduleFailure::Unavailable(Unavailable::CalendarChanged),
+            ))),
             "moved" | "unchanged" | "refused" | "untimely" | "closed" | "full" | "held" => {
                 Verdict::Answer(judge(write, answer))
             }

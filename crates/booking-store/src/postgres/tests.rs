@@ -190,6 +190,23 @@ fn schema_rs_matches_the_migrations() {
         "webhook_deliveries",
         declared(webhook_deliveries::table.select(webhook_deliveries::all_columns)),
     );
+    check("calendar", declared(calendar::table.select(calendar::all_columns)));
+    check(
+        "calendar_resources",
+        declared(calendar_resources::table.select(calendar_resources::all_columns)),
+    );
+    check(
+        "calendar_services",
+        declared(calendar_services::table.select(calendar_services::all_columns)),
+    );
+    check(
+        "calendar_performers",
+        declared(calendar_performers::table.select(calendar_performers::all_columns)),
+    );
+    check(
+        "calendar_overrides",
+        declared(calendar_overrides::table.select(calendar_overrides::all_columns)),
+    );
 }
 
 /// A server whose role may not change the schema starts without migrating, once `migrate` has
@@ -1167,4 +1184,49 @@ fn a_server_opens_the_writers_it_is_asked_for() {
         let time = if writers == 1 { "09:00:00" } else { "10:00:00" };
         assert!(repository.book(monday.booking(time), monday.admission, None).wait().is_ok());
     }
+}
+
+/// A booking that reaches the database while a calendar change holds the calendar lock waits
+/// for the change, and is refused when the change replaced the version it was placed under;
+/// one placed under the new version is taken.
+#[test]
+#[ignore = "needs PostgreSQL: set TEST_DATABASE_URL and run with --include-ignored"]
+fn a_booking_waits_for_a_calendar_change_and_is_refused_under_the_old_version() {
+    use booking_core::{
+        admission::Unavailable,
+        calendar::{CalendarChange, StoredCalendar},
+        repository::{BookFailure, Calendars},
+    };
+    let database = TestDatabase::new();
+    let monday = Monday::with_capacity(1);
+    let now = monday.admission.now();
+    let schedule = |version| {
+        let stored = StoredCalendar { version, calendar: monday.schedule.calendar() };
+        monday.schedule.following(stored).unwrap()
+    };
+    let first = CalendarChange { after: 0, schedule: schedule(1), now };
+    database.store_calendar(first).wait().unwrap();
+    let placed_under = |version| booking_core::repository::Booking {
+        candidates: vec![booking_core::placement::Placement {
+            calendar: version,
+            ..monday.at("09:00:00")
+        }],
+        ..monday.booking("09:00:00")
+    };
+    // A change in flight: the calendar lock, taken as a change takes it, and its new version.
+    let mut changing = PgConnection::establish(database._schema.url().expose()).unwrap();
+    diesel::sql_query("BEGIN").execute(&mut changing).unwrap();
+    diesel::sql_query("SELECT pg_advisory_xact_lock(1651207783, 3)")
+        .execute(&mut changing)
+        .unwrap();
+    diesel::sql_query("UPDATE calendar SET version = 2").execute(&mut changing).unwrap();
+    let waiting = database.book(placed_under(1), monday.admission, None);
+    std::thread::sleep(Duration::from_millis(300));
+    diesel::sql_query("COMMIT").execute(&mut changing).unwrap();
+    assert!(matches!(
+        waiting.wait(),
+        Err(WriteError::Refused(BookFailure::Unavailable(Unavailable::CalendarChanged)))
+    ));
+    let taken = database.book(placed_under(2), monday.admission, None).wait();
+    assert!(taken.is_ok(), "{taken:?}");
 }

@@ -35,4 +35,6 @@ pub(crate) struct Dialect {
     pub lock_notifications: fn(&mut AnyConnection) -> QueryResult<()>,
     /// Taken by adding or removing a closure, alone.
     pub lock_closures: fn(&mut AnyConnection) -> QueryResult<()>,
+    /// Taken by a calendar change, alone: the writes that take places take it shared.
+    pub lock_calendar: fn(&mut AnyConnection) -> QueryResult<()>,
 }

@@ -9,6 +9,7 @@
 //! client writes (`sqlite/writes/mod.rs`, `postgres/writes.rs`, each one [`ClientWrites`]).
 //! [`SqlRepository`] implements the core's ports once over any `Store`.
 
+mod calendar;
 mod connection;
 mod dialect;
 mod error;

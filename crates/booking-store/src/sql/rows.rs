@@ -55,11 +55,11 @@ pub(crate) fn closures_of(
     rows.map_err(super::storage_error)?.into_iter().map(Closure::try_from).collect()
 }
 
-fn corrupt(what: &str, value: impl std::fmt::Display) -> StorageError {
+pub(crate) fn corrupt(what: &str, value: impl std::fmt::Display) -> StorageError {
     StorageError::fault(format!("stored {what} is invalid: {value}"))
 }
 
-fn slug(text: &str) -> Result<Slug, StorageError> {
+pub(crate) fn slug(text: &str) -> Result<Slug, StorageError> {
     text.parse().map_err(|_| corrupt("slug", text))
 }
 

@@ -161,6 +161,55 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    calendar (id) {
+        id -> BigInt,
+        version -> BigInt,
+        time_zone -> Text,
+        slot_minutes -> BigInt,
+        changed_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    calendar_resources (slug) {
+        slug -> Text,
+        position -> BigInt,
+        name -> Text,
+        hours -> Text,
+        capacity -> BigInt,
+    }
+}
+
+diesel::table! {
+    calendar_services (slug) {
+        slug -> Text,
+        position -> BigInt,
+        name -> Text,
+        slots -> BigInt,
+        buffer_before -> BigInt,
+        buffer_after -> BigInt,
+        min_notice_minutes -> Nullable<BigInt>,
+        horizon_minutes -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    calendar_performers (service, resource) {
+        service -> Text,
+        resource -> Text,
+        position -> BigInt,
+    }
+}
+
+diesel::table! {
+    calendar_overrides (resource, date) {
+        resource -> Text,
+        date -> Text,
+        hours -> Text,
+    }
+}
+
 diesel::joinable!(hold_slots -> holds (token));
 diesel::allow_tables_to_appear_in_same_query!(
     appointments,
@@ -174,4 +223,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     notification_plan,
     notification_reminders,
     notifications,
+    calendar,
+    calendar_resources,
+    calendar_services,
+    calendar_performers,
+    calendar_overrides,
 );

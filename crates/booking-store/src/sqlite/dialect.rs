@@ -22,6 +22,7 @@ pub(crate) const DIALECT: Dialect = Dialect {
     lock_key: nothing_to_lock_for,
     lock_notifications: nothing_to_lock,
     lock_closures: nothing_to_lock,
+    lock_calendar: nothing_to_lock,
 };
 
 /// SQLite's name for the position of a substring (1-based, 0 when absent).

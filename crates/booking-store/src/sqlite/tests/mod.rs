@@ -87,8 +87,9 @@ fn columns_in_schema<T: diesel::query_builder::QueryFragment<Sqlite>>(query: T) 
 #[test]
 fn schema_rs_matches_the_migrations() {
     use schema::{
-        appointment_history, closures, hold_slots, holds, idempotency_records, occupancy,
-        readiness, webhook_deliveries, webhook_endpoints,
+        appointment_history, calendar, calendar_overrides, calendar_performers, calendar_resources,
+        calendar_services, closures, hold_slots, holds, idempotency_records, occupancy, readiness,
+        webhook_deliveries, webhook_endpoints,
     };
     let database = TestDatabase::new();
     let mut connection = database.connection();
@@ -117,6 +118,23 @@ fn schema_rs_matches_the_migrations() {
         "webhook_deliveries",
         columns_in_schema(webhook_deliveries::table.select(webhook_deliveries::all_columns)),
     );
+    check("calendar", columns_in_schema(calendar::table.select(calendar::all_columns)));
+    check(
+        "calendar_resources",
+        columns_in_schema(calendar_resources::table.select(calendar_resources::all_columns)),
+    );
+    check(
+        "calendar_services",
+        columns_in_schema(calendar_services::table.select(calendar_services::all_columns)),
+    );
+    check(
+        "calendar_performers",
+        columns_in_schema(calendar_performers::table.select(calendar_performers::all_columns)),
+    );
+    check(
+        "calendar_overrides",
+        columns_in_schema(calendar_overrides::table.select(calendar_overrides::all_columns)),
+    );
 }
 
 #[test]
@@ -138,6 +156,11 @@ fn migrations_revert_cleanly_and_reapply() {
         "appointment_history",
         "webhook_endpoints",
         "webhook_deliveries",
+        "calendar",
+        "calendar_resources",
+        "calendar_services",
+        "calendar_performers",
+        "calendar_overrides",
     ] {
         assert!(columns_in_database(&mut connection, table).is_empty(), "{table} left behind");
     }

@@ -4,6 +4,7 @@
 use booking_core::{
     admission::{Admission, Unavailable, UsageMap},
     appointment::Appointment,
+    calendar::placed_under,
     catalog::Slug,
     closure::Closure,
     placement::Placement,
@@ -18,7 +19,7 @@ use super::super::statements::{GiveBackPlace, TakePlace};
 use crate::sql::{
     TxError,
     rows::{ClosureRow, closures_of, instant, seconds},
-    schema::{closures, hold_slots, occupancy},
+    schema::{calendar, closures, hold_slots, occupancy},
     storage_error,
 };
 
@@ -118,6 +119,15 @@ pub(super) fn first_admitted<'a>(
     admission: &Admission,
     own: Own<'_>,
 ) -> Result<Result<&'a Placement, Unavailable>, StorageError> {
+    let stored: Option<i64> = calendar::table
+        .select(calendar::version)
+        .first(connection)
+        .optional()
+        .map_err(storage_error)?;
+    let stored = stored.and_then(|v| u64::try_from(v).ok()).unwrap_or(0);
+    if let Err(changed) = placed_under(candidates, stored) {
+        return Ok(Err(changed));
+    }
     let mut first_refusal = None;
     for candidate in candidates {
         match judge(connection, candidate, admission, own)? {

@@ -1,6 +1,13 @@
 //! The booking use cases: what the HTTP API (or any other front end) calls.
 
-use std::{convert::Infallible, num::NonZeroU16, sync::Arc};
+use std::{
+    convert::Infallible,
+    num::NonZeroU16,
+    sync::{
+        Arc, PoisonError, RwLock,
+        atomic::{AtomicBool, Ordering},
+    },
+};
 
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, SubsecRound, Utc};
 use thiserror::Error;
@@ -40,6 +47,10 @@ use crate::{
         TooManyEndpoints,
     },
 };
+
+mod calendar;
+
+pub use calendar::{AdoptError, Given};
 
 /// How long a hold lasts unless configured otherwise.
 pub const DEFAULT_HOLD_DURATION: Duration = Duration::minutes(5);
@@ -121,7 +132,12 @@ pub enum RescheduleError {
 pub struct BookingService {
     repository: Arc<dyn AppointmentRepository>,
     clock: Arc<dyn Clock>,
-    schedule: Schedule,
+    /// The schedule every request is judged by, replaced whole when the calendar changes
+    /// (shared by the service's clones).
+    schedule: Arc<RwLock<Arc<Schedule>>>,
+    /// Set when the store refused a write as made under a replaced calendar (a change this
+    /// server has not heard of, its notice lost): the next write reads the calendar first.
+    calendar_stale: Arc<AtomicBool>,
     hold_duration: Duration,
     holds_per_holder: Option<NonZeroU16>,
     key_lifetime: Duration,
@@ -175,7 +191,8 @@ impl BookingService {
         Self {
             repository,
             clock,
-            schedule,
+            schedule: Arc::new(RwLock::new(Arc::new(schedule))),
+            calendar_stale: Arc::new(AtomicBool::new(false)),
             hold_duration: DEFAULT_HOLD_DURATION,
             holds_per_holder: Some(DEFAULT_HOLDS_PER_HOLDER),
             key_lifetime: DEFAULT_KEY_LIFETIME,
@@ -208,9 +225,11 @@ impl BookingService {
         self
     }
 
-    /// The schedule the service follows.
-    pub fn schedule(&self) -> &Schedule {
-        &self.schedule
+    /// The schedule the service follows now.
+    pub fn schedule(&self) -> Arc<Schedule> {
+        // A panic while the lock was held cannot leave a half-replaced schedule (the write
+        // only swaps one pointer): a poisoned lock still holds a whole one.
+        self.schedule.read().unwrap_or_else(PoisonError::into_inner).clone()
     }
 
     /// How long holds last.
@@ -255,18 +274,47 @@ impl BookingService {
         }
     }
 
+    /// Marks the calendar stale when the store refuses the write as placed under a replaced
+    /// version (`changed` says whether a refusal is that), so that the next write follows the
+    /// stored calendar even if this server never hears of the change.
+    fn watched<T: 'static, R: 'static>(
+        &self,
+        pending: Pending<T, R>,
+        changed: fn(&R) -> bool,
+    ) -> Pending<T, R> {
+        let stale = self.calendar_stale.clone();
+        pending.then(move |answer| {
+            if let Err(WriteError::Refused(refusal)) = answer
+                && changed(refusal)
+            {
+                stale.store(true, Ordering::SeqCst);
+            }
+        })
+    }
+
+    /// Follows the stored calendar if a write found this server's version replaced. A read
+    /// that fails leaves it marked, for the next write to try again.
+    fn follow_if_stale(&self) {
+        if self.calendar_stale.swap(false, Ordering::SeqCst) && self.reload_calendar().is_err() {
+            self.calendar_stale.store(true, Ordering::SeqCst);
+        }
+    }
+
     /// How long before its start `by` can no longer cancel or move an appointment: the
     /// business's cancellation notice holds everyone but its operators (as the schedule's time
     /// rules do in `book_by`).
     fn change_notice(&self, by: Actor) -> Duration {
         match by {
             Actor::Operator => Duration::zero(),
-            Actor::Client | Actor::System => self.schedule.cancel_notice(),
+            Actor::Client | Actor::System => self.schedule().cancel_notice(),
         }
     }
 
-    fn service_of(&self, slug: Option<&Slug>) -> Result<Option<&Service>, ChoiceError> {
-        slug.map(|slug| self.schedule.service(slug)).transpose()
+    fn service_of<'s>(
+        schedule: &'s Schedule,
+        slug: Option<&Slug>,
+    ) -> Result<Option<&'s Service>, ChoiceError> {
+        slug.map(|slug| schedule.service(slug)).transpose()
     }
 
     /// Where the request could go, in order of preference, and the rule to judge it by (under
@@ -279,12 +327,14 @@ impl BookingService {
         early_check: bool,
         time: TimeRules,
     ) -> Result<(Vec<Placement>, Admission), PlacementError> {
-        let service = self.service_of(request.service.as_ref())?;
-        let resources = self.schedule.candidates(request.resource.as_ref(), service)?;
+        self.follow_if_stale();
+        let schedule = self.schedule();
+        let service = Self::service_of(&schedule, request.service.as_ref())?;
+        let resources = schedule.candidates(request.resource.as_ref(), service)?;
         let mut placements = Vec::new();
         let mut first_error = None;
         for resource in resources {
-            match self.schedule.place(request.date, request.time, resource, service) {
+            match schedule.place(request.date, request.time, resource, service) {
                 Ok(placement) => placements.push(placement),
                 Err(error) => {
                     first_error.get_or_insert(error);
@@ -292,7 +342,7 @@ impl BookingService {
             }
         }
         let admission = match time {
-            TimeRules::Schedule => self.schedule.admission(now, service),
+            TimeRules::Schedule => schedule.admission(now, service),
             TimeRules::FutureOnly => Admission::future_only(now),
         };
         match (placements.first(), first_error) {
@@ -338,7 +388,10 @@ impl BookingService {
             hold: request.hold,
             by,
         };
-        Ok(self.followed(self.repository.book(booking, admission, self.idempotency(retry, now))))
+        let written = self.repository.book(booking, admission, self.idempotency(retry, now));
+        Ok(self.followed(self.watched(written, |refusal| {
+            matches!(refusal, BookFailure::Unavailable(Unavailable::CalendarChanged))
+        })))
     }
 
     /// Holds the requested placement for the hold duration, for `holder` (who counts against
@@ -355,7 +408,9 @@ impl BookingService {
             .zip(self.holds_per_holder)
             .map(|(holder, most)| HoldQuota { holder: holder.to_owned(), most });
         let request = HoldRequest { token: HoldToken::random(), candidates, expires_at, quota };
-        Ok(self.followed(self.repository.hold(request, admission)))
+        Ok(self.followed(self.watched(self.repository.hold(request, admission), |refusal| {
+            matches!(refusal, HoldFailure::Unavailable(Unavailable::CalendarChanged))
+        })))
     }
 
     /// Forgets at most `most` idempotency records older than the key lifetime and `most` holds
@@ -460,7 +515,10 @@ impl BookingService {
         let to = candidates.swap_remove(0);
         let admission = admission.with_change_notice(self.change_notice(by));
         let idempotency = self.idempotency(retry, now);
-        Ok(self.followed(self.repository.reschedule(id, to, admission, by, idempotency)))
+        let written = self.repository.reschedule(id, to, admission, by, idempotency);
+        Ok(self.followed(self.watched(written, |refusal| {
+            matches!(refusal, RescheduleFailure::Unavailable(Unavailable::CalendarChanged))
+        })))
     }
 
     /// One appointment.
@@ -532,6 +590,12 @@ impl BookingService {
     /// schedule does not describe as they were booked ([`Schedule::strands`]): serving this schedule would
     /// count them in the wrong slots. Read page by page.
     pub fn stranded(&self) -> Result<Vec<Stranded>, StorageError> {
+        self.stranded_under(&self.schedule())
+    }
+
+    /// The appointments that keep their places, have not ended, and that `schedule` strands or
+    /// overbooks, as [`stranded`](Self::stranded) finds them.
+    pub fn stranded_under(&self, schedule: &Schedule) -> Result<Vec<Stranded>, StorageError> {
         let now = self.clock.now();
         // An appointment lies inside one opening range of one local day, so one that started
         // two days ago has ended (its cleanup too, but with buffers of more than a day).
@@ -549,9 +613,10 @@ impl BookingService {
             let full = page.len() == query.limit as usize;
             query.after = page.last().map(|last| (last.slot().start(), last.id()));
             page.retain(|appointment| seen.insert(appointment.id()));
-            found.extend(stranded(&self.schedule, &page, now));
+            found.extend(page);
             if !full {
-                return Ok(found);
+                // All at once: a slot's appointments are counted together against its capacity.
+                return Ok(stranded(schedule, &found, now));
             }
         }
     }
@@ -581,9 +646,10 @@ impl BookingService {
         resource: Option<&Slug>,
         service: Option<&Slug>,
     ) -> Result<ListingPlan, ChoiceError> {
-        let service = self.service_of(service)?;
-        let resources = self.schedule.candidates(resource, service)?;
-        Ok(ListingPlan::new(&self.schedule, range, &resources, service))
+        let schedule = self.schedule();
+        let service = Self::service_of(&schedule, service)?;
+        let resources = schedule.candidates(resource, service)?;
+        Ok(ListingPlan::new(&schedule, range, &resources, service))
     }
 
     /// What a listing needs from the store: the usage and closures of its span.
@@ -594,7 +660,7 @@ impl BookingService {
         match plan.span() {
             Some((from, to)) => Ok((
                 self.repository.usage(plan.single_resource(), from, to, self.clock.now())?,
-                self.repository.closures(from, to + self.schedule.slot_length().duration())?,
+                self.repository.closures(from, to + self.schedule().slot_length().duration())?,
             )),
             None => Ok((UsageMap::new(), Vec::new())),
         }
@@ -602,7 +668,7 @@ impl BookingService {
 
     /// Judges every slot of a listing at the current time.
     pub fn judge(&self, plan: ListingPlan, usage: &UsageMap, closures: &[Closure]) -> Availability {
-        let admission = self.schedule.admission(self.clock.now(), plan.service());
+        let admission = self.schedule().admission(self.clock.now(), plan.service());
         plan.judge(&admission, closures, usage)
     }
 
@@ -626,7 +692,7 @@ impl BookingService {
         reason: Option<String>,
     ) -> Result<Pending<Written<Closed>, Infallible>, ChoiceError> {
         if let Some(slug) = &resource {
-            self.schedule.resource(slug)?;
+            self.schedule().resource(slug)?;
         }
         let closure = Closure {
             id: ClosureId::random(),

@@ -1,0 +1,9 @@
+DROP FUNCTION gated_book_appointments;
+DROP FUNCTION gated_move_appointments;
+DROP FUNCTION gated_take_holds;
+DROP FUNCTION calendar_changed;
+DROP TABLE calendar_overrides;
+DROP TABLE calendar_performers;
+DROP TABLE calendar_services;
+DROP TABLE calendar_resources;
+DROP TABLE calendar;
