@@ -10,14 +10,18 @@ use std::{
 };
 
 use booking_core::{
+    catalog::{MAX_HORIZON_DAYS, MAX_NOTICE_MINUTES},
     hold::DEFAULT_HOLDS_PER_HOLDER,
     hours::WeeklyHours,
     schedule::Schedule,
+    service::Given,
     units::{Capacity, SlotLength},
 };
 use booking_store::{DatabaseUrl, Migrations, StoreOptions};
 use chrono_tz::Tz;
-use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, error::ErrorKind};
+use clap::{
+    CommandFactory, FromArgMatches, Parser, Subcommand, error::ErrorKind, parser::ValueSource,
+};
 
 use crate::{
     config::{
@@ -62,14 +66,14 @@ pub struct Cli {
     #[arg(long, env = "BOOKING_CAPACITY", default_value = "1", value_parser = parse_capacity)]
     pub capacity: Capacity,
     /// How many days ahead bookings are taken; unlimited when unset.
-    #[arg(long, env = "BOOKING_HORIZON_DAYS", value_parser = clap::value_parser!(u16).range(1..=3650))]
+    #[arg(long, env = "BOOKING_HORIZON_DAYS", value_parser = clap::value_parser!(u16).range(1..=i64::from(MAX_HORIZON_DAYS)))]
     pub horizon_days: Option<u16>,
     /// Minimum notice in minutes between booking and the slot's start.
-    #[arg(long, env = "BOOKING_MIN_NOTICE_MINUTES", default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=525_600))]
+    #[arg(long, env = "BOOKING_MIN_NOTICE_MINUTES", default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=i64::from(MAX_NOTICE_MINUTES)))]
     pub min_notice_minutes: u32,
     /// Cancellation notice in minutes: a client can no longer cancel or move an appointment
     /// that starts sooner than this (an operator still can); 0 for none.
-    #[arg(long, env = "BOOKING_CANCEL_NOTICE_MINUTES", default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=525_600))]
+    #[arg(long, env = "BOOKING_CANCEL_NOTICE_MINUTES", default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=i64::from(MAX_NOTICE_MINUTES)))]
     pub cancel_notice_minutes: u32,
     /// Database connections kept open (SQLite: for reads; its writes share one more).
     #[arg(long, env = "BOOKING_DB_POOL_SIZE", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=64))]
@@ -198,6 +202,9 @@ pub struct Cli {
     /// The configuration file, once read.
     #[arg(skip)]
     pub file: Option<ConfigFile>,
+    /// Which parts of the calendar the flags, variables and file give.
+    #[arg(skip = Given::ALL)]
+    pub calendar_given: Given,
 }
 
 /// What the binary does besides serving.
@@ -267,12 +274,15 @@ impl Cli {
         let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
         let matches = command.clone().try_get_matches_from(&args)?;
         let Some(path) = matches.get_one::<PathBuf>("config") else {
-            return Self::from_arg_matches(&matches);
+            let mut cli = Self::from_arg_matches(&matches)?;
+            cli.calendar_given = calendar_given(&matches, None);
+            return Ok(cli);
         };
         let file = ConfigFile::read(path, &command)
             .map_err(|e| command.clone().error(ErrorKind::InvalidValue, e))?;
         let matches = file.under(command).try_get_matches_from(&args)?;
         let mut cli = Self::from_arg_matches(&matches)?;
+        cli.calendar_given = calendar_given(&matches, Some(&file));
         cli.file = Some(file);
         Ok(cli)
     }
@@ -328,6 +338,7 @@ impl Cli {
                 ..StoreOptions::default()
             },
             schedule,
+            calendar_given: self.calendar_given,
             hold_duration: chrono::Duration::minutes(i64::from(self.hold_minutes)),
             key_lifetime: chrono::Duration::hours(i64::from(self.idempotency_key_hours)),
             key_sweep_interval: crate::config::DEFAULT_KEY_SWEEP_INTERVAL,
@@ -382,6 +393,22 @@ impl Cli {
             },
             retries: self.mail_retries.clone(),
         }))
+    }
+}
+
+/// Which parts of the calendar a flag, a variable or the file gives (a default gives none).
+fn calendar_given(matches: &clap::ArgMatches, file: Option<&ConfigFile>) -> Given {
+    let given = |id: &str| {
+        file.is_some_and(|file| file.sets(id))
+            || matches.value_source(id).is_some_and(|source| source != ValueSource::DefaultValue)
+    };
+    let catalog = file.is_some_and(ConfigFile::has_catalog);
+    Given {
+        time_zone: given("time_zone"),
+        slot_length: given("slot_minutes"),
+        catalog,
+        // With a file's resources, the hours and capacity are their defaults, part of them.
+        default_resource: !catalog && (given("opening_hours") || given("capacity")),
     }
 }
 
@@ -568,6 +595,30 @@ mod tests {
             let error = settings(flags).unwrap_err();
             assert!(error.contains(expected), "{flags:?}: {error}");
         }
+    }
+
+    /// A calendar part is given by a flag (or variable) or a file key, never by a default; the
+    /// file's resources give the catalog.
+    #[test]
+    fn only_what_is_given_puts_the_calendar_in_force() {
+        let given = |args: &[&str]| parse(args).unwrap().calendar_given;
+        assert_eq!(given(&[]), Given::NONE);
+        assert_eq!(given(&["--port=0", "--horizon-days=3"]), Given::NONE);
+        assert_eq!(
+            given(&["--time-zone=Europe/Berlin", "--capacity=2"]),
+            Given { time_zone: true, default_resource: true, ..Given::NONE }
+        );
+        let directory = tempfile::tempdir().unwrap();
+        let path = directory.path().join("booking.toml");
+        std::fs::write(&path, "slot_minutes = 20\n").unwrap();
+        let config = format!("--config={}", path.display());
+        assert_eq!(given(&[&config]), Given { slot_length: true, ..Given::NONE });
+        std::fs::write(&path, "[[resources]]\nslug = \"alice\"\nname = \"Alice\"\n").unwrap();
+        assert_eq!(
+            given(&[&config, "--opening-hours=10:00-12:00"]),
+            Given { catalog: true, ..Given::NONE },
+            "the file's resources take the hours given"
+        );
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::{
     time::Duration,
 };
 
-use booking_core::schedule::Schedule;
+use booking_core::{schedule::Schedule, service::Given};
 use booking_store::{DatabaseUrl, StoreOptions};
 
 /// How often expired idempotency keys are forgotten unless configured otherwise.
@@ -34,6 +34,9 @@ pub struct Settings {
     pub store: StoreOptions,
     /// The business's schedule.
     pub schedule: Schedule,
+    /// Which parts of the schedule's calendar the settings give, and so put in force over the
+    /// stored calendar at start-up (every part, unless the command line says otherwise).
+    pub calendar_given: Given,
     /// How long a hold keeps its slot.
     pub hold_duration: chrono::Duration,
     /// How long idempotency keys are remembered.
@@ -91,6 +94,7 @@ impl Default for Settings {
             database: DatabaseUrl::Sqlite("appointments.db".into()),
             store: StoreOptions::default(),
             schedule: Schedule::default(),
+            calendar_given: Given::ALL,
             hold_duration: booking_core::service::DEFAULT_HOLD_DURATION,
             key_lifetime: booking_core::idempotency::DEFAULT_KEY_LIFETIME,
             key_sweep_interval: DEFAULT_KEY_SWEEP_INTERVAL,

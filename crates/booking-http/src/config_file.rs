@@ -24,6 +24,8 @@ use clap::{Arg, ArgAction, Command};
 use serde::Deserialize;
 use toml::{Spanned, Value};
 
+use booking_core::units::SlotsError;
+
 /// A configuration file, read and checked.
 pub struct ConfigFile {
     path: PathBuf,
@@ -162,6 +164,16 @@ impl ConfigFile {
         Ok(Self { path: path.to_owned(), text: text.to_owned(), settings, catalog })
     }
 
+    /// Whether the file gives the setting of the flag `id`.
+    pub fn sets(&self, id: &str) -> bool {
+        self.settings.iter().any(|(key, _)| key == id)
+    }
+
+    /// Whether the file describes resources or services.
+    pub fn has_catalog(&self) -> bool {
+        !self.catalog.resources.is_empty() || !self.catalog.services.is_empty()
+    }
+
     /// `command` with the file's settings as its defaults.
     pub fn under(&self, command: Command) -> Command {
         self.settings.iter().fold(command, |command, (key, values)| {
@@ -219,18 +231,18 @@ impl ConfigFile {
             .collect::<Result<Vec<_>, FileError>>()?;
         let resources =
             if resources.is_empty() { schedule.resources().to_vec() } else { resources };
-        let slot = u32::from(schedule.slot_length().minutes());
+        let slot = schedule.slot_length();
         let in_slots = |what: &str, service: &str, minutes: Option<&Spanned<u32>>| {
             let Some(spanned) = minutes else { return Ok(0) };
-            let minutes = *spanned.as_ref();
-            let wrong = |message: String| error(Some(spanned.span()), message);
-            if !minutes.is_multiple_of(slot) {
-                return Err(wrong(format!(
-                    "service '{service}': {what} = {minutes} is not a whole number of {slot}-minute slots"
-                )));
-            }
-            u16::try_from(minutes / slot)
-                .map_err(|_| wrong(format!("service '{service}': {what} is too long")))
+            slot.slots_in(*spanned.as_ref()).map_err(|e| {
+                let message = match e {
+                    SlotsError::NotWhole { .. } => format!("service '{service}': {what} = {e}"),
+                    SlotsError::TooLong { .. } => {
+                        format!("service '{service}': {what} is too long")
+                    }
+                };
+                error(Some(spanned.span()), message)
+            })
         };
         let services = self
             .catalog

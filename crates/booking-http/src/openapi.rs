@@ -50,6 +50,19 @@ use crate::{error, routes};
         routes::admin::close,
         routes::admin::closures,
         routes::admin::reopen,
+        routes::calendar_admin::resources::list,
+        routes::calendar_admin::resources::get,
+        routes::calendar_admin::resources::add,
+        routes::calendar_admin::resources::change,
+        routes::calendar_admin::resources::remove,
+        routes::calendar_admin::overrides::list,
+        routes::calendar_admin::overrides::set,
+        routes::calendar_admin::overrides::remove,
+        routes::calendar_admin::services::list,
+        routes::calendar_admin::services::get,
+        routes::calendar_admin::services::add,
+        routes::calendar_admin::services::change,
+        routes::calendar_admin::services::remove,
         routes::webhooks::register,
         routes::webhooks::list_webhooks,
         routes::webhooks::unregister,
@@ -85,7 +98,8 @@ impl Modify for BearerAuth {
 
 /// Documents what middleware and the idempotency layer add to many operations at once:
 /// `Retry-After` on 503s, the rate limit's 429 (with `Retry-After`) on the writes it
-/// counts, and `Idempotent-Replayed` on the answers of writes that take an `Idempotency-Key`.
+/// counts (POST, PUT, PATCH, DELETE), and `Idempotent-Replayed` on the answers of writes that
+/// take an `Idempotency-Key`.
 #[derive(Debug)]
 struct SharedAnswers;
 
@@ -99,7 +113,8 @@ impl Modify for SharedAnswers {
                     add_rate_limit(operation, ADMIN_LIMIT);
                 }
             }
-            for operation in [&mut item.post, &mut item.delete].into_iter().flatten() {
+            let writes = [&mut item.post, &mut item.put, &mut item.patch, &mut item.delete];
+            for operation in writes.into_iter().flatten() {
                 add_retry_after(operation);
                 add_rate_limit(operation, if admin { ADMIN_LIMIT } else { WRITE_LIMIT });
                 if takes_idempotency_key(operation) {

@@ -9,9 +9,16 @@ use actix_web::{
     web,
 };
 use anyhow::Context;
+#[cfg(feature = "postgres")]
+use booking_core::change::Change;
 use booking_core::{
-    clock::Clock, notification::Plan, repository::AppointmentRepository, schedule::Schedule,
-    service::BookingService, stranded::Stranded,
+    catalog::DEFAULT_RESOURCE,
+    clock::Clock,
+    notification::Plan,
+    repository::AppointmentRepository,
+    schedule::Schedule,
+    service::{AdoptError, BookingService, Given},
+    stranded::Stranded,
 };
 use booking_store::{DatabaseUrl, SqliteRepository};
 #[cfg(feature = "postgres")]
@@ -69,7 +76,7 @@ impl Application {
             .with_key_lifetime(settings.key_lifetime)
             .with_holds_per_holder(settings.max_holds_per_client)
             .with_feed(Arc::new(feed));
-        refuse_stranding(&service)?;
+        adopt_calendar(&service, settings.calendar_given)?;
         plan_notifications(&service, settings.mail.as_ref())?;
         let bookings = web::Data::new(Bookings::new(service, store.calls));
         publisher.start(bookings.clone());
@@ -89,7 +96,17 @@ impl Application {
             .postgres
             .map(|repository| {
                 let events = events.clone();
-                repository.listen(move |change| events.relay(change))
+                let bookings = bookings.clone();
+                repository.listen(move |change| {
+                    // A change of the calendar reaches other servers as "everything changed":
+                    // follow the stored calendar before the streams read again.
+                    if change == Change::Everything
+                        && let Err(error) = bookings.reload_calendar()
+                    {
+                        tracing::warn!(%error, "cannot read the stored calendar");
+                    }
+                    events.relay(change)
+                })
             })
             .transpose()?;
         let events = web::Data::new(events);
@@ -194,7 +211,8 @@ impl Application {
 
 /// The scheduled appointments that have not ended and that `settings` would strand, read
 /// without serving and without migrating (`booking-http check`), with the schedule that
-/// strands them.
+/// strands them: the settings' parts of the calendar over the stored one, as start-up would
+/// put them in force.
 pub fn stranded(
     mut settings: Settings,
     clock: Arc<dyn Clock>,
@@ -202,21 +220,38 @@ pub fn stranded(
     settings.store.migrations = booking_store::Migrations::Require;
     let store = Store::open(&settings)?;
     let service = BookingService::new(store.repository, clock, settings.schedule.clone());
-    Ok((settings.schedule, stranded_by(&service)?))
+    let schedule = service.settings_schedule(settings.calendar_given)?;
+    let stranded = service
+        .stranded_under(&schedule)
+        .map_err(|e| anyhow::anyhow!("cannot check the appointments against the settings: {e}"))?;
+    Ok((schedule, stranded))
 }
 
-/// The appointments `service`'s schedule strands.
-fn stranded_by(service: &BookingService) -> anyhow::Result<Vec<Stranded>> {
-    service
-        .stranded()
-        .map_err(|e| anyhow::anyhow!("cannot check the appointments against the settings: {e}"))
-}
-
-/// Stops start-up, with one line, when the schedule would strand appointments that have not
-/// ended: occupancy is counted per slot start, so serving a grid they were not booked on would
-/// count them in the wrong slots and book over them.
-fn refuse_stranding(service: &BookingService) -> anyhow::Result<()> {
-    let stranded = stranded_by(service)?;
+/// Puts the settings' parts of the calendar in force over the stored calendar (see
+/// [`Given`]); stops start-up, with one line, when that would strand appointments that have
+/// not ended: occupancy is counted per slot start, so serving a grid they were not booked on
+/// would count them in the wrong slots and book over them.
+fn adopt_calendar(service: &BookingService, given: Given) -> anyhow::Result<()> {
+    let stranded = match service.adopt_calendar(given) {
+        Ok(stored) => {
+            tracing::info!(version = stored.version, "following the stored calendar");
+            let default = DEFAULT_RESOURCE;
+            if given.default_resource
+                && !stored.calendar.resources.iter().any(|r| r.slug.as_str() == default)
+            {
+                tracing::warn!(
+                    "BOOKING_OPENING_HOURS and BOOKING_CAPACITY describe the resource '{default}', \
+                     which the stored calendar no longer has: they change nothing; change the \
+                     resources through the admin API, or give them in a configuration file"
+                );
+            }
+            return Ok(());
+        }
+        Err(AdoptError::Strands(stranded)) => stranded,
+        Err(error) => {
+            return Err(anyhow::anyhow!("cannot put the settings' calendar in force: {error}"));
+        }
+    };
     let Some(first) = stranded.first() else { return Ok(()) };
     let schedule = service.schedule();
     let start = first.appointment.slot().start().with_timezone(&schedule.time_zone());
@@ -228,9 +263,10 @@ fn refuse_stranding(service: &BookingService) -> anyhow::Result<()> {
     anyhow::bail!(
         "these settings do not place {count} not ended where {they} booked (the first: on \
          '{resource}' at {start}: {strand}); start with the settings {they} booked under \
-         (BOOKING_SLOT_MINUTES, BOOKING_OPENING_HOURS, BOOKING_TIME_ZONE, and the configuration \
-         file's resources and services), move or cancel {them} (booking-http check, with these \
-         settings, lists them; one under way can only be waited for), then change the settings",
+         (BOOKING_SLOT_MINUTES, BOOKING_OPENING_HOURS, BOOKING_CAPACITY, BOOKING_TIME_ZONE, and \
+         the configuration file's resources and services), move or cancel {them} (booking-http \
+         check, with these settings, lists them; one under way can only be waited for), then \
+         change the settings; or leave the calendar settings out to keep the stored calendar",
         resource = first.appointment.resource(),
         start = start.format("%Y-%m-%d %H:%M %Z"),
         strand = first.strand,

@@ -1,6 +1,7 @@
 //! Forgetting expired idempotency keys and holds, and webhook deliveries settled long ago, in
 //! the background, in small batches, so that no client's write deletes other keys' records or
-//! other clients' holds (and waits on them).
+//! other clients' holds (and waits on them). Each round also reads the stored calendar, in case
+//! this server missed the notice of another's change.
 
 use std::time::Duration;
 
@@ -21,6 +22,7 @@ pub fn start(bookings: web::Data<Bookings>, interval: Duration) {
     actix_web::rt::spawn(async move {
         loop {
             tokio::time::sleep(interval + random_below(interval / 10)).await;
+            follow_the_calendar(&bookings).await;
             while let Some(forgotten) = sweep_once(&bookings).await {
                 if forgotten.keys.max(forgotten.holds).max(forgotten.deliveries) < u64::from(BATCH)
                 {
@@ -29,6 +31,19 @@ pub fn start(bookings: web::Data<Bookings>, interval: Duration) {
             }
         }
     });
+}
+
+/// Follows the stored calendar if another server changed it and its notice never came.
+async fn follow_the_calendar(bookings: &web::Data<Bookings>) {
+    let reloaded = bookings
+        .run("reload_calendar", |service| service.reload_calendar().map_err(ApiError::from));
+    match reloaded.await {
+        Ok(true) => tracing::info!("followed a calendar change whose notice this server missed"),
+        Ok(false) => {}
+        Err(error) => {
+            tracing::warn!(%error, "could not read the stored calendar; trying again later")
+        }
+    }
 }
 
 /// One batch; `None` (after a warning) when the store failed, to be tried at the next round.

@@ -2,8 +2,9 @@
 //! (`application/problem+json`) that also carry the original service's `message` sentence.
 //! Server-side failures get an opaque body; their cause chain goes to the log. Mappings live
 //! by family: `requests` for input that cannot be read, `store` for what the booking service
-//! and its store refuse or fail at.
+//! and its store refuse or fail at, `calendar` for operators' changes to the calendar.
 
+mod calendar;
 mod requests;
 mod store;
 mod webhooks;
@@ -17,7 +18,10 @@ use actix_web::{
 use serde::Serialize;
 use utoipa::ToSchema;
 
-pub use self::requests::{json_error, json_problem, problem_for_bare_errors, query_error};
+pub use self::{
+    calendar::StrandedView,
+    requests::{json_error, json_problem, problem_for_bare_errors, query_error},
+};
 
 /// The media type of every error body.
 pub const PROBLEM_JSON: &str = "application/problem+json";
@@ -42,10 +46,20 @@ pub struct Problem {
     #[schema(example = "Time slot is not available.")]
     pub message: String,
     /// Why a rule or a cap refused the request: for a slot past, too_soon, beyond_horizon,
-    /// outside_hours, closed, held or full; too_many_holds, too_many_streams or streams_full.
+    /// outside_hours, closed, held, full or calendar_changed; too_many_holds, too_many_streams
+    /// or streams_full.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(example = "full")]
     pub reason: Option<&'static str>,
+    /// Only for `/problems/appointments-stranded`: the appointments the refused change would
+    /// strand or overbook, in the order of their start (the first 50).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stranded: Option<Vec<StrandedView>>,
+    /// Only for `/problems/appointments-stranded`: how many appointments it would strand or
+    /// overbook in all.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = 1)]
+    pub stranded_total: Option<usize>,
     /// The request's id, as in its `X-Request-Id` response header and its log line.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(example = "9f1c2b7e4d3a4f0c8e6b5a4d3c2b1a09")]
@@ -66,6 +80,8 @@ struct Details {
     reason: Option<&'static str>,
     /// Seconds after which a retry may succeed (sent as `Retry-After`).
     retry_after: Option<u64>,
+    /// The appointments a calendar change would strand (the first listed), and how many.
+    stranded: Option<(Vec<StrandedView>, usize)>,
     /// For server faults: the cause, logged and never sent.
     cause: Option<Box<dyn std::error::Error + Send + Sync>>,
 }
@@ -86,6 +102,7 @@ impl ApiError {
             detail: detail.into(),
             reason: None,
             retry_after: None,
+            stranded: None,
             cause: None,
         }))
     }
@@ -275,6 +292,8 @@ impl ApiError {
             detail: self.0.detail.clone(),
             message: self.0.message.clone(),
             reason: self.0.reason,
+            stranded: self.0.stranded.as_ref().map(|(listed, _)| listed.clone()),
+            stranded_total: self.0.stranded.as_ref().map(|(_, total)| *total),
             request_id: crate::request_id::current(),
         }
     }

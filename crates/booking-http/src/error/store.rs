@@ -54,6 +54,7 @@ impl ApiError {
             Unavailable::BeyondHorizon { .. } => "pick an earlier slot",
             Unavailable::Closed { .. } => "pick a time after it, or another resource",
             Unavailable::Held => "it comes free if the hold expires unused; or pick another slot",
+            Unavailable::CalendarChanged => "nothing was done, and its slots may have changed",
         };
         let detail = format!(
             "{why}; {next}: GET /availability?date=YYYY-MM-DD (with the same resource and \
@@ -86,6 +87,9 @@ impl ApiError {
             ),
             Unavailable::Closed { .. } | Unavailable::Held | Unavailable::Full { .. } => {
                 (StatusCode::CONFLICT, "slot-unavailable", "Slot unavailable", taken)
+            }
+            Unavailable::CalendarChanged => {
+                return Self::calendar_changed(detail).with_reason(why.reason());
             }
         };
         Self::new(status, slug, title, message, detail).with_reason(why.reason())

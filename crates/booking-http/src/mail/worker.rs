@@ -137,7 +137,7 @@ impl Worker {
 
     /// Writes `claimed` as an email and hands it to the mail server.
     async fn attempt(&self, claimed: &ClaimedNotification) -> Tried {
-        let message = match compose(claimed, &self.settings, self.bookings.schedule()) {
+        let message = match compose(claimed, &self.settings, &self.bookings.schedule()) {
             Ok(message) => message,
             Err(unwritable) => {
                 return Tried {

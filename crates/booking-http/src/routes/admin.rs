@@ -208,7 +208,7 @@ pub async fn appointments(
         .run_long("admin_appointments", move |service| service.appointments(&filter))
         .await?;
     let views: Vec<AppointmentView> =
-        found.iter().map(|a| AppointmentView::new(a, bookings.schedule())).collect();
+        found.iter().map(|a| AppointmentView::new(a, &bookings.schedule())).collect();
     let next = match (found.last(), views.last()) {
         (Some(last), Some(view)) if found.len() == limit => {
             Some(query.next_link(view, last.slot().start()))
@@ -357,7 +357,7 @@ pub async fn close(
         affected_appointments: closed
             .covered
             .iter()
-            .map(|a| AppointmentView::new(a, bookings.schedule()))
+            .map(|a| AppointmentView::new(a, &bookings.schedule()))
             .collect(),
     }))
 }
@@ -552,7 +552,7 @@ async fn conclude(
         Conclusion::Completed => "Appointment completed.",
         Conclusion::NoShow => "Appointment marked a no-show.",
     };
-    Ok(appointments::changed(message, Outcome::Done(pending.await?), bookings.schedule()))
+    Ok(appointments::changed(message, Outcome::Done(pending.await?), &bookings.schedule()))
 }
 
 /// Remove a closure.

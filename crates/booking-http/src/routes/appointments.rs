@@ -166,7 +166,7 @@ pub(super) async fn schedule_by(
     let retry = retry_key(&request, &*body)?;
     let book = BookRequest::try_from(body.into_inner())?;
     let pending = bookings.queue("book", move |service| service.book_by(by, book, retry)).await?;
-    Ok(scheduled(pending.await?, bookings.schedule()))
+    Ok(scheduled(pending.await?, &bookings.schedule()))
 }
 
 /// The answer to a booking: the same for the first request and for a replay of it, but for
@@ -281,7 +281,7 @@ pub(super) async fn cancel_by(
     let pending = bookings
         .queue("cancel", move |service| Ok::<_, ApiError>(service.cancel_by(by, id, reason, retry)))
         .await?;
-    Ok(changed("Appointment canceled successfully.", pending.await?, bookings.schedule()))
+    Ok(changed("Appointment canceled successfully.", pending.await?, &bookings.schedule()))
 }
 
 /// Move an appointment to another slot.
@@ -329,7 +329,7 @@ pub(super) async fn reschedule_by(
     let id = appointment_id(&id)?;
     let pending =
         bookings.run("reschedule", move |service| service.reschedule_by(by, id, to, retry)).await?;
-    Ok(changed("Appointment rescheduled successfully.", pending.await?, bookings.schedule()))
+    Ok(changed("Appointment rescheduled successfully.", pending.await?, &bookings.schedule()))
 }
 
 /// Read an appointment.
@@ -349,5 +349,5 @@ pub async fn get(
     let id = appointment_id(&id)?;
     let found = bookings.queue("get", move |service| Ok::<_, ApiError>(service.find(id))).await?;
     let appointment = found.await?.ok_or_else(ApiError::appointment_not_found)?;
-    Ok(HttpResponse::Ok().json(AppointmentView::new(&appointment, bookings.schedule())))
+    Ok(HttpResponse::Ok().json(AppointmentView::new(&appointment, &bookings.schedule())))
 }

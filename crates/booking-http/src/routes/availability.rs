@@ -131,7 +131,7 @@ pub struct SlotView<'a> {
 impl<'a> SlotView<'a> {
     /// A slot of a listing, its times shown in the schedule's zone.
     pub fn new(slot: &'a SlotAvailability, service: &BookingService) -> Self {
-        let SlotTimes { date, time, start, end } = SlotTimes::of(slot.slot, service.schedule());
+        let SlotTimes { date, time, start, end } = SlotTimes::of(slot.slot, &service.schedule());
         Self {
             resource: slot.resource.as_str(),
             date,

@@ -90,7 +90,7 @@ pub async fn appointment(
         .run("calendar", move |service| service.revised(id))
         .await?
         .ok_or_else(ApiError::appointment_not_found)?;
-    let summary = booked_what(&revised.appointment, bookings.schedule(), **language);
+    let summary = booked_what(&revised.appointment, &bookings.schedule(), **language);
     let mut calendar = Calendar::new(&[]);
     calendar.event(&event(&revised, &summary, None));
     Ok(calendar_response(calendar.finish(), &format!("appointment-{id}.ics")))
@@ -154,7 +154,7 @@ pub async fn feed(
             Some(_) => format!(
                 "{} ({})",
                 appointment.client_name().as_str(),
-                booked_what(appointment, bookings.schedule(), **language)
+                booked_what(appointment, &bookings.schedule(), **language)
             ),
             None => appointment.client_name().as_str().to_owned(),
         };

@@ -1,4 +1,5 @@
-//! What the business offers: its resources and services.
+//! What the business offers: its resources and services, as the calendar followed now has
+//! them (the operator changes them under `/admin/`, see `calendar_admin`).
 
 use actix_web::{HttpResponse, web};
 
@@ -71,9 +72,10 @@ pub async fn resources(bookings: web::Data<Bookings>) -> HttpResponse {
 /// List the services.
 #[utoipa::path(get, path = "/services", tag = "catalog", responses((status = 200, body = Services)))]
 pub async fn services(bookings: web::Data<Bookings>) -> HttpResponse {
-    let slot = u32::from(bookings.schedule().slot_length().minutes());
-    let services = bookings
-        .schedule()
+    // One schedule for the whole answer: the calendar may change meanwhile.
+    let schedule = bookings.schedule();
+    let slot = u32::from(schedule.slot_length().minutes());
+    let services = schedule
         .services()
         .iter()
         .map(|s| ServiceView {

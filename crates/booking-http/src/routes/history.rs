@@ -144,5 +144,5 @@ pub async fn history(
         .run("history", move |service| service.history(id))
         .await?
         .ok_or_else(ApiError::appointment_not_found)?;
-    Ok(HttpResponse::Ok().json(HistoryView::new(id, &entries, bookings.schedule())))
+    Ok(HttpResponse::Ok().json(HistoryView::new(id, &entries, &bookings.schedule())))
 }

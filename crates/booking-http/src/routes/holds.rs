@@ -92,7 +92,7 @@ pub async fn create(
     let pending =
         bookings.queue("hold", move |service| service.hold(&request, holder.as_deref())).await?;
     let hold = pending.await.map_err(|e| ApiError::hold_failure(e, bookings.now()))?.outcome;
-    let SlotTimes { date, time, start, end } = SlotTimes::of(hold.slot, bookings.schedule());
+    let SlotTimes { date, time, start, end } = SlotTimes::of(hold.slot, &bookings.schedule());
     Ok(HttpResponse::Created().json(HoldView {
         message: "Time slot held.",
         token: hold.token.as_str(),

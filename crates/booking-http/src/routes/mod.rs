@@ -6,6 +6,7 @@ pub mod appointments;
 pub mod availability;
 mod body;
 pub mod calendar;
+pub mod calendar_admin;
 pub mod catalog;
 pub mod docs;
 mod embedded;
@@ -104,6 +105,37 @@ pub fn configure(config: &mut web::ServiceConfig) {
                 )
                 .service(
                     resource("/closures/{id}", "DELETE").route(web::delete().to(admin::reopen)),
+                )
+                .service(
+                    resource("/resources", "GET, POST")
+                        .route(web::get().to(calendar_admin::resources::list))
+                        .route(web::post().to(calendar_admin::resources::add)),
+                )
+                .service(
+                    resource("/resources/{slug}", "GET, PATCH, DELETE")
+                        .route(web::get().to(calendar_admin::resources::get))
+                        .route(web::patch().to(calendar_admin::resources::change))
+                        .route(web::delete().to(calendar_admin::resources::remove)),
+                )
+                .service(
+                    resource("/resources/{slug}/overrides", "GET")
+                        .route(web::get().to(calendar_admin::overrides::list)),
+                )
+                .service(
+                    resource("/resources/{slug}/overrides/{date}", "PUT, DELETE")
+                        .route(web::put().to(calendar_admin::overrides::set))
+                        .route(web::delete().to(calendar_admin::overrides::remove)),
+                )
+                .service(
+                    resource("/services", "GET, POST")
+                        .route(web::get().to(calendar_admin::services::list))
+                        .route(web::post().to(calendar_admin::services::add)),
+                )
+                .service(
+                    resource("/services/{slug}", "GET, PATCH, DELETE")
+                        .route(web::get().to(calendar_admin::services::get))
+                        .route(web::patch().to(calendar_admin::services::change))
+                        .route(web::delete().to(calendar_admin::services::remove)),
                 )
                 .service(
                     resource("/webhooks", "GET, POST")

@@ -72,6 +72,7 @@ pub async fn stream(
     let view = View::load(&bookings, plan).await?;
     let mut state = State {
         bookings,
+        query: query.into_inner(),
         changes,
         view,
         id,
@@ -178,6 +179,8 @@ impl View {
 
 struct State {
     bookings: web::Data<Bookings>,
+    /// What the stream lists, planned again on a resync: the calendar may have changed.
+    query: AvailabilityQuery,
     changes: broadcast::Receiver<Published>,
     view: View,
     id: u64,
@@ -218,7 +221,11 @@ impl State {
         tokio::time::sleep(self.caps.resync_delay()).await;
         self.changes = self.changes.resubscribe();
         self.id = id;
-        match View::load(&self.bookings, self.view.plan.clone()).await {
+        // A resync may follow a change of the calendar (a new resource, other hours): plan
+        // the listing again. One that no longer plans (its resource removed) ends the stream;
+        // the client's reconnection is then told why.
+        let plan = self.query.plan(&self.bookings).ok()?;
+        match View::load(&self.bookings, plan).await {
             Ok(view) => {
                 self.view = view;
                 self.queue.push_back(self.view.snapshot_event(&self.bookings, self.id));

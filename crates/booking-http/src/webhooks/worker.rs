@@ -89,7 +89,7 @@ impl Worker {
 
     /// Makes one attempt at `claimed` and settles it.
     async fn deliver(&self, claimed: Claimed) {
-        let result = self.attempt(&claimed, self.bookings.schedule()).await;
+        let result = self.attempt(&claimed, &self.bookings.schedule()).await;
         let retry_in = match &result {
             Attempt::Delivered => None,
             Attempt::Failed { .. } => outbox::retry_delay(&self.settings.retries, claimed.attempt),

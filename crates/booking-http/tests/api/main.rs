@@ -7,6 +7,7 @@ mod appointment;
 mod availability;
 mod browser;
 mod calendar;
+mod calendar_admin;
 mod cancel;
 mod catalog;
 mod cors;

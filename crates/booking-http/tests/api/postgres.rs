@@ -54,6 +54,49 @@ async fn two_servers_on_one_database_never_double_book_and_share_their_streams()
     stream.wait_for("11:00", 1).await;
 }
 
+/// A resource added through one server is offered by the other at once: its open stream
+/// sends a fresh snapshot that has the resource, its listings have it, and it books it.
+#[actix_web::test]
+#[ignore = "needs PostgreSQL: set TEST_DATABASE_URL and run with --include-ignored"]
+async fn a_calendar_change_on_one_server_reaches_the_other_at_once() {
+    let schema = TestSchema::create();
+    let url = schema.url().expose();
+    let token = "a-token-for-both-servers";
+    let env = [("BOOKING_ADMIN_TOKEN", token)];
+    let (first, second) = (Server::starting_on(url, &env), Server::starting_on(url, &env));
+    let (first, second) = (first.ready(), second.ready());
+    let date = next_month();
+    let mut stream = SlotEvents::open(&second, &date).await;
+
+    let client = reqwest::Client::new();
+    let added = client
+        .post(first.url("/admin/resources"))
+        .bearer_auth(token)
+        .json(&json!({"slug": "room-2", "name": "Room 2", "capacity": 1, "hours": "09:00-17:00"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(added.status(), StatusCode::CREATED);
+    let snapshot = stream.next_event_named("snapshot").await;
+    assert!(snapshot.to_string().contains("room-2"), "{snapshot}");
+    let listed: serde_json::Value =
+        reqwest::get(second.url("/resources")).await.unwrap().json().await.unwrap();
+    let slugs: Vec<&str> = listed["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["slug"].as_str().unwrap())
+        .collect();
+    assert_eq!(slugs, ["default", "room-2"]);
+    let booked = client
+        .post(second.url("/schedule"))
+        .json(&json!({"client_name": "Ada", "date": date, "time": "10:00", "resource": "room-2"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(booked.status(), StatusCode::CREATED);
+}
+
 /// Text PostgreSQL cannot store (a NUL) is refused as bad input, never a 500: a client filter
 /// (found by schemathesis) and a closure's reason.
 #[actix_web::test]

@@ -529,6 +529,62 @@ async fn settings_that_strand_a_booking_stop_start_up() {
     assert_eq!(schedule_on(&server, "Bea", &date, "09:00").await.status(), StatusCode::CREATED);
 }
 
+/// The calendar is stored: a restart that gives no calendar setting keeps it (hours and slot
+/// length both, and a resource added through the API), and one that gives a setting puts that
+/// part alone in force (the hours of `default`, keeping the resource added).
+#[actix_web::test]
+async fn a_restart_keeps_the_stored_calendar_but_for_the_settings_it_gives() {
+    let directory = tempfile::tempdir().unwrap();
+    let database = directory.path().join("stored.db");
+    let date = next_month();
+    let token = ("BOOKING_ADMIN_TOKEN", "a-token-of-sixteen-or-more");
+    let hours_of = |server: &Server| {
+        let url = server.url("/resources");
+        async move {
+            let body: serde_json::Value = reqwest::get(url).await.unwrap().json().await.unwrap();
+            body["resources"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| {
+                    format!(
+                        "{} {}",
+                        r["slug"].as_str().unwrap(),
+                        r["opening_hours"].as_str().unwrap()
+                    )
+                })
+                .collect::<Vec<_>>()
+        }
+    };
+    {
+        let env = [("BOOKING_OPENING_HOURS", "08:00-12:00"), ("BOOKING_SLOT_MINUTES", "20"), token];
+        let server = Server::starting(&database, &env).ready();
+        assert_eq!(hours_of(&server).await, ["default 08:00-12:00"]);
+    }
+    {
+        let server = Server::starting(&database, &[token]).ready();
+        assert_eq!(hours_of(&server).await, ["default 08:00-12:00"], "the stored hours stand");
+        let booked = schedule_on(&server, "Ada", &date, "08:20").await;
+        assert_eq!(booked.status(), StatusCode::CREATED, "20-minute slots stand");
+        let added = reqwest::Client::new()
+            .post(server.url("/admin/resources"))
+            .bearer_auth(token.1)
+            .json(&json!({"slug": "room", "name": "Room", "hours": "mon-fri 09:00-11:00"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(added.status(), StatusCode::CREATED);
+    }
+    let server = Server::starting(&database, &[("BOOKING_OPENING_HOURS", "08:00-17:00")]).ready();
+    assert_eq!(
+        hours_of(&server).await,
+        ["default 08:00-17:00", "room mon-fri 09:00-11:00"],
+        "the hours given are in force, and the resource added stays"
+    );
+    let booked = schedule_on(&server, "Bea", &date, "16:40").await;
+    assert_eq!(booked.status(), StatusCode::CREATED, "the slot length not given stands");
+}
+
 async fn schedule_on(server: &Server, name: &str, date: &str, time: &str) -> reqwest::Response {
     reqwest::Client::new()
         .post(server.url("/schedule"))
@@ -727,6 +783,13 @@ fn readme_examples_work() {
         ],
         "{stdout}"
     );
+    // The calendar: Carol, opened from 10:00 to 11:00 on a Saturday she does not work, is
+    // offered those two slots that day, and no other.
+    let carol: Vec<&str> = stdout
+        .match_indices("\"resource\":\"carol\",\"date\":\"2036-03-08\",\"time\":\"")
+        .map(|(i, found)| &stdout[i + found.len()..i + found.len() + 5])
+        .collect();
+    assert_eq!(carol, ["10:00", "10:30"], "{stdout}");
     // The commands whose comments promise a status show it (`curl -i`).
     let statuses: Vec<&str> = stdout
         .match_indices("HTTP/1.1 ")
