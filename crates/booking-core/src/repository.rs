@@ -177,7 +177,7 @@ pub trait Calendars: Send + Sync + fmt::Debug {
     /// is stored) and that the new calendar strands or overbooks no appointment that has not
     /// ended at `change.now` ([`stranded`](crate::stranded::stranded)). From its commit on, the
     /// store refuses every placement made under an older version
-    /// ([`Unavailable::CalendarChanged`](crate::admission::Unavailable::CalendarChanged)).
+    /// ([`Unavailable::CalendarChanged`]).
     fn store_calendar(
         &self,
         change: CalendarChange,
