@@ -9,7 +9,7 @@ pub mod services;
 
 use actix_web::{HttpResponse, HttpResponseBuilder, http::StatusCode};
 use booking_core::{
-    calendar::{Edit, StoredCalendar},
+    calendar::{Edit, EditError, StoredCalendar},
     catalog::Slug,
     schedule::Schedule,
 };
@@ -24,6 +24,16 @@ pub const VERSION_HEADER: &str = "Calendar-Version";
 fn current(bookings: &Bookings) -> StoredCalendar {
     let schedule = bookings.schedule();
     StoredCalendar { version: schedule.version(), calendar: schedule.calendar() }
+}
+
+/// The calendar followed now and the resource the path names, which it must have.
+fn with_resource(bookings: &Bookings, path: &str) -> Result<(StoredCalendar, Slug), ApiError> {
+    let slug = path_slug(path)?;
+    let stored = current(bookings);
+    if !stored.calendar.resources.iter().any(|r| r.slug == slug) {
+        return Err(EditError::NoSuchResource(slug).into());
+    }
+    Ok((stored, slug))
 }
 
 /// Applies the edit `edit` makes of the schedule followed now, as the calendar's next

@@ -3,14 +3,14 @@
 
 use actix_web::{HttpResponse, http::StatusCode, web};
 use booking_core::{
-    calendar::{Calendar, Edit, EditError, Override},
+    calendar::{Calendar, Edit, Override},
     catalog::Slug,
     hours::DayHours,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{apply, current, missing_from_written, path_slug, versioned};
+use super::{apply, missing_from_written, path_slug, versioned, with_resource};
 use crate::{
     error::{ApiError, Problem},
     routes::{Bookings, fields, times::LocalDate},
@@ -103,11 +103,7 @@ pub async fn list(
     bookings: web::Data<Bookings>,
     slug: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let slug = path_slug(&slug)?;
-    let stored = current(&bookings);
-    if !stored.calendar.resources.iter().any(|r| r.slug == slug) {
-        return Err(EditError::NoSuchResource(slug).into());
-    }
+    let (stored, slug) = with_resource(&bookings, &slug)?;
     Ok(versioned(StatusCode::OK, stored.version).json(OverridesAnswer {
         resource: slug.to_string(),
         overrides: OverrideView::of(&slug, &stored.calendar),

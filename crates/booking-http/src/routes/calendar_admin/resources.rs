@@ -16,7 +16,7 @@ use utoipa::ToSchema;
 
 use super::{
     apply, body_slug, current, missing_from_written, overrides::OverrideView, path_slug, same_slug,
-    versioned,
+    versioned, with_resource,
 };
 use crate::{
     error::{ApiError, Problem},
@@ -218,11 +218,7 @@ pub async fn get(
     bookings: web::Data<Bookings>,
     slug: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let slug = path_slug(&slug)?;
-    let stored = current(&bookings);
-    if !stored.calendar.resources.iter().any(|r| r.slug == slug) {
-        return Err(EditError::NoSuchResource(slug).into());
-    }
+    let (stored, slug) = with_resource(&bookings, &slug)?;
     one(versioned(StatusCode::OK, stored.version), &stored, &slug)
 }
 
